@@ -1,0 +1,1 @@
+"""Local stand-in of Capsule CRM API v2 (/api/v2)."""

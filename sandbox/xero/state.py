@@ -1,0 +1,81 @@
+"""Everything the Xero stand-in knows, composed from the parts that own it.
+
+- ``identity`` (identity.py): OAuth clients, grants, access/refresh tokens, connections.
+- ``orgs`` (organisation.py): one ``Organisation`` per tenant: contacts, groups, users, history.
+- ``webhooks`` (webhooks.py): the app's webhook subscription, signing and delivery.
+Contact changes are announced through ``emit_contact_event`` so webhooks can deliver them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sandbox.xero.identity import IdentityState
+from sandbox.xero.organisation import Organisation
+from sandbox.xero.webhooks import WebhookState
+
+if TYPE_CHECKING:
+    from sandbox.app import Sandbox
+    from sandbox.generator import Dataset
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    name: str
+    created: datetime
+    tenant_type: str = "ORGANISATION"
+
+
+@dataclass(frozen=True)
+class ContactEvent:
+    tenant_id: str
+    contact_id: str
+    event_type: str  # "CREATE" | "UPDATE" (archive and restore are UPDATEs, as in Xero)
+    at: datetime
+
+
+def _stable_uuid(seed: int, name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"capsule-xero-sandbox/{seed}/{name}"))
+
+
+class XeroState:
+    PRIMARY_TENANT_NAME = "Demo Company (AU)"
+    SECOND_TENANT_NAME = "Harbourside Holdings (AU)"
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        now = sandbox.clock.now()
+        self.tenants: dict[str, Tenant] = {}
+        self.orgs: dict[str, Organisation] = {}
+        for name in (self.PRIMARY_TENANT_NAME, self.SECOND_TENANT_NAME):
+            tenant = Tenant(_stable_uuid(sandbox.seed, name), name, now)
+            self.tenants[tenant.tenant_id] = tenant
+            self.orgs[tenant.tenant_id] = Organisation(sandbox, tenant.tenant_id, name)
+        self.listeners: list[Callable[[ContactEvent], None]] = []
+        self.identity = IdentityState(sandbox, self)
+        self.webhooks = WebhookState(sandbox, self)
+
+    @property
+    def primary_tenant_id(self) -> str:
+        return next(iter(self.tenants))
+
+    @property
+    def primary(self) -> Organisation:
+        return self.orgs[self.primary_tenant_id]
+
+    def emit_contact_event(self, tenant_id: str, contact_id: str, event_type: str) -> None:
+        event = ContactEvent(tenant_id, contact_id, event_type, self.sandbox.clock.now())
+        for listener in list(self.listeners):
+            listener(event)
+
+    def load(self, dataset: Dataset) -> None:
+        """Seed the primary organisation; the second one stays empty (a tenant to choose from)."""
+        self.primary.load(dataset)
+
+    def demo_env(self) -> dict[str, str]:
+        return self.identity.demo_env()
