@@ -48,7 +48,10 @@ def common_admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         api = request.query_params.get("api")
         since = int(request.query_params.get("since", "0"))
         return JSONResponse(
-            {"last_seq": sandbox.calls.last_seq(), "calls": [r.as_dict() for r in sandbox.calls.records(api, since)]}
+            {
+                "last_seq": sandbox.calls.last_seq(),
+                "calls": [r.as_dict() for r in sandbox.calls.records(api, since)],
+            }
         )
 
     async def stats(request: Request) -> Response:
@@ -89,7 +92,9 @@ def common_admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
 
         try:
             spec = await read_json(request)
-            dataset = generate(parties=int(spec.get("parties", 1000)), seed=int(spec.get("seed", sandbox.seed)))
+            dataset = generate(
+                parties=int(spec.get("parties", 1000)), seed=int(spec.get("seed", sandbox.seed))
+            )
         except (AdminError, ValueError) as exc:
             return admin_error(str(exc))
         sandbox.load(dataset)

@@ -86,9 +86,7 @@ class CallLog:
         by_status = Counter(r.status for r in records)
         by_fault = Counter(r.fault for r in records if r.fault)
         with self._lock:
-            peaks = {
-                f"{a}:{t}" if t else a: n for (a, t), n in self._peak.items() if api is None or a == api
-            }
+            peaks = {f"{a}:{t}" if t else a: n for (a, t), n in self._peak.items() if api is None or a == api}
         writes = [r for r in records if r.method in {"POST", "PUT", "DELETE", "PATCH"}]
         return {
             "calls": len(records),

@@ -15,7 +15,9 @@ class SandboxControl:
 
     def _json(self, response: httpx.Response) -> Any:
         if response.status_code >= 400:
-            raise RuntimeError(f"sandbox control {response.request.url.path}: {response.status_code} {response.text}")
+            raise RuntimeError(
+                f"sandbox control {response.request.url.path}: {response.status_code} {response.text}"
+            )
         return response.json() if response.content else None
 
     def health(self) -> dict[str, Any]:
@@ -49,8 +51,14 @@ class SandboxControl:
         **probabilities: float,
     ) -> dict[str, Any]:
         """``add_fault("xero", "POST", "/api.xro/2.0/Contacts", times=2, **{"503": 1.0})``."""
-        spec = {"api": api, "method": method, "path": path, "times": times, "hang_seconds": hang_seconds,
-                "probabilities": probabilities}
+        spec = {
+            "api": api,
+            "method": method,
+            "path": path,
+            "times": times,
+            "hang_seconds": hang_seconds,
+            "probabilities": probabilities,
+        }
         return self._json(self.http.post("/_sandbox/faults", json=spec))
 
     def clear_faults(self) -> None:
