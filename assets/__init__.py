@@ -1,0 +1,1 @@
+"""The Dagster code location: Definitions, resources, assets, checks, jobs, schedules, sensors."""

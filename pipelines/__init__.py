@@ -1,0 +1,1 @@
+"""dlt sources for Capsule and Xero (one folder per source). Never imports dagster."""

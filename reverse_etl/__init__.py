@@ -1,0 +1,1 @@
+"""Plan, approve and apply the diff to Xero with httpx; ledger and writers. Never imports dagster."""

@@ -19,7 +19,7 @@ ADMIN_PREFIX = "/_sandbox"
 FaultResponder = Callable[[str, Scope], Response]
 
 
-class DroppedConnection(Exception):  # noqa: N818 - it is an event, not an error of ours
+class DroppedConnection(Exception):
     """Raised after the headers went out, so uvicorn closes the socket mid-response."""
 
 
@@ -61,6 +61,9 @@ class SandboxMiddleware:
                 await response(scope, receive, send)
                 return
             if fault is not None and fault.kind == "hang":
+                # Read the whole request first: the client will have given up by the time the
+                # handler runs, and the write must still land, as on a slow real server.
+                receive = await self._buffered(receive)
                 await asyncio.sleep(fault.hang_seconds)
             if fault is not None and fault.kind == "drop":
                 await self._run_then_drop(scope, receive, send, record)
@@ -69,6 +72,28 @@ class SandboxMiddleware:
         finally:
             record.duration = time.time() - record.started
             calls.leave(record, tenant)
+
+    @staticmethod
+    async def _buffered(receive: Receive) -> Receive:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.disconnect"}  # the client gave up long ago
+
+        return replay
 
     def _tenant(self, scope: Scope) -> str | None:
         if self.tenant_header is None:

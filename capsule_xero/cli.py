@@ -1,0 +1,106 @@
+"""The one entry point, ``capsule-xero``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from capsule_xero.settings import Settings
+
+app = typer.Typer(
+    help="Capsule CRM → Xero contact sync: extract to DuckDB, reconcile in SQL, write only the difference.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+
+def _serve_sandbox(
+    parties: int, seed: int, xero_port: int, capsule_port: int, speed: float, env_file: Path
+) -> None:
+    from sandbox.app import Sandbox
+    from sandbox.generator import generate
+    from sandbox.server import SandboxServer
+
+    sandbox = Sandbox(seed=seed, speed=speed)
+    started = time.perf_counter()
+    with console.status(f"Generating {parties:,} Capsule parties (seed {seed})…"):
+        dataset = generate(parties=parties, seed=seed)
+        sandbox.load(dataset)
+    summary = dataset.summary()
+    console.print(
+        f"Generated in {time.perf_counter() - started:.1f}s: "
+        f"{summary['capsule']['parties']:,} Capsule parties, {summary['xero']['contacts']:,} Xero contacts."
+    )
+    server = SandboxServer(sandbox, xero_port=xero_port, capsule_port=capsule_port)
+    env = server.env()
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+    console.print(f"\n[bold]Point capsule-xero at the sandbox[/bold] (also written to {env_file}):\n")
+    for key, value in env.items():
+        console.print(f"export {key}={value}", highlight=False, soft_wrap=True)
+    console.print(_usage(env), highlight=False, soft_wrap=True)
+    console.print("Serving on 127.0.0.1 only. Ctrl-C stops.", style="dim")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(server.serve())
+
+
+def _usage(env: dict[str, str]) -> str:
+    xero = env["XERO_IDENTITY_URL"]
+    capsule = env["CAPSULE_API_URL"]
+    return f"""
+[bold]Try it with curl[/bold]
+  # Capsule: the first five parties with their tags and custom fields
+  curl -s -H "Authorization: Bearer $CAPSULE_API_TOKEN" "{capsule}/parties?perPage=5&embed=tags,fields"
+  # Xero: a 30-minute access token for the demo organisation, then its first page of contacts
+  TOKEN=$(curl -s -X POST {xero}/_sandbox/xero/tokens | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  TENANT=$(curl -s -H "Authorization: Bearer $TOKEN" $XERO_CONNECTIONS_URL | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["tenantId"])')
+  curl -s -H "Authorization: Bearer $TOKEN" -H "xero-tenant-id: $TENANT" -H "Accept: application/json" "$XERO_API_URL/Contacts?page=1&pageSize=5"
+  # What the stand-ins were asked, and misbehaviour on demand
+  curl -s {xero}/_sandbox/stats
+  curl -s -X POST {xero}/_sandbox/faults -d '{{"api": "xero", "path": "/api.xro/2.0/Contacts*", "probabilities": {{"503": 0.2}}}}'
+"""
+
+
+@app.command()
+def sandbox(
+    parties: int = typer.Option(1000, help="How many Capsule parties to generate (1k to 1M)."),
+    seed: int = typer.Option(42, help="Random seed: the same seed gives the same data."),
+    xero_port: int = typer.Option(8710, help="Port of the Xero stand-in (0 picks a free one)."),
+    capsule_port: int = typer.Option(8720, help="Port of the Capsule stand-in (0 picks a free one)."),
+    speed: float = typer.Option(
+        1.0, help="Sandbox clock speed: 60 makes a rate-limit minute last one second."
+    ),
+) -> None:
+    """Serve local stand-ins of the Capsule and Xero APIs with a generated dataset, for trying things by hand."""
+    settings = Settings.from_env()
+    _serve_sandbox(parties, seed, xero_port, capsule_port, speed, settings.home / "sandbox.env")
+
+
+@app.command()
+def demo(
+    parties: int = typer.Option(1000, help="How many Capsule parties to generate."),
+    seed: int = typer.Option(42, help="Random seed."),
+) -> None:
+    """Run the demo with no credentials: today this starts the sandbox and shows how to use it.
+
+    The full demo (extract → reconcile → plan → apply → report against the sandbox) grows with
+    the extract, reconcile and reverse-ETL work; until then it serves the stand-ins.
+    """
+    settings = Settings.from_env()
+    console.print(
+        "[bold]capsule-xero demo[/bold]: the sync pipeline is still being built, so the demo serves the "
+        "local Capsule and Xero stand-ins with a generated dataset you can browse."
+    )
+    port = int(os.environ.get("CAPSULE_XERO_DEMO_PORT", "8710"))
+    _serve_sandbox(parties, seed, port, port + 10, 1.0, settings.home / "sandbox.env")
+
+
+if __name__ == "__main__":
+    app()

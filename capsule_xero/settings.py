@@ -1,0 +1,146 @@
+"""The configuration contract (DESIGN.md, "Contract"): every setting, its default, and where it comes from.
+
+A leaf module: pipelines, reverse_etl and assets all read settings from here, and it imports
+none of them. Secrets are held as ``SecretStr`` so a stray ``repr`` or log line never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SecretStr:
+    """A string that prints as ``'**********'``; ``.reveal()`` is the only way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "SecretStr('**********')" if self._value else "SecretStr('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CAPSULE_API_URL", "https://api.capsulecrm.com/api/v2", "Capsule API v2 base URL"),
+    Setting(
+        "CAPSULE_API_TOKEN",
+        None,
+        "Capsule personal access token (My Preferences → API Authentication Tokens)",
+        True,
+    ),
+    Setting("XERO_API_URL", "https://api.xero.com/api.xro/2.0", "Xero Accounting API base URL"),
+    Setting(
+        "XERO_IDENTITY_URL",
+        "https://identity.xero.com",
+        "Xero identity service (token endpoint /connect/token)",
+    ),
+    Setting("XERO_LOGIN_URL", "https://login.xero.com/identity/connect/authorize", "Xero authorisation page"),
+    Setting(
+        "XERO_CONNECTIONS_URL", "https://api.xero.com/connections", "Xero connections (tenants) endpoint"
+    ),
+    Setting("XERO_CLIENT_ID", None, "Xero app client id (developer.xero.com → My Apps)"),
+    Setting("XERO_CLIENT_SECRET", None, "Xero app client secret (empty for a PKCE-only app)", True),
+    Setting("XERO_TENANT_ID", None, "Xero organisation to sync (asked for at `auth login` when unset)"),
+    Setting(
+        "CAPSULE_XERO_HOME",
+        "./.capsule-xero",
+        "Where the DuckDB file, token store, dlt and Dagster state live",
+    ),
+    Setting("CAPSULE_XERO_CONFIG", None, "The rules file (default: capsule-xero.yaml when present)"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    capsule_api_url: str
+    capsule_api_token: SecretStr
+    xero_api_url: str
+    xero_identity_url: str
+    xero_login_url: str
+    xero_connections_url: str
+    xero_client_id: str
+    xero_client_secret: SecretStr
+    xero_tenant_id: str
+    home: Path
+    config_file: Path | None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            spec = next(s for s in SETTINGS if s.name == name)
+            value = env.get(name, "").strip()
+            return value or (spec.default or "")
+
+        home = Path(get("CAPSULE_XERO_HOME")).expanduser()
+        config = get("CAPSULE_XERO_CONFIG")
+        config_file = (
+            Path(config)
+            if config
+            else (Path("capsule-xero.yaml") if Path("capsule-xero.yaml").is_file() else None)
+        )
+        return cls(
+            capsule_api_url=get("CAPSULE_API_URL").rstrip("/"),
+            capsule_api_token=SecretStr(get("CAPSULE_API_TOKEN")),
+            xero_api_url=get("XERO_API_URL").rstrip("/"),
+            xero_identity_url=get("XERO_IDENTITY_URL").rstrip("/"),
+            xero_login_url=get("XERO_LOGIN_URL"),
+            xero_connections_url=get("XERO_CONNECTIONS_URL").rstrip("/"),
+            xero_client_id=get("XERO_CLIENT_ID"),
+            xero_client_secret=SecretStr(get("XERO_CLIENT_SECRET")),
+            xero_tenant_id=get("XERO_TENANT_ID"),
+            home=home,
+            config_file=config_file,
+        )
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.home / "capsule_xero.duckdb"
+
+    def missing(self, *names: str) -> list[str]:
+        """Which of the named settings are unset, for an error that says exactly what to set."""
+        values = {
+            "CAPSULE_API_TOKEN": bool(self.capsule_api_token),
+            "XERO_CLIENT_ID": bool(self.xero_client_id),
+            "XERO_CLIENT_SECRET": bool(self.xero_client_secret),
+            "XERO_TENANT_ID": bool(self.xero_tenant_id),
+        }
+        return [name for name in names if not values.get(name, True)]
+
+
+def env_example() -> str:
+    """The text of .env.example, generated from SETTINGS so the two never drift apart."""
+    lines = ["# capsule-xero settings. Every one is optional except the credentials for the real APIs.", ""]
+    for spec in SETTINGS:
+        lines.append(f"# {spec.help}" + (" (secret)" if spec.secret else ""))
+        lines.append(f"# {spec.name}={spec.default}" if spec.default else f"{spec.name}=")
+        lines.append("")
+    return "\n".join(lines)
