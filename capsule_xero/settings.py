@@ -68,6 +68,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("XERO_CLIENT_SECRET", None, "Xero app client secret (empty for a PKCE-only app)", True),
     Setting("XERO_TENANT_ID", None, "Xero organisation to sync (asked for at `auth login` when unset)"),
     Setting(
+        "XERO_CUSTOM_CONNECTION",
+        "false",
+        "true for a Xero custom connection (client_credentials: one organisation, no login, no refresh token)",
+    ),
+    Setting(
         "CAPSULE_XERO_HOME",
         "./.capsule-xero",
         "Where the DuckDB file, token store, dlt and Dagster state live",
@@ -87,6 +92,7 @@ class Settings:
     xero_client_id: str
     xero_client_secret: SecretStr
     xero_tenant_id: str
+    xero_custom_connection: bool
     home: Path
     config_file: Path | None
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -117,6 +123,7 @@ class Settings:
             xero_client_id=get("XERO_CLIENT_ID"),
             xero_client_secret=SecretStr(get("XERO_CLIENT_SECRET")),
             xero_tenant_id=get("XERO_TENANT_ID"),
+            xero_custom_connection=get("XERO_CUSTOM_CONNECTION").lower() in {"1", "true", "yes"},
             home=home,
             config_file=config_file,
         )
