@@ -22,7 +22,8 @@ def classify(path: str) -> str:
     """Which API (and so which call counters and rate limits) a path belongs to."""
     if path.startswith(ACCOUNTING_PREFIX):
         return "xero"
-    if path.startswith("/connections"):
+    # Xero's own SDK asks for /Connections (the spec's spelling); the docs use /connections.
+    if path.lower().startswith("/connections"):
         return "xero-connections"
     return "xero-identity"
 

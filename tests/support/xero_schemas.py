@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from openapi_schema_validator import OAS30Validator
+from openapi_schema_validator import OAS30Validator, OAS31Validator
 from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+from referencing.jsonschema import DRAFT4, DRAFT202012
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,18 +37,27 @@ def _document(name: str) -> dict[str, Any]:
 
 @functools.cache
 def _registry(name: str) -> Registry:
-    resource = Resource.from_contents(_document(name), default_specification=DRAFT4)
+    draft = DRAFT202012 if _is_openapi_31(name) else DRAFT4
+    resource = Resource.from_contents(_document(name), default_specification=draft)
     return Registry().with_resource(name, resource)
+
+
+def _is_openapi_31(name: str) -> bool:
+    # xero-webhooks.yaml is OpenAPI 3.1 (its oneOf branches rest on `const`, which 3.0 lacks).
+    return str(_document(name).get("openapi", "")).startswith("3.1")
+
+
+def _validator(schema_name: str, spec: str) -> OAS30Validator | OAS31Validator:
+    cls = OAS31Validator if _is_openapi_31(spec) else OAS30Validator
+    return cls({"$ref": f"{spec}#/components/schemas/{schema_name}"}, registry=_registry(spec))
 
 
 def validate(instance: Any, schema_name: str, spec: str = "xero_accounting.yaml") -> None:
     """Raise ``jsonschema.ValidationError`` unless ``instance`` fits ``components/schemas/<schema_name>``."""
-    schema = {"$ref": f"{spec}#/components/schemas/{schema_name}"}
-    OAS30Validator(schema, registry=_registry(spec)).validate(instance)
+    _validator(schema_name, spec).validate(instance)
 
 
 def errors(instance: Any, schema_name: str, spec: str = "xero_accounting.yaml") -> list[str]:
     """Every violation, as readable strings (empty when the instance conforms)."""
-    schema = {"$ref": f"{spec}#/components/schemas/{schema_name}"}
-    validator = OAS30Validator(schema, registry=_registry(spec))
+    validator = _validator(schema_name, spec)
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)]
