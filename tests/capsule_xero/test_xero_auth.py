@@ -1,0 +1,193 @@
+"""Xero authorisation against the identity stand-in: login, tenant choice, safe refresh, custom connections."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from capsule_xero.settings import Settings
+from capsule_xero.token_store import TokenStore
+from capsule_xero.xero_auth import ConsentRequired, XeroAuth, XeroAuthError, XeroHttpxAuth, login
+from sandbox.control import SandboxControl
+from sandbox.server import SandboxServer
+from sandbox.xero.oauth_control import XeroIdentityControl
+
+
+def browser(url: str) -> None:
+    """The user's browser: follow the consent redirect to the loopback callback."""
+    httpx.get(url, follow_redirects=True, timeout=10)
+
+
+def settings_for(server: SandboxServer, home: Path, **overrides: str) -> Settings:
+    env = server.env() | {"CAPSULE_XERO_HOME": str(home)} | overrides
+    return Settings.from_env(env)
+
+
+def refreshes(control: SandboxControl, since: int = 0) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in control.calls("xero-identity", since)
+        if c["path"] == "/connect/token" and c["notes"].get("grant_type") == "refresh_token"
+    ]
+
+
+def expire_locally(store: TokenStore) -> None:
+    tokens = store.load()
+    tokens.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    store.save(tokens)
+
+
+@pytest.fixture
+def signed_in(server: SandboxServer, tmp_path: Path) -> XeroAuth:
+    auth = XeroAuth(settings_for(server, tmp_path))
+    login(auth, choose_tenant=lambda connections: connections[0], open_url=browser)
+    return auth
+
+
+def test_login_runs_the_pkce_flow_through_a_loopback_redirect_and_stores_the_tokens(
+    server: SandboxServer, tmp_path: Path
+) -> None:
+    auth = XeroAuth(settings_for(server, tmp_path))
+    offered: list[list[str]] = []
+
+    def choose(connections: list[dict[str, Any]]) -> dict[str, Any]:
+        offered.append([c["tenantName"] for c in connections])
+        return connections[1]
+
+    tokens = login(auth, choose_tenant=choose, open_url=browser)
+    assert offered == [["Demo Company (AU)", "Harbourside Holdings (AU)"]]
+    assert tokens.tenant_name == "Harbourside Holdings (AU)"
+    assert tokens.refresh_token and "offline_access" in tokens.scopes
+    assert TokenStore(tmp_path).load() == tokens
+
+
+def test_login_takes_the_tenant_from_xero_tenant_id_without_asking(
+    server: SandboxServer, tmp_path: Path
+) -> None:
+    tenant = server.sandbox.xero.primary_tenant_id
+    auth = XeroAuth(settings_for(server, tmp_path, XERO_TENANT_ID=tenant))
+    tokens = login(auth, choose_tenant=lambda c: pytest.fail("must not ask"), open_url=browser)
+    assert tokens.tenant_id == tenant
+
+
+def test_an_expired_access_token_is_refreshed_and_the_rotated_refresh_token_saved_first(
+    signed_in: XeroAuth, control: SandboxControl
+) -> None:
+    before = signed_in.store.load()
+    expire_locally(signed_in.store)
+    headers = signed_in.headers()
+    after = signed_in.store.load()
+    assert after.refresh_token != before.refresh_token
+    assert headers["Authorization"] == f"Bearer {after.access_token}"
+    assert headers["xero-tenant-id"] == before.tenant_id
+    assert len(refreshes(control)) == 1
+
+
+def _refresh_in_another_process(env: dict[str, str], out: str) -> None:
+    auth = XeroAuth(Settings.from_env(env))
+    try:
+        auth.headers()
+        Path(out).write_text("ok")
+    except Exception as exc:  # the test reads what went wrong
+        Path(out).write_text(f"{type(exc).__name__}: {exc}")
+
+
+def test_two_processes_needing_a_refresh_at_once_cause_one_refresh_and_no_invalid_grant(
+    server: SandboxServer, signed_in: XeroAuth, control: SandboxControl, tmp_path: Path
+) -> None:
+    expire_locally(signed_in.store)
+    since = control.last_seq()
+    env = server.env() | {"CAPSULE_XERO_HOME": str(signed_in.settings.home)}
+    ctx = multiprocessing.get_context("spawn")
+    outs = [tmp_path / f"out{i}" for i in range(3)]
+    workers = [ctx.Process(target=_refresh_in_another_process, args=(env, str(out))) for out in outs]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [out.read_text() for out in outs] == ["ok", "ok", "ok"]
+    assert len(refreshes(control, since)) == 1
+
+
+def test_a_refresh_whose_answer_is_lost_is_recovered_inside_the_grace_window(
+    signed_in: XeroAuth, control: SandboxControl
+) -> None:
+    expire_locally(signed_in.store)
+    control.add_fault("xero-identity", "POST", "/connect/token", times=1, drop=1.0)
+    signed_in.headers()
+    tokens = signed_in.store.load()
+    assert len(refreshes(control)) == 2  # the lost one, then the same refresh token once more
+    assert (
+        httpx.get(
+            signed_in.settings.xero_connections_url,
+            headers={"Authorization": f"Bearer {tokens.access_token}"},
+        ).status_code
+        == 200
+    )
+
+
+def test_when_consent_is_gone_the_error_says_to_log_in_again_and_shows_no_token(
+    server: SandboxServer, signed_in: XeroAuth
+) -> None:
+    tokens = signed_in.store.load()
+    signed_in.revoke(tokens.refresh_token)
+    expire_locally(signed_in.store)
+    with pytest.raises(ConsentRequired, match="capsule-xero auth login") as caught:
+        signed_in.headers()
+    assert tokens.refresh_token not in str(caught.value) and tokens.access_token not in str(caught.value)
+
+
+def test_without_a_login_the_error_says_how_to_sign_in(server: SandboxServer, tmp_path: Path) -> None:
+    with pytest.raises(XeroAuthError, match="auth login"):
+        XeroAuth(settings_for(server, tmp_path)).headers()
+
+
+def test_a_custom_connection_uses_client_credentials_without_refresh_token_or_tenant_header(
+    server: SandboxServer, tmp_path: Path
+) -> None:
+    identity = XeroIdentityControl(server.xero_url)
+    app = identity.app("custom")
+    settings = settings_for(
+        server,
+        tmp_path,
+        XERO_CLIENT_ID=app["client_id"],
+        XERO_CLIENT_SECRET=app["client_secret"],
+        XERO_CUSTOM_CONNECTION="true",
+    )
+    auth = XeroAuth(settings)
+    headers = auth.headers()
+    assert "xero-tenant-id" not in headers
+    stored = auth.store.load()
+    assert stored.kind == "custom" and stored.refresh_token is None
+    expire_locally(auth.store)
+    assert auth.headers()["Authorization"] != headers["Authorization"]  # a new client_credentials token
+
+
+def test_a_token_xero_calls_expired_is_refreshed_once_and_the_request_retried(
+    server: SandboxServer, signed_in: XeroAuth, control: SandboxControl
+) -> None:
+    control.set_clock(advance_seconds=31 * 60)  # Xero's clock says expired; ours still trusts the token
+    with httpx.Client(auth=XeroHttpxAuth(signed_in)) as http:
+        response = http.get(signed_in.settings.xero_connections_url)
+    assert response.status_code == 200
+    assert len(refreshes(control)) == 1
+
+
+def test_no_token_or_secret_reaches_a_log_line(
+    server: SandboxServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    auth = XeroAuth(settings_for(server, tmp_path))
+    login(auth, choose_tenant=lambda c: c[0], open_url=browser)
+    expire_locally(auth.store)
+    auth.headers()
+    tokens = auth.store.load()
+    secret = auth.settings.xero_client_secret.reveal()
+    for text in (tokens.access_token, tokens.refresh_token, tokens.previous_refresh_token, secret):
+        assert text and text not in caplog.text
