@@ -6,12 +6,16 @@ import asyncio
 import contextlib
 import os
 import time
+import webbrowser
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from capsule_xero.settings import Settings
+from capsule_xero.token_store import TokenStore
+from capsule_xero.xero_auth import XeroAuth, XeroAuthError, login
 
 app = typer.Typer(
     help="Capsule CRM → Xero contact sync: extract to DuckDB, reconcile in SQL, write only the difference.",
@@ -100,6 +104,109 @@ def demo(
     )
     port = int(os.environ.get("CAPSULE_XERO_DEMO_PORT", "8710"))
     _serve_sandbox(parties, seed, port, port + 10, 1.0, settings.home / "sandbox.env")
+
+
+auth_app = typer.Typer(help="Sign in to Xero, see the token's state, or sign out.", no_args_is_help=True)
+app.add_typer(auth_app, name="auth")
+REFRESH_WARNING_DAYS = 14
+
+
+def _auth() -> XeroAuth:
+    settings = Settings.from_env()
+    missing = settings.missing("XERO_CLIENT_ID")
+    if missing:
+        console.print(
+            f"[red]Set {', '.join(missing)}[/red] (see .env.example): the id of your app at developer.xero.com."
+        )
+        raise typer.Exit(2)
+    return XeroAuth(settings)
+
+
+def _choose_tenant(connections: list[dict]) -> dict:
+    console.print("This login can reach several Xero organisations:")
+    for number, connection in enumerate(connections, start=1):
+        console.print(f"  {number}. {connection.get('tenantName')}  ({connection['tenantId']})")
+    while True:
+        choice = typer.prompt("Which one should capsule-xero sync to? (number)", type=int)
+        if 1 <= choice <= len(connections):
+            return connections[choice - 1]
+        console.print(f"Please answer with a number from 1 to {len(connections)}.")
+
+
+@auth_app.command("login")
+def auth_login(
+    open_browser: bool = typer.Option(
+        True, "--browser/--no-browser", help="Open the Xero login page in a browser."
+    ),
+) -> None:
+    """Authorise capsule-xero in Xero (authorization code + PKCE through a loopback redirect)."""
+    auth = _auth()
+    if auth.settings.xero_custom_connection:
+        tokens = auth.current()
+        console.print(f"Custom connection ready: access token valid until {tokens.expires_at:%H:%M} UTC.")
+        return
+
+    def show(url: str) -> None:
+        console.print(f"Open this address to sign in to Xero:\n{url}", soft_wrap=True)
+        if open_browser:
+            webbrowser.open(url)
+
+    try:
+        tokens = login(auth, choose_tenant=_choose_tenant, open_url=show)
+    except XeroAuthError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"Signed in. capsule-xero will sync to [bold]{tokens.tenant_name}[/bold] ({tokens.tenant_id})."
+    )
+
+
+@auth_app.command("status")
+def auth_status() -> None:
+    """Show the organisation, scopes and how long until the refresh token dies (warns under 14 days)."""
+    settings = Settings.from_env()
+    tokens = TokenStore(settings.home).load()
+    if tokens is None:
+        console.print("Not signed in to Xero: run `capsule-xero auth login`.")
+        raise typer.Exit(1)
+    console.print(
+        f"Organisation: {tokens.tenant_name or '-'} ({settings.xero_tenant_id or tokens.tenant_id or 'not chosen'})"
+    )
+    console.print(
+        f"Connection:   {'custom connection' if tokens.kind == 'custom' else 'OAuth 2 (authorization code)'}"
+    )
+    console.print(f"Scopes:       {' '.join(tokens.scopes) or '-'}")
+    console.print(
+        f"Access token: valid until {tokens.expires_at:%Y-%m-%d %H:%M} UTC (refreshed automatically)"
+    )
+    dies = tokens.refresh_token_expires_at()
+    if dies is not None:
+        days = (dies - datetime.now(UTC)).total_seconds() / 86400
+        if days <= 0:
+            console.print("[red]The refresh token has expired: run `capsule-xero auth login`.[/red]")
+            raise typer.Exit(1)
+        line = f"Refresh token: dies in {days:.0f} days unless used (every sync uses it)"
+        if days < REFRESH_WARNING_DAYS:
+            console.print(f"[yellow]{line}. Run a sync or `capsule-xero auth login` soon.[/yellow]")
+        else:
+            console.print(line)
+
+
+@auth_app.command("logout")
+def auth_logout() -> None:
+    """Revoke capsule-xero's access in Xero and delete the stored tokens."""
+    auth = _auth()
+    tokens = auth.store.load()
+    if tokens is None:
+        console.print("Not signed in.")
+        return
+    if tokens.refresh_token:
+        try:
+            auth.revoke(tokens.refresh_token)
+        except XeroAuthError as exc:
+            console.print(f"[yellow]{exc} The local tokens are deleted anyway.[/yellow]")
+    auth.store.delete()
+    console.print("Signed out: tokens revoked and deleted.")
 
 
 if __name__ == "__main__":
