@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 Record = dict[str, Any]
@@ -23,6 +25,11 @@ class Dataset:
     ``cases`` maps each documented messy-data case (see ``sandbox/generator/CASES.md``) to the ids
     it produced: Capsule party ids (int) or Xero ContactIDs (str), so tests can compute what a
     correct sync must do.
+
+    To keep a million parties in memory, nested *reference* objects are shared between records: the
+    owner (nested user), team, tag and field-definition refs on parties, opportunities, kases and
+    tasks. Treat them as read-only; replace them rather than editing them in place (or deep-copy a
+    record before mutating it, e.g. ``copy.deepcopy`` or a JSON round trip).
     """
 
     seed: int
@@ -42,6 +49,55 @@ class Dataset:
     # {"ContactGroupID", "Name", "Status", "ContactIDs": [ContactID, ...]}
     xero_contact_groups: list[Record] = field(default_factory=list)
     cases: dict[str, list[Any]] = field(default_factory=dict)
+    # --- added with the generator -------------------------------------------------------------------
+    # The instant the world was generated "as of": every timestamp is at or before it.
+    now: datetime | None = None
+    # When the earlier run of this tool wrote to Xero (the ``synced_*`` cases refer to it).
+    previous_sync_at: datetime | None = None
+    capsule_site: Record = field(default_factory=dict)  # GET /site -> {"site": {...}}
+    capsule_teams: list[Record] = field(default_factory=list)  # GET /teams
+    capsule_milestones: list[Record] = field(default_factory=list)  # GET /milestones
+    capsule_opportunity_field_definitions: list[Record] = field(default_factory=list)
+    capsule_kase_field_definitions: list[Record] = field(default_factory=list)
+    # ContactID -> the contact exactly as the earlier sync wrote it (before later edits on either
+    # side): the "last state this tool wrote" of a three-way diff, for tests that seed a ledger.
+    xero_written_by_previous_sync: dict[str, Record] = field(default_factory=dict)
+
+    def extend(self, other: Dataset) -> None:
+        """Append a fragment (see ``sandbox.generator.iter_blocks``) to this dataset."""
+        for name in (
+            "capsule_parties",
+            "capsule_deleted_parties",
+            "capsule_users",
+            "capsule_field_definitions",
+            "capsule_tags",
+            "capsule_opportunities",
+            "capsule_deleted_opportunities",
+            "capsule_kases",
+            "capsule_deleted_kases",
+            "capsule_tasks",
+            "xero_contacts",
+            "xero_users",
+            "xero_contact_groups",
+            "capsule_teams",
+            "capsule_milestones",
+            "capsule_opportunity_field_definitions",
+            "capsule_kase_field_definitions",
+        ):
+            getattr(self, name).extend(getattr(other, name))
+        for name, ids in other.cases.items():
+            self.cases.setdefault(name, []).extend(ids)
+        self.capsule_site = self.capsule_site or other.capsule_site
+        self.xero_written_by_previous_sync.update(other.xero_written_by_previous_sync)
+
+    def finish(self) -> None:
+        """Order what fragments interleave: parties and party tombstones by id (as Capsule lists them)."""
+        self.capsule_parties.sort(key=_by_id)
+        self.capsule_deleted_parties.sort(key=_by_id)
+
+    def to_json(self) -> str:
+        """The whole dataset as JSON (datetimes as ISO strings); identical seeds give identical text."""
+        return json.dumps(asdict(self), default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -63,3 +119,15 @@ class Dataset:
             },
             "cases": {name: len(ids) for name, ids in sorted(self.cases.items())},
         }
+
+
+def _by_id(record: Record) -> int:
+    return record["id"]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
