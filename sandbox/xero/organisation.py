@@ -54,6 +54,11 @@ MSG_ARCHIVED = (
     "Archived contacts cannot currently be edited via the API."
 )
 MSG_ARCHIVED_IN_GROUP = "Unable to assign an Archived contact."
+# Stand-in wording: DESIGN.md says Xero refuses to archive a contact with an outstanding balance,
+# FACTS §6 (Xero help) says it does not, and reports say repeating invoices block it. The stricter
+# side is the one a client must survive, so the stand-in refuses by default
+# (``Organisation.refuse_archive_with_balance``) and a client proves it lands in its error queue.
+MSG_ARCHIVE_BALANCE = "This contact cannot be archived because it has an outstanding balance."
 MSG_GROUP_LIMIT = "You’ve reached the limit of 100 contact groups."
 # Stand-in wording (Xero's own text for these is not on record):
 MSG_TOO_LONG = "{field} must not be more than {limit} characters long."
@@ -460,6 +465,14 @@ def _email_ok(value: str) -> bool:
     return value == "" or bool(EMAIL_RE.match(value))
 
 
+def has_outstanding_balance(record: dict[str, Any]) -> bool:
+    balances = record.get("Balances") or {}
+    return any(
+        float((balances.get(side) or {}).get("Outstanding") or 0) != 0
+        for side in ("AccountsReceivable", "AccountsPayable")
+    )
+
+
 # ---- the organisation ---------------------------------------------------------------------------
 
 
@@ -469,6 +482,7 @@ class Organisation:
         self.tenant_id = tenant_id
         self.name = name
         self.high_volume_threshold = HIGH_VOLUME_THRESHOLD
+        self.refuse_archive_with_balance = True
         self.contacts: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, ContactGroup] = {}
         self.users: dict[str, dict[str, Any]] = {}
@@ -778,6 +792,15 @@ class Organisation:
             # Archived contacts only accept a restore (ContactStatus ACTIVE, other edits allowed with
             # it); anything else, re-archiving included, is refused (FACTS §4, §6).
             return WriteOutcome(False, errors=[MSG_ARCHIVED], echo=echo)
+
+        if (
+            target is not None
+            and status == "ARCHIVED"
+            and target.get("ContactStatus") == "ACTIVE"
+            and self.refuse_archive_with_balance
+            and has_outstanding_balance(target)
+        ):
+            return WriteOutcome(False, errors=[MSG_ARCHIVE_BALANCE], echo=echo)
 
         new = self._merged(target, element, ui_extra if ui else None)
         errors = self._validate(new, target, element, restoring)

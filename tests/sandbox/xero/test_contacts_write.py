@@ -9,6 +9,7 @@ import pytest
 
 from sandbox.app import Sandbox
 from sandbox.server import SandboxServer
+from sandbox.xero.control import XeroControl
 from sandbox.xero.state import ContactEvent
 from tests.sandbox.xero.conftest import XeroApi, ms
 
@@ -103,6 +104,28 @@ def test_edits_to_an_archived_contact_other_than_restoring_are_refused(api: Xero
         assert messages(response.json()["Elements"][0])[0].startswith(
             "The specified contact details matched an archived contact"
         )
+
+
+def test_archiving_a_contact_with_an_outstanding_balance_is_refused_until_it_is_paid(
+    api: XeroApi, xero_control: XeroControl
+) -> None:
+    contact = api.create(Name="Owes Money Pty Ltd")
+    owing = {
+        "AccountsReceivable": {"Outstanding": 250.0, "Overdue": 0.0},
+        "AccountsPayable": {"Outstanding": 0.0, "Overdue": 0.0},
+    }
+    xero_control.edit_contact(contact["ContactID"], Balances=owing)
+    archive = {"Contacts": [{"ContactID": contact["ContactID"], "ContactStatus": "ARCHIVED"}]}
+    refused = api.post("/Contacts", params={"summarizeErrors": "false"}, json=archive).json()["Contacts"][0]
+    assert refused["StatusAttributeString"] == "ERROR"
+    assert "outstanding balance" in messages(refused)[0]
+    paid = {
+        "AccountsReceivable": {"Outstanding": 0.0, "Overdue": 0.0},
+        "AccountsPayable": {"Outstanding": 0.0, "Overdue": 0.0},
+    }
+    xero_control.edit_contact(contact["ContactID"], Balances=paid)
+    archived = api.post("/Contacts", params={"summarizeErrors": "false"}, json=archive).json()["Contacts"][0]
+    assert archived["ContactStatus"] == "ARCHIVED"
 
 
 def test_contact_number_must_be_unique_across_all_contacts_archived_too(api: XeroApi) -> None:
