@@ -36,6 +36,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sandbox.xero.wire import problem
+
 if TYPE_CHECKING:
     from sandbox.app import Sandbox
     from sandbox.xero.state import XeroState
@@ -221,19 +223,6 @@ class OAuthError(Exception):
 
 
 # ---- response helpers ------------------------------------------------------------------------
-def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """Xero's 401/403 body: problem-details style with a null Type (FACTS §4)."""
-    body = {
-        "Type": None,
-        "Title": title,
-        "Status": status,
-        "Detail": detail,
-        "Instance": str(uuid.uuid4()),
-        "Extensions": {},
-    }
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 def oauth_error(error: str, status: int = 400) -> JSONResponse:
     """The token endpoint's error body (FACTS §4): ``{"error": "invalid_grant"}``."""
     return JSONResponse({"error": error}, status_code=status, headers=_NO_STORE)

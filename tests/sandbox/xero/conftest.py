@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,20 +12,9 @@ from sandbox.app import Sandbox
 from sandbox.server import SandboxServer
 from sandbox.xero.control import XeroControl
 from sandbox.xero.state import ContactEvent
+from tests.support.waiting import wait_for  # noqa: F401 - re-exported for the tests here
 
 API = "/api.xro/2.0"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01) -> Any:
-    """Poll until ``predicate()`` is truthy (and return it) or fail after ``timeout`` real seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 class XeroApi:

@@ -9,7 +9,6 @@ import hmac
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,21 +23,10 @@ from starlette.routing import Route
 
 from sandbox.server import SandboxServer
 from sandbox.xero.oauth_control import Pkce, XeroIdentityControl, pkce_pair
+from tests.support.waiting import wait_for
 
 REDIRECT = "http://localhost:8765/callback"
 SCOPES = "openid profile email offline_access accounting.contacts accounting.settings.read"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Poll until ``predicate()`` is truthy (and return it) or fail after ``timeout`` real seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 class OAuthClient:
