@@ -18,7 +18,7 @@ from xero_python.accounting import (
     HistoryRecords,
     Phone,
 )
-from xero_python.api_client import ApiClient, Configuration
+from xero_python.api_client import ApiClient
 from xero_python.api_client.oauth2 import OAuth2Token
 from xero_python.exceptions import AccountingBadRequestException, NotFoundException, RateLimitException
 
@@ -26,6 +26,7 @@ from sandbox.app import Sandbox
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 from sandbox.xero.control import XeroControl
+from tests.support.xero_sdk import sdk_configuration
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def sdk(server: SandboxServer, token: str) -> Iterator[AccountingApi]:
     }
     oauth2 = OAuth2Token(client_id="sandbox-client", client_secret="not-used-without-refresh")
     client = ApiClient(
-        Configuration(oauth2_token=oauth2),
+        sdk_configuration(oauth2),
         oauth2_token_getter=lambda: stored,
         oauth2_token_saver=stored.update,
     )

@@ -12,6 +12,7 @@ from sandbox.server import SandboxServer
 from sandbox.xero.oauth_control import XeroIdentityControl
 from tests.sandbox.xero_identity.conftest import SCOPES, OAuthClient, check_access
 from tests.support.xero_schemas import validate
+from tests.support.xero_sdk import sdk_configuration
 
 FORBIDDEN = {"Title": "Forbidden", "Status": 403, "Detail": "AuthenticationUnsuccessful", "Type": None}
 
@@ -364,7 +365,7 @@ def test_no_secret_code_or_token_appears_in_the_call_log(
 def test_the_official_xero_python_sdk_refreshes_and_reads_connections_from_the_stand_in(
     login, demo: OAuthClient, server: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xero_python.api_client import ApiClient, Configuration
+    from xero_python.api_client import ApiClient
     from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
     from xero_python.identity import IdentityApi
 
@@ -383,7 +384,7 @@ def test_the_official_xero_python_sdk_refreshes_and_reads_connections_from_the_s
     }
     saved: list[dict] = []
     api_client = ApiClient(
-        Configuration(oauth2_token=OAuth2Token(client_id=demo.client_id, client_secret=demo.client_secret)),
+        sdk_configuration(OAuth2Token(client_id=demo.client_id, client_secret=demo.client_secret)),
         pool_threads=1,
         oauth2_token_getter=lambda: store,
         oauth2_token_saver=saved.append,
