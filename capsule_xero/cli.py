@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 import time
 import webbrowser
 from datetime import UTC, datetime
@@ -104,6 +106,22 @@ def demo(
     )
     port = int(os.environ.get("CAPSULE_XERO_DEMO_PORT", "8710"))
     _serve_sandbox(parties, seed, port, port + 10, 1.0, settings.home / "sandbox.env")
+
+
+@app.command()
+def ui(
+    port: int = typer.Option(3000, help="Port of the Dagster UI (on 127.0.0.1)."),
+) -> None:
+    """Open the Dagster UI on this project (DAGSTER_HOME under CAPSULE_XERO_HOME)."""
+    from capsule_xero.dagster_home import prepare_dagster_home
+
+    settings = Settings.from_env()
+    env = {**os.environ, "DAGSTER_HOME": str(prepare_dagster_home(settings.home))}
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    dagster = Path(sys.executable).parent / "dagster"
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
+    command = [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)]
+    raise typer.Exit(subprocess.call(command, env=env, cwd=workspace.parent))  # noqa: S603 - our own dagster
 
 
 auth_app = typer.Typer(help="Sign in to Xero, see the token's state, or sign out.", no_args_is_help=True)

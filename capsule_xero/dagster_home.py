@@ -1,0 +1,25 @@
+"""Dagster's instance folder under CAPSULE_XERO_HOME, with the settings capsule-xero relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+# Every step that writes the DuckDB file runs in the "duckdb" pool; DuckDB allows one writing
+# process per file (DESIGN.md, Limits), so the pool's limit is 1.
+DAGSTER_YAML = {
+    "telemetry": {"enabled": False},
+    "concurrency": {"pools": {"default_limit": 1}},
+}
+
+
+def prepare_dagster_home(home: Path) -> Path:
+    """Create ``<home>/dagster`` with its dagster.yaml (rewritten if ours changed); return the folder."""
+    folder = (Path(home) / "dagster").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "dagster.yaml"
+    text = yaml.safe_dump(DAGSTER_YAML, sort_keys=True)
+    if not config.exists() or config.read_text() != text:
+        config.write_text(text)
+    return folder
