@@ -1,0 +1,514 @@
+"""Capsule CRM -> DuckDB (dataset ``raw``, tables ``capsule_*``) with dlt.
+
+Entry points: ``run_capsule_extract(settings, full_refresh=False) -> LoadInfo`` (CLI, Dagster op),
+``extract_capsule`` (the same, plus row counts, API calls and schema drift), and for dagster-dlt
+``capsule_source()`` + ``capsule_pipeline(settings)`` with ``before_load`` / ``after_load`` /
+``capsule_error`` around ``pipeline.run`` (see ``extract_capsule`` for the order).
+
+==========================  ===================================  ======================================
+resource                    table                                how it is read
+==========================  ===================================  ======================================
+parties                     capsule_parties (+ __tags, __fields,  ``since`` = updatedAt cursor minus a
+                            __addresses, __phone_numbers,        5-minute overlap; ``embed=tags,fields``
+                            __email_addresses, __websites)
+opportunities               capsule_opportunities (+ __tags,     same (``since`` + ``embed``)
+                            __fields)
+kases                       capsule_kases (+ __tags, __fields)   same
+deleted_parties,            capsule_deleted_parties,             ``/…/deleted?since=``, deletedAt
+deleted_opportunities,      capsule_deleted_opportunities,       cursor minus the overlap (``since`` is
+deleted_kases               capsule_deleted_kases                required: the first run asks from 1970)
+users                       capsule_users                        whole list: no ``since`` in the API
+party_field_definitions     capsule_party_field_definitions      whole list: no ``since``
+                            (+ __options)
+tags                        capsule_tags                         whole list of party tags: no ``since``
+tasks                       capsule_tasks                        whole list, ``status=open,completed,
+                                                                 pending``: tasks have no ``since``
+==========================  ===================================  ======================================
+
+Every resource has ``primary_key="id"`` and ``write_disposition="merge"``, so the overlap re-reads
+merge onto themselves. The four without ``since`` in the API carry no cursor and are read whole on
+every run: users, definitions and tags are one page each, tasks ceil(tasks / 100) pages. A task
+deleted in Capsule has no tombstone (FACTS §4): its row stays, with a ``_dlt_load_id`` older than the
+newest one in capsule_tasks. Deleted and restricted records are rows of capsule_deleted_*
+(``restricted`` true: the token's user can no longer see it; ``deleted_at`` null); their rows in
+capsule_parties etc. are kept, for the archive step to join on.
+
+Nested lists are child tables (``<table>__<list>``, ``_dlt_parent_id`` = the parent's ``_dlt_id``),
+replaced with their parent on every merge: staging needs one row per e-mail, phone, tag and
+custom-field value anyway. Custom-field values are text (``helpers.field_value_text``). Every table
+above exists after the first run, empty if Capsule had nothing for it (``create_missing_tables``).
+New or retyped fields are loaded (dlt schema evolution), logged and recorded in
+``raw.capsule_schema_changes`` (``drift.py``).
+
+Cursors live in the dlt state, which dlt also writes to DuckDB (``raw._dlt_pipeline_state``) and
+restores from there when the working folder (``$CAPSULE_XERO_HOME/dlt``) is lost. A run that fails
+(rate limit, outage, bad token) saves nothing; the next run starts from the last successful cursors.
+The token is never a source argument, dlt config or state: ``Settings`` are read at the first request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.destinations.exceptions import DestinationConnectionError
+from dlt.extract.source import DltSource
+from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.sources.helpers.rest_client import RESTClient
+
+from capsule_xero.settings import Settings
+from pipelines.capsule import drift
+from pipelines.capsule.helpers import make_client, restricted, shaped, tombstone
+from pipelines.capsule.pacing import (
+    CapsuleError,
+    CapsuleLoadFailed,
+    CapsulePacer,
+    CapsuleRateLimitReached,
+    CapsuleRequestRejected,
+    CapsuleUnavailable,
+    shared_pacer,
+)
+from pipelines.capsule.settings import (
+    DATASET_NAME,
+    DEFINITION_COLUMNS,
+    DEFINITION_NESTED,
+    DELETED_COLUMNS,
+    DELETED_SINCE_START,
+    DUCKDB_TYPES,
+    KASE_COLUMNS,
+    LOADER_FILE_FORMAT,
+    NESTED_COLUMNS,
+    OPPORTUNITY_COLUMNS,
+    PARTY_COLUMNS,
+    PARTY_EMBED,
+    PARTY_NESTED,
+    PER_PAGE,
+    PIPELINE_NAME,
+    RECORD_EMBED,
+    RECORD_NESTED,
+    REQUEST_TIMEOUT,
+    SINCE_OVERLAP_SECONDS,
+    SOURCE_NAME,
+    TABLE_PREFIX,
+    TABLES,
+    TAG_COLUMNS,
+    TASK_COLUMNS,
+    TASK_STATUSES,
+    USER_COLUMNS,
+)
+
+__all__ = [
+    "CapsuleError",
+    "CapsuleExtract",
+    "CapsuleLoadFailed",
+    "CapsulePacer",
+    "CapsuleRateLimitReached",
+    "CapsuleRequestRejected",
+    "CapsuleUnavailable",
+    "after_load",
+    "before_load",
+    "capsule_error",
+    "capsule_pipeline",
+    "capsule_source",
+    "create_missing_tables",
+    "extract_capsule",
+    "failure",
+    "run_capsule_extract",
+]
+
+log = logging.getLogger(__name__)
+
+RESUME_ADVICE = (
+    "Nothing from this run was saved; the next run continues from the cursors of the last successful run."
+)
+
+
+class _Connection:
+    """Settings, pacer and REST client, resolved at the first request (not when the source is
+    built, so Dagster can load definitions before any credential is set)."""
+
+    def __init__(
+        self,
+        settings: Settings | None,
+        pacer: CapsulePacer | None,
+        timeout: float | tuple[float, float],
+        per_page: int,
+    ) -> None:
+        self._settings = settings
+        self._pacer = pacer
+        self._timeout = timeout
+        self._per_page = per_page
+        self._client: RESTClient | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_env()
+        return self._settings
+
+    @property
+    def pacer(self) -> CapsulePacer:
+        if self._pacer is None:
+            s = self.settings
+            self._pacer = shared_pacer(s.capsule_api_url, s.capsule_api_token)
+        return self._pacer
+
+    @property
+    def client(self) -> RESTClient:
+        if self._client is None:
+            s = self.settings
+            if not s.capsule_api_token:
+                raise CapsuleRequestRejected(
+                    401,
+                    "CAPSULE_API_TOKEN is not set. Create a personal access token in Capsule "
+                    "(My Preferences → API Authentication Tokens) and set CAPSULE_API_TOKEN to it.",
+                )
+            self._client = make_client(
+                s.capsule_api_url,
+                s.capsule_api_token,
+                self.pacer,
+                timeout=self._timeout,
+                per_page=self._per_page,
+            )
+        return self._client
+
+    def pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
+        yield from self.client.paginate(path, params=params or {}, data_selector=key)
+
+
+def _nested(names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: dlt.mark.make_nested_hints(columns=NESTED_COLUMNS[name]) for name in names}
+
+
+def _shaped_pages(pages: Iterator[Any]) -> Iterator[Any]:
+    for page in pages:
+        yield [shaped(record) for record in page]
+
+
+# Every table this source promises, with its declared columns (children: (parent, list name)).
+DECLARED_TABLES: dict[str, dict[str, Any]] = {
+    TABLES["parties"]: PARTY_COLUMNS,
+    TABLES["users"]: USER_COLUMNS,
+    TABLES["party_field_definitions"]: DEFINITION_COLUMNS,
+    TABLES["tags"]: TAG_COLUMNS,
+    TABLES["opportunities"]: OPPORTUNITY_COLUMNS,
+    TABLES["kases"]: KASE_COLUMNS,
+    TABLES["tasks"]: TASK_COLUMNS,
+    **{TABLES[f"deleted_{kind}"]: DELETED_COLUMNS for kind in ("parties", "opportunities", "kases")},
+}
+DECLARED_CHILDREN: dict[str, tuple[str, ...]] = {
+    TABLES["parties"]: PARTY_NESTED,
+    TABLES["opportunities"]: RECORD_NESTED,
+    TABLES["kases"]: RECORD_NESTED,
+    TABLES["party_field_definitions"]: DEFINITION_NESTED,
+}
+DLT_ROOT_COLUMNS = ('"_dlt_load_id" VARCHAR NOT NULL', '"_dlt_id" VARCHAR NOT NULL')
+DLT_CHILD_COLUMNS = (
+    '"_dlt_root_id" VARCHAR NOT NULL',
+    '"_dlt_parent_id" VARCHAR NOT NULL',
+    '"_dlt_list_idx" BIGINT NOT NULL',
+    '"_dlt_id" VARCHAR NOT NULL',
+)
+
+
+def create_missing_tables(pipeline: dlt.Pipeline) -> list[str]:
+    """Create, empty, every declared table that has had no row yet (an account without kases, or
+    where no kase has a tag), so SQL downstream can always select from it. Same columns and types
+    as dlt creates them; when rows arrive, dlt finds the table and loads into it."""
+    naming = pipeline.default_schema.naming
+    wanted: dict[str, tuple[list[tuple[str, dict[str, Any]]], tuple[str, ...]]] = {}
+    for table, columns in DECLARED_TABLES.items():
+        wanted[table] = (list(columns.items()), DLT_ROOT_COLUMNS)
+        for name in DECLARED_CHILDREN.get(table, ()):
+            child = naming.shorten_fragments(table, naming.normalize_identifier(name))
+            wanted[child] = (list(NESTED_COLUMNS[name].items()), DLT_CHILD_COLUMNS)
+    created = []
+    with pipeline.sql_client() as client:
+        existing = {
+            row[0]
+            for row in client.execute_sql(
+                "select table_name from information_schema.tables where table_schema = %s",
+                client.dataset_name,
+            )
+        }
+        for table, (columns, bookkeeping) in wanted.items():
+            if table in existing:
+                continue
+            ddl = [
+                f"{client.escape_column_name(naming.normalize_path(name))} {DUCKDB_TYPES[spec['data_type']]}"
+                + ("" if spec.get("nullable", True) else " NOT NULL")
+                for name, spec in columns
+            ]
+            client.execute_sql(
+                f"create table {client.make_qualified_table_name(table)} ({', '.join([*ddl, *bookkeeping])})"
+            )
+            created.append(table)
+    return created
+
+
+def capsule_source(
+    settings: Settings | None = None,
+    *,
+    pacer: CapsulePacer | None = None,
+    timeout: float | tuple[float, float] = REQUEST_TIMEOUT,
+    per_page: int = PER_PAGE,
+) -> DltSource:
+    """The Capsule dlt source. ``settings`` default to ``Settings.from_env()`` at the first request;
+    ``pacer`` defaults to the process-wide one for that Capsule user (``pacing.shared_pacer``);
+    ``timeout`` is (connect, read) seconds per request; ``per_page`` is Capsule's ``perPage``."""
+    conn = _Connection(settings, pacer, timeout, per_page)
+
+    def since_of(cursor: Any) -> str | None:
+        value = cursor.start_value
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return str(value)
+
+    # ---- incremental lists (FACTS §4: `since` on parties, opportunities and kases only) ----------
+    @dlt.resource(
+        name="parties",
+        table_name=TABLES["parties"],
+        primary_key="id",
+        write_disposition="merge",
+        file_format=LOADER_FILE_FORMAT,
+        columns=PARTY_COLUMNS,
+        nested_hints=_nested(PARTY_NESTED),
+    )
+    def parties(
+        updated_at: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008 (dlt's idiom)
+            "updatedAt", initial_value=None, lag=SINCE_OVERLAP_SECONDS
+        ),
+    ) -> Iterator[list[dict[str, Any]]]:
+        params: dict[str, Any] = {"embed": PARTY_EMBED}
+        if since := since_of(updated_at):
+            params["since"] = since
+        yield from _shaped_pages(conn.pages("/parties", "parties", params))
+
+    def incremental_records(kind: str, columns: dict[str, Any]) -> Any:
+        @dlt.resource(
+            name=kind,
+            table_name=TABLES[kind],
+            primary_key="id",
+            write_disposition="merge",
+            file_format=LOADER_FILE_FORMAT,
+            columns=columns,
+            nested_hints=_nested(RECORD_NESTED),
+        )
+        def records(
+            updated_at: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008 (dlt's idiom)
+                "updatedAt", initial_value=None, lag=SINCE_OVERLAP_SECONDS
+            ),
+        ) -> Iterator[list[dict[str, Any]]]:
+            params: dict[str, Any] = {"embed": RECORD_EMBED}
+            if since := since_of(updated_at):
+                params["since"] = since
+            yield from _shaped_pages(conn.pages(f"/{kind}", kind, params))
+
+        return records
+
+    # ---- deleted feeds: the only way deletions show (FACTS §4) -------------------------------------
+    def deleted_feed(kind: str, restricted_key: str) -> Any:
+        @dlt.resource(
+            name=f"deleted_{kind}",
+            table_name=TABLES[f"deleted_{kind}"],
+            primary_key="id",
+            write_disposition="merge",
+            file_format=LOADER_FILE_FORMAT,
+            columns=DELETED_COLUMNS,
+        )
+        def feed(
+            deleted_at: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008 (dlt's idiom)
+                "deletedAt",
+                initial_value=DELETED_SINCE_START,
+                lag=SINCE_OVERLAP_SECONDS,
+                on_cursor_value_missing="include",  # restricted records carry no deletedAt
+            ),
+        ) -> Iterator[list[dict[str, Any]]]:
+            params = {"since": since_of(deleted_at) or DELETED_SINCE_START}
+            for number, page in enumerate(conn.pages(f"/{kind}/deleted", kind, params)):
+                rows = [tombstone(row) for row in page]
+                if number == 0:  # the restricted list is repeated on every page
+                    body = page.response.json()
+                    rows += [restricted(row) for row in body.get(restricted_key) or []]
+                yield rows
+
+        return feed
+
+    # ---- whole lists: the API has no `since` for these, so there is no cursor ----------------------
+    def whole_list(
+        name: str, path: str, key: str, columns: dict[str, Any], nested: tuple[str, ...] = (), **params: Any
+    ) -> Any:
+        @dlt.resource(
+            name=name,
+            table_name=TABLES[name],
+            primary_key="id",
+            write_disposition="merge",
+            file_format=LOADER_FILE_FORMAT,
+            columns=columns,
+            nested_hints=_nested(nested),
+        )
+        def listing() -> Iterator[list[dict[str, Any]]]:
+            yield from _shaped_pages(conn.pages(path, key, params))
+
+        return listing
+
+    @dlt.source(name=SOURCE_NAME)
+    def capsule() -> list[Any]:
+        return [
+            whole_list("users", "/users", "users", USER_COLUMNS),
+            whole_list(
+                "party_field_definitions",
+                "/parties/fields/definitions",
+                "definitions",
+                DEFINITION_COLUMNS,
+                DEFINITION_NESTED,
+            ),
+            whole_list("tags", "/parties/tags", "tags", TAG_COLUMNS),
+            parties,
+            incremental_records("opportunities", OPPORTUNITY_COLUMNS),
+            incremental_records("kases", KASE_COLUMNS),
+            whole_list("tasks", "/tasks", "tasks", TASK_COLUMNS, status=TASK_STATUSES),
+            deleted_feed("parties", "restrictedParties"),
+            deleted_feed("opportunities", "restrictedOpportunities"),
+            deleted_feed("kases", "restrictedKases"),
+        ]
+
+    return capsule()
+
+
+def capsule_pipeline(settings: Settings) -> dlt.Pipeline:
+    """The dlt pipeline: working folder ``$CAPSULE_XERO_HOME/dlt``, DuckDB file, dataset ``raw``."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        pipelines_dir=str(settings.home / "dlt"),
+        destination=dlt.destinations.duckdb(str(settings.duckdb_path)),
+        dataset_name=DATASET_NAME,
+    )
+
+
+@dataclass
+class CapsuleExtract:
+    """What one extract did: dlt's LoadInfo plus what a person wants to see afterwards."""
+
+    load_info: LoadInfo
+    row_counts: dict[str, int]
+    calls: int
+    retries: int
+    schema_changes: list[drift.SchemaChange] = field(default_factory=list)
+
+
+def capsule_error(exc: BaseException) -> CapsuleError | None:
+    """The CapsuleError inside what dlt raised (PipelineStepFailed -> ResourceExtractionError -> ...),
+    or None. Callers that run the source themselves (dagster-dlt) use it to show Capsule's message."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, CapsuleError):
+            if isinstance(current, (CapsuleRateLimitReached, CapsuleUnavailable)) and not current.advice:
+                current.with_advice(RESUME_ADVICE)
+            return current
+        stack += [current.__cause__, current.__context__, getattr(current, "exception", None)]
+    return None
+
+
+def failure(pipeline: dlt.Pipeline, exc: Exception, settings: Settings | None = None) -> CapsuleError:
+    """What to raise when ``pipeline.run`` failed. A package that failed to normalise or load is
+    aborted (dlt restores the cursors it had before), so the next run starts cleanly from the last
+    successful cursors instead of retrying a broken package forever."""
+    if pipeline.has_pending_data:
+        pipeline.abort_packages()
+    cause = capsule_error(exc)
+    if cause is not None:
+        return cause
+    root: BaseException = exc
+    while root.__cause__ is not None or getattr(root, "exception", None) is not None:
+        root = root.__cause__ or root.exception  # type: ignore[attr-defined]
+    reason = (str(root).strip().splitlines() or [type(root).__name__])[0]
+    where = str(settings.duckdb_path) if settings is not None else "DuckDB"
+    step = getattr(exc, "step", "load")
+    locked = isinstance(exc, DestinationConnectionError) or "lock" in reason.lower()
+    hint = " Another program may have the file open for writing: close it and run again." if locked else ""
+    return CapsuleLoadFailed(
+        f"Writing the Capsule extract into {where} failed at the {step} step "
+        f"({type(root).__name__}: {reason}).{hint} Its cursors were rolled back: the next run continues "
+        "from the cursors of the last successful run and reads these changes again."
+    )
+
+
+def before_load(pipeline: dlt.Pipeline) -> drift.Snapshot:
+    """Before running the source: restore state and schema from DuckDB when the working folder was
+    lost, and snapshot the tables, so ``after_load`` can tell drift from the first load."""
+    pipeline.sync_destination()
+    return drift.snapshot(pipeline)
+
+
+def after_load(
+    pipeline: dlt.Pipeline, before: drift.Snapshot, load_info: LoadInfo
+) -> list[drift.SchemaChange]:
+    """After a successful run: create declared tables that are still missing, then report schema
+    drift (a warning per change) and record it in ``raw.capsule_schema_changes``."""
+    create_missing_tables(pipeline)
+    changes = drift.changes(before, load_info)
+    for change in changes:
+        log.warning("Capsule schema drift: %s", change.describe())
+    if changes:
+        pipeline.run(
+            [change.as_row() for change in changes],
+            table_name=drift.CHANGES_TABLE,
+            write_disposition="append",
+            loader_file_format=LOADER_FILE_FORMAT,
+        )
+    return changes
+
+
+def extract_capsule(
+    settings: Settings,
+    full_refresh: bool = False,
+    *,
+    pacer: CapsulePacer | None = None,
+    timeout: float | tuple[float, float] = REQUEST_TIMEOUT,
+    per_page: int = PER_PAGE,
+) -> CapsuleExtract:
+    """Run the Capsule extract into ``raw``; returns load info, row counts, calls and schema drift.
+
+    ``full_refresh`` drops the capsule_* tables and cursors and reads everything again.
+    Raises ``CapsuleError`` subclasses with a message a person can act on (never the token)."""
+    pacer = pacer or shared_pacer(settings.capsule_api_url, settings.capsule_api_token)
+    pipeline = capsule_pipeline(settings)
+    calls, retries = pacer.calls, pacer.retries
+    source = capsule_source(settings, pacer=pacer, timeout=timeout, per_page=per_page)
+    try:
+        before = {} if full_refresh else before_load(pipeline)
+        info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
+    except (PipelineStepFailed, DestinationConnectionError) as exc:
+        raise failure(pipeline, exc, settings) from exc
+    counts = dict(pipeline.last_trace.last_normalize_info.row_counts) if pipeline.last_trace else {}
+    result = CapsuleExtract(info, counts, pacer.calls - calls, pacer.retries - retries)
+    result.schema_changes = after_load(pipeline, before, info)
+    budget = pacer.budget
+    left = f", {budget.remaining:,} left this hour" if budget.remaining is not None else ""
+    log.info(
+        "Capsule extract: %s rows loaded, %s API calls (%s retried)%s",
+        f"{sum(v for k, v in counts.items() if k.startswith(TABLE_PREFIX)):,}",
+        result.calls,
+        result.retries,
+        left,
+    )
+    return result
+
+
+def run_capsule_extract(settings: Settings, full_refresh: bool = False, **options: Any) -> LoadInfo:
+    """The plain entry point for the CLI and Dagster: extract Capsule into ``raw``; returns LoadInfo."""
+    return extract_capsule(settings, full_refresh, **options).load_info

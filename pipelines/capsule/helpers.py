@@ -1,0 +1,237 @@
+"""Capsule's API quirks as small classes: bearer auth, the page paginator, the paced session.
+
+- ``CapsuleAuth``: ``Authorization: Bearer`` from a ``SecretStr``; prints as ``CapsuleAuth(***)``.
+  The header is added when the request is prepared, so dlt's request logging never shows it.
+- ``CapsulePaginator``: ``page``/``perPage=100``; another page exists while the ``Link`` header
+  has ``rel="next"`` (FACTS §3). The link's URL is never followed: Capsule does not document that
+  it keeps ``since``/``embed`` in it, so the next request is this one with ``page + 1``. The
+  header itself is parsed by requests (``Response.links``), which splits entries on ``, <`` and
+  so copes with the raw commas of ``embed=tags,fields`` inside a URL (tested).
+- ``PacedSession``: a ``requests.Session`` whose every send goes through the shared
+  ``CapsulePacer`` (rate limit, retries) and whose 4xx answers become ``CapsuleRequestRejected``
+  with a message naming what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests.auth import AuthBase
+from requests.hooks import default_hooks, dispatch_hook
+
+from pipelines.capsule.pacing import CapsulePacer, CapsuleRequestRejected
+from pipelines.capsule.settings import PER_PAGE, REQUEST_TIMEOUT
+
+# Retried after a timeout, a drop or a 5xx. Not PUT: Capsule merges nested arrays, so a repeated
+# PUT that adds a phone number adds it twice (FACTS §9); the write-back decides per call.
+RETRY_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOKEN_HELP = "Capsule → My Preferences → API Authentication Tokens"  # noqa: S105 (where to get one)
+
+
+class CapsuleAuth(AuthBase):
+    """Bearer auth for a personal access token or an OAuth access token (FACTS §1)."""
+
+    def __init__(self, token: Any) -> None:
+        self._token = token  # a SecretStr: revealed only into the header, never into text
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.secret()}"
+        return request
+
+    def secret(self) -> str:
+        """The raw token, for the header and for scrubbing error text; never log it."""
+        return self._token.reveal() if hasattr(self._token, "reveal") else str(self._token)
+
+    def __repr__(self) -> str:
+        return "CapsuleAuth(***)"
+
+    __str__ = __repr__
+
+
+class CapsulePaginator(BasePaginator):
+    """``page`` + ``perPage``; more pages while ``Link`` carries ``rel="next"``."""
+
+    def __init__(self, per_page: int = PER_PAGE) -> None:
+        super().__init__()
+        self.per_page = per_page
+        self.page = 1
+
+    def init_request(self, request: requests.Request) -> None:
+        self.page = 1
+        request.params = {**(request.params or {}), "page": self.page, "perPage": self.per_page}
+
+    def update_state(self, response: requests.Response, data: list[Any] | None = None) -> None:
+        # An empty page ends paging even if a (buggy) next link says otherwise: no endless loops.
+        self._has_next_page = has_next_page(response) and bool(data)
+
+    def update_request(self, request: requests.Request) -> None:
+        self.page += 1
+        request.params = {**(request.params or {}), "page": self.page}
+
+    def __str__(self) -> str:
+        return f"CapsulePaginator(page={self.page}, perPage={self.per_page})"
+
+
+def has_next_page(response: requests.Response) -> bool:
+    """``rel="next"`` in ``Link`` (FACTS §3); no Link, or no next entry, means the last page."""
+    return "next" in response.links
+
+
+class PacedSession(requests.Session):
+    """Every request goes through the pacer; 4xx answers (other than 429) raise at once."""
+
+    def __init__(
+        self,
+        pacer: CapsulePacer,
+        *,
+        timeout: float | tuple[float, float] = REQUEST_TIMEOUT,
+        secrets: Iterable[str] = (),
+        api_url: str = "",
+    ) -> None:
+        super().__init__()
+        self.pacer = pacer
+        self.timeout = timeout
+        self._secrets = tuple(s for s in secrets if s)
+        self.api_url = api_url
+        self.headers.update({"Accept": "application/json", "User-Agent": "capsule-xero (dlt)"})
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        method = (request.method or "GET").upper()
+        what = f"{method} {_path_of(request.url or '')}"
+        # Response hooks (dlt's RESTClient adds one that raises on any error status) run once, on the
+        # final answer, not inside the retry loop where they would turn a 503 into a hard failure.
+        hooks, request.hooks = request.hooks, default_hooks()
+        parent_send = super().send
+        try:
+            response = self.pacer.call(
+                lambda: parent_send(request, **kwargs), what=what, idempotent=method in RETRY_SAFE_METHODS
+            )
+        finally:
+            request.hooks = hooks
+        if response.status_code >= 400:
+            raise rejection(response, what, self.api_url, self._secrets)
+        return dispatch_hook("response", hooks, response, **kwargs)  # type: ignore[no-any-return]
+
+
+def _path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _detail(response: requests.Response) -> str:
+    """Capsule's own words: ``message`` plus each validation error (FACTS §11)."""
+    try:
+        body = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return (response.text or "").strip()[:200]
+    if not isinstance(body, dict):
+        return str(body)[:200]
+    parts = [str(body.get("message") or body.get("error") or "").strip()]
+    for error in body.get("errors") or []:
+        if isinstance(error, dict):
+            field = f"{error.get('field')}: " if error.get("field") else ""
+            parts.append(f"{field}{error.get('message')}")
+    return "; ".join(p for p in parts if p)
+
+
+def rejection(
+    response: requests.Response, what: str, api_url: str, secrets: Iterable[str] = ()
+) -> CapsuleRequestRejected:
+    """A 4xx as an error a person can act on (the token never appears in it)."""
+    status = response.status_code
+    detail = _detail(response)
+    said = f"{status} {response.reason or ''}".strip() + (f": {detail}" if detail else "")
+    if status == 401:
+        fix = (
+            "Capsule did not accept the API token. Set CAPSULE_API_TOKEN to a valid personal access "
+            f"token ({TOKEN_HELP}); it may have been revoked or mistyped."
+        )
+    elif status == 403:
+        fix = (
+            "The API token works but lacks permission for this. Use a token of a user who can see "
+            f"these records, with the 'read' scope ({TOKEN_HELP})."
+        )
+    elif status == 404:
+        fix = f"Check CAPSULE_API_URL (now {api_url or 'unset'}): it should end in /api/v2."
+    elif status == 422:
+        fix = (
+            "Capsule refused the request's parameters; this is a bug in capsule-xero's request, "
+            "not in your settings. Please report it with this message."
+        )
+    else:
+        fix = "Retrying will not help; check the request and Capsule's status."
+    message = f"Capsule refused {what} ({said}). {fix}"
+    return CapsuleRequestRejected(status, _redact(message, secrets))
+
+
+def make_client(
+    api_url: str,
+    token: Any,
+    pacer: CapsulePacer,
+    *,
+    timeout: float | tuple[float, float] = REQUEST_TIMEOUT,
+    per_page: int = PER_PAGE,
+) -> RESTClient:
+    auth = CapsuleAuth(token)
+    session = PacedSession(pacer, timeout=timeout, secrets=[auth.secret()], api_url=api_url)
+    return RESTClient(base_url=api_url, auth=auth, paginator=CapsulePaginator(per_page), session=session)
+
+
+# ---- record shaping ----------------------------------------------------------------------------------
+def field_value_text(value: Any) -> str | None:
+    """A custom-field value as text: Capsule returns numbers as strings (and sometimes numbers),
+    booleans as JSON booleans, dates as ``YYYY-MM-DD`` (FACTS §6). One text column avoids a new
+    variant column every time a value of another type turns up; the definition's ``type`` (in
+    capsule_party_field_definitions) says how to read it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def without_nulls(record: dict[str, Any]) -> dict[str, Any]:
+    """Drop top-level ``null``s: a null nested object (``"kase": null``) would otherwise become a
+    typeless column dlt warns about on every run; declared columns exist regardless (settings.py)."""
+    return {key: value for key, value in record.items() if value is not None}
+
+
+def shaped(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as stored: no top-level nulls, custom-field values as text."""
+    return with_text_field_values(without_nulls(record))
+
+
+def with_text_field_values(record: dict[str, Any]) -> dict[str, Any]:
+    fields = record.get("fields")
+    if isinstance(fields, list):
+        record["fields"] = [
+            {**f, "value": field_value_text(f.get("value"))} if isinstance(f, dict) else f for f in fields
+        ]
+    return record
+
+
+def tombstone(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "deletedAt": row.get("deletedAt"), "restricted": False}
+
+
+def restricted(row: dict[str, Any]) -> dict[str, Any]:
+    """A record the user can no longer see: only its id and type are real (names say "Private")."""
+    return {"id": row["id"], "deletedAt": None, "restricted": True, "type": row.get("type")}
