@@ -1,9 +1,15 @@
 """The one Dagster ``Definitions`` of capsule-xero.
 
-It must load in ``dagster dev`` with no credential set: settings are read when an asset runs,
-never at import. Extract, reconcile and reverse-ETL assets join it as they are built.
+It loads in ``dagster dev`` with no credential set: secrets are read when an asset runs, and a
+missing one is named then. Reconcile and reverse-ETL assets join it as they are built.
 """
 
 import dagster as dg
+from dagster_dlt import DagsterDltResource
 
-defs = dg.Definitions(assets=[])
+from assets.extract import capsule_extract
+
+defs = dg.Definitions(
+    assets=[capsule_extract],
+    resources={"dlt": DagsterDltResource()},
+)

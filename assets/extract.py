@@ -1,0 +1,72 @@
+"""Extract assets: Capsule and Xero land in DuckDB schema ``raw`` through dlt, one asset per table."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from capsule_xero.settings import Settings
+from pipelines import capsule
+
+DUCKDB_POOL = "duckdb"  # one writer of the DuckDB file at a time (limit set in dagster.yaml)
+
+
+class RawTableTranslator(DagsterDltTranslator):
+    """Keys ``capsule/<table>`` and ``xero/<table>``; no upstream source stubs in the graph."""
+
+    def __init__(self, system: str, descriptions: dict[str, str]) -> None:
+        super().__init__()
+        self.system = system
+        self.descriptions = descriptions
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
+        spec = super().get_asset_spec(data)
+        name = data.resource.name.removeprefix(f"{self.system}_")
+        return spec.replace_attributes(
+            key=dg.AssetKey([self.system, name]),
+            group_name=f"{self.system}_extract",
+            deps=[],
+            description=self.descriptions.get(
+                name, f"{self.system.title()} {name.replace('_', ' ')} in raw."
+            ),
+            kinds={"dlt", "duckdb"},
+        )
+
+
+CAPSULE_DESCRIPTIONS = {
+    "parties": "Capsule people and organisations with tags and custom fields (incremental on updatedAt).",
+    "users": "Capsule users (owners); their e-mail lives on each user's party.",
+    "party_field_definitions": "Capsule custom-field definitions for parties (ABN, Xero Contact ID, ...).",
+    "tags": "Capsule party tags.",
+    "opportunities": "Capsule opportunities (incremental on updatedAt).",
+    "kases": "Capsule projects, called kases in the API (incremental on updatedAt).",
+    "tasks": "Capsule tasks in every status (the API has no since filter).",
+    "deleted_parties": "Capsule parties deleted or no longer visible: to archive in Xero.",
+    "deleted_opportunities": "Capsule opportunities deleted or no longer visible.",
+    "deleted_kases": "Capsule kases deleted or no longer visible.",
+}
+
+
+@dlt_assets(
+    dlt_source=capsule.capsule_source(),
+    dlt_pipeline=capsule.capsule_pipeline(Settings.from_env()),
+    name="capsule_extract",
+    dagster_dlt_translator=RawTableTranslator("capsule", CAPSULE_DESCRIPTIONS),
+    pool=DUCKDB_POOL,
+)
+def capsule_extract(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+    """Read Capsule into DuckDB raw: changed records since the cursors, plus deletions."""
+    settings = Settings.from_env()
+    pipeline = capsule.capsule_pipeline(settings)
+    before = capsule.before_load(pipeline)
+    try:
+        yield from dlt.run(
+            context=context, dlt_source=capsule.capsule_source(settings), dlt_pipeline=pipeline
+        )
+    except Exception as exc:
+        raise capsule.failure(pipeline, exc, settings) from None
+    changes = capsule.after_load(pipeline, before, pipeline.last_trace.last_load_info)
+    if changes:
+        context.log.warning("Capsule schema drift: " + "; ".join(c.describe() for c in changes))

@@ -1,0 +1,62 @@
+"""The extract assets materialise as a person would from the Dagster UI, against the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster_dlt import DagsterDltResource
+
+from assets.extract import capsule_extract
+from sandbox.generator import generate
+from sandbox.server import SandboxServer
+
+
+@pytest.fixture
+def sandbox_env(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    server.call(lambda: server.sandbox.load(generate(parties=300, seed=11)))
+    env = server.env() | {"CAPSULE_XERO_HOME": str(tmp_path)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def test_materialising_the_capsule_extract_fills_raw_and_reports_row_counts(
+    sandbox_env: dict[str, str],
+) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([capsule_extract], resources={"dlt": DagsterDltResource()}, instance=instance)
+    assert result.success
+    materialised = {
+        m.asset_key.to_user_string(): m.metadata
+        for m in result.asset_materializations_for_node("capsule_extract")
+    }
+    assert "capsule/parties" in materialised and "capsule/deleted_parties" in materialised
+    assert materialised["capsule/parties"]["rows_loaded"].value >= 300
+    with duckdb.connect(
+        str(Path(sandbox_env["CAPSULE_XERO_HOME"]) / "capsule_xero.duckdb"), read_only=True
+    ) as con:
+        assert con.execute("select count(*) from raw.capsule_parties").fetchone()[0] == 300
+    token = sandbox_env["CAPSULE_API_TOKEN"]
+    for record in instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.STEP_SUCCESS)
+    ):
+        assert token not in str(record.event_log_entry)
+    assert all(token not in str(entry) for entry in instance.all_logs(result.run_id))
+
+
+def test_without_a_capsule_token_the_run_fails_naming_the_setting(
+    sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CAPSULE_API_TOKEN")
+    result = dg.materialize(
+        [capsule_extract],
+        resources={"dlt": DagsterDltResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "CAPSULE_API_TOKEN is not set" in failure.step_failure_data.error.to_string()
