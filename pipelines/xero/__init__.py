@@ -1,0 +1,384 @@
+"""The Xero source: contacts, contact groups and users into DuckDB schema ``raw`` (tables ``xero_*``).
+
+``run_xero_extract(settings)`` is what the CLI and Dagster call; ``xero_source(...)`` is the dlt
+source for ``@dlt_assets``; ``xero_pipeline(settings)`` the pipeline both use (working folder under
+CAPSULE_XERO_HOME, destination the project's DuckDB file, dataset ``raw``).
+
+- ``xero_contacts``: ``GET /Contacts?includeArchived=true`` 1,000 at a time, ``If-Modified-Since``
+  from the cursor (``UpdatedDateUTC``, kept by ``dlt.sources.incremental`` in the pipeline state,
+  which dlt restores from DuckDB when the working folder is lost). Balances, IsCustomer and
+  IsSupplier changes do not move UpdatedDateUTC, so a periodic full read (every 7 days by default,
+  or on demand) re-reads everything; it is resumable (a run stopped by the daily limit continues it).
+  Group membership comes from here too (each paged contact lists its ``ContactGroups``, nested
+  table ``xero_contacts__contact_groups``): no extra call, where ``GET /ContactGroups/{id}`` would
+  cost one call per group on every run. Xero does not date membership changes, so one made in
+  Xero's UI on a contact that is not otherwise edited shows at the next full read.
+- ``xero_contact_groups``: ``GET /ContactGroups``, one call, whole every run: the endpoint has no
+  ``If-Modified-Since`` and groups no UpdatedDateUTC, so there is no cursor to keep. Deleted groups
+  drop out of that list; they are written once more with ``Status = DELETED``.
+- ``xero_users``: ``GET /Users`` with ``If-Modified-Since`` from its cursor (no paging in Xero).
+- ``xero_schema_drift``: fields Xero sent that its spec does not list, or with another JSON type;
+  the data is loaded anyway (dlt adds the column), the finding is recorded here and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.common.runtime import run_context
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from capsule_xero.settings import Settings
+from capsule_xero.xero_auth import XeroAuth, XeroAuthError
+from pipelines.xero.helpers import (
+    DriftDetector,
+    ModifiedSinceWalk,
+    XeroAccessDenied,
+    XeroApi,
+    XeroApiError,
+    XeroRequestsAuth,
+    XeroRun,
+    convert_dates,
+    modified_since_header,
+    tidy_contact,
+)
+from pipelines.xero.pacing import (
+    DailyLimitReached,
+    PacedHTTPAdapter,
+    PacedTransport,
+    PacingPolicy,
+    XeroUnavailable,
+    pacer_for,
+    reset_pacers,
+)
+from pipelines.xero.settings import (
+    CONTACT_COLUMNS,
+    CONTACT_FIELDS,
+    CONTACT_NESTED,
+    CONTACTS_PATH,
+    CONTACTS_TABLE,
+    DATASET_NAME,
+    DRIFT_TABLE,
+    GROUP_COLUMNS,
+    GROUP_FIELDS,
+    GROUPS_PATH,
+    GROUPS_TABLE,
+    PIPELINE_NAME,
+    PIPELINES_SUBDIR,
+    SOURCE_NAME,
+    USER_COLUMNS,
+    USER_FIELDS,
+    USERS_PATH,
+    USERS_TABLE,
+    XeroExtractConfig,
+)
+
+__all__ = [
+    "DailyLimitReached",
+    "PacedHTTPAdapter",
+    "PacedTransport",
+    "PacingPolicy",
+    "XeroAccessDenied",
+    "XeroApiError",
+    "XeroExtractConfig",
+    "XeroRequestsAuth",
+    "XeroRun",
+    "XeroUnavailable",
+    "pacer_for",
+    "reset_pacers",
+    "run_xero_extract",
+    "xero_pipeline",
+    "xero_source",
+]
+
+log = logging.getLogger("pipelines.xero")
+
+# dlt settings this source relies on, unless the user set them otherwise:
+# - a self-hosted tool does not phone home: dlt's anonymous telemetry (an HTTPS call to
+#   telemetry.scalevector.ai on every pipeline step, from the first run in the process) is off;
+# - the working folder does not keep a copy of every loaded package (a full read of 100k contacts
+#   is tens of MB each week), and the merge's staging copy in DuckDB is emptied after each load.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault(f"{PIPELINE_NAME.upper()}__LOAD__DELETE_COMPLETED_JOBS", "true")
+os.environ.setdefault(f"{PIPELINE_NAME.upper()}__LOAD__TRUNCATE_STAGING_DATASET", "true")
+
+DRIFT_KEY = ("object", "field", "change", "observed_type")
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _full_read_due(
+    state: dict[str, Any], cursor: datetime | None, config: XeroExtractConfig, now: datetime
+) -> bool:
+    if config.force_full_read or cursor is None:
+        return True
+    if config.full_read_every is None:
+        return False
+    last = _parse(state.get("last_full_read_at"))
+    return last is None or now - last >= config.full_read_every
+
+
+def _contacts(api: XeroApi, run: XeroRun) -> Any:
+    config = api.config
+
+    @dlt.resource(
+        name=CONTACTS_TABLE,
+        primary_key="ContactID",
+        write_disposition="merge",
+        columns=CONTACT_COLUMNS,
+    )
+    def xero_contacts(
+        # dlt's own idiom: the incremental is declared as the argument default.
+        updated: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
+            "UpdatedDateUTC", initial_value=None
+        ),
+    ) -> Iterator[list[dict[str, Any]]]:
+        state = dlt.current.resource_state()
+        now = config.now()
+        full = state.get("full_read")
+        if full is None and _full_read_due(state, updated.start_value, config, now):
+            full = state["full_read"] = {"started_at": now.isoformat(), "resume_from": None}
+        if full is not None:
+            since = _parse(full["resume_from"])
+            run.modes[CONTACTS_TABLE] = "full read" + (" (continued)" if since else "")
+            # A full read re-reads what the cursor has passed: rows go through unfiltered and the
+            # cursor follows the read, page by page, so a stopped full read resumes where it was.
+            updated.advance(None)
+        else:
+            since = updated.start_value
+            run.modes[CONTACTS_TABLE] = "incremental"
+        walk = ModifiedSinceWalk(since, config.page_size, seen=state.get("tail") if since else None)
+        number = 0
+        try:
+            for records, _ in api.pages(
+                CONTACTS_PATH,
+                "Contacts",
+                walk,
+                params={"includeArchived": "true", "order": "UpdatedDateUTC ASC"},
+            ):
+                number += 1
+                fresh = [tidy_contact(record) for record in walk.fresh]
+                run.count(CONTACTS_TABLE, 1, len(fresh))
+                if full is not None and walk.max_ms is not None:
+                    newest = datetime.fromtimestamp(walk.max_ms / 1000, tz=UTC)
+                    full["resume_from"] = newest.isoformat()
+                    updated.advance(newest)
+                if config.on_page is not None:
+                    config.on_page(CONTACTS_TABLE, number, len(records))
+                if fresh:
+                    yield fresh
+        except DailyLimitReached as exc:
+            run.stop(exc, CONTACTS_TABLE)
+            return
+        finally:
+            # The records the next run's one-second overlap will read again, by ContactID and
+            # UpdatedDateUTC, so they are not loaded twice (dlt's own boundary dedupe is off
+            # while a full read pushes the cursor by hand).
+            state["tail"] = walk.tail()
+        if full is not None:
+            del state["full_read"]
+            state["last_full_read_at"] = full["started_at"]
+
+    return xero_contacts
+
+
+def _groups(api: XeroApi, run: XeroRun) -> Any:
+    config = api.config
+
+    # No dlt.sources.incremental here: GET /ContactGroups takes no If-Modified-Since and groups
+    # carry no UpdatedDateUTC, so there is no cursor to keep. It is one call for every group.
+    @dlt.resource(
+        name=GROUPS_TABLE,
+        primary_key="ContactGroupID",
+        write_disposition="merge",
+        columns=GROUP_COLUMNS,
+    )
+    def xero_contact_groups() -> Iterator[list[dict[str, Any]]]:
+        state = dlt.current.resource_state()
+        try:
+            pages = list(api.pages(GROUPS_PATH, "ContactGroups"))
+        except DailyLimitReached as exc:
+            run.stop(exc, GROUPS_TABLE)
+            return
+        groups = [
+            g for records, _ in pages for g in records if isinstance(g, dict) and g.get("ContactGroupID")
+        ]
+        for group in groups:
+            group.pop("Contacts", None)  # always empty in the list; membership comes with the contacts
+        current = {g["ContactGroupID"]: g.get("Name") for g in groups}
+        # The list holds ACTIVE groups only: one that dropped out was deleted.
+        gone = [
+            {"ContactGroupID": gid, "Name": name, "Status": "DELETED"}
+            for gid, name in (state.get("known") or {}).items()
+            if gid not in current
+        ]
+        state["known"] = current
+        run.count(GROUPS_TABLE, len(pages), len(groups))
+        if config.on_page is not None:
+            config.on_page(GROUPS_TABLE, 1, len(groups))
+        if groups or gone:
+            yield convert_dates(groups + gone)
+
+    return xero_contact_groups
+
+
+def _users(api: XeroApi, run: XeroRun) -> Any:
+    config = api.config
+
+    @dlt.resource(name=USERS_TABLE, primary_key="UserID", write_disposition="merge", columns=USER_COLUMNS)
+    def xero_users(
+        # dlt's own idiom: the incremental is declared as the argument default.
+        updated: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
+            "UpdatedDateUTC", initial_value=None
+        ),
+    ) -> Iterator[list[dict[str, Any]]]:
+        since = updated.start_value
+        headers = {"If-Modified-Since": modified_since_header(since)} if since else {}
+        try:
+            pages = list(api.pages(USERS_PATH, "Users", headers=headers))
+        except DailyLimitReached as exc:
+            run.stop(exc, USERS_TABLE)
+            return
+        users = [convert_dates(u) for records, _ in pages for u in records if isinstance(u, dict)]
+        run.count(USERS_TABLE, len(pages), len(users))
+        if config.on_page is not None:
+            config.on_page(USERS_TABLE, 1, len(users))
+        if users:
+            yield users
+
+    return xero_users
+
+
+def _drift(parent: Any, detector: DriftDetector, run: XeroRun) -> Any:
+    @dlt.transformer(
+        name=f"{DRIFT_TABLE}_{parent.name.removeprefix('xero_')}",
+        data_from=parent,
+        table_name=DRIFT_TABLE,
+        write_disposition="merge",
+        primary_key=DRIFT_KEY,
+    )
+    def drift(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        found = detector.check(items if isinstance(items, list) else [items])
+        if not found:
+            return
+        first_seen = dlt.current.resource_state().setdefault("first_seen", {})
+        for row in found:
+            key = "|".join(str(row[k]) for k in DRIFT_KEY)
+            row["first_seen_at"] = _parse(first_seen.setdefault(key, row["detected_at"].isoformat()))
+        run.drift.extend(found)
+        yield found
+
+    return drift
+
+
+@dlt.source(name=SOURCE_NAME)
+def xero_source(
+    settings: Settings | None = None,
+    options: XeroExtractConfig | None = None,
+    run: XeroRun | None = None,
+    auth: XeroAuth | None = None,
+) -> Any:
+    """Xero contacts, contact groups, users and drift findings.
+
+    Nothing is read or signed in until the pipeline runs: settings default to the environment at
+    that moment, so the source can be built at import time (Dagster) without any credential.
+    """
+    options = options or XeroExtractConfig.from_env()
+    run = run if run is not None else XeroRun()
+    api = XeroApi(settings, options, auth)
+    contacts, groups, users = _contacts(api, run), _groups(api, run), _users(api, run)
+    return (
+        contacts,
+        groups,
+        users,
+        _drift(contacts, DriftDetector("Contact", CONTACT_FIELDS, CONTACT_NESTED, "ContactID"), run),
+        _drift(groups, DriftDetector("ContactGroup", GROUP_FIELDS, {}, "ContactGroupID"), run),
+        _drift(users, DriftDetector("User", USER_FIELDS, {}, "UserID"), run),
+    )
+
+
+def _keep_dlt_global_folder_under(home: Path) -> None:
+    """dlt writes an ``.anonymous_id`` into its global folder (``~/.dlt``, or ``/var/dlt`` for root)
+    at every pipeline step, telemetry on or off; point that folder (the process's dlt run context)
+    into CAPSULE_XERO_HOME too, so nothing lands in the user's home or /var."""
+    context = run_context.active()
+    if hasattr(context, "_global_dir"):
+        context._global_dir = str(home / PIPELINES_SUBDIR)
+
+
+def xero_pipeline(settings: Settings) -> dlt.Pipeline:
+    """The dlt pipeline: working folder ``$CAPSULE_XERO_HOME/dlt``, the project's DuckDB file, dataset ``raw``."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    _keep_dlt_global_folder_under(settings.home)
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        pipelines_dir=str(settings.home / PIPELINES_SUBDIR),
+        destination=dlt.destinations.duckdb(str(settings.duckdb_path)),
+        dataset_name=DATASET_NAME,
+    )
+
+
+_ERRORS = (XeroAuthError, XeroApiError, XeroUnavailable, DailyLimitReached)
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _ERRORS):
+            return current
+        stack += [current.__cause__, current.__context__, getattr(current, "exception", None)]
+    return None
+
+
+def run_xero_extract(
+    settings: Settings | None = None,
+    full_refresh: bool = False,
+    options: XeroExtractConfig | None = None,
+    run: XeroRun | None = None,
+) -> LoadInfo:
+    """Extract Xero into DuckDB and return dlt's LoadInfo.
+
+    ``full_refresh=True`` forces the full read now (re-reading every contact, merged by ContactID;
+    nothing is dropped). Raises ``DailyLimitReached`` (with ``.load_info``) after loading what was
+    read when the daily limit stopped the reads, and ``XeroAccessDenied`` / ``XeroApiError`` /
+    ``XeroUnavailable`` with a message saying what to do when Xero refused or kept failing.
+    """
+    settings = settings or Settings.from_env()
+    options = options or XeroExtractConfig.from_env()
+    if full_refresh:
+        options = replace(options, force_full_read=True)
+    run = run if run is not None else XeroRun()
+    pipeline = xero_pipeline(settings)
+    try:
+        info = pipeline.run(xero_source(settings, options, run))
+    except PipelineStepFailed as exc:
+        cause = _cause(exc)
+        if cause is not None:
+            raise cause from None
+        raise
+    log.info(
+        "Xero extract done: contacts %s; requests %s; records %s; %s drift finding(s)",
+        run.modes.get(CONTACTS_TABLE, "not run"),
+        run.requests,
+        run.records,
+        len(run.drift),
+    )
+    if run.stopped is not None:
+        run.stopped.load_info = info
+        raise run.stopped
+    return info

@@ -1,0 +1,213 @@
+"""Constants and run options of the Xero source (dlt verified-source layout: settings live here).
+
+Facts: /work/shared/specs/xero/FACTS.md §§1–2, 9, 11.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pipelines.xero.pacing import PacingPolicy
+
+PIPELINE_NAME = "xero"
+SOURCE_NAME = "xero"
+DATASET_NAME = "raw"
+PIPELINES_SUBDIR = "dlt"  # under CAPSULE_XERO_HOME: dlt's working folder (pipelines_dir)
+
+CONTACTS_TABLE = "xero_contacts"
+GROUPS_TABLE = "xero_contact_groups"
+USERS_TABLE = "xero_users"
+DRIFT_TABLE = "xero_schema_drift"
+
+CONTACTS_PATH = "Contacts"
+GROUPS_PATH = "ContactGroups"
+USERS_PATH = "Users"
+
+PAGE_SIZE = 1000  # Xero's largest page (FACTS §2); larger values are clamped to it
+FULL_READ_EVERY = timedelta(days=7)
+# If-Modified-Since has 1 s resolution and an undocumented boundary (FACTS §2): the header is the
+# cursor's second minus this, so neither an inclusive nor an exclusive boundary can lose a record.
+MODIFIED_SINCE_OVERLAP = timedelta(seconds=1)
+
+# ---- the fields Xero documents (xero_accounting.yaml, components/schemas) --------------------
+# Anything else a response carries, or a documented field arriving with another JSON type, is
+# schema drift: loaded anyway (dlt adds a column, or a variant column for a new type), recorded in
+# xero_schema_drift and logged as a warning.
+STRING, BOOLEAN, NUMBER, ARRAY, OBJECT, DATE = "string", "boolean", "number", "array", "object", "date"
+
+CONTACT_FIELDS: dict[str, str] = {
+    "ContactID": STRING,
+    "MergedToContactID": STRING,
+    "ContactNumber": STRING,
+    "AccountNumber": STRING,
+    "ContactStatus": STRING,
+    "Name": STRING,
+    "FirstName": STRING,
+    "LastName": STRING,
+    "CompanyNumber": STRING,
+    "EmailAddress": STRING,
+    "ContactPersons": ARRAY,
+    "BankAccountDetails": STRING,
+    "TaxNumber": STRING,
+    "TaxNumberType": STRING,
+    "AccountsReceivableTaxType": STRING,
+    "AccountsPayableTaxType": STRING,
+    "Addresses": ARRAY,
+    "Phones": ARRAY,
+    "IsSupplier": BOOLEAN,
+    "IsCustomer": BOOLEAN,
+    "SalesDefaultLineAmountType": STRING,
+    "PurchasesDefaultLineAmountType": STRING,
+    "DefaultCurrency": STRING,
+    "XeroNetworkKey": STRING,
+    "SalesDefaultAccountCode": STRING,
+    "PurchasesDefaultAccountCode": STRING,
+    "SalesTrackingCategories": ARRAY,
+    "PurchasesTrackingCategories": ARRAY,
+    "TrackingCategoryName": STRING,
+    "TrackingCategoryOption": STRING,
+    "PaymentTerms": OBJECT,
+    "UpdatedDateUTC": DATE,
+    "ContactGroups": ARRAY,
+    "Website": STRING,
+    "BrandingTheme": OBJECT,
+    "BatchPayments": OBJECT,
+    "Discount": NUMBER,
+    "Balances": OBJECT,
+    "Attachments": ARRAY,
+    "HasAttachments": BOOLEAN,
+    "ValidationErrors": ARRAY,
+    "HasValidationErrors": BOOLEAN,
+    "StatusAttributeString": STRING,
+}
+CONTACT_PERSON_FIELDS = {
+    "FirstName": STRING,
+    "LastName": STRING,
+    "EmailAddress": STRING,
+    "IncludeInEmails": BOOLEAN,
+}
+ADDRESS_FIELDS = {
+    "AddressType": STRING,
+    "AddressLine1": STRING,
+    "AddressLine2": STRING,
+    "AddressLine3": STRING,
+    "AddressLine4": STRING,
+    "City": STRING,
+    "Region": STRING,
+    "PostalCode": STRING,
+    "Country": STRING,
+    "AttentionTo": STRING,
+    "ValidationErrors": ARRAY,
+}
+PHONE_FIELDS = {
+    "PhoneType": STRING,
+    "PhoneNumber": STRING,
+    "PhoneAreaCode": STRING,
+    "PhoneCountryCode": STRING,
+    "ValidationErrors": ARRAY,
+}
+GROUP_REF_FIELDS = {
+    "ContactGroupID": STRING,
+    "Name": STRING,
+    "Status": STRING,
+    "HasValidationErrors": BOOLEAN,
+}
+GROUP_FIELDS = {
+    "ContactGroupID": STRING,
+    "Name": STRING,
+    "Status": STRING,
+    "Contacts": ARRAY,
+    "HasValidationErrors": BOOLEAN,
+    "ValidationErrors": ARRAY,
+}
+USER_FIELDS = {
+    "UserID": STRING,
+    "EmailAddress": STRING,
+    "FirstName": STRING,
+    "LastName": STRING,
+    "UpdatedDateUTC": DATE,
+    "IsSubscriber": BOOLEAN,
+    "OrganisationRole": STRING,
+}
+# Which nested lists are checked field by field, with their element's documented fields.
+CONTACT_NESTED = {
+    "ContactPersons": CONTACT_PERSON_FIELDS,
+    "Addresses": ADDRESS_FIELDS,
+    "Phones": PHONE_FIELDS,
+    "ContactGroups": GROUP_REF_FIELDS,
+}
+
+# Column types declared up front, so the tables have a stable shape from the first load (a money
+# amount first seen as 0 would otherwise become a bigint and the next 12.5 a variant column).
+CONTACT_COLUMNS: dict[str, dict[str, str]] = {
+    "UpdatedDateUTC": {"data_type": "timestamp", "dedup_sort": "desc"},
+    "ContactNumber": {"data_type": "text"},
+    "AccountNumber": {"data_type": "text"},
+    "ContactStatus": {"data_type": "text"},
+    "Name": {"data_type": "text"},
+    "FirstName": {"data_type": "text"},
+    "LastName": {"data_type": "text"},
+    "CompanyNumber": {"data_type": "text"},
+    "EmailAddress": {"data_type": "text"},
+    "TaxNumber": {"data_type": "text"},
+    "Website": {"data_type": "text"},
+    "MergedToContactID": {"data_type": "text"},
+    "IsSupplier": {"data_type": "bool"},
+    "IsCustomer": {"data_type": "bool"},
+    "HasAttachments": {"data_type": "bool"},
+    "Discount": {"data_type": "decimal"},
+    "balances__accounts_receivable__outstanding": {"data_type": "decimal"},
+    "balances__accounts_receivable__overdue": {"data_type": "decimal"},
+    "balances__accounts_payable__outstanding": {"data_type": "decimal"},
+    "balances__accounts_payable__overdue": {"data_type": "decimal"},
+}
+USER_COLUMNS: dict[str, dict[str, str]] = {
+    "UpdatedDateUTC": {"data_type": "timestamp", "dedup_sort": "desc"},
+    "EmailAddress": {"data_type": "text"},
+    "FirstName": {"data_type": "text"},
+    "LastName": {"data_type": "text"},
+    "IsSubscriber": {"data_type": "bool"},
+    "OrganisationRole": {"data_type": "text"},
+}
+GROUP_COLUMNS: dict[str, dict[str, str]] = {"Name": {"data_type": "text"}, "Status": {"data_type": "text"}}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class XeroExtractConfig:
+    """How one extract behaves. Defaults suit production; tests shorten the waits."""
+
+    page_size: int = PAGE_SIZE
+    # The periodic full read: Balances / IsCustomer / IsSupplier changes do not move UpdatedDateUTC
+    # (FACTS §2), so the cursor alone never sees them. None: only on demand (full_refresh).
+    full_read_every: timedelta | None = FULL_READ_EVERY
+    force_full_read: bool = False
+    pacing: PacingPolicy = field(default_factory=PacingPolicy)
+    now: Callable[[], datetime] = _utc_now  # decides when the full read is due
+    # Called after every page is read: (table, page number in this run, records on the page).
+    on_page: Callable[[str, int, int], None] | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> XeroExtractConfig:
+        """``XERO_FULL_READ_DAYS`` (0 = only on demand) and ``XERO_DAILY_RESERVE`` (calls kept for writes)."""
+        env = os.environ if env is None else env
+        days = env.get("XERO_FULL_READ_DAYS", "").strip()
+        reserve = env.get("XERO_DAILY_RESERVE", "").strip()
+        try:
+            every = (
+                FULL_READ_EVERY if not days else (timedelta(days=float(days)) if float(days) > 0 else None)
+            )
+        except ValueError:
+            raise ValueError(
+                f"XERO_FULL_READ_DAYS must be a number of days (0: only on demand), not {days!r}"
+            ) from None
+        if reserve and not reserve.isdigit():
+            raise ValueError(f"XERO_DAILY_RESERVE must be a whole number of calls, not {reserve!r}")
+        pacing = PacingPolicy(daily_reserve=int(reserve)) if reserve else PacingPolicy()
+        return cls(full_read_every=every, pacing=pacing)
