@@ -62,6 +62,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers.rest_client import RESTClient
 
 from capsule_xero.settings import Settings
+from pipelines import prepare_dlt
 from pipelines.capsule import drift
 from pipelines.capsule.helpers import make_client, restricted, shaped, tombstone
 from pipelines.capsule.pacing import (
@@ -385,10 +386,9 @@ def capsule_source(
 
 def capsule_pipeline(settings: Settings) -> dlt.Pipeline:
     """The dlt pipeline: working folder ``$CAPSULE_XERO_HOME/dlt``, DuckDB file, dataset ``raw``."""
-    settings.home.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        pipelines_dir=str(settings.home / "dlt"),
+        pipelines_dir=str(prepare_dlt(settings.home, PIPELINE_NAME)),
         destination=dlt.destinations.duckdb(str(settings.duckdb_path)),
         dataset_name=DATASET_NAME,
     )

@@ -24,20 +24,18 @@ CAPSULE_XERO_HOME, destination the project's DuckDB file, dataset ``raw``).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
-from dlt.common.runtime import run_context
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, XeroAuthError
+from pipelines import prepare_dlt
 from pipelines.xero.helpers import (
     DriftDetector,
     ModifiedSinceWalk,
@@ -72,7 +70,6 @@ from pipelines.xero.settings import (
     GROUPS_PATH,
     GROUPS_TABLE,
     PIPELINE_NAME,
-    PIPELINES_SUBDIR,
     SOURCE_NAME,
     USER_COLUMNS,
     USER_FIELDS,
@@ -101,14 +98,6 @@ __all__ = [
 
 log = logging.getLogger("pipelines.xero")
 
-# dlt settings this source relies on, unless the user set them otherwise:
-# - a self-hosted tool does not phone home: dlt's anonymous telemetry (an HTTPS call to
-#   telemetry.scalevector.ai on every pipeline step, from the first run in the process) is off;
-# - the working folder does not keep a copy of every loaded package (a full read of 100k contacts
-#   is tens of MB each week), and the merge's staging copy in DuckDB is emptied after each load.
-os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-os.environ.setdefault(f"{PIPELINE_NAME.upper()}__LOAD__DELETE_COMPLETED_JOBS", "true")
-os.environ.setdefault(f"{PIPELINE_NAME.upper()}__LOAD__TRUNCATE_STAGING_DATASET", "true")
 
 DRIFT_KEY = ("object", "field", "change", "observed_type")
 
@@ -307,22 +296,11 @@ def xero_source(
     )
 
 
-def _keep_dlt_global_folder_under(home: Path) -> None:
-    """dlt writes an ``.anonymous_id`` into its global folder (``~/.dlt``, or ``/var/dlt`` for root)
-    at every pipeline step, telemetry on or off; point that folder (the process's dlt run context)
-    into CAPSULE_XERO_HOME too, so nothing lands in the user's home or /var."""
-    context = run_context.active()
-    if hasattr(context, "_global_dir"):
-        context._global_dir = str(home / PIPELINES_SUBDIR)
-
-
 def xero_pipeline(settings: Settings) -> dlt.Pipeline:
     """The dlt pipeline: working folder ``$CAPSULE_XERO_HOME/dlt``, the project's DuckDB file, dataset ``raw``."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    _keep_dlt_global_folder_under(settings.home)
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        pipelines_dir=str(settings.home / PIPELINES_SUBDIR),
+        pipelines_dir=str(prepare_dlt(settings.home, PIPELINE_NAME)),
         destination=dlt.destinations.duckdb(str(settings.duckdb_path)),
         dataset_name=DATASET_NAME,
     )

@@ -15,7 +15,6 @@ from pipelines.xero.pacing import PacingPolicy
 PIPELINE_NAME = "xero"
 SOURCE_NAME = "xero"
 DATASET_NAME = "raw"
-PIPELINES_SUBDIR = "dlt"  # under CAPSULE_XERO_HOME: dlt's working folder (pipelines_dir)
 
 CONTACTS_TABLE = "xero_contacts"
 GROUPS_TABLE = "xero_contact_groups"
