@@ -73,6 +73,13 @@ SETTINGS: tuple[Setting, ...] = (
         "true for a Xero custom connection (client_credentials: one organisation, no login, no refresh token)",
     ),
     Setting(
+        "XERO_FULL_READ_DAYS",
+        "7",
+        "Days between full re-reads of Xero contacts (balances and customer/supplier flags change"
+        " without a date); 0 = only on demand",
+    ),
+    Setting("XERO_DAILY_RESERVE", "250", "Xero calls a day kept back from reads for writes"),
+    Setting(
         "CAPSULE_XERO_HOME",
         "./.capsule-xero",
         "Where the DuckDB file, token store, dlt and Dagster state live",

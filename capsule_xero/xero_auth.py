@@ -183,8 +183,12 @@ class XeroAuth:
             raise XeroAuthError(f"revoking the Xero token failed with HTTP {response.status_code}.")
 
     # ---- what callers use ------------------------------------------------------------------
-    def current(self, force_refresh: bool = False) -> TokenSet:
-        """A token set whose access token is valid now, refreshed (once, across processes) if not."""
+    def current(self, force_refresh: bool = False, rejected_access_token: str | None = None) -> TokenSet:
+        """A token set whose access token is valid now, refreshed (once, across processes) if not.
+
+        ``rejected_access_token``: the token Xero just called expired. When the store already holds
+        another one, a concurrent caller refreshed first and that one is used, not refreshed again.
+        """
         with self._thread_lock, self.store.lock():
             tokens = self.store.load()
             if tokens is None:
@@ -193,6 +197,8 @@ class XeroAuth:
                     self.store.save(tokens)
                     return tokens
                 raise XeroAuthError("not signed in to Xero: run `capsule-xero auth login`.")
+            if rejected_access_token is not None and tokens.access_token != rejected_access_token:
+                return tokens
             if not force_refresh and tokens.access_token_valid(self.now()):
                 return tokens
             if tokens.kind == "custom":
@@ -203,8 +209,10 @@ class XeroAuth:
             self.store.save(fresh)  # before anyone uses it: a rotated refresh token must not be lost
             return fresh
 
-    def headers(self, force_refresh: bool = False) -> dict[str, str]:
-        tokens = self.current(force_refresh)
+    def headers(
+        self, force_refresh: bool = False, rejected_access_token: str | None = None
+    ) -> dict[str, str]:
+        tokens = self.current(force_refresh, rejected_access_token)
         headers = {"Authorization": f"Bearer {tokens.access_token}"}
         tenant = self.settings.xero_tenant_id or tokens.tenant_id
         if tokens.kind != "custom":
@@ -224,9 +232,10 @@ class XeroHttpxAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers.update(self.auth.headers())
+        used = request.headers["Authorization"].removeprefix("Bearer ")
         response = yield request
         if response.status_code == 401 and "TokenExpired" in _safe_text(response):
-            request.headers.update(self.auth.headers(force_refresh=True))
+            request.headers.update(self.auth.headers(force_refresh=True, rejected_access_token=used))
             yield request
 
 

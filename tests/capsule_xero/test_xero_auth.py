@@ -179,6 +179,16 @@ def test_a_token_xero_calls_expired_is_refreshed_once_and_the_request_retried(
     assert len(refreshes(control)) == 1
 
 
+def test_callers_told_at_once_that_a_token_expired_refresh_it_only_once(
+    server: SandboxServer, signed_in: XeroAuth, control: SandboxControl
+) -> None:
+    control.set_clock(advance_seconds=31 * 60)
+    stale = signed_in.store.load().access_token
+    signed_in.headers(force_refresh=True, rejected_access_token=stale)
+    signed_in.headers(force_refresh=True, rejected_access_token=stale)  # the second caller, a moment later
+    assert len(refreshes(control)) == 1
+
+
 def test_no_token_or_secret_reaches_a_log_line(
     server: SandboxServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
