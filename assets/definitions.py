@@ -7,9 +7,9 @@ missing one is named then. Reconcile and reverse-ETL assets join it as they are 
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
-from assets.extract import capsule_extract
+from assets.extract import capsule_extract, xero_extract
 
 defs = dg.Definitions(
-    assets=[capsule_extract],
+    assets=[capsule_extract, xero_extract],
     resources={"dlt": DagsterDltResource()},
 )

@@ -8,7 +8,9 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from capsule_xero.settings import Settings
-from pipelines import capsule
+from pipelines import capsule, xero
+from pipelines.xero.helpers import XeroRun
+from pipelines.xero.settings import XeroExtractConfig
 
 DUCKDB_POOL = "duckdb"  # one writer of the DuckDB file at a time (limit set in dagster.yaml)
 
@@ -70,3 +72,34 @@ def capsule_extract(context: dg.AssetExecutionContext, dlt: DagsterDltResource) 
     changes = capsule.after_load(pipeline, before, pipeline.last_trace.last_load_info)
     if changes:
         context.log.warning("Capsule schema drift: " + "; ".join(c.describe() for c in changes))
+
+
+XERO_DESCRIPTIONS = {
+    "contacts": "Xero contacts incl. archived (If-Modified-Since on UpdatedDateUTC, plus a periodic full read).",
+    "contact_groups": "Xero contact groups; membership comes with each contact.",
+    "users": "Xero users, to map Capsule owners by e-mail.",
+    "schema_drift_contacts": "New or changed fields Xero sent on contacts (recorded, not fatal).",
+    "schema_drift_contact_groups": "New or changed fields Xero sent on contact groups.",
+    "schema_drift_users": "New or changed fields Xero sent on users.",
+}
+
+
+@dlt_assets(
+    dlt_source=xero.xero_source(),
+    dlt_pipeline=xero.xero_pipeline(Settings.from_env()),
+    name="xero_extract",
+    dagster_dlt_translator=RawTableTranslator("xero", XERO_DESCRIPTIONS),
+    pool=DUCKDB_POOL,
+)
+def xero_extract(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+    """Read Xero into DuckDB raw: contacts changed since the cursor, groups and users."""
+    settings = Settings.from_env()
+    run = XeroRun()
+    source = xero.xero_source(settings, XeroExtractConfig.from_env(), run)
+    try:
+        yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=xero.xero_pipeline(settings))
+    except Exception as exc:
+        raise (xero.xero_error(exc) or exc) from None
+    if run.stopped is not None:
+        # What was read is loaded and the cursor kept; the message says when the budget is back.
+        raise run.stopped

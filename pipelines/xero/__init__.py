@@ -309,7 +309,9 @@ def xero_pipeline(settings: Settings) -> dlt.Pipeline:
 _ERRORS = (XeroAuthError, XeroApiError, XeroUnavailable, DailyLimitReached)
 
 
-def _cause(exc: BaseException) -> BaseException | None:
+def xero_error(exc: BaseException) -> BaseException | None:
+    """The Xero error inside what dlt raised (PipelineStepFailed -> ResourceExtractionError -> ...),
+    or None; callers that run the source themselves (dagster-dlt) raise it to show Xero's message."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
     while stack:
@@ -345,7 +347,7 @@ def run_xero_extract(
     try:
         info = pipeline.run(xero_source(settings, options, run))
     except PipelineStepFailed as exc:
-        cause = _cause(exc)
+        cause = xero_error(exc)
         if cause is not None:
             raise cause from None
         raise

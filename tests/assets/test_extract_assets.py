@@ -6,10 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import httpx
 import pytest
 from dagster_dlt import DagsterDltResource
 
-from assets.extract import capsule_extract
+from assets.extract import capsule_extract, xero_extract
+from capsule_xero.settings import Settings
+from capsule_xero.xero_auth import XeroAuth, login
 from sandbox.generator import generate
 from sandbox.server import SandboxServer
 
@@ -56,3 +59,39 @@ def test_without_a_capsule_token_the_run_fails_naming_the_setting(
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "CAPSULE_API_TOKEN is not set" in failure.step_failure_data.error.to_string()
+
+
+def test_materialising_the_xero_extract_after_signing_in_fills_raw_with_every_contact(
+    sandbox_env: dict[str, str], server: SandboxServer
+) -> None:
+    auth = XeroAuth(Settings.from_env())
+    login(
+        auth,
+        choose_tenant=lambda c: c[0],
+        open_url=lambda url: httpx.get(url, follow_redirects=True, timeout=10),
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([xero_extract], resources={"dlt": DagsterDltResource()}, instance=instance)
+    assert result.success
+    keys = {m.asset_key.to_user_string() for m in result.asset_materializations_for_node("xero_extract")}
+    assert {"xero/contacts", "xero/contact_groups", "xero/users"} <= keys
+    expected = server.call(lambda: len(server.sandbox.xero.primary.contacts))
+    with duckdb.connect(
+        str(Path(sandbox_env["CAPSULE_XERO_HOME"]) / "capsule_xero.duckdb"), read_only=True
+    ) as con:
+        assert con.execute("select count(*) from raw.xero_contacts").fetchone()[0] == expected
+    tokens = auth.store.load()
+    secrets = (tokens.access_token, tokens.refresh_token, sandbox_env["XERO_CLIENT_SECRET"])
+    assert all(secret not in str(entry) for entry in instance.all_logs(result.run_id) for secret in secrets)
+
+
+def test_the_xero_extract_before_signing_in_fails_saying_how_to_sign_in(sandbox_env: dict[str, str]) -> None:
+    result = dg.materialize(
+        [xero_extract],
+        resources={"dlt": DagsterDltResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "capsule-xero auth login" in failure.step_failure_data.error.to_string()
