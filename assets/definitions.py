@@ -6,10 +6,16 @@ missing one is named then. Reconcile and reverse-ETL assets join it as they are 
 
 import dagster as dg
 from dagster_dlt import DagsterDltResource
+from dagster_duckdb import DuckDBResource
 
 from assets.extract import capsule_extract, xero_extract
+from capsule_xero.settings import Settings
 
 defs = dg.Definitions(
     assets=[capsule_extract, xero_extract],
-    resources={"dlt": DagsterDltResource()},
+    resources={
+        "dlt": DagsterDltResource(),
+        # The path holds no secret; CAPSULE_XERO_HOME defaults to ./.capsule-xero.
+        "duckdb": DuckDBResource(database=str(Settings.from_env().duckdb_path)),
+    },
 )

@@ -109,6 +109,53 @@ def demo(
 
 
 @app.command()
+def extract(
+    full: bool = typer.Option(False, "--full", help="Read everything again instead of from the cursors."),
+    only: str = typer.Option("both", help="capsule, xero or both."),
+) -> None:
+    """Read Capsule and Xero into DuckDB (schema raw): only what changed since the last run."""
+    from pipelines.capsule import CapsuleError, extract_capsule
+    from pipelines.xero import XeroRun, run_xero_extract, xero_error
+
+    if only not in {"capsule", "xero", "both"}:
+        console.print("[red]--only takes capsule, xero or both.[/red]")
+        raise typer.Exit(2)
+    settings = Settings.from_env()
+    failed = False
+    if only in {"capsule", "both"}:
+        try:
+            with console.status("Reading Capsule…"):
+                result = extract_capsule(settings, full_refresh=full)
+            rows = sum(v for k, v in result.row_counts.items() if k.startswith("capsule_"))
+            console.print(
+                f"Capsule: {rows:,} rows loaded with {result.calls:,} API calls ({result.retries} retried)."
+            )
+            for change in result.schema_changes:
+                console.print(f"[yellow]Capsule schema drift:[/yellow] {change.describe()}")
+        except CapsuleError as exc:
+            console.print(f"[red]Capsule: {exc}[/red]")
+            failed = True
+    if only in {"xero", "both"}:
+        run = XeroRun()
+        try:
+            with console.status("Reading Xero…"):
+                run_xero_extract(settings, full_refresh=full, run=run)
+            console.print(
+                f"Xero: {sum(run.records.values()):,} records read with {sum(run.requests.values()):,} API calls "
+                f"(contacts: {run.modes.get('xero_contacts', 'not run')})."
+            )
+        except Exception as exc:
+            cause = xero_error(exc) or (exc if isinstance(exc, XeroAuthError) else None)
+            if cause is None:
+                raise
+            console.print(f"[red]Xero: {cause}[/red]")
+            failed = True
+    console.print(f"DuckDB file: {settings.duckdb_path}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def ui(
     port: int = typer.Option(3000, help="Port of the Dagster UI (on 127.0.0.1)."),
 ) -> None:
