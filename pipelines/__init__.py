@@ -26,3 +26,23 @@ def prepare_dlt(home: Path, pipeline_name: str) -> Path:
     os.environ.setdefault(f"{pipeline_name.upper()}__LOAD__DELETE_COMPLETED_JOBS", "true")
     os.environ.setdefault(f"{pipeline_name.upper()}__LOAD__TRUNCATE_STAGING_DATASET", "true")
     return folder
+
+
+def find_cause(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first exception of ``types`` inside what dlt raised, or None.
+
+    dlt wraps a source's own errors (PipelineStepFailed -> ResourceExtractionError -> ...), through
+    ``__cause__``, ``__context__`` and its own ``exception`` attribute; the API's message a person
+    can act on is the one inside.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, types):
+            return current
+        stack += [current.__cause__, current.__context__, getattr(current, "exception", None)]
+    return None

@@ -62,7 +62,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers.rest_client import RESTClient
 
 from capsule_xero.settings import Settings
-from pipelines import prepare_dlt
+from pipelines import find_cause, prepare_dlt
 from pipelines.capsule import drift
 from pipelines.capsule.helpers import make_client, restricted, shaped, tombstone
 from pipelines.capsule.pacing import (
@@ -408,19 +408,10 @@ class CapsuleExtract:
 def capsule_error(exc: BaseException) -> CapsuleError | None:
     """The CapsuleError inside what dlt raised (PipelineStepFailed -> ResourceExtractionError -> ...),
     or None. Callers that run the source themselves (dagster-dlt) use it to show Capsule's message."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, CapsuleError):
-            if isinstance(current, (CapsuleRateLimitReached, CapsuleUnavailable)) and not current.advice:
-                current.with_advice(RESUME_ADVICE)
-            return current
-        stack += [current.__cause__, current.__context__, getattr(current, "exception", None)]
-    return None
+    found = find_cause(exc, (CapsuleError,))
+    if isinstance(found, (CapsuleRateLimitReached, CapsuleUnavailable)) and not found.advice:
+        found.with_advice(RESUME_ADVICE)
+    return found  # type: ignore[return-value]
 
 
 def failure(pipeline: dlt.Pipeline, exc: Exception, settings: Settings | None = None) -> CapsuleError:

@@ -35,7 +35,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, XeroAuthError
-from pipelines import prepare_dlt
+from pipelines import find_cause, prepare_dlt
 from pipelines.xero.helpers import (
     DriftDetector,
     ModifiedSinceWalk,
@@ -69,6 +69,7 @@ from pipelines.xero.settings import (
     GROUP_FIELDS,
     GROUPS_PATH,
     GROUPS_TABLE,
+    LOADER_FILE_FORMAT,
     PIPELINE_NAME,
     SOURCE_NAME,
     USER_COLUMNS,
@@ -124,6 +125,7 @@ def _contacts(api: XeroApi, run: XeroRun) -> Any:
         name=CONTACTS_TABLE,
         primary_key="ContactID",
         write_disposition="merge",
+        file_format=LOADER_FILE_FORMAT,
         columns=CONTACT_COLUMNS,
     )
     def xero_contacts(
@@ -190,6 +192,7 @@ def _groups(api: XeroApi, run: XeroRun) -> Any:
         name=GROUPS_TABLE,
         primary_key="ContactGroupID",
         write_disposition="merge",
+        file_format=LOADER_FILE_FORMAT,
         columns=GROUP_COLUMNS,
     )
     def xero_contact_groups() -> Iterator[list[dict[str, Any]]]:
@@ -224,7 +227,13 @@ def _groups(api: XeroApi, run: XeroRun) -> Any:
 def _users(api: XeroApi, run: XeroRun) -> Any:
     config = api.config
 
-    @dlt.resource(name=USERS_TABLE, primary_key="UserID", write_disposition="merge", columns=USER_COLUMNS)
+    @dlt.resource(
+        name=USERS_TABLE,
+        primary_key="UserID",
+        write_disposition="merge",
+        columns=USER_COLUMNS,
+        file_format=LOADER_FILE_FORMAT,
+    )
     def xero_users(
         # dlt's own idiom: the incremental is declared as the argument default.
         updated: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
@@ -254,6 +263,7 @@ def _drift(parent: Any, detector: DriftDetector, run: XeroRun) -> Any:
         data_from=parent,
         table_name=DRIFT_TABLE,
         write_disposition="merge",
+        file_format=LOADER_FILE_FORMAT,
         primary_key=DRIFT_KEY,
     )
     def drift(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -312,17 +322,7 @@ _ERRORS = (XeroAuthError, XeroApiError, XeroUnavailable, DailyLimitReached)
 def xero_error(exc: BaseException) -> BaseException | None:
     """The Xero error inside what dlt raised (PipelineStepFailed -> ResourceExtractionError -> ...),
     or None; callers that run the source themselves (dagster-dlt) raise it to show Xero's message."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, _ERRORS):
-            return current
-        stack += [current.__cause__, current.__context__, getattr(current, "exception", None)]
-    return None
+    return find_cause(exc, _ERRORS)
 
 
 def run_xero_extract(
