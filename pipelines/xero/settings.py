@@ -1,6 +1,6 @@
 """Constants and run options of the Xero source (dlt verified-source layout: settings live here).
 
-Facts: /work/shared/specs/xero/FACTS.md §§1–2, 9, 11.
+Facts: the Xero fact sheet (specs/xero/FACTS.md in the shared design folder) §§1–2, 9, 11.
 """
 
 from __future__ import annotations

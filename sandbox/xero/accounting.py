@@ -2,7 +2,7 @@
 
 Every call goes: authenticate (identity.py) → rate limits (ratelimit.py) → Idempotency-Key
 (idempotency.py, writes only) → the handler; the answer carries the rate-limit headers. The rules
-live in organisation.py, the wire format in wire.py. Facts: /work/shared/specs/xero/FACTS.md.
+live in organisation.py, the wire format in wire.py. Facts: the Xero fact sheet (specs/xero/FACTS.md in the shared design folder).
 
 Deliberate differences from Xero (stricter, so a client that passes here is safe there):
 - request bodies are JSON only (Xero also takes XML): an XML body is a clear 400;

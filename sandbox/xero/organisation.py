@@ -4,7 +4,7 @@ Everything here runs on the server's event-loop thread (sandbox/server.py), so n
 Records are kept in Xero's JSON field names; ``UpdatedDateUTC`` is an aware ``datetime``; the
 wire layer (wire.py) renders ``/Date(ms+0000)/`` or XML.
 
-Rules follow the fact sheet (/work/shared/specs/xero/FACTS.md §2–§9); where Xero's behaviour is
+Rules follow the fact sheet (the Xero fact sheet (specs/xero/FACTS.md in the shared design folder) §2–§9); where Xero's behaviour is
 uncertain ([?] there) the choice made here is commented where it is made.
 
 Indexes keep 100k contacts quick: by ContactID, by folded ContactNumber (all contacts), by folded
