@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
 import webbrowser
 from datetime import UTC, datetime
@@ -89,23 +91,90 @@ def sandbox(
     _serve_sandbox(parties, seed, xero_port, capsule_port, speed, settings.home / "sandbox.env")
 
 
+DEMO_TABLES = (
+    ("raw.capsule_parties", "Capsule parties"),
+    ("raw.capsule_deleted_parties", "Capsule deletions"),
+    ("raw.capsule_opportunities", "Capsule opportunities"),
+    ("raw.capsule_tasks", "Capsule tasks"),
+    ("raw.xero_contacts", "Xero contacts"),
+    ("raw.xero_contact_groups", "Xero contact groups"),
+    ("raw.xero_users", "Xero users"),
+)
+
+
 @app.command()
 def demo(
     parties: int = typer.Option(1000, help="How many Capsule parties to generate."),
     seed: int = typer.Option(42, help="Random seed."),
+    port: int = typer.Option(8710, help="Xero stand-in port; Capsule's is port + 10 (0: any free ports)."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep the stand-ins running afterwards."),
 ) -> None:
-    """Run the demo with no credentials: today this starts the sandbox and shows how to use it.
+    """Run the demo with no credentials: sandbox → Xero sign-in → extract both systems into DuckDB.
 
-    The full demo (extract → reconcile → plan → apply → report against the sandbox) grows with
-    the extract, reconcile and reverse-ETL work; until then it serves the stand-ins.
+    Reconcile, plan, apply and the reports join the demo as they are built.
     """
-    settings = Settings.from_env()
-    console.print(
-        "[bold]capsule-xero demo[/bold]: the sync pipeline is still being built, so the demo serves the "
-        "local Capsule and Xero stand-ins with a generated dataset you can browse."
-    )
-    port = int(os.environ.get("CAPSULE_XERO_DEMO_PORT", "8710"))
-    _serve_sandbox(parties, seed, port, port + 10, 1.0, settings.home / "sandbox.env")
+    import duckdb
+    import httpx
+    from rich.table import Table
+
+    from pipelines.capsule import extract_capsule
+    from pipelines.xero import XeroRun, run_xero_extract
+    from sandbox.app import Sandbox
+    from sandbox.generator import generate
+    from sandbox.server import SandboxServer
+
+    home = Settings.from_env().home / "demo"
+    shutil.rmtree(home, ignore_errors=True)  # every demo is a fresh world: the sandbox is generated anew
+    sandbox = Sandbox(seed=seed)
+    with console.status(
+        f"Generating {parties:,} Capsule parties and the Xero organisation they partly match…"
+    ):
+        sandbox.load(generate(parties=parties, seed=seed))
+    server = SandboxServer(sandbox, xero_port=port, capsule_port=port + 10 if port else 0).start()
+    try:
+        env = server.env() | {"CAPSULE_XERO_HOME": str(home)}
+        settings = Settings.from_env(env)
+        console.print(f"1. Local Capsule and Xero stand-ins on {server.capsule_url} and {server.xero_url}.")
+        # The sandbox's consent page answers at once, so the browser step is a plain GET here.
+        tokens = login(
+            XeroAuth(settings),
+            choose_tenant=lambda connections: connections[0],
+            open_url=lambda url: httpx.get(url, follow_redirects=True, timeout=30),
+        )
+        console.print(
+            f"2. Signed in to Xero (authorization code + PKCE) as the organisation {tokens.tenant_name}."
+        )
+        with console.status("Reading Capsule…"):
+            capsule = extract_capsule(settings)
+        run = XeroRun()
+        with console.status("Reading Xero (at most 60 calls a minute, as the real one)…"):
+            run_xero_extract(settings, run=run)
+        console.print(
+            f"3. Extracted both systems into DuckDB with {capsule.calls + sum(run.requests.values()):,} API calls."
+        )
+        table = Table("table", "what", "rows")
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+            for name, label in DEMO_TABLES:
+                ((rows,),) = con.table(name).aggregate("count(*)").fetchall()
+                table.add_row(name, label, f"{rows:,}")
+        console.print(table)
+        env_file = home / "sandbox.env"
+        env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+        example = "select name, type from raw.capsule_parties limit 5"
+        console.print(
+            f"The DuckDB file is {settings.duckdb_path}: query it with the duckdb package, e.g.\n"
+            f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.duckdb_path}', read_only=True)"
+            f".sql('{example}'))\"\n"
+            "Reconcile, plan and apply arrive next; the stand-ins' settings are in "
+            f"{env_file} (`set -a; . {env_file}; set +a` before `capsule-xero extract` or `capsule-xero ui`).",
+            soft_wrap=True,
+        )
+        if serve:
+            console.print("The stand-ins keep running for you to browse. Ctrl-C stops.", style="dim")
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+    finally:
+        server.stop()
 
 
 @app.command()
