@@ -9,10 +9,11 @@ from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from assets.extract import capsule_extract, xero_extract
+from assets.staging import staging_capsule_parties, staging_xero_contacts
 from capsule_xero.settings import Settings
 
 defs = dg.Definitions(
-    assets=[capsule_extract, xero_extract],
+    assets=[capsule_extract, xero_extract, staging_capsule_parties, staging_xero_contacts],
     resources={
         "dlt": DagsterDltResource(),
         # The path holds no secret; CAPSULE_XERO_HOME defaults to ./.capsule-xero.

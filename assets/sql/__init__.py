@@ -1,0 +1,41 @@
+"""SQL models, one per file named after the table it builds (``assets/sql/<schema>/<table>.sql``).
+
+Models are plain ``select`` statements; ``build`` wraps them in ``create or replace table`` and
+binds their named parameters (``$abn_field`` ...), so nothing a user configures is pasted into SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from assets import normalise
+
+SQL_DIR = Path(__file__).resolve().parent
+
+
+def model_sql(schema: str, table: str) -> str:
+    return (SQL_DIR / schema / f"{table}.sql").read_text()
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """The ``cx_*`` normalisers, once per connection (DuckDB refuses a second definition)."""
+    known = con.execute(
+        "select count(*) from duckdb_functions() where function_name = 'cx_fold_name'"
+    ).fetchall()
+    if known[0][0] == 0:
+        normalise.register(con)
+
+
+def build(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, params: Mapping[str, Any] | None = None
+) -> int:
+    """Create (or replace) ``schema.table`` from its model; return its row count."""
+    register_functions(con)
+    con.execute(f"create schema if not exists {schema}")
+    select = model_sql(schema, table)
+    con.execute(f"create or replace table {schema}.{table} as {select}", dict(params or {}))
+    return con.table(f"{schema}.{table}").aggregate("count(*)").fetchall()[0][0]
