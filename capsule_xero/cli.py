@@ -26,7 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+# soft_wrap: long lines (paths, URLs, commands to copy) are left whole for the terminal to wrap.
+console = Console(soft_wrap=True)
 
 
 def _serve_sandbox(
