@@ -19,7 +19,7 @@ from rich.console import Console
 
 from capsule_xero.settings import Settings
 from capsule_xero.token_store import TokenStore
-from capsule_xero.xero_auth import XeroAuth, XeroAuthError, login
+from capsule_xero.xero_auth import CALLBACK_PORT, XeroAuth, XeroAuthError, login
 
 app = typer.Typer(
     help="Capsule CRM → Xero contact sync: extract to DuckDB, reconcile in SQL, write only the difference.",
@@ -273,6 +273,10 @@ def auth_login(
     open_browser: bool = typer.Option(
         True, "--browser/--no-browser", help="Open the Xero login page in a browser."
     ),
+    port: int = typer.Option(
+        CALLBACK_PORT,
+        help="Callback port; register http://localhost:PORT/callback in your Xero app (0: any free port).",
+    ),
 ) -> None:
     """Authorise capsule-xero in Xero (authorization code + PKCE through a loopback redirect)."""
     auth = _auth()
@@ -287,7 +291,7 @@ def auth_login(
             webbrowser.open(url)
 
     try:
-        tokens = login(auth, choose_tenant=_choose_tenant, open_url=show)
+        tokens = login(auth, choose_tenant=_choose_tenant, open_url=show, port=port)
     except XeroAuthError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

@@ -30,6 +30,7 @@ import stamina
 from capsule_xero.settings import Settings
 from capsule_xero.token_store import TokenSet, TokenStore
 
+CALLBACK_PORT = 8765  # register http://localhost:8765/callback as a redirect URI of the Xero app
 SCOPES = ("openid", "profile", "email", "offline_access", "accounting.contacts", "accounting.settings.read")
 CUSTOM_CONNECTION_SCOPES = ("accounting.contacts", "accounting.settings.read")
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -286,11 +287,22 @@ def login(
     choose_tenant: Callable[[list[dict[str, Any]]], dict[str, Any]],
     open_url: Callable[[str], Any] = webbrowser.open,
     timeout_seconds: float = 300,
+    port: int = 0,
 ) -> TokenSet:
-    """Run the authorization-code + PKCE flow through a one-shot server on 127.0.0.1."""
+    """Run the authorization-code + PKCE flow through a one-shot server on 127.0.0.1.
+
+    Xero compares the redirect URI with the app's registered ones exactly (FACTS §12: http only
+    for localhost), so real logins use a fixed ``port`` registered as
+    ``http://localhost:<port>/callback``; 0 picks a free port (the sandbox accepts any).
+    """
     done = threading.Event()
     handler = type("Callback", (_Callback,), {"result": {}, "done": done})
-    server = HTTPServer(("127.0.0.1", 0), handler)
+    try:
+        server = HTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        raise XeroAuthError(
+            f"port {port} for the login callback is busy ({exc.strerror}); free it or pass another."
+        ) from None
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -26,7 +26,7 @@ def env(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_login_asks_which_organisation_when_there_are_several_and_remembers_it(env: dict[str, str]) -> None:
-    result = CliRunner().invoke(cli.app, ["auth", "login"], input="2\n")
+    result = CliRunner().invoke(cli.app, ["auth", "login", "--port", "0"], input="2\n")
     assert result.exit_code == 0, result.output
     assert "1. Demo Company (AU)" in result.output and "2. Harbourside Holdings (AU)" in result.output
     assert "sync to Harbourside Holdings (AU)" in result.output
@@ -37,7 +37,7 @@ def test_status_shows_the_organisation_and_days_left_and_warns_when_under_fourte
     env: dict[str, str],
 ) -> None:
     runner = CliRunner()
-    runner.invoke(cli.app, ["auth", "login"], input="1\n")
+    runner.invoke(cli.app, ["auth", "login", "--port", "0"], input="1\n")
     result = runner.invoke(cli.app, ["auth", "status"])
     assert (
         result.exit_code == 0 and "Demo Company (AU)" in result.output and "dies in 60 days" in result.output
@@ -53,7 +53,7 @@ def test_status_shows_the_organisation_and_days_left_and_warns_when_under_fourte
 
 def test_logout_revokes_in_xero_and_deletes_the_tokens(env: dict[str, str]) -> None:
     runner = CliRunner()
-    runner.invoke(cli.app, ["auth", "login"], input="1\n")
+    runner.invoke(cli.app, ["auth", "login", "--port", "0"], input="1\n")
     store = TokenStore(Path(env["CAPSULE_XERO_HOME"]))
     access = store.load().access_token
     result = runner.invoke(cli.app, ["auth", "logout"])
@@ -69,5 +69,5 @@ def test_login_without_a_client_id_names_the_setting_to_fill(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("XERO_CLIENT_ID")
-    result = CliRunner().invoke(cli.app, ["auth", "login"])
+    result = CliRunner().invoke(cli.app, ["auth", "login", "--port", "0"])
     assert result.exit_code == 2 and "XERO_CLIENT_ID" in result.output

@@ -201,3 +201,22 @@ def test_no_token_or_secret_reaches_a_log_line(
     secret = auth.settings.xero_client_secret.reveal()
     for text in (tokens.access_token, tokens.refresh_token, tokens.previous_refresh_token, secret):
         assert text and text not in caplog.text
+
+
+def test_login_uses_the_callback_address_registered_for_the_chosen_port(
+    server: SandboxServer, tmp_path: Path
+) -> None:
+    import socket
+    from urllib.parse import parse_qs, urlparse
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    opened: list[str] = []
+
+    def browse(url: str) -> None:
+        opened.append(url)
+        browser(url)
+
+    login(XeroAuth(settings_for(server, tmp_path)), choose_tenant=lambda c: c[0], open_url=browse, port=port)
+    assert parse_qs(urlparse(opened[0]).query)["redirect_uri"] == [f"http://localhost:{port}/callback"]
