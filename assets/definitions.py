@@ -9,11 +9,23 @@ from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from assets.extract import capsule_extract, xero_extract
-from assets.staging import staging_capsule_parties, staging_xero_contacts
+from assets.staging import (
+    capsule_parties_follow_the_row_rules,
+    staging_capsule_parties,
+    staging_quarantine,
+    staging_xero_contacts,
+)
 from capsule_xero.settings import Settings
 
 defs = dg.Definitions(
-    assets=[capsule_extract, xero_extract, staging_capsule_parties, staging_xero_contacts],
+    assets=[
+        capsule_extract,
+        xero_extract,
+        staging_capsule_parties,
+        staging_xero_contacts,
+        staging_quarantine,
+    ],
+    asset_checks=[capsule_parties_follow_the_row_rules],
     resources={
         "dlt": DagsterDltResource(),
         # The path holds no secret; CAPSULE_XERO_HOME defaults to ./.capsule-xero.

@@ -5,6 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.extract import DUCKDB_POOL
 from assets.sql import build
+from assets.validation import MAX_REJECT_SHARE, quarantine
 
 # The Capsule custom fields holding the ABN and Xero's ContactID (DESIGN.md mapping table); the
 # rules file will make them configurable. They are bound as parameters, never pasted into SQL.
@@ -54,3 +55,54 @@ def staging_xero_contacts(duckdb: DuckDBResource) -> dg.MaterializeResult:
             " from staging.xero_contacts"
         ).fetchall()
     return dg.MaterializeResult(metadata={"rows": rows, "archived": archived, "with_valid_abn": with_abn})
+
+
+@dg.asset(
+    key=["staging", "quarantine"],
+    deps=[staging_capsule_parties],
+    group_name="staging",
+    pool=DUCKDB_POOL,
+    kinds={"duckdb", "pandera"},
+)
+def staging_quarantine(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Capsule parties that break a row rule, with the rule, the field and the value: they are not synced."""
+    with duckdb.get_connection() as con:
+        rows, _ = quarantine(con.sql("select * from staging.capsule_parties").df())
+        con.register("quarantine_rows", rows)
+        try:
+            con.execute(
+                "create or replace table staging.quarantine as"
+                " select cast(source as varchar) as source, cast(record_id as varchar) as record_id,"
+                " cast(rule as varchar) as rule, cast(field as varchar) as field,"
+                " cast(value as varchar) as value, cast(detail as varchar) as detail from quarantine_rows"
+            )
+        finally:
+            con.unregister("quarantine_rows")
+    by_rule = rows.groupby("rule").size().to_dict() if len(rows) else {}
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(rows),
+            "by_rule": dg.MetadataValue.json({k: int(v) for k, v in by_rule.items()}),
+        }
+    )
+
+
+@dg.asset_check(asset=staging_capsule_parties, blocking=True)
+def capsule_parties_follow_the_row_rules(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    """Fails on schema drift, or when more than 20% of parties break a row rule (those are quarantined)."""
+    with duckdb.get_connection() as con:
+        parties = con.sql("select * from staging.capsule_parties").df()
+    rows, drift = quarantine(parties)
+    rejected = rows["record_id"].nunique() if len(rows) else 0
+    share = rejected / len(parties) if len(parties) else 0.0
+    return dg.AssetCheckResult(
+        passed=not drift and share <= MAX_REJECT_SHARE,
+        metadata={
+            "parties": len(parties),
+            "quarantined_parties": int(rejected),
+            "reject_share": round(share, 4),
+            "max_reject_share": MAX_REJECT_SHARE,
+            "schema_drift": dg.MetadataValue.json(drift[:20]),
+            "sample_ids": dg.MetadataValue.json(sorted(set(rows["record_id"]))[:10] if len(rows) else []),
+        },
+    )

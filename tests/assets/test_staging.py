@@ -188,3 +188,75 @@ def test_the_staging_assets_materialise_in_dagster_with_counts_in_metadata(
     invalid = len(dataset.cases["abn_invalid_checksum"]) + len(dataset.cases["abn_wrong_length"])
     assert metadata["staging/capsule_parties"]["abn_problems"].value >= invalid
     assert metadata["staging/xero_contacts"]["rows"].value == len(dataset.xero_contacts)
+
+
+def test_parties_breaking_a_rule_are_quarantined_with_the_rule_field_and_value(
+    world: tuple[Dataset, Any, int],
+) -> None:
+    from assets.validation import quarantine
+
+    dataset, con, _ = world
+    rows, drift = quarantine(con.sql("select * from staging.capsule_parties").df())
+    assert drift == []
+    found = {(r["record_id"], r["rule"]): r for r in rows.to_dict("records")}
+    for party_id in dataset.cases["abn_invalid_checksum"]:
+        row = found[(str(party_id), "abn_valid")]
+        assert row["field"] == "ABN" and row["value"] == party(con, party_id, "abn_raw")
+        assert row["detail"] == "checksum fails"
+    for party_id in dataset.cases["bad_email"]:
+        assert found[(str(party_id), "email_valid")]["value"] == party(con, party_id, "first_bad_email")
+    for party_id in dataset.cases["over_long_name"]:
+        assert found[(str(party_id), "name_fits_xero")]["field"] == "name"
+    for party_id in dataset.cases["abn_valid_spaced"]:  # a valid ABN typed with spaces is fine
+        assert (str(party_id), "abn_valid") not in found
+
+
+def test_a_missing_or_retyped_staged_column_is_schema_drift_not_a_quarantined_row(
+    world: tuple[Dataset, Any, int],
+) -> None:
+    from assets.validation import quarantine
+
+    _, con, _ = world
+    parties = con.sql("select * from staging.capsule_parties").df()
+    assert quarantine(parties.drop(columns=["bad_phones"]))[1]
+    assert quarantine(parties.astype({"party_id": "float64"}))[1]
+
+
+def test_the_row_rule_check_passes_on_a_typical_world_and_fails_when_most_rows_are_bad(
+    world: tuple[Dataset, Any, int], tmp_path: Path
+) -> None:
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from assets.staging import (
+        capsule_parties_follow_the_row_rules,
+        staging_capsule_parties,
+        staging_quarantine,
+    )
+
+    _, con, _ = world
+    con.execute("checkpoint")
+    (path,) = con.sql(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()[0]
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(path, copy)
+    resources = {"duckdb": DuckDBResource(database=str(copy))}
+    result = dg.materialize(
+        [staging_capsule_parties, staging_quarantine, capsule_parties_follow_the_row_rules],
+        resources=resources,
+    )
+    assert result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed and evaluation.metadata["quarantined_parties"].value > 0
+    with duckdb.connect(str(copy)) as scratch:
+        quarantined = scratch.sql("select count(*) from staging.quarantine").fetchall()[0][0]
+        assert quarantined >= evaluation.metadata["quarantined_parties"].value
+        scratch.execute("update raw.capsule_parties__email_addresses set address = 'not an address'")
+    failed = dg.materialize(
+        [staging_capsule_parties, capsule_parties_follow_the_row_rules],
+        resources=resources,
+        raise_on_error=False,
+    )
+    (evaluation,) = failed.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.metadata["reject_share"].value > 0.2
