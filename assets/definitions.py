@@ -11,6 +11,7 @@ from dagster_duckdb import DuckDBResource
 from assets.extract import capsule_extract, xero_extract
 from assets.staging import (
     capsule_parties_follow_the_row_rules,
+    contact_matches,
     staging_capsule_parties,
     staging_quarantine,
     staging_xero_contacts,
@@ -24,6 +25,7 @@ defs = dg.Definitions(
         staging_capsule_parties,
         staging_xero_contacts,
         staging_quarantine,
+        contact_matches,
     ],
     asset_checks=[capsule_parties_follow_the_row_rules],
     resources={

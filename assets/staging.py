@@ -10,6 +10,8 @@ from assets.validation import MAX_REJECT_SHARE, quarantine
 # The Capsule custom fields holding the ABN and Xero's ContactID (DESIGN.md mapping table); the
 # rules file will make them configurable. They are bound as parameters, never pasted into SQL.
 STAGING_PARAMS = {"abn_field": "ABN", "xero_id_field": "Xero Contact ID"}
+# ContactNumber = prefix + Capsule id (DESIGN.md mapping); name-only matches (0.6) pass by default.
+MATCH_PARAMS = {"contact_number_prefix": "CAP-", "min_confidence": 0.6}
 
 
 @dg.asset(
@@ -105,4 +107,34 @@ def capsule_parties_follow_the_row_rules(duckdb: DuckDBResource) -> dg.AssetChec
             "schema_drift": dg.MetadataValue.json(drift[:20]),
             "sample_ids": dg.MetadataValue.json(sorted(set(rows["record_id"]))[:10] if len(rows) else []),
         },
+    )
+
+
+@dg.asset(
+    key=["reconcile", "contact_matches"],
+    deps=[staging_capsule_parties, staging_xero_contacts],
+    group_name="reconcile",
+    pool=DUCKDB_POOL,
+    kinds={"duckdb", "sql"},
+)
+def contact_matches(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Each syncable Capsule party's Xero contact: the rule that matched, its confidence, or why it waits for review."""
+    with duckdb.get_connection() as con:
+        rows = build(con, "reconcile", "contact_matches", MATCH_PARAMS)
+        by_outcome = dict(
+            con.sql("select outcome, count(*) from reconcile.contact_matches group by all").fetchall()
+        )
+        by_rule = dict(
+            con.sql(
+                "select match_rule, count(*) from reconcile.contact_matches where outcome = 'matched' group by all"
+            ).fetchall()
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "rows": rows,
+            "matched": by_outcome.get("matched", 0),
+            "new": by_outcome.get("new", 0),
+            "review": by_outcome.get("review", 0),
+            "matched_by_rule": dg.MetadataValue.json(by_rule),
+        }
     )

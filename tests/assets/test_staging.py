@@ -3,54 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
-import pytest
 
-from assets.sql import build
-from assets.staging import STAGING_PARAMS
-from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, login
-from pipelines.capsule import extract_capsule
-from pipelines.xero import run_xero_extract
-from sandbox.app import Sandbox
-from sandbox.capsule.control import CapsuleControl
-from sandbox.generator import Dataset, generate
-from sandbox.server import SandboxServer
-
-SEED = 21
-
-
-@pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Dataset, duckdb.DuckDBPyConnection, int]]:
-    """A 1,000-party world extracted, one party deleted and re-extracted, then staged."""
-    dataset = generate(parties=1000, seed=SEED)
-    sandbox = Sandbox(seed=SEED)
-    sandbox.load(dataset)
-    home = tmp_path_factory.mktemp("home")
-    with SandboxServer(sandbox) as server:
-        settings = Settings.from_env(server.env() | {"CAPSULE_XERO_HOME": str(home)})
-        login(
-            XeroAuth(settings),
-            choose_tenant=lambda c: c[0],
-            open_url=lambda u: httpx.get(u, follow_redirects=True),
-        )
-        extract_capsule(settings)
-        run_xero_extract(settings)
-        deleted = dataset.cases["capsule_only"][0]
-        CapsuleControl(server.capsule_url).delete_party(deleted)
-        extract_capsule(settings)
-    con = duckdb.connect(str(settings.duckdb_path))
-    build(con, "staging", "capsule_parties", STAGING_PARAMS)
-    build(con, "staging", "xero_contacts")
-    yield dataset, con, deleted
-    con.close()
+from sandbox.generator import Dataset
 
 
 def _one(con: duckdb.DuckDBPyConnection, table: str, key: str, value: Any, column: str) -> Any:
@@ -163,7 +121,7 @@ def test_the_staging_assets_materialise_in_dagster_with_counts_in_metadata(
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
-    from assets.staging import staging_capsule_parties, staging_xero_contacts
+    from assets.staging import contact_matches, staging_capsule_parties, staging_xero_contacts
 
     dataset, con, _ = world
     # Dagster's resource opens the file with its own settings, which DuckDB refuses beside this
@@ -175,19 +133,22 @@ def test_the_staging_assets_materialise_in_dagster_with_counts_in_metadata(
     copy = tmp_path / "copy.duckdb"
     shutil.copyfile(path, copy)
     result = dg.materialize(
-        [staging_capsule_parties, staging_xero_contacts],
+        [staging_capsule_parties, staging_xero_contacts, contact_matches],
         resources={"duckdb": DuckDBResource(database=str(copy))},
     )
     assert result.success
     metadata = {
         m.asset_key.to_user_string(): m.metadata
-        for node in ("staging__capsule_parties", "staging__xero_contacts")
+        for node in ("staging__capsule_parties", "staging__xero_contacts", "reconcile__contact_matches")
         for m in result.asset_materializations_for_node(node)
     }
     assert metadata["staging/capsule_parties"]["rows"].value == len(dataset.capsule_parties)
     invalid = len(dataset.cases["abn_invalid_checksum"]) + len(dataset.cases["abn_wrong_length"])
     assert metadata["staging/capsule_parties"]["abn_problems"].value >= invalid
     assert metadata["staging/xero_contacts"]["rows"].value == len(dataset.xero_contacts)
+    matches = metadata["reconcile/contact_matches"]
+    assert matches["matched"].value >= len(dataset.cases["synced_in_sync"])
+    assert matches["review"].value >= len(dataset.cases["xero_duplicate_abn"])
 
 
 def test_parties_breaking_a_rule_are_quarantined_with_the_rule_field_and_value(

@@ -1,0 +1,119 @@
+-- Which Xero contact each syncable Capsule party is (DESIGN.md, data flow 4). Rules in order:
+-- stored cross-reference, ContactNumber, ABN = TaxNumber, e-mail, e-mail domain (organisations,
+-- never free mail), folded name. The first rule with a candidate wins; several candidates, an
+-- ABN conflict, an archived look-alike, a contact claimed twice or a confidence under
+-- $min_confidence go to review, never to an automatic write.
+-- Parameters: $contact_number_prefix ('CAP-'), $min_confidence (0.6).
+with parties as (
+    -- People with an organisation travel as its ContactPersons, not as contacts of their own.
+    select *
+    from staging.capsule_parties
+    where not is_deleted and (party_type = 'organisation' or organisation_id is null)
+),
+
+contacts as (
+    select * from staging.xero_contacts
+),
+
+candidates as (
+    select p.party_id, c.contact_id, 1 as rule_rank, 'cross_reference' as match_rule, 1.0 as confidence
+    from parties as p
+    inner join contacts as c on c.contact_id = lower(p.xero_contact_id)
+    union all
+    select p.party_id, c.contact_id, 2, 'contact_number', 1.0
+    from parties as p
+    inner join contacts as c on lower(c.contact_number) = lower($contact_number_prefix || cast(p.party_id as varchar))
+    union all
+    select p.party_id, c.contact_id, 3, 'abn', 0.95
+    from parties as p
+    inner join contacts as c on c.abn = p.abn and not c.is_archived
+    union all
+    select p.party_id, c.contact_id, 4, 'email', 0.9
+    from parties as p
+    inner join contacts as c on c.email = p.email and not c.is_archived
+    union all
+    select p.party_id, c.contact_id, 5, 'email_domain', 0.75
+    from parties as p
+    inner join contacts as c on c.company_domain = p.company_domain and not c.is_archived
+    where p.party_type = 'organisation'
+    union all
+    -- Archived look-alikes count here (Xero refuses a duplicate name only among active contacts,
+    -- but adopting an archived contact is a person's call): they end in review below.
+    select p.party_id, c.contact_id, 6, 'name', 0.6
+    from parties as p
+    inner join contacts as c on c.folded_name = p.folded_name
+),
+
+best_rank as (
+    select party_id, min(rule_rank) as rule_rank from candidates group by party_id
+),
+
+winners as (
+    select
+        c.party_id,
+        any_value(c.match_rule) as match_rule,
+        any_value(c.confidence) as confidence,
+        count(distinct c.contact_id) as candidate_count,
+        min(c.contact_id) as contact_id
+    from candidates as c
+    inner join best_rank as b on b.party_id = c.party_id and b.rule_rank = c.rule_rank
+    group by c.party_id
+),
+
+judged as (
+    select
+        w.*,
+        x.is_archived,
+        p.abn is not null and x.abn is not null and p.abn <> x.abn as abn_conflict,
+        count(*) over (partition by w.contact_id) as claimed_by
+    from winners as w
+    inner join parties as p on p.party_id = w.party_id
+    inner join contacts as x on x.contact_id = w.contact_id
+),
+
+capsule_duplicates as (
+    select party_id, min(other_id) as duplicate_of
+    from (
+        select a.party_id, b.party_id as other_id
+        from parties as a
+        inner join parties as b on b.abn = a.abn and b.party_id <> a.party_id
+    ) as pairs
+    group by party_id
+)
+
+select
+    p.party_id,
+    p.party_type,
+    p.display_name,
+    case when j.candidate_count = 1 and j.review_reason is null then j.contact_id end as contact_id,
+    j.contact_id as candidate_contact_id,
+    j.match_rule,
+    j.confidence,
+    coalesce(j.candidate_count, 0) as candidate_count,
+    p.xero_contact_id is not null and not exists (
+        select 1 from contacts as c where c.contact_id = lower(p.xero_contact_id)
+    ) as stale_cross_reference,
+    case
+        when d.duplicate_of is not null or j.review_reason is not null then 'review'
+        when j.contact_id is not null then 'matched'
+        else 'new'
+    end as outcome,
+    coalesce(
+        case when d.duplicate_of is not null then 'same ABN as Capsule party ' || d.duplicate_of end,
+        j.review_reason
+    ) as review_reason
+from parties as p
+left join (
+    select
+        *,
+        case
+            when candidate_count > 1 then candidate_count || ' Xero contacts fit the ' || match_rule || ' rule'
+            when match_rule = 'name' and abn_conflict then 'same name as a Xero contact with another ABN'
+            when is_archived and match_rule not in ('cross_reference', 'contact_number')
+                then 'looks like an archived Xero contact (' || match_rule || ')'
+            when claimed_by > 1 then 'the Xero contact fits ' || claimed_by || ' Capsule parties'
+            when confidence < $min_confidence then 'confidence ' || confidence || ' under the threshold'
+        end as review_reason
+    from judged
+) as j on j.party_id = p.party_id
+left join capsule_duplicates as d on d.party_id = p.party_id
