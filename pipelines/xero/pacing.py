@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A write without an Idempotency-Key may have been applied when its answer was a 5xx, a timeout or a
+# lost connection: resending it can create a duplicate contact. Only a 429 (refused before any
+# processing, FACTS §10: idempotency runs after rate limiting) is safe to resend blindly.
+KEYLESS_WRITE_RETRY_STATUSES = frozenset({429})
 DAY = timedelta(days=1)
 
 
@@ -291,6 +295,7 @@ class XeroPacer:
         headers: Callable[[T], Mapping[str, str]],
         transient: Callable[[Exception], bool],
         what: str = "Xero call",
+        retry_statuses: frozenset[int] = RETRY_STATUSES,
     ) -> T:
         """``send()`` inside the limits; retried on 429/5xx and on ``transient`` errors.
 
@@ -330,9 +335,9 @@ class XeroPacer:
                         self.release()
                     code = status(response)
                     wait = self.observe(code, headers(response))
-                    if code in RETRY_STATUSES and wait is None:
+                    if code in retry_statuses and wait is None:
                         wait = retry_after_seconds(headers(response))  # e.g. a 503 for maintenance
-                    if code in RETRY_STATUSES:
+                    if code in retry_statuses:
                         last[:] = [response]
                         raise _Retry(code, wait)
                     return response
@@ -472,13 +477,16 @@ class PacedTransport(httpx.BaseTransport):
                 raise
             return response
 
+        write = request.method.upper() not in {"GET", "HEAD"}
+        replay_safe = not write or "idempotency-key" in request.headers
         return pacer.call(
             once,
-            write=request.method.upper() not in {"GET", "HEAD"},
+            write=write,
             status=lambda r: r.status_code,
             headers=lambda r: r.headers,
-            transient=httpx_transient,
+            transient=httpx_transient if replay_safe else (lambda exc: False),
             what=f"{request.method} {request.url.path}",
+            retry_statuses=RETRY_STATUSES if replay_safe else KEYLESS_WRITE_RETRY_STATUSES,
         )
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, XeroHttpxAuth
@@ -144,3 +145,27 @@ def test_never_over_the_minute_limit(
     assert control.stats("xero", since)["served_429"] == 0
     starts = [c["started"] for c in calls]
     assert all(sum(1 for t in starts if s <= t < s + 1.0) <= 10 for s in starts)
+
+
+def test_a_write_is_resent_after_a_lost_answer_only_when_it_carries_an_idempotency_key(
+    settings: Settings, control: SandboxControl, auth: XeroAuth, xero: XeroControl
+) -> None:
+    """Xero replays a keyed request for 6 minutes; a keyless one resent could create a duplicate."""
+    control.add_fault("xero", "PUT", f"{API}/Contacts", times=2, drop=1.0)
+    with httpx.Client(
+        base_url=settings.xero_api_url,
+        transport=PacedTransport(policy=QUICK),
+        auth=XeroHttpxAuth(auth),
+        headers={"Accept": "application/json"},
+    ) as http:
+        with pytest.raises(httpx.TransportError):
+            http.put("/Contacts", json={"Contacts": [{"Name": "Keyless Pty Ltd"}]})
+        keyed = http.put(
+            "/Contacts",
+            json={"Contacts": [{"Name": "Keyed Pty Ltd"}]},
+            headers={"Idempotency-Key": "batch-1-try-1"},
+        )
+    assert keyed.status_code == 200
+    names = [c["Name"] for c in xero.contacts()]
+    assert names.count("Keyless Pty Ltd") == 1  # applied once, never resent
+    assert names.count("Keyed Pty Ltd") == 1  # resent after the drop, replayed by Xero, not duplicated
