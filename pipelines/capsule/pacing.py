@@ -251,7 +251,7 @@ class CapsulePacer:
         self.sleep(max(0.0, wait))
 
     # ---- one call, retried by the policy ------------------------------------------------------------
-    def call(self, perform: Callable[[], R], *, what: str = "request", idempotent: bool = True) -> R:
+    def call(self, perform: Callable[[], R], *, idempotent: bool, what: str = "request") -> R:
         """Send ``perform()`` (which returns a response with ``status_code`` and ``headers``) under
         the policy. Returns the final response: 2xx, or a 4xx (not 429) for the caller to report."""
         transient = _transient_errors()
