@@ -20,7 +20,6 @@ import email.utils
 import json
 import logging
 import re
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.admin import AdminError, admin_error, read_json
 from sandbox.xero import wire
-from sandbox.xero.idempotency import KEY_MAX_LENGTH, METHODS, IdempotencyStore, StoredResponse, fingerprint
+from sandbox.xero.idempotency import KEY_MAX_LENGTH, METHODS, StoredResponse, fingerprint
 from sandbox.xero.organisation import (
     ADDRESS_LIMITS,
     DEFAULT_ORDER,
@@ -53,7 +52,6 @@ from sandbox.xero.organisation import (
     is_guid,
     parse_contact,
 )
-from sandbox.xero.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from sandbox.app import Sandbox
@@ -74,26 +72,6 @@ ERROR_500_DETAIL = (
     "An error occurred in Xero. Check the API Status page http://status.developer.xero.com "
     "for current service status."
 )
-
-
-# ---- per-sandbox runtime state (rate counters, idempotency keys) --------------------------------
-
-
-class Runtime:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.limiter = RateLimiter(sandbox.clock)
-        self.idempotency = IdempotencyStore(sandbox.clock)
-
-
-_RUNTIMES: weakref.WeakKeyDictionary[Any, Runtime] = weakref.WeakKeyDictionary()
-
-
-def runtime(sandbox: Sandbox) -> Runtime:
-    """The Accounting API's counters for this sandbox (kept beside it, not inside XeroState)."""
-    found = _RUNTIMES.get(sandbox)
-    if found is None:
-        found = _RUNTIMES[sandbox] = Runtime(sandbox)
-    return found
 
 
 # ---- the per-call context -----------------------------------------------------------------------
@@ -192,7 +170,7 @@ def endpoint(
         org = sandbox.xero.orgs.get(auth.tenant_id)
         if org is None:
             return wire.problem(403, "Forbidden", "AuthenticationUnsuccessful")
-        rt = runtime(sandbox)
+        rt = sandbox.xero
         in_flight = record.concurrent if record is not None and record.concurrent else 1
         decision = rt.limiter.check(auth.client_id, auth.tenant_id, in_flight)
         if decision.problem is not None:
@@ -890,7 +868,7 @@ def fault_response(sandbox: Sandbox, kind: str, scope: Any) -> Response:
         _, _, raw = headers.get("authorization", "").partition(" ")
         token = getattr(sandbox.xero.identity, "access_tokens", {}).get(raw.strip())
         client_id = getattr(token, "client_id", "unknown")
-        limiter = runtime(sandbox).limiter
+        limiter = sandbox.xero.limiter
         limit_headers = limiter.headers(client_id, tenant)
         wait = limiter._windows(client_id, tenant)[0].seconds_left(sandbox.clock.timestamp())
         record = scope.get("state", {}).get("call")
@@ -944,7 +922,7 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
                     "contacts": len(org.contacts),
                     "groups": len(org.active_groups()),
                     "users": len(org.users),
-                    "limits": runtime(sandbox).limiter.limits_for(tenant.tenant_id).as_dict(),
+                    "limits": sandbox.xero.limiter.limits_for(tenant.tenant_id).as_dict(),
                 }
             )
         return JSONResponse({"tenants": out, "primary": sandbox.xero.primary_tenant_id})
@@ -1070,7 +1048,7 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         return as_json({"groups": [org.group_view(g, with_contacts=True) for g in org.groups.values()]})
 
     async def limits(request: Request) -> Response:
-        limiter = runtime(sandbox).limiter
+        limiter = sandbox.xero.limiter
         tenant = request.query_params.get("tenant")
         if request.method == "PUT":
             try:
@@ -1093,11 +1071,11 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
 
     async def reset_limits(request: Request) -> Response:
         tenant = request.query_params.get("tenant")
-        runtime(sandbox).limiter.reset(tenant.lower() if tenant else None)
+        sandbox.xero.limiter.reset(tenant.lower() if tenant else None)
         return Response(status_code=204)
 
     async def idempotency(request: Request) -> Response:
-        runtime(sandbox).idempotency.clear()
+        sandbox.xero.idempotency.clear()
         return Response(status_code=204)
 
     return [

@@ -3,6 +3,7 @@
 - ``identity`` (identity.py): OAuth clients, grants, access/refresh tokens, connections.
 - ``orgs`` (organisation.py): one ``Organisation`` per tenant: contacts, groups, users, history.
 - ``webhooks`` (webhooks.py): the app's webhook subscription, signing and delivery.
+- ``limiter`` (ratelimit.py) and ``idempotency`` (idempotency.py): the Accounting API's counters.
 Contact changes are announced through ``emit_contact_event`` so webhooks can deliver them.
 """
 
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sandbox.xero.idempotency import IdempotencyStore
 from sandbox.xero.identity import IdentityState
 from sandbox.xero.organisation import Organisation
+from sandbox.xero.ratelimit import RateLimiter
 from sandbox.xero.webhooks import WebhookState
 
 if TYPE_CHECKING:
@@ -57,6 +60,8 @@ class XeroState:
             self.tenants[tenant.tenant_id] = tenant
             self.orgs[tenant.tenant_id] = Organisation(sandbox, tenant.tenant_id, name)
         self.listeners: list[Callable[[ContactEvent], None]] = []
+        self.limiter = RateLimiter(sandbox.clock)  # per-tenant and app-wide call counters
+        self.idempotency = IdempotencyStore(sandbox.clock)  # Idempotency-Key replays
         self.identity = IdentityState(sandbox, self)
         self.webhooks = WebhookState(sandbox, self)
 
