@@ -49,10 +49,13 @@ class ConsentRequired(XeroAuthError):
 _TRANSIENT = (httpx.TransportError,)
 
 
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
 def _is_transient(exc: Exception) -> bool:
     if isinstance(exc, _TRANSIENT):
         return True
-    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in {429, 500, 502, 503, 504}
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in TRANSIENT_STATUSES
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -86,16 +89,36 @@ class XeroAuth:
         secret = self.settings.xero_client_secret.reveal()
         return httpx.BasicAuth(self.settings.xero_client_id, secret) if secret else None
 
+    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+        """One identity call, retried on 429/5xx and network errors (a token request whose answer
+        was lost is safe to resend: the grace window accepts the same refresh token again)."""
+        try:
+            for attempt in stamina.retry_context(on=_is_transient, attempts=5, wait_initial=0.5, wait_max=10):
+                with attempt:
+                    response = self.http.request(method, url, **kwargs)
+                    if response.status_code in TRANSIENT_STATUSES:
+                        response.raise_for_status()
+        except httpx.HTTPError as exc:
+            reason = (
+                f"HTTP {exc.response.status_code}"
+                if isinstance(exc, httpx.HTTPStatusError)
+                else type(exc).__name__
+            )
+            raise XeroAuthError(
+                f"{what} kept failing ({reason}); Xero or the network is unavailable, try again later."
+            ) from None
+        return response
+
     def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
         if not self.settings.xero_client_secret:
             form = {**form, "client_id": self.settings.xero_client_id}  # PKCE public client
-        for attempt in stamina.retry_context(on=_is_transient, attempts=5, wait_initial=0.5, wait_max=10):
-            with attempt:
-                response = self.http.post(
-                    self.token_url, data=form, auth=self._client_auth() or httpx.USE_CLIENT_DEFAULT
-                )
-                if response.status_code in {429, 500, 502, 503, 504}:
-                    response.raise_for_status()
+        response = self._send(
+            "POST",
+            self.token_url,
+            "the Xero token endpoint",
+            data=form,
+            auth=self._client_auth() or httpx.USE_CLIENT_DEFAULT,
+        )
         if response.status_code == 200:
             return response.json()
         error = _oauth_error(response)
@@ -162,13 +185,12 @@ class XeroAuth:
         return self._token_set(body, previous=tokens)
 
     def connections(self, access_token: str) -> list[dict[str, Any]]:
-        for attempt in stamina.retry_context(on=_is_transient, attempts=5, wait_initial=0.5, wait_max=10):
-            with attempt:
-                response = self.http.get(
-                    self.settings.xero_connections_url, headers={"Authorization": f"Bearer {access_token}"}
-                )
-                if response.status_code >= 500 or response.status_code == 429:
-                    response.raise_for_status()
+        response = self._send(
+            "GET",
+            self.settings.xero_connections_url,
+            "Xero connections",
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
         if response.status_code != 200:
             raise XeroAuthError(f"reading Xero connections failed with HTTP {response.status_code}.")
         return response.json()

@@ -220,3 +220,22 @@ def test_login_uses_the_callback_address_registered_for_the_chosen_port(
 
     login(XeroAuth(settings_for(server, tmp_path)), choose_tenant=lambda c: c[0], open_url=browse, port=port)
     assert parse_qs(urlparse(opened[0]).query)["redirect_uri"] == [f"http://localhost:{port}/callback"]
+
+
+def test_a_token_endpoint_that_keeps_failing_gives_a_message_not_a_raw_http_error(
+    signed_in: XeroAuth, control: SandboxControl
+) -> None:
+    import stamina
+
+    expire_locally(signed_in.store)
+    control.add_fault("xero-identity", "POST", "/connect/token", **{"503": 1.0})
+    stamina.set_testing(True, attempts=5)  # the same five attempts, without the waits
+    try:
+        with pytest.raises(XeroAuthError, match=r"token endpoint kept failing \(HTTP 503\)"):
+            signed_in.headers()
+    finally:
+        stamina.set_testing(False)
+    token_calls = [
+        c for c in control.calls("xero-identity") if c["path"] == "/connect/token" and c["fault"] == "503"
+    ]
+    assert len(token_calls) == 5
