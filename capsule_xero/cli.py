@@ -215,7 +215,7 @@ def extract(
                 f"(contacts: {run.modes.get('xero_contacts', 'not run')})."
             )
         except Exception as exc:
-            cause = xero_error(exc) or (exc if isinstance(exc, XeroAuthError) else None)
+            cause = xero_error(exc)  # sign-in, API and daily-limit errors, however dlt wrapped them
             if cause is None:
                 raise
             console.print(f"[red]Xero: {cause}[/red]")
