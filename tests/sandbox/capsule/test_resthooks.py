@@ -175,6 +175,7 @@ def test_changes_close_together_arrive_as_one_batch_of_full_records(
     person = body["payload"][0]
     assert person["jobTitle"] == "Managing Director"  # as it is at delivery time
     assert set(person) == set(example("resthook-party-updated.json")["payload"][0])
+    wait_until(lambda: ctl.deliveries())  # recorded once the receiver's answer is back
     assert ctl.deliveries()[-1]["outcome"] == "delivered"
 
 
@@ -215,6 +216,8 @@ def test_a_failed_delivery_is_retried_on_the_sandbox_clock(
     assert len(receiver.bodies) == 2  # the second waits a minute
     ctl.set_clock(advance_seconds=60)
     wait_until(lambda: len(receiver.bodies) == 3)
+    # The receiver has the body a moment before the sandbox has recorded the answer it got.
+    wait_until(lambda: len(ctl.deliveries()) == 3)
     attempts = [(d["attempt"], d["status"], d["outcome"]) for d in ctl.deliveries()]
     assert attempts == [(1, 500, "retrying"), (2, 503, "retrying"), (3, 200, "delivered")]
     stamps = [datetime.fromisoformat(d["at"]) for d in ctl.deliveries()]
