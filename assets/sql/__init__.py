@@ -6,6 +6,7 @@ binds their named parameters (``$abn_field`` ...), so nothing a user configures 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,24 @@ import duckdb
 from assets import normalise
 
 SQL_DIR = Path(__file__).resolve().parent
+_PARAMETER_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 def model_sql(schema: str, table: str) -> str:
     return (SQL_DIR / schema / f"{table}.sql").read_text()
+
+
+def model_params(select: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The parameters ``select`` names, from ``params`` (DuckDB refuses unused ones); a missing one is an error."""
+    wanted = set(_PARAMETER_RE.findall(_strip_comments(select)))
+    missing = wanted - set(params or {})
+    if missing:
+        raise KeyError(f"the model needs parameters {sorted(missing)}")
+    return {name: value for name, value in (params or {}).items() if name in wanted}
+
+
+def _strip_comments(select: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in select.splitlines())
 
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
@@ -37,5 +52,5 @@ def build(
     register_functions(con)
     con.execute(f"create schema if not exists {schema}")
     select = model_sql(schema, table)
-    con.execute(f"create or replace table {schema}.{table} as {select}", dict(params or {}))
+    con.execute(f"create or replace table {schema}.{table} as {select}", model_params(select, params))
     return con.table(f"{schema}.{table}").aggregate("count(*)").fetchall()[0][0]
