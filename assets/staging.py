@@ -5,7 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.extract import DUCKDB_POOL
 from assets.sql import build
-from assets.validation import MAX_REJECT_SHARE, quarantine
+from assets.validation import MAX_REJECT_SHARE, build_quarantine, quarantine
 
 # The Capsule custom fields holding the ABN and Xero's ContactID (DESIGN.md mapping table); the
 # rules file will make them configurable. They are bound as parameters, never pasted into SQL.
@@ -69,17 +69,7 @@ def staging_xero_contacts(duckdb: DuckDBResource) -> dg.MaterializeResult:
 def staging_quarantine(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Capsule parties that break a row rule, with the rule, the field and the value: they are not synced."""
     with duckdb.get_connection() as con:
-        rows, _ = quarantine(con.sql("select * from staging.capsule_parties").df())
-        con.register("quarantine_rows", rows)
-        try:
-            con.execute(
-                "create or replace table staging.quarantine as"
-                " select cast(source as varchar) as source, cast(record_id as varchar) as record_id,"
-                " cast(rule as varchar) as rule, cast(field as varchar) as field,"
-                " cast(value as varchar) as value, cast(detail as varchar) as detail from quarantine_rows"
-            )
-        finally:
-            con.unregister("quarantine_rows")
+        rows, _ = build_quarantine(con)
     by_rule = rows.groupby("rule").size().to_dict() if len(rows) else {}
     return dg.MaterializeResult(
         metadata={

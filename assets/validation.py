@@ -21,6 +21,17 @@ RULES: dict[str, tuple[str, str]] = {
     "name_present": ("name", "display_name"),
     "name_fits_xero": ("name", "display_name"),
 }
+# What a broken rule costs the sync. A bad value is simply not sent (the normalisers already drop it);
+# a party without a usable Name cannot become a Xero contact at all, so it is held back whole.
+EFFECTS = {
+    "abn_valid": "ABN not sent to TaxNumber",
+    "email_valid": "address not sent",
+    "phone_valid": "number not sent",
+    "name_present": "party held back",
+    "name_fits_xero": "party held back",
+}
+HELD_BACK_RULES = ("name_present", "name_fits_xero")
+QUARANTINE_COLUMNS = ["source", "record_id", "rule", "field", "value", "detail", "effect"]
 
 
 def _rule(name: str, test: Any) -> pa.Check:
@@ -76,7 +87,19 @@ def quarantine(parties: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
                     "field": field,
                     "value": None if pd.isna(value) else str(value)[:500],
                     "detail": record["abn_problem"] if rule == "abn_valid" else None,
+                    "effect": EFFECTS[rule],
                 }
             )
-    columns = ["source", "record_id", "rule", "field", "value", "detail"]
-    return pd.DataFrame(rows, columns=columns), drift
+    return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS), drift
+
+
+def build_quarantine(con: Any) -> tuple[pd.DataFrame, list[str]]:
+    """Validate ``staging.capsule_parties`` and (re)write ``staging.quarantine``; return (rows, drift)."""
+    rows, drift = quarantine(con.sql("select * from staging.capsule_parties").df())
+    con.register("quarantine_rows", rows)
+    try:
+        casts = ", ".join(f"cast({column} as varchar) as {column}" for column in QUARANTINE_COLUMNS)
+        con.execute(f"create or replace table staging.quarantine as select {casts} from quarantine_rows")  # noqa: S608 - our own column names
+    finally:
+        con.unregister("quarantine_rows")
+    return rows, drift

@@ -164,10 +164,12 @@ def test_parties_breaking_a_rule_are_quarantined_with_the_rule_field_and_value(
         row = found[(str(party_id), "abn_valid")]
         assert row["field"] == "ABN" and row["value"] == party(con, party_id, "abn_raw")
         assert row["detail"] == "checksum fails"
+        assert row["effect"] == "ABN not sent to TaxNumber"
     for party_id in dataset.cases["bad_email"]:
         assert found[(str(party_id), "email_valid")]["value"] == party(con, party_id, "first_bad_email")
     for party_id in dataset.cases["over_long_name"]:
         assert found[(str(party_id), "name_fits_xero")]["field"] == "name"
+        assert found[(str(party_id), "name_fits_xero")]["effect"] == "party held back"
     for party_id in dataset.cases["abn_valid_spaced"]:  # a valid ABN typed with spaces is fine
         assert (str(party_id), "abn_valid") not in found
 
