@@ -1,0 +1,711 @@
+"""The rules file (``capsule-xero.yaml``): what syncs, how fields are shaped, and who wins a conflict.
+
+A consultant edits this file; ``capsule-xero.example.yaml`` at the repository root shows every option
+with its default. ``load_rules`` reads it into ``Rules`` (pydantic models), and every problem becomes
+one line of a ``RulesError`` that names the file, the line and the problem in plain words::
+
+    capsule-xero.yaml line 14: sync.skip_if[0]: unknown condition "tags" (expected one of tag, type, owner, field)
+
+Every section forbids keys it does not know, so a misspelt key is an error, never silently ignored.
+Sections are added here as features land (the ``alerts:`` section arrives with alerting); until then
+such a key is reported as unknown.
+
+Nothing in here builds SQL: ``Rules.sql_params()`` hands plain values to the SQL models as bound
+parameters (assets/sql/reconcile/README.md, "Rules parameters"), and ``assets/rules_sql.py`` compiles
+``sync.only_if`` / ``sync.skip_if`` and ``transforms`` from fixed templates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import types
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+if typing.TYPE_CHECKING:
+    from capsule_xero.settings import Settings
+
+DEFAULT_FILE_NAME = "capsule-xero.yaml"
+
+# Xero's ContactNumber holds at most 50 characters (specs/xero/FACTS.md §5) and Capsule ids fit in 20
+# digits, so a prefix of at most 30 keeps every ContactNumber this tool writes within the limit.
+CONTACT_NUMBER_LIMIT = 50
+MAX_PARTY_ID_DIGITS = 20
+MAX_CONTACT_NUMBER_PREFIX = CONTACT_NUMBER_LIMIT - MAX_PARTY_ID_DIGITS
+
+# The compared fields of the contact shape (assets/sql/reconcile/README.md), in its order.
+COMPARED_FIELDS = (
+    "contact_number",
+    "name",
+    "first_name",
+    "last_name",
+    "email_address",
+    "tax_number",
+    "website",
+    "phone_default",
+    "phone_mobile",
+    "phone_fax",
+    "street_address",
+    "postal_address",
+    "contact_persons",
+    "contact_groups",
+)
+# Plain text fields a transform may change; the others have a canonical structure (E.164, JSON, ABN).
+TEXT_FIELDS = ("name", "first_name", "last_name", "email_address", "website")
+# Ownership may name a group of fields at once.
+FIELD_GROUPS = {
+    "phones": ("phone_default", "phone_mobile", "phone_fax"),
+    "addresses": ("street_address", "postal_address"),
+}
+
+PartyType = Literal["organisation", "person"]
+Side = Literal["capsule", "xero"]
+TransformOp = Literal["trim", "upper", "lower", "title", "truncate", "replace", "default", "prefix", "suffix"]
+# Capsule tags the generated world's earlier sync kept as groups (sandbox/generator/CASES.md) and
+# the common ones: a default that changes nothing for an account set up that way.
+DEFAULT_GROUP_TAGS = ("Customer", "Supplier", "Wholesale", "VIP")
+
+
+def _as_text(value: Any) -> Any:
+    """YAML reads `30`, `true` and `2024-07-01` as numbers, booleans and dates; the rules mean the text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _one_or_many(value: Any) -> Any:
+    """`tag: Staff` and `tag: [Staff, Family]` both read as a list."""
+    value = _as_text(value)
+    return [value] if isinstance(value, str) else value
+
+
+def _not_blank(value: Any) -> Any:
+    value = _as_text(value)
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+    return value
+
+
+def _no_repeats(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for name in names:
+        if name.casefold() in seen:
+            raise ValueError(f'"{name}" is listed twice')
+        seen.add(name.casefold())
+    return names
+
+
+def _an_email(value: str) -> str:
+    if "@" not in value:
+        raise ValueError(
+            f'"{value}" is not an e-mail address (owners are matched by their Capsule user\'s e-mail)'
+        )
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_as_text)]
+Name = Annotated[str, BeforeValidator(_not_blank)]
+Names = Annotated[list[Name], BeforeValidator(_one_or_many), Field(min_length=1), AfterValidator(_no_repeats)]
+Emails = Annotated[
+    list[Annotated[Name, AfterValidator(_an_email)]],
+    BeforeValidator(_one_or_many),
+    Field(min_length=1),
+    AfterValidator(_no_repeats),
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    # What the error for an unknown key calls it ("key", "condition" ...), and an example of one.
+    _unknown_word: ClassVar[str] = "key"
+    _example: ClassVar[str] = "a section of key: value lines"
+
+    @classmethod
+    def expected_keys(cls, data: Any) -> list[str]:
+        """The keys this section accepts (by their YAML names), for 'unknown key' errors."""
+        return [info.alias or name for name, info in cls.model_fields.items()]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        """`sync:` with every line under it commented out is the default section, not an error."""
+        if not isinstance(data, dict):
+            return data
+        fields = {info.alias or name: info for name, info in cls.model_fields.items()}
+        return {
+            key: value
+            for key, value in data.items()
+            if not (value is None and key in fields and fields[key].default is not None)
+        }
+
+
+class CapsuleRules(_Section):
+    abn_field: Name = "ABN"
+    xero_contact_id_field: Name = "Xero Contact ID"
+
+
+def _no_outer_spaces(value: str) -> str:
+    if value != value.strip():
+        raise ValueError(f'"{value}" starts or ends with a space (Xero would not keep it)')
+    return value
+
+
+class XeroRules(_Section):
+    contact_number_prefix: Annotated[
+        Text, Field(min_length=1, max_length=MAX_CONTACT_NUMBER_PREFIX), AfterValidator(_no_outer_spaces)
+    ] = "CAP-"
+
+
+class Condition(_Section):
+    """One condition of ``sync.only_if`` / ``sync.skip_if``: exactly one of tag, type, owner, field."""
+
+    _unknown_word: ClassVar[str] = "condition"
+    _example: ClassVar[str] = "a condition such as {tag: Staff} or {field: Industry, equals: Mining}"
+    KINDS: ClassVar[tuple[str, ...]] = ("tag", "type", "owner", "field")
+    FIELD_TESTS: ClassVar[tuple[str, ...]] = ("equals", "in", "present")
+
+    tag: Names | None = None
+    type: Annotated[list[PartyType], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    owner: Emails | None = None
+    field: Name | None = None
+    equals: Text | None = None
+    in_: Annotated[list[Text], BeforeValidator(_one_or_many), Field(min_length=1)] | None = Field(
+        default=None, alias="in"
+    )
+    present: bool | None = None
+
+    @classmethod
+    def expected_keys(cls, data: Any) -> list[str]:
+        if isinstance(data, dict) and "field" in data:
+            return ["field", *cls.FIELD_TESTS]
+        return list(cls.KINDS)
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in self.KINDS if getattr(self, k) is not None)
+
+    @property
+    def field_test(self) -> str:
+        return next(t for t in self.FIELD_TESTS if getattr(self, "in_" if t == "in" else t) is not None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_empty_values(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            empty = [str(k) for k, v in data.items() if v is None and k in (*cls.KINDS, *cls.FIELD_TESTS)]
+            if empty:
+                raise ValueError(f"{', '.join(empty)} has no value")
+        return data
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Condition:
+        kinds = [k for k in self.KINDS if getattr(self, k) is not None]
+        tests = [t for t in self.FIELD_TESTS if getattr(self, "in_" if t == "in" else t) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "a condition needs exactly one of tag, type, owner, field"
+                + (f" (it has {', '.join(kinds)})" if kinds else "")
+            )
+        if kinds == ["field"] and len(tests) != 1:
+            raise ValueError(
+                f'field "{self.field}" needs exactly one of equals, in, present'
+                + (f" (it has {', '.join(tests)})" if tests else "")
+            )
+        if kinds != ["field"] and tests:
+            raise ValueError(f"{', '.join(tests)} only goes with field (this is a {kinds[0]} condition)")
+        return self
+
+
+class SyncRules(_Section):
+    party_types: Annotated[list[PartyType], BeforeValidator(_one_or_many), Field(min_length=1)] = [
+        "organisation",
+        "person",
+    ]
+    people: Literal["contact_persons", "contacts"] = "contact_persons"
+    only_if: list[Condition] = []
+    skip_if: list[Condition] = []
+
+
+class Transform(_Section):
+    """One step of ``transforms``: ``op`` applied to ``field`` of the desired Xero contact."""
+
+    _example: ClassVar[str] = "a transform such as {field: name, op: truncate, length: 255}"
+
+    OP_PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "trim": (),
+        "upper": (),
+        "lower": (),
+        "title": (),
+        "truncate": ("length",),
+        "replace": ("find", "with"),
+        "default": ("value",),
+        "prefix": ("value",),
+        "suffix": ("value",),
+    }
+
+    field: str
+    op: TransformOp
+    length: int | None = None
+    find: Text | None = None
+    with_: Text | None = Field(default=None, alias="with")
+    value: Text | None = None
+
+    @model_validator(mode="after")
+    def _fits_the_op(self) -> Transform:
+        if self.field not in TEXT_FIELDS:
+            if self.field in COMPARED_FIELDS:
+                raise ValueError(
+                    f'field "{self.field}" cannot be transformed (only the text fields {", ".join(TEXT_FIELDS)} can)'
+                )
+            raise ValueError(f'field "{self.field}" is not one of {", ".join(TEXT_FIELDS)}')
+        wanted = self.OP_PARAMS[self.op]
+        given = [p for p in ("length", "find", "with", "value") if self.param(p) is not None]
+        extra = [p for p in given if p not in wanted]
+        if extra:
+            takes = f"takes {' and '.join(wanted)}" if wanted else "takes nothing but field"
+            raise ValueError(f"{self.op} {takes}, not {', '.join(extra)}")
+        if self.op == "truncate" and (self.length is None or self.length <= 0):
+            raise ValueError("truncate needs a positive length (e.g. length: 255)")
+        if self.op == "replace" and not self.find:
+            raise ValueError('replace needs the text to find (find: "...", with: "...")')
+        if self.op in {"default", "prefix", "suffix"} and not self.value:
+            raise ValueError(f'{self.op} needs a value (value: "...")')
+        if self.field == "email_address" and self.op in {"upper", "lower", "title"}:
+            raise ValueError(
+                f"{self.op} has no effect on email_address: e-mail addresses are kept in lower case"
+            )
+        return self
+
+    def param(self, name: str) -> Any:
+        return getattr(self, "with_" if name == "with" else name)
+
+
+def _list_or_all(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return "all"
+        raise ValueError(f'"{value}" should be a list of tag names, or all')
+    return value
+
+
+class GroupRules(_Section):
+    tags: Annotated[
+        Literal["all"] | Annotated[list[Name], AfterValidator(_no_repeats)], BeforeValidator(_list_or_all)
+    ] = list(DEFAULT_GROUP_TAGS)
+    owners: bool = True
+    owner_group_prefix: Text = Field(default="Owner: ", max_length=50)
+
+
+class OwnershipRules(_Section):
+    """Which system owns each field once the contact exists: Capsule (default) or Xero."""
+
+    contact_number: Literal["capsule"] | None = None
+    name: Side | None = None
+    first_name: Side | None = None
+    last_name: Side | None = None
+    email_address: Side | None = None
+    tax_number: Side | None = None
+    website: Side | None = None
+    phone_default: Side | None = None
+    phone_mobile: Side | None = None
+    phone_fax: Side | None = None
+    street_address: Side | None = None
+    postal_address: Side | None = None
+    contact_persons: Side | None = None
+    contact_groups: Side | None = None
+    phones: Side | None = None
+    addresses: Side | None = None
+
+    def owner_of(self, field: str) -> str:
+        """The owning side of one compared field; a field named on its own beats its group."""
+        own = getattr(self, field)
+        if own is not None:
+            return own
+        group = next((g for g, fields in FIELD_GROUPS.items() if field in fields), None)
+        return (getattr(self, group) if group else None) or "capsule"
+
+    def xero_owned(self) -> list[str]:
+        return [f for f in COMPARED_FIELDS if self.owner_of(f) == "xero"]
+
+
+class ConflictRules(_Section):
+    policy: Literal["newest_wins", "capsule_wins", "xero_wins", "manual"] = "newest_wins"
+    name_collision: Literal["suffix", "link", "review"] = "review"
+    archived_in_xero: Literal["leave", "restore"] = "leave"
+
+
+class MatchingRules(_Section):
+    min_confidence: float = Field(default=0.6, ge=0, le=1)
+
+
+class ValidationRules(_Section):
+    max_reject_share: float = Field(default=0.2, ge=0, le=1)
+
+
+class ApprovalRules(_Section):
+    max_operations: int = Field(default=100, ge=0)
+    archives_need_approval: bool = True
+    first_migration_needs_approval: bool = True
+
+
+class Rules(_Section):
+    """The whole rules file; ``Rules()`` is the defaults (what runs when there is no file)."""
+
+    _unknown_word: ClassVar[str] = "section"
+
+    version: Literal[1] = 1
+    capsule: CapsuleRules = CapsuleRules()
+    xero: XeroRules = XeroRules()
+    sync: SyncRules = SyncRules()
+    transforms: list[Transform] = []
+    groups: GroupRules = GroupRules()
+    ownership: OwnershipRules = OwnershipRules()
+    conflicts: ConflictRules = ConflictRules()
+    matching: MatchingRules = MatchingRules()
+    validation: ValidationRules = ValidationRules()
+    approval: ApprovalRules = ApprovalRules()
+
+    def sql_params(self) -> dict[str, Any]:
+        """The bound parameters of the SQL models (assets/sql/reconcile/README.md, "Rules parameters")."""
+        all_tags = self.groups.tags == "all"
+        return {
+            "abn_field": self.capsule.abn_field,
+            "xero_id_field": self.capsule.xero_contact_id_field,
+            "contact_number_prefix": self.xero.contact_number_prefix,
+            "min_confidence": self.matching.min_confidence,
+            "people_as_contacts": self.sync.people == "contacts",
+            "group_tags": [] if all_tags else list(self.groups.tags),
+            "all_tags_are_groups": all_tags,
+            "owner_groups": self.groups.owners,
+            "owner_group_prefix": self.groups.owner_group_prefix,
+            "xero_owned_fields": self.ownership.xero_owned(),
+            "conflict_policy": self.conflicts.policy,
+            "name_collision": self.conflicts.name_collision,
+            "restore_archived_by_xero": self.conflicts.archived_in_xero == "restore",
+        }
+
+    def effective(self) -> dict[str, Any]:
+        """Every setting with defaults filled in, by its YAML names."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def fingerprint(self) -> str:
+        """A stable hash of the effective rules: a file that spells out the defaults equals no file."""
+        text = json.dumps(self.effective(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RulesError(ValueError):
+    """The rules file has problems; ``problems`` holds one plain-words line per problem, by line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def find_rules_path(settings: Settings) -> Path | None:
+    """``CAPSULE_XERO_CONFIG`` when set, else ``./capsule-xero.yaml`` when present, else None.
+
+    ``Settings.from_env`` already resolves exactly that into ``settings.config_file``.
+    """
+    return settings.config_file
+
+
+def load_rules(path: Path | None) -> Rules:
+    """The rules in ``path``; defaults when ``path`` is None or is the default file and absent.
+
+    A file named explicitly (``CAPSULE_XERO_CONFIG``) that does not exist is an error, not defaults.
+    """
+    if path is None:
+        return Rules()
+    path = Path(path)
+    if not path.is_file():
+        if path.name == DEFAULT_FILE_NAME and path.parent == Path() and not path.exists():
+            return Rules()
+        raise RulesError([f"{path}: no such rules file (set CAPSULE_XERO_CONFIG to the rules file's path)"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RulesError([f"{path}: cannot be read ({error})"]) from error
+    return parse_rules(text, str(path))
+
+
+def parse_rules(text: str, source: str = DEFAULT_FILE_NAME) -> Rules:
+    """The rules in ``text``; ``source`` names the file in error messages."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise RulesError([_yaml_problem(source, error)]) from error
+    if root is None or data is None:
+        return Rules()
+    if not isinstance(data, dict):
+        raise RulesError(
+            [
+                f"{source} line {root.start_mark.line + 1}: the file should be sections such as sync:, groups:, conflicts:"
+            ]
+        )
+    problems: list[tuple[int, str]] = list(_duplicate_keys(root))
+    try:
+        rules = Rules.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_pydantic_problems(error, root, data))
+        rules = None
+    if problems:
+        problems.sort(key=lambda p: p[0])
+        raise RulesError([f"{source} line {line}: {message}" for line, message in problems])
+    assert rules is not None
+    return rules
+
+
+# --- error messages ---------------------------------------------------------------------------------
+
+
+def _yaml_problem(source: str, error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "somewhere"
+    text = f"{problem} ({context})" if context else problem
+    return f"{source} {where}: not valid YAML: {text}"
+
+
+def _duplicate_keys(node: yaml.Node) -> Iterator[tuple[int, str]]:
+    """YAML keeps the last of two equal keys silently; the rules file says so instead."""
+    for path, child in _walk(node, ()):
+        if not isinstance(child, yaml.MappingNode):
+            continue
+        first: dict[Any, int] = {}
+        for key, _ in child.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
+            line = key.start_mark.line + 1
+            if key.value in first:
+                where = _path_text((*path, key.value))
+                yield line, f"{where}: appears twice (first on line {first[key.value]}); keep one"
+            else:
+                first[key.value] = line
+
+
+def _walk(node: yaml.Node, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], yaml.Node]]:
+    yield path, node
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield from _walk(value, (*path, key.value if isinstance(key, yaml.ScalarNode) else "?"))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _walk(item, (*path, index))
+
+
+def _node_at(root: yaml.Node, loc: tuple[Any, ...], key_node: bool = False) -> yaml.Node:
+    """The deepest YAML node on ``loc``; with ``key_node`` the key of the last step (an unknown key)."""
+    node = root
+    for index, step in enumerate(loc):
+        if isinstance(node, yaml.MappingNode):
+            pair = next(
+                (
+                    (k, v)
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and _same_key(k.value, step)
+                ),
+                None,
+            )
+            if pair is None:
+                return node
+            node = pair[0] if key_node and index == len(loc) - 1 else pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            return node
+    return node
+
+
+def _same_key(yaml_key: str, step: Any) -> bool:
+    if yaml_key == str(step):
+        return True
+    if isinstance(step, str):
+        return False
+    try:  # `yes:` is the key True to YAML
+        return bool(yaml.safe_load(yaml_key) == step)
+    except yaml.YAMLError:
+        return False
+
+
+def _data_loc(loc: tuple[Any, ...], data: Any) -> tuple[tuple[Any, ...], bool]:
+    """``loc`` without pydantic's union-branch steps (``literal['all']``), and whether it had one."""
+    kept: list[Any] = []
+    branch = False
+    for step in loc:
+        if isinstance(data, dict):
+            kept.append(step)
+            data = data.get(step)
+        elif isinstance(data, list) and isinstance(step, int):
+            kept.append(step)
+            data = data[step] if step < len(data) else None
+        elif isinstance(step, str):
+            branch = True
+        else:
+            kept.append(step)
+            data = None
+    return tuple(kept), branch
+
+
+def _path_text(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for step in loc:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text or "(top)"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)
+
+
+_KIND_NAMES = {
+    "string_type": "text",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "list_type": "a list",
+    "dict_type": "a section of key: value lines",
+    "model_type": "a section of key: value lines",
+    "model_attributes_type": "a section of key: value lines",
+}
+
+
+def _section_at(loc: tuple[Any, ...]) -> type[_Section] | None:
+    """The section model a location points into (for the keys it accepts)."""
+    model: type[_Section] | None = Rules
+    for step in loc:
+        if isinstance(step, int):
+            continue
+        if model is None:
+            return None
+        info = next((i for n, i in model.model_fields.items() if (i.alias or n) == step), None)
+        if info is None:
+            return None
+        model = _model_in(info.annotation)
+    return model
+
+
+def _model_in(annotation: Any) -> type[_Section] | None:
+    if isinstance(annotation, type) and issubclass(annotation, _Section):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _model_in(typing.get_args(annotation)[0])
+    if origin in {list, typing.Union, types.UnionType}:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found:
+                return found
+    return None
+
+
+def _value_at(data: Any, loc: tuple[Any, ...]) -> Any:
+    for step in loc:
+        if (isinstance(data, dict) and step in data) or (
+            isinstance(data, list) and isinstance(step, int) and step < len(data)
+        ):
+            data = data[step]
+        else:
+            return None
+    return data
+
+
+def _pydantic_problems(error: ValidationError, root: yaml.Node, data: Any) -> Iterator[tuple[int, str]]:
+    seen: set[tuple[tuple[Any, ...], str]] = set()
+    for item in error.errors(include_url=False):
+        loc, branch = _data_loc(tuple(item["loc"]), data)
+        kind = item["type"]
+        if branch and kind == "literal_error" and not isinstance(item.get("input"), str):
+            continue  # the other branch of the union (e.g. a list of tags rather than "all") explains it
+        if kind == "extra_forbidden":
+            parent = loc[:-1]
+            section = _section_at(parent)
+            word = section._unknown_word if section else "key"
+            expected = section.expected_keys(_value_at(data, parent)) if section else []
+            message = f'unknown {word} "{loc[-1]}"' + (
+                f" (expected one of {', '.join(expected)})" if expected else ""
+            )
+            where, line_node = parent, _node_at(root, loc, key_node=True)
+        else:
+            where, line_node = loc, _node_at(root, loc)
+            message = _SPECIAL.get((loc, kind)) or _message(item)
+            if kind in {"model_type", "model_attributes_type", "dict_type"}:
+                section = _section_at(loc)
+                message = f"should be {section._example if section else 'a section'}, not {_show(item.get('input'))}"
+        if (where, message) in seen:
+            continue
+        seen.add((where, message))
+        yield line_node.start_mark.line + 1, (f"{_path_text(where)}: {message}" if where else message)
+
+
+_SPECIAL = {
+    (("version",), "literal_error"): "this tool reads rules files of version 1",
+    (("ownership", "contact_number"), "literal_error"): (
+        "cannot be owned by Xero: the ContactNumber is how this tool finds the contacts it made"
+    ),
+    **{
+        (("xero", "contact_number_prefix"), kind): (
+            f"is longer than {MAX_CONTACT_NUMBER_PREFIX} characters, so prefix + Capsule id could pass"
+            f" Xero's {CONTACT_NUMBER_LIMIT}-character limit on ContactNumber"
+        )
+        for kind in ("string_too_long", "too_long")
+    },
+}
+
+
+def _message(item: Any) -> str:
+    kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
+    if kind == "literal_error":
+        expected = re.sub(r"'([^']*)'", r"\1", ctx.get("expected", "")).replace(" or ", ", ")
+        return f"{_show(value)} is not one of {expected}"
+    if kind == "missing":
+        return "is missing"
+    if kind in _KIND_NAMES:
+        return f"should be {_KIND_NAMES[kind]}, not {_show(value)}"
+    if kind == "value_error":
+        return str(ctx.get("error", item["msg"]))
+    if kind in {"string_too_long", "too_long"}:
+        return f"{_show(value)} is longer than {ctx['max_length']} characters"
+    if kind in {"too_short", "string_too_short"}:
+        return "must not be empty"
+    message = item["msg"].replace("Input should", "should")
+    return f"{message} (not {_show(value)})" if value is not None and not isinstance(value, dict) else message

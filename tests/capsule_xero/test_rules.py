@@ -1,0 +1,329 @@
+"""The rules file: defaults, the example a consultant copies, and errors that name the line and the problem."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from capsule_xero.rules import Rules, RulesError, Transform, find_rules_path, load_rules, parse_rules
+from capsule_xero.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "capsule-xero.example.yaml"
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(RulesError) as caught:
+        parse_rules(text)
+    return caught.value.problems
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), start=1) if fragment in line)
+
+
+# --- defaults and where the file comes from ------------------------------------------------------------
+
+
+def test_without_a_rules_file_every_setting_has_its_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rules = load_rules(None)
+    assert rules == Rules()
+    assert load_rules(Path("capsule-xero.yaml")) == rules
+    assert rules.sync.party_types == ["organisation", "person"]
+    assert rules.sync.skip_if == [] and rules.sync.only_if == [] and rules.transforms == []
+    assert rules.conflicts.policy == "newest_wins"
+    assert rules.conflicts.name_collision == "review"
+    assert rules.validation.max_reject_share == 0.2
+    assert (rules.approval.max_operations, rules.approval.archives_need_approval) == (100, True)
+    assert rules.approval.first_migration_needs_approval is True
+
+
+def test_an_empty_file_or_an_empty_section_means_the_defaults() -> None:
+    assert parse_rules("") == Rules()
+    assert parse_rules("# nothing yet\n") == Rules()
+    assert parse_rules("sync:\n  # only_if: []\nconflicts:\n") == Rules()
+
+
+def test_a_rules_file_named_explicitly_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match=r"no such rules file"):
+        load_rules(tmp_path / "rules.yaml")
+
+
+def test_the_rules_file_is_capsule_xero_config_else_capsule_xero_yaml_when_present(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert find_rules_path(Settings.from_env({})) is None
+    Path("capsule-xero.yaml").write_text("version: 1\n")
+    assert find_rules_path(Settings.from_env({})) == Path("capsule-xero.yaml")
+    chosen = tmp_path / "elsewhere.yaml"
+    assert find_rules_path(Settings.from_env({"CAPSULE_XERO_CONFIG": str(chosen)})) == chosen
+
+
+def test_a_file_is_read_from_disk_and_its_errors_name_that_file(tmp_path: Path) -> None:
+    path = tmp_path / "client-rules.yaml"
+    path.write_text("conflicts:\n  policy: capsule_wins\n")
+    assert load_rules(path).conflicts.policy == "capsule_wins"
+    path.write_text("conflicts:\n  policy: capsule\n")
+    with pytest.raises(RulesError) as caught:
+        load_rules(path)
+    assert str(caught.value).startswith(f"{path} line 2: conflicts.policy:")
+
+
+# --- the example file --------------------------------------------------------------------------------
+
+
+def test_the_example_file_loads_and_differs_from_the_defaults_only_by_skipping_staff() -> None:
+    example = load_rules(EXAMPLE)
+    assert [c.tag for c in example.sync.skip_if] == [["Staff"]]
+    without_staff_rule = example.model_copy(update={"sync": example.sync.model_copy(update={"skip_if": []})})
+    assert without_staff_rule == Rules()
+
+
+def test_the_example_file_shows_every_option() -> None:
+    shown = yaml.safe_load(EXAMPLE.read_text())
+    for section, value in Rules().effective().items():
+        assert section in shown, section
+        if isinstance(value, dict) and section != "ownership":
+            assert set(shown[section]) == set(value), section
+    commented = EXAMPLE.read_text()
+    for field in Rules().effective()["ownership"]:
+        assert re.search(rf"\b{field}\b", commented), field
+    for op in Transform.OP_PARAMS:
+        assert re.search(rf"op: {op}\b", commented), op
+    for kind in ("tag", "type", "owner", "field", "equals", "in", "present"):
+        assert re.search(rf"\b{kind}: ", commented), kind
+
+
+def test_the_error_shown_in_the_example_files_header_is_what_that_mistake_gives() -> None:
+    text = EXAMPLE.read_text()
+    shown = re.search(r"#   (capsule-xero\.yaml line \d+: conflicts\.policy: .*)", text)
+    assert shown
+    broken = text.replace("  policy: newest_wins", "  policy: newest")
+    assert problems(broken) == [shown.group(1)]
+
+
+# --- what the settings mean --------------------------------------------------------------------------
+
+
+def test_sql_params_are_exactly_the_rules_parameters_the_reconcile_contract_names() -> None:
+    readme = (REPO / "assets" / "sql" / "reconcile" / "README.md").read_text()
+    section = readme.split("## Rules parameters", 1)[1]
+    names = set(re.findall(r"`([a-z_]+)`", section)) - {
+        "newest_wins", "capsule_wins", "xero_wins", "manual", "suffix", "link", "review",
+    }  # fmt: skip
+    assert set(Rules().sql_params()) == names
+
+
+def test_sql_params_carry_the_files_settings() -> None:
+    rules = parse_rules(
+        """
+capsule: {abn_field: Company ABN, xero_contact_id_field: Xero ID}
+xero: {contact_number_prefix: "SCT-"}
+sync: {people: contacts}
+groups: {tags: all, owners: false, owner_group_prefix: "Rep: "}
+ownership: {phones: xero, phone_mobile: capsule, postal_address: xero}
+conflicts: {policy: manual, name_collision: suffix, archived_in_xero: restore}
+matching: {min_confidence: 0.75}
+"""
+    )
+    assert rules.sql_params() == {
+        "abn_field": "Company ABN",
+        "xero_id_field": "Xero ID",
+        "contact_number_prefix": "SCT-",
+        "min_confidence": 0.75,
+        "people_as_contacts": True,
+        "group_tags": [],
+        "all_tags_are_groups": True,
+        "owner_groups": False,
+        "owner_group_prefix": "Rep: ",
+        "xero_owned_fields": ["phone_default", "phone_fax", "postal_address"],
+        "conflict_policy": "manual",
+        "name_collision": "suffix",
+        "restore_archived_by_xero": True,
+    }
+
+
+def test_group_tags_are_the_listed_tags_and_all_is_accepted_in_any_case() -> None:
+    assert parse_rules("groups: {tags: [Trade Account, VIP]}").sql_params()["group_tags"] == [
+        "Trade Account",
+        "VIP",
+    ]
+    assert parse_rules("groups: {tags: []}").sql_params()["group_tags"] == []
+    assert parse_rules("groups: {tags: All}").sql_params()["all_tags_are_groups"] is True
+
+
+def test_values_yaml_reads_as_numbers_booleans_or_dates_are_compared_as_text() -> None:
+    rules = parse_rules(
+        """
+sync:
+  only_if:
+    - {field: Payment Terms (days), equals: 30}
+    - {field: GST Registered, equals: yes}
+    - {field: Customer Since, in: [2024-07-01]}
+    - tag: 2024
+"""
+    )
+    equals = [c.equals for c in rules.sync.only_if[:2]]
+    assert equals == ["30", "true"]
+    assert rules.sync.only_if[2].in_ == ["2024-07-01"]
+    assert rules.sync.only_if[3].tag == ["2024"]
+
+
+def test_the_fingerprint_is_the_same_for_the_same_effective_rules_and_changes_with_any_setting() -> None:
+    spelled_out = yaml.safe_dump(Rules().effective(), sort_keys=False)
+    assert parse_rules(spelled_out).fingerprint() == Rules().fingerprint()
+    assert parse_rules("matching: {min_confidence: 0.6}\nconflicts: {policy: newest_wins}").fingerprint() == (
+        parse_rules("conflicts: {policy: newest_wins}\nmatching: {min_confidence: 0.6}").fingerprint()
+    )
+    changed = {
+        parse_rules("matching: {min_confidence: 0.7}").fingerprint(),
+        parse_rules("sync: {skip_if: [{tag: Staff}]}").fingerprint(),
+        parse_rules("approval: {max_operations: 50}").fingerprint(),
+        parse_rules("transforms: [{field: name, op: trim}]").fingerprint(),
+    }
+    assert Rules().fingerprint() not in changed and len(changed) == 4
+
+
+# --- errors name the line and the problem ------------------------------------------------------------
+
+
+def test_a_misspelt_condition_names_its_line_and_the_conditions_there_are() -> None:
+    text = "version: 1\nsync:\n  skip_if:\n    - tag: Staff\n    - tags: Family\n"
+    assert problems(text) == [
+        'capsule-xero.yaml line 5: sync.skip_if[1]: unknown condition "tags" (expected one of tag, type, owner, field)'
+    ]
+
+
+def test_a_policy_that_does_not_exist_names_the_choices() -> None:
+    text = "conflicts:\n  name_collision: link\n  policy: newest\n"
+    assert problems(text) == [
+        'capsule-xero.yaml line 3: conflicts.policy: "newest" is not one of newest_wins, capsule_wins, xero_wins, manual'
+    ]
+
+
+def test_every_problem_is_reported_at_once_in_line_order() -> None:
+    text = """version: 1
+sync:
+  party_types: [organisation, people]
+  only_if:
+    - {field: Industry, equal: Mining}
+    - {owner: Mia Nguyen}
+transforms:
+  - {field: name, op: truncate, length: 255}
+  - {field: phone_mobile, op: upper}
+  - {field: name, op: truncate}
+groups:
+  tags: [Customer, "  ", VIP]
+ownership:
+  contact_number: xero
+  phone: xero
+xero:
+  contact_number_prefix: "SOUTHERN-CROSS-TRADE-SUPPLIES-PTY-"
+alerts:
+  email: ops@example.com
+"""
+    found = problems(text)
+    assert [int(re.match(r"capsule-xero\.yaml line (\d+):", p).group(1)) for p in found] == [
+        line_of(text, "people]"),
+        line_of(text, "equal: Mining"),
+        line_of(text, "Mia Nguyen"),
+        line_of(text, "phone_mobile"),
+        line_of(text, "op: truncate}"),
+        line_of(text, '"  "'),
+        line_of(text, "contact_number: xero"),
+        line_of(text, "phone: xero"),
+        line_of(text, "SOUTHERN"),
+        line_of(text, "alerts"),
+    ]
+    joined = "\n".join(found)
+    assert 'sync.party_types[1]: "people" is not one of organisation, person' in joined
+    assert 'unknown condition "equal" (expected one of field, equals, in, present)' in joined
+    assert '"Mia Nguyen" is not an e-mail address' in joined
+    assert 'transforms[1]: field "phone_mobile" cannot be transformed' in joined
+    assert "transforms[2]: truncate needs a positive length" in joined
+    assert "groups.tags[1]: must not be empty" in joined
+    assert "ownership.contact_number: cannot be owned by Xero" in joined
+    assert 'ownership: unknown key "phone" (expected one of' in joined
+    assert "xero.contact_number_prefix: is longer than 30 characters" in joined
+    assert 'unknown section "alerts"' in joined
+
+
+def test_a_yaml_syntax_error_gives_the_line_and_column() -> None:
+    (problem,) = problems("sync:\n  skip_if: [{tag: Staff}\ngroups: {}\n")
+    assert re.match(r"capsule-xero\.yaml line 3 column \d+: not valid YAML: ", problem)
+
+
+def test_a_key_written_twice_is_an_error_instead_of_the_last_silently_winning() -> None:
+    assert problems("conflicts:\n  policy: xero_wins\n  policy: capsule_wins\n") == [
+        "capsule-xero.yaml line 3: conflicts.policy: appears twice (first on line 2); keep one"
+    ]
+
+
+def test_a_condition_with_two_kinds_or_a_field_without_a_test_is_refused() -> None:
+    assert problems("sync:\n  skip_if:\n    - {tag: Staff, type: person}\n") == [
+        "capsule-xero.yaml line 3: sync.skip_if[0]: a condition needs exactly one of tag, type, owner, field"
+        " (it has tag, type)"
+    ]
+    assert problems("sync:\n  skip_if:\n    - field: Industry\n") == [
+        'capsule-xero.yaml line 3: sync.skip_if[0]: field "Industry" needs exactly one of equals, in, present'
+    ]
+    assert problems("sync:\n  skip_if:\n    - {tag: Staff, equals: x}\n") == [
+        "capsule-xero.yaml line 3: sync.skip_if[0]: equals only goes with field (this is a tag condition)"
+    ]
+    assert problems("sync:\n  skip_if:\n    - Staff\n") == [
+        "capsule-xero.yaml line 3: sync.skip_if[0]: should be a condition such as {tag: Staff} or"
+        ' {field: Industry, equals: Mining}, not "Staff"'
+    ]
+
+
+def test_transform_steps_must_fit_their_operation() -> None:
+    def first(step: str) -> str:
+        return problems(f"transforms:\n  - {step}\n")[0].split(": ", 2)[2]
+
+    assert (
+        first("{field: name, op: truncate, length: 0}")
+        == "truncate needs a positive length (e.g. length: 255)"
+    )
+    assert first("{field: name, op: trim, length: 3}") == "trim takes nothing but field, not length"
+    assert (
+        first("{field: name, op: replace, with: x}")
+        == 'replace needs the text to find (find: "...", with: "...")'
+    )
+    assert first("{field: name, op: suffix}") == 'suffix needs a value (value: "...")'
+    assert first("{field: nmae, op: trim}").startswith('field "nmae" is not one of name, first_name')
+    assert first("{field: email_address, op: upper}").startswith("upper has no effect on email_address")
+    assert first("{field: contact_groups, op: lower}").startswith(
+        'field "contact_groups" cannot be transformed'
+    )
+    assert first("{field: name, op: shout}").startswith('"shout" is not one of trim, upper, lower, title')
+
+
+def test_bad_types_and_ranges_say_what_was_expected() -> None:
+    assert problems("groups:\n  owners: maybe\n") == [
+        'capsule-xero.yaml line 2: groups.owners: should be true or false, not "maybe"'
+    ]
+    assert problems("approval:\n  max_operations: lots\n") == [
+        'capsule-xero.yaml line 2: approval.max_operations: should be a whole number, not "lots"'
+    ]
+    assert problems("matching:\n  min_confidence: 1.5\n") == [
+        "capsule-xero.yaml line 2: matching.min_confidence: should be less than or equal to 1 (not 1.5)"
+    ]
+    assert problems("groups:\n  tags: Customer\n") == [
+        'capsule-xero.yaml line 2: groups.tags: "Customer" should be a list of tag names, or all'
+    ]
+    assert problems("groups:\n  tags: [VIP, vip]\n") == [
+        'capsule-xero.yaml line 2: groups.tags: "vip" is listed twice'
+    ]
+    assert problems("version: 2\n") == [
+        "capsule-xero.yaml line 1: version: this tool reads rules files of version 1"
+    ]
+    assert problems("- sync\n") == [
+        "capsule-xero.yaml line 1: the file should be sections such as sync:, groups:, conflicts:"
+    ]
