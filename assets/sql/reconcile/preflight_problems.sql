@@ -1,0 +1,266 @@
+-- Every write Xero would refuse, found before anything is sent (FACTS §3, §5, §6), and how the plan
+-- settles it: one row per problem of a planned create, update or restore. Names and ContactNumbers
+-- compare trimmed and case-insensitively, as Xero's collation does (the stand-in's unique_key).
+--   name taken (Name is unique among ACTIVE contacts, case-insensitively; a restore needs it free too)
+--     → the name_collision policy: suffix (the name ∥ " (ContactNumber)"), link (settled earlier, in
+--     contact_targets.sql: the create became an update of that contact) or review;
+--   ContactNumber taken (unique among ALL contacts, archived included) → review;
+--   a value over Xero's length → review for Name and ContactNumber (a contact cannot go without
+--     them, and cutting a name silently would make it another name), otherwise the field is not sent;
+--   more than five people → a note: the desired side already sends the first five.
+-- Parameters: $name_collision.
+with planned as (
+    select *
+    from reconcile.operation_drafts
+    where operation in ('create', 'update', 'restore')
+),
+
+active_names as (
+    select contact_id, lower(trim(name)) as name_key
+    from reconcile.current_contacts
+    where contact_status = 'ACTIVE' and name is not null
+),
+
+claims as (
+    select
+        party_id,
+        contact_id,
+        operation,
+        resulting_name,
+        lower(trim(resulting_name)) as name_key,
+        row_number() over (partition by lower(trim(resulting_name)) order by party_id) as claim_rank
+    from planned
+    where claims_name and resulting_name is not null
+),
+
+active_hits as (
+    select c.party_id, count(*) as hits, min(a.contact_id) as taken_by
+    from claims as c
+    inner join active_names as a on a.name_key = c.name_key and a.contact_id is distinct from c.contact_id
+    group by c.party_id
+),
+
+name_problems as (
+    select
+        c.party_id,
+        c.contact_id,
+        c.operation,
+        'name' as field,
+        case when h.hits > 0 then 'name_taken' else 'name_planned_twice' end as problem,
+        c.resulting_name as value,
+        case when $name_collision = 'suffix' then 'suffix' else 'review' end as settlement,
+        case when $name_collision = 'suffix' then t.suffixed_name end as settled_value,
+        case
+            when h.hits > 0
+                then 'Name "' || c.resulting_name || '" is taken by the active Xero contact ' || h.taken_by
+            else 'Name "' || c.resulting_name || '" is planned for another party too (the lower party id keeps it)'
+        end
+        || case
+            when $name_collision = 'suffix' then ': sent as "' || t.suffixed_name || '"'
+            when $name_collision = 'link' then ': no single contact to link to, a person decides'
+            else ': a person decides (name_collision = review)'
+        end as detail
+    from claims as c
+    inner join reconcile.contact_targets as t on t.party_id = c.party_id
+    left join active_hits as h on h.party_id = c.party_id
+    where h.hits > 0 or c.claim_rank > 1
+),
+
+-- A suffixed name is checked again: someone may already use exactly that name.
+final_names as (
+    select c.party_id, c.name_key
+    from claims as c
+    where not exists (select 1 from name_problems as p where p.party_id = c.party_id)
+    union all
+    select party_id, lower(trim(settled_value))
+    from name_problems
+    where settlement = 'suffix'
+),
+
+suffix_problems as (
+    select
+        p.party_id,
+        p.contact_id,
+        p.operation,
+        'name' as field,
+        'suffixed_name_taken' as problem,
+        p.settled_value as value,
+        'review' as settlement,
+        null as settled_value,
+        'the suffixed Name "' || p.settled_value || '" is taken as well: a person decides' as detail
+    from name_problems as p
+    where
+        p.settlement = 'suffix'
+        and (
+            exists (
+                select 1
+                from active_names as a
+                where a.name_key = lower(trim(p.settled_value)) and a.contact_id is distinct from p.contact_id
+            )
+            or exists (
+                select 1
+                from final_names as f
+                where f.name_key = lower(trim(p.settled_value)) and f.party_id <> p.party_id
+            )
+        )
+),
+
+numbers as (
+    select
+        party_id,
+        contact_id,
+        operation,
+        contact_number,
+        count(*) over (partition by lower(contact_number)) as planned_times
+    from planned
+    where list_contains(changed_fields, 'contact_number')
+),
+
+number_holders as (
+    select n.party_id, min(c.contact_id) as taken_by
+    from numbers as n
+    inner join reconcile.current_contacts as c
+        on lower(c.contact_number) = lower(n.contact_number) and c.contact_id is distinct from n.contact_id
+    group by n.party_id
+),
+
+number_problems as (
+    select
+        n.party_id,
+        n.contact_id,
+        n.operation,
+        'contact_number' as field,
+        'contact_number_taken' as problem,
+        n.contact_number as value,
+        'review' as settlement,
+        null as settled_value,
+        'ContactNumber ' || n.contact_number || ' is '
+        || coalesce('already on the Xero contact ' || h.taken_by, 'planned for another party too')
+        || ' (unique among all contacts, archived included): a person decides' as detail
+    from numbers as n
+    left join number_holders as h on h.party_id = n.party_id
+    where h.taken_by is not null or n.planned_times > 1
+),
+
+sent_values as (
+    select party_id, contact_id, operation, changed_fields, field, value
+    from planned unpivot (
+        value for field in (
+            contact_number, name, first_name, last_name, email_address, tax_number, website,
+            phone_default, phone_mobile, phone_fax, street_address, postal_address, contact_persons
+        )
+    )
+),
+
+too_long as (
+    select
+        party_id,
+        contact_id,
+        operation,
+        field,
+        value,
+        case
+            when field in ('street_address', 'postal_address') then
+                coalesce(len(json_extract_string(value, '$.lines[*]')) > 4, false)
+                or coalesce(
+                    list_max(list_transform(json_extract_string(value, '$.lines[*]'), lambda l: length(l))) > 500,
+                    false
+                )
+                or coalesce(length(json_extract_string(value, '$.city')) > 255, false)
+                or coalesce(length(json_extract_string(value, '$.region')) > 255, false)
+                or coalesce(length(json_extract_string(value, '$.postal_code')) > 50, false)
+                or coalesce(length(json_extract_string(value, '$.country')) > 50, false)
+            when field = 'contact_persons' then
+                coalesce(json_array_length(value) > 5, false)
+                or coalesce(
+                    list_max(
+                        list_transform(
+                            list_concat(
+                                json_extract_string(value, '$[*].first_name'),
+                                json_extract_string(value, '$[*].last_name'),
+                                json_extract_string(value, '$[*].email_address')
+                            ),
+                            lambda v: length(v)
+                        )
+                    ) > 255,
+                    false
+                )
+            when field in ('contact_number', 'tax_number', 'phone_default', 'phone_mobile', 'phone_fax')
+                then length(value) > 50
+            else length(value) > 255
+        end as over_limit
+    from sent_values
+    where list_contains(changed_fields, field)
+),
+
+length_problems as (
+    select
+        party_id,
+        contact_id,
+        operation,
+        field,
+        'too_long' as problem,
+        value,
+        case when field in ('name', 'contact_number') then 'review' else 'not_sent' end as settlement,
+        null as settled_value,
+        case
+            when field in ('street_address', 'postal_address')
+                then field || ' is over Xero''s limits (at most 4 lines of 500 characters, city and region 255, '
+                || 'postcode and country 50): not sent'
+            when field = 'contact_persons'
+                then 'contact_persons holds more than five people or a value over 255 characters: not sent'
+            else field || ' is ' || length(value) || ' characters, over Xero''s '
+                || case
+                    when field in ('contact_number', 'tax_number') or field like 'phone_%' then '50'
+                    else '255'
+                end
+                || case when field in ('name', 'contact_number') then ': a person decides' else ': not sent' end
+        end as detail
+    from too_long
+    where over_limit
+),
+
+link_notes as (
+    select
+        o.party_id,
+        o.contact_id,
+        o.operation,
+        'name' as field,
+        'name_taken' as problem,
+        o.resulting_name as value,
+        'link' as settlement,
+        o.contact_id as settled_value,
+        'Name is taken by the active Xero contact ' || o.contact_id || ', which has no ContactNumber '
+        || 'of ours: that contact is updated instead of creating a duplicate' as detail
+    from reconcile.operation_drafts as o
+    inner join reconcile.contact_targets as t on t.party_id = o.party_id
+    where t.target_rule = 'name_link'
+),
+
+people_notes as (
+    select
+        party_id,
+        contact_id,
+        operation,
+        'contact_persons' as field,
+        'more_than_five_people' as problem,
+        cast(people_total as varchar) as value,
+        'note' as settlement,
+        null as settled_value,
+        'the organisation has ' || people_total || ' people; Xero keeps at most five ContactPersons, '
+        || 'so the first five by Capsule id are sent' as detail
+    from reconcile.operation_drafts
+    where people_total > 5 and operation in ('create', 'update', 'restore', 'noop')
+)
+
+select * from name_problems
+union all by name
+select * from suffix_problems
+union all by name
+select * from number_problems
+union all by name
+select * from length_problems
+union all by name
+select * from link_notes
+union all by name
+select * from people_notes
