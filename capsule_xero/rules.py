@@ -67,6 +67,8 @@ COMPARED_FIELDS = (
     "contact_groups",
 )
 # Plain text fields a transform may change; the others have a canonical structure (E.164, JSON, ABN).
+# Fields the tool compares but can never write (the API marks them read-only).
+READ_ONLY_IN_XERO = ("website",)
 TEXT_FIELDS = ("name", "first_name", "last_name", "email_address", "website")
 # Ownership may name a group of fields at once.
 FIELD_GROUPS = {
@@ -401,7 +403,10 @@ class Rules(_Section):
             "all_tags_are_groups": all_tags,
             "owner_groups": self.groups.owners,
             "owner_group_prefix": self.groups.owner_group_prefix,
-            "xero_owned_fields": self.ownership.xero_owned(),
+            # Xero's Website is read-only through the API (xero_accounting.yaml, Contact.Website:
+            # readOnly), so whatever Capsule says, Xero's value stands; comparing it would plan an update
+            # that can never land.
+            "xero_owned_fields": sorted({*self.ownership.xero_owned(), *READ_ONLY_IN_XERO}),
             "conflict_policy": self.conflicts.policy,
             "name_collision": self.conflicts.name_collision,
             "restore_archived_by_xero": self.conflicts.archived_in_xero == "restore",

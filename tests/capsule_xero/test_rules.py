@@ -114,7 +114,7 @@ def test_the_error_shown_in_the_example_files_header_is_what_that_mistake_gives(
 
 def test_sql_params_are_exactly_the_rules_parameters_the_reconcile_contract_names() -> None:
     readme = (REPO / "assets" / "sql" / "reconcile" / "README.md").read_text()
-    section = readme.split("## Rules parameters", 1)[1]
+    section = readme.split("## Rules parameters", 1)[1].split("\n## ", 1)[0]
     names = set(re.findall(r"`([a-z_]+)`", section)) - {
         "newest_wins", "capsule_wins", "xero_wins", "manual", "suffix", "link", "review",
     }  # fmt: skip
@@ -143,7 +143,8 @@ matching: {min_confidence: 0.75}
         "all_tags_are_groups": True,
         "owner_groups": False,
         "owner_group_prefix": "Rep: ",
-        "xero_owned_fields": ["phone_default", "phone_fax", "postal_address"],
+        # website is always Xero's: the API cannot write it.
+        "xero_owned_fields": ["phone_default", "phone_fax", "postal_address", "website"],
         "conflict_policy": "manual",
         "name_collision": "suffix",
         "restore_archived_by_xero": True,
