@@ -37,12 +37,18 @@ def _strip_comments(select: str) -> str:
 
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
-    """The ``cx_*`` normalisers, once per connection (DuckDB refuses a second definition)."""
+    """The ``cx_*`` normalisers, once per connection (DuckDB refuses a second definition), and the macros."""
     known = con.execute(
         "select count(*) from duckdb_functions() where function_name = 'cx_fold_name'"
     ).fetchall()
     if known[0][0] == 0:
         normalise.register(con)
+    register_macros(con)
+
+
+def register_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The shared ``cx_*`` SQL macros (``macros.sql``: addresses, persons, groups), as temporary macros."""
+    con.execute((SQL_DIR / "macros.sql").read_text())
 
 
 def build(

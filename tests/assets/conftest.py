@@ -10,6 +10,7 @@ import pytest
 
 from assets.sql import build
 from assets.staging import MATCH_PARAMS, STAGING_PARAMS
+from assets.validation import build_quarantine
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
@@ -20,13 +21,28 @@ from sandbox.generator import Dataset, generate
 from sandbox.server import SandboxServer
 
 SEED = 21
+# The desired-state parameters (README "Rules parameters") until the rules file provides them.
+DESIRED_PARAMS = {
+    "people_as_contacts": False,
+    "group_tags": ["Customer", "Supplier", "Wholesale", "VIP"],
+    "all_tags_are_groups": False,
+    "owner_groups": True,
+    "owner_group_prefix": "Owner: ",
+}
+SQL_PARAMS = STAGING_PARAMS | MATCH_PARAMS | DESIRED_PARAMS
+
+
+@pytest.fixture(scope="session")
+def sql_params() -> dict[str, object]:
+    """Every model parameter the world was built with."""
+    return dict(SQL_PARAMS)
 
 
 @pytest.fixture(scope="session")
 def world(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Dataset, duckdb.DuckDBPyConnection, int]]:
-    """A 1,000-party world extracted, one party deleted and re-extracted, then staged."""
+    """A 1,000-party world extracted, one party deleted and re-extracted, then staged, matched and mapped."""
     dataset = generate(parties=1000, seed=SEED)
     sandbox = Sandbox(seed=SEED)
     sandbox.load(dataset)
@@ -47,5 +63,13 @@ def world(
     build(con, "staging", "capsule_parties", STAGING_PARAMS)
     build(con, "staging", "xero_contacts")
     build(con, "reconcile", "contact_matches", MATCH_PARAMS)
+    build_quarantine(con)
+    # Every party in scope until the rules file's scope (assets/rules_sql.py) takes over.
+    con.execute(
+        "create or replace table reconcile.sync_scope as"
+        " select party_id, true as in_scope, cast(null as varchar) as scope_reason from staging.capsule_parties"
+    )
+    build(con, "reconcile", "mapped_contacts", SQL_PARAMS)
+    build(con, "reconcile", "current_contacts", SQL_PARAMS)
     yield dataset, con, deleted
     con.close()

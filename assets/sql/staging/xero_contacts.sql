@@ -1,27 +1,85 @@
--- One tidy row per Xero contact (archived included), normalised like the Capsule side.
+-- One tidy row per Xero contact (archived included), normalised like the Capsule side and carrying
+-- the parts the current contact is compared by (reconcile/current_contacts.sql).
+-- Each nested row is normalised once and aggregated by its parent's _dlt_id.
 with contacts as (
     select * from raw.xero_contacts
 ),
 
-phones as (
+phone_rows as (
     -- Xero splits a number into country code, area code and number (FACTS §5); put it back
-    -- together before parsing, preferring DEFAULT, then MOBILE, then the rest.
+    -- together before parsing. A number typed whole with its "+" stands on its own.
     select
-        c.contact_id,
+        _dlt_parent_id as parent_id,
+        _dlt_list_idx as idx,
+        upper(phone_type) as phone_type,
+        cx_phone_e164(
+            case
+                when starts_with(ltrim(phone_number), '+') then phone_number
+                when coalesce(trim(phone_country_code), '') <> ''
+                    then '+' || regexp_replace(phone_country_code, '[^0-9]', '', 'g') || ' '
+                    || coalesce(phone_area_code, '') || ' ' || phone_number
+                else concat_ws(' ', nullif(trim(phone_area_code), ''), phone_number)
+            end
+        ) as e164
+    from raw.xero_contacts__phones
+    where coalesce(trim(phone_number), '') <> ''
+),
+
+phones as (
+    select
+        parent_id,
+        arg_min(e164, idx) filter (where phone_type = 'DEFAULT' and e164 is not null) as phone_default,
+        arg_min(e164, idx) filter (where phone_type = 'MOBILE' and e164 is not null) as phone_mobile,
+        arg_min(e164, idx) filter (where phone_type = 'FAX' and e164 is not null) as phone_fax,
+        arg_min(e164, idx) filter (where phone_type = 'DDI' and e164 is not null) as phone_ddi,
+        arg_min(e164, idx) filter (where e164 is not null) as phone_any
+    from phone_rows
+    group by parent_id
+),
+
+addresses as (
+    select
+        _dlt_parent_id as parent_id,
         arg_min(
-            cx_phone_e164(
-                case
-                    when coalesce(trim(ph.phone_country_code), '') <> ''
-                        then '+' || regexp_replace(ph.phone_country_code, '[^0-9]', '', 'g') || ' '
-                        || coalesce(ph.phone_area_code, '') || ' ' || ph.phone_number
-                    else concat_ws(' ', nullif(trim(ph.phone_area_code), ''), ph.phone_number)
-                end
-            ),
-            case ph.phone_type when 'DEFAULT' then 0 when 'MOBILE' then 1 when 'DDI' then 2 else 3 end
-        ) filter (where coalesce(trim(ph.phone_number), '') <> '') as phone_e164
-    from contacts as c
-    inner join raw.xero_contacts__phones as ph on ph._dlt_parent_id = c._dlt_id
-    group by c.contact_id
+            {
+                'lines': cx_address_lines([address_line1, address_line2, address_line3, address_line4]),
+                'city': cx_blank(city),
+                'region': cx_region(region, country),
+                'postal_code': cx_blank(postal_code),
+                'country': cx_country(country)
+            },
+            _dlt_list_idx
+        ) filter (where upper(address_type) = 'STREET') as street,
+        arg_min(
+            {
+                'lines': cx_address_lines([address_line1, address_line2, address_line3, address_line4]),
+                'city': cx_blank(city),
+                'region': cx_region(region, country),
+                'postal_code': cx_blank(postal_code),
+                'country': cx_country(country)
+            },
+            _dlt_list_idx
+        ) filter (where upper(address_type) = 'POBOX') as postal
+    from raw.xero_contacts__addresses
+    group by _dlt_parent_id
+),
+
+persons as (
+    select
+        _dlt_parent_id as parent_id,
+        list(cx_contact_person(first_name, last_name, cx_email(email_address)) order by _dlt_list_idx)
+            as contact_persons
+    from raw.xero_contacts__contact_persons
+    group by _dlt_parent_id
+),
+
+groups as (
+    -- The groups a contact is in, as each paged contact lists them (pipelines/xero: no extra call);
+    -- a deleted group keeps no members.
+    select _dlt_parent_id as parent_id, list(distinct name order by name) as contact_groups
+    from raw.xero_contacts__contact_groups
+    where upper(coalesce(status, 'ACTIVE')) = 'ACTIVE' and cx_blank(name) is not null
+    group by _dlt_parent_id
 )
 
 select
@@ -34,14 +92,42 @@ select
     cx_fold_name(c.name) as folded_name,
     c.first_name,
     c.last_name,
-    cx_email(c.email_address) as email,
-    cx_email_domain(cx_email(c.email_address)) as email_domain,
-    coalesce(cx_company_domain(cx_website_domain(c.website)), cx_company_domain(cx_email(c.email_address)))
+    c.email,
+    -- The e-mail is canonical already (cx_email): its domain is what follows the one "@".
+    split_part(c.email, '@', 2) as email_domain,
+    coalesce(cx_company_domain(cx_website_domain(c.website)), cx_company_domain(split_part(c.email, '@', 2)))
         as company_domain,
-    ph.phone_e164,
+    -- The contact's phone for matching: DEFAULT first, then MOBILE, DDI, any other.
+    coalesce(ph.phone_default, ph.phone_mobile, ph.phone_ddi, ph.phone_any) as phone_e164,
     c.tax_number,
     cx_abn(c.tax_number) as abn,
     c.merged_to_contact_id,
-    c.updated_date_utc as updated_at
-from contacts as c
-left join phones as ph on ph.contact_id = c.contact_id
+    c.updated_date_utc as updated_at,
+    ph.phone_default,
+    ph.phone_mobile,
+    ph.phone_fax,
+    cx_blank(c.website) as website,
+    coalesce(a.street.lines, cast([] as varchar[])) as street_lines,
+    a.street.city as street_city,
+    a.street.region as street_region,
+    a.street.postal_code as street_postal_code,
+    a.street.country as street_country,
+    coalesce(a.postal.lines, cast([] as varchar[])) as postal_lines,
+    a.postal.city as postal_city,
+    a.postal.region as postal_region,
+    a.postal.postal_code as postal_postal_code,
+    a.postal.country as postal_country,
+    coalesce(p.contact_persons, []) as contact_persons,
+    coalesce(g.contact_groups, cast([] as varchar[])) as contact_groups,
+    -- Xero refuses to archive a contact with an outstanding balance (CASES.md
+    -- deleted_party_synced_with_balance): receivable and payable both count.
+    cast(
+        abs(coalesce(c.balances__accounts_receivable__outstanding, 0))
+        + abs(coalesce(c.balances__accounts_payable__outstanding, 0))
+        as decimal(18, 2)
+    ) as balance_outstanding
+from (select *, cx_email(email_address) as email from contacts) as c
+left join phones as ph on ph.parent_id = c._dlt_id
+left join addresses as a on a.parent_id = c._dlt_id
+left join persons as p on p.parent_id = c._dlt_id
+left join groups as g on g.parent_id = c._dlt_id
