@@ -9,9 +9,10 @@ from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from assets.extract import capsule_extract, xero_extract
+from assets.reconciling import RECONCILE_ASSETS, RECONCILE_CHECKS
+from assets.resources import RulesResource
 from assets.staging import (
     capsule_parties_follow_the_row_rules,
-    contact_matches,
     staging_capsule_parties,
     staging_quarantine,
     staging_xero_contacts,
@@ -25,12 +26,14 @@ defs = dg.Definitions(
         staging_capsule_parties,
         staging_xero_contacts,
         staging_quarantine,
-        contact_matches,
+        *RECONCILE_ASSETS,
     ],
-    asset_checks=[capsule_parties_follow_the_row_rules],
+    asset_checks=[capsule_parties_follow_the_row_rules, *RECONCILE_CHECKS],
     resources={
         "dlt": DagsterDltResource(),
         # The path holds no secret; CAPSULE_XERO_HOME defaults to ./.capsule-xero.
         "duckdb": DuckDBResource(database=str(Settings.from_env().duckdb_path)),
+        # The rules file is read when an asset runs: a mistake in it names its line in that run.
+        "rules": RulesResource(),
     },
 )

@@ -4,14 +4,10 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.extract import DUCKDB_POOL
+from assets.pipeline import sql_params
+from assets.resources import RulesResource
 from assets.sql import build
-from assets.validation import MAX_REJECT_SHARE, build_quarantine, quarantine
-
-# The Capsule custom fields holding the ABN and Xero's ContactID (DESIGN.md mapping table); the
-# rules file will make them configurable. They are bound as parameters, never pasted into SQL.
-STAGING_PARAMS = {"abn_field": "ABN", "xero_id_field": "Xero Contact ID"}
-# ContactNumber = prefix + Capsule id (DESIGN.md mapping); name-only matches (0.6) pass by default.
-MATCH_PARAMS = {"contact_number_prefix": "CAP-", "min_confidence": 0.6}
+from assets.validation import build_quarantine, quarantine, staged_parties
 
 
 @dg.asset(
@@ -21,10 +17,10 @@ MATCH_PARAMS = {"contact_number_prefix": "CAP-", "min_confidence": 0.6}
     pool=DUCKDB_POOL,
     kinds={"duckdb", "sql"},
 )
-def staging_capsule_parties(duckdb: DuckDBResource) -> dg.MaterializeResult:
+def staging_capsule_parties(duckdb: DuckDBResource, rules: RulesResource) -> dg.MaterializeResult:
     """One row per Capsule party: valid e-mail, E.164 phone, checked ABN, company domain, folded name."""
     with duckdb.get_connection() as con:
-        rows = build(con, "staging", "capsule_parties", STAGING_PARAMS)
+        rows = build(con, "staging", "capsule_parties", sql_params(rules.load()))
         ((bad_abn, bad_email, bad_phone, deleted),) = con.sql(
             "select count(*) filter (where abn_problem is not null), count(*) filter (where bad_emails > 0),"
             " count(*) filter (where bad_phones > 0), count(*) filter (where is_deleted)"
@@ -48,10 +44,10 @@ def staging_capsule_parties(duckdb: DuckDBResource) -> dg.MaterializeResult:
     pool=DUCKDB_POOL,
     kinds={"duckdb", "sql"},
 )
-def staging_xero_contacts(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """One row per Xero contact (archived included): ABN from TaxNumber, E.164 phone, folded name."""
+def staging_xero_contacts(duckdb: DuckDBResource, rules: RulesResource) -> dg.MaterializeResult:
+    """One row per Xero contact (archived included): ABN from TaxNumber, E.164 phones, folded name."""
     with duckdb.get_connection() as con:
-        rows = build(con, "staging", "xero_contacts")
+        rows = build(con, "staging", "xero_contacts", sql_params(rules.load()))
         ((archived, with_abn),) = con.sql(
             "select count(*) filter (where is_archived), count(*) filter (where abn is not null)"
             " from staging.xero_contacts"
@@ -67,7 +63,7 @@ def staging_xero_contacts(duckdb: DuckDBResource) -> dg.MaterializeResult:
     kinds={"duckdb", "pandera"},
 )
 def staging_quarantine(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Capsule parties that break a row rule, with the rule, the field and the value: they are not synced."""
+    """Capsule values and parties that break a row rule, with the rule, the field, the value and the effect."""
     with duckdb.get_connection() as con:
         rows, _ = build_quarantine(con)
     by_rule = rows.groupby("rule").size().to_dict() if len(rows) else {}
@@ -80,51 +76,22 @@ def staging_quarantine(duckdb: DuckDBResource) -> dg.MaterializeResult:
 
 
 @dg.asset_check(asset=staging_capsule_parties, blocking=True)
-def capsule_parties_follow_the_row_rules(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    """Fails on schema drift, or when more than 20% of parties break a row rule (those are quarantined)."""
+def capsule_parties_follow_the_row_rules(duckdb: DuckDBResource, rules: RulesResource) -> dg.AssetCheckResult:
+    """Fails on schema drift, or when more parties break a row rule than the rules file allows."""
+    max_share = rules.load().validation.max_reject_share
     with duckdb.get_connection() as con:
-        parties = con.sql("select * from staging.capsule_parties").df()
+        parties = staged_parties(con)
     rows, drift = quarantine(parties)
     rejected = rows["record_id"].nunique() if len(rows) else 0
     share = rejected / len(parties) if len(parties) else 0.0
     return dg.AssetCheckResult(
-        passed=not drift and share <= MAX_REJECT_SHARE,
+        passed=not drift and share <= max_share,
         metadata={
             "parties": len(parties),
             "quarantined_parties": int(rejected),
             "reject_share": round(share, 4),
-            "max_reject_share": MAX_REJECT_SHARE,
+            "max_reject_share": max_share,
             "schema_drift": dg.MetadataValue.json(drift[:20]),
             "sample_ids": dg.MetadataValue.json(sorted(set(rows["record_id"]))[:10] if len(rows) else []),
         },
-    )
-
-
-@dg.asset(
-    key=["reconcile", "contact_matches"],
-    deps=[staging_capsule_parties, staging_xero_contacts],
-    group_name="reconcile",
-    pool=DUCKDB_POOL,
-    kinds={"duckdb", "sql"},
-)
-def contact_matches(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Each syncable Capsule party's Xero contact: the rule that matched, its confidence, or why it waits for review."""
-    with duckdb.get_connection() as con:
-        rows = build(con, "reconcile", "contact_matches", MATCH_PARAMS)
-        by_outcome = dict(
-            con.sql("select outcome, count(*) from reconcile.contact_matches group by all").fetchall()
-        )
-        by_rule = dict(
-            con.sql(
-                "select match_rule, count(*) from reconcile.contact_matches where outcome = 'matched' group by all"
-            ).fetchall()
-        )
-    return dg.MaterializeResult(
-        metadata={
-            "rows": rows,
-            "matched": by_outcome.get("matched", 0),
-            "new": by_outcome.get("new", 0),
-            "review": by_outcome.get("review", 0),
-            "matched_by_rule": dg.MetadataValue.json(by_rule),
-        }
     )

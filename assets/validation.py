@@ -2,15 +2,16 @@
 
 A row that breaks a rule is quarantined with the rule, the field and the value, and the other
 rows go on. The blocking check fails a run only on schema drift (a staged column missing or of
-another type) or when the share of quarantined parties passes ``MAX_REJECT_SHARE``.
+another type) or when the share of quarantined parties passes the rules file's
+``validation.max_reject_share``.
 """
 
+import json
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 
-MAX_REJECT_SHARE = 0.2  # the rules file will make this configurable
 XERO_NAME_LIMIT = 255  # FACTS §5: Name ≤ 255
 
 # What each rule checks, the Capsule field a person fixes, and the staged column holding the value.
@@ -93,9 +94,25 @@ def quarantine(parties: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS), drift
 
 
+def staged_parties(con: Any) -> pd.DataFrame:
+    """The live staged parties, only the columns the rules read (the list and map columns cost
+    seconds per million rows in pandas for nothing). A missing column is left for pandera to
+    report as drift; tombstones are not validated (they are only ever archived)."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'staging' and table_name = 'capsule_parties'"
+        ).fetchall()
+    }
+    columns = ", ".join(f'"{c}"' for c in STAGED_PARTY.columns if c in present)
+    live = "where not is_deleted" if "is_deleted" in present else ""
+    return con.sql(f"select {columns} from staging.capsule_parties {live}").df()  # noqa: S608 - our own column names
+
+
 def build_quarantine(con: Any) -> tuple[pd.DataFrame, list[str]]:
     """Validate ``staging.capsule_parties`` and (re)write ``staging.quarantine``; return (rows, drift)."""
-    rows, drift = quarantine(con.sql("select * from staging.capsule_parties").df())
+    rows, drift = quarantine(staged_parties(con))
     con.register("quarantine_rows", rows)
     try:
         casts = ", ".join(f"cast({column} as varchar) as {column}" for column in QUARANTINE_COLUMNS)
@@ -103,3 +120,129 @@ def build_quarantine(con: Any) -> tuple[pd.DataFrame, list[str]]:
     finally:
         con.unregister("quarantine_rows")
     return rows, drift
+
+
+# ----------------------------------------------------------------------------------- planned rows
+
+# Xero's limits on what a contact write may carry (specs/xero/FACTS.md §5; xero_accounting.yaml,
+# Contact). The preflight settles these before planning; this is the last guard before anything is
+# sent, so a model bug becomes a held-back row with a reason instead of a batch Xero refuses.
+SENT_OPERATIONS = ("create", "update", "archive", "restore")
+_SENT_LIMITS = {
+    "name": 255,
+    "first_name": 255,
+    "last_name": 255,
+    "email_address": 255,
+    "contact_number": 50,
+    "phone_default": 50,
+    "phone_mobile": 50,
+    "phone_fax": 50,
+}
+_ABN_DIGITS = r"^[0-9]{11}$"
+
+
+def _fits(limit: int) -> Any:
+    return lambda s: s.isna() | (s.astype("string").str.len() <= limit)
+
+
+def _at_most_five_persons(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: v is None or (isinstance(v, str) and len(json.loads(v)) <= 5))
+
+
+PLANNED_OPERATION = pa.DataFrameSchema(
+    {
+        "operation": pa.Column(str, pa.Check.isin(SENT_OPERATIONS)),
+        "party_id": pa.Column("int64"),
+        "contact_id": pa.Column(str, nullable=True),
+        "contact_persons": pa.Column(
+            str, _rule("contact_persons_at_most_five", _at_most_five_persons), nullable=True
+        ),
+        "tax_number": pa.Column(
+            str, _rule("tax_number_is_an_abn", lambda s: s.isna() | s.str.match(_ABN_DIGITS)), nullable=True
+        ),
+        **{
+            field: pa.Column(str, _rule(f"{field}_fits_xero", _fits(limit)), nullable=True)
+            for field, limit in _SENT_LIMITS.items()
+        },
+    },
+    checks=[
+        # A create names a contact Xero has not got; every other write names the one it changes.
+        pa.Check(
+            lambda df: (df["operation"] == "create") == df["contact_id"].isna(),
+            name="target_matches_operation",
+        ),
+        pa.Check(
+            lambda df: (df["operation"] != "create") | df["name"].notna(),
+            name="create_has_a_name",
+        ),
+    ],
+    strict=False,
+    coerce=False,
+)
+# The rule each planned-row check breaks, and the column whose value the reject row shows.
+PLANNED_RULE_FIELDS = {
+    "contact_persons_at_most_five": "contact_persons",
+    "tax_number_is_an_abn": "tax_number",
+    "target_matches_operation": "contact_id",
+    "create_has_a_name": "name",
+    **{f"{field}_fits_xero": field for field in _SENT_LIMITS},
+}
+PLANNED_REJECT_COLUMNS = ["party_id", "contact_id", "operation", "rule", "field", "value"]
+
+
+def planned_rows(con: Any) -> pd.DataFrame:
+    """The operations a plan would send (``reconcile.contact_operations``), the columns the rules read."""
+    columns = ", ".join(
+        ["operation", "party_id", "contact_id", *_SENT_LIMITS, "tax_number", "contact_persons"]
+    )
+    return con.execute(
+        f"select {columns} from reconcile.contact_operations where list_contains($sent, operation)",  # noqa: S608 - our own column names
+        {"sent": list(SENT_OPERATIONS)},
+    ).df()
+
+
+def reject_planned(planned: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """(rows Xero would refuse, schema problems) for planned operations."""
+    rows: list[dict[str, Any]] = []
+    drift: list[str] = []
+    frame = planned.set_index(pd.RangeIndex(len(planned)))
+    try:
+        PLANNED_OPERATION.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        for case in errors.failure_cases.to_dict("records"):
+            rule = case["check"]
+            if rule not in PLANNED_RULE_FIELDS or case["index"] is None or pd.isna(case["index"]):
+                drift.append(f"{case['column']}: {rule} ({case['failure_case']})")
+                continue
+            field = PLANNED_RULE_FIELDS[rule]
+            record = frame.loc[int(case["index"])]
+            value = record[field]
+            rows.append(
+                {
+                    "party_id": int(record["party_id"]),
+                    "contact_id": None if pd.isna(record["contact_id"]) else record["contact_id"],
+                    "operation": record["operation"],
+                    "rule": rule,
+                    "field": field,
+                    "value": None if pd.isna(value) else str(value)[:500],
+                }
+            )
+    rejects = pd.DataFrame(rows, columns=PLANNED_REJECT_COLUMNS).drop_duplicates(["party_id", "rule"])
+    return rejects, drift
+
+
+def build_planned_rejects(con: Any) -> tuple[pd.DataFrame, list[str], int]:
+    """Validate the planned operations and (re)write ``reconcile.planned_rejects``; (rejects, drift, planned)."""
+    planned = planned_rows(con)
+    rejects, drift = reject_planned(planned)
+    con.register("planned_reject_rows", rejects)
+    try:
+        con.execute(
+            "create or replace table reconcile.planned_rejects as select cast(party_id as bigint) as party_id,"
+            " cast(contact_id as varchar) as contact_id, cast(operation as varchar) as operation,"
+            " cast(rule as varchar) as rule, cast(field as varchar) as field, cast(value as varchar) as value"
+            " from planned_reject_rows"
+        )
+    finally:
+        con.unregister("planned_reject_rows")
+    return rejects, drift, len(planned)

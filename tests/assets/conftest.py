@@ -8,9 +8,8 @@ import duckdb
 import httpx
 import pytest
 
-from assets.sql import build
-from assets.staging import MATCH_PARAMS, STAGING_PARAMS
-from assets.validation import build_quarantine
+from assets.pipeline import reconcile, sql_params
+from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
@@ -21,15 +20,8 @@ from sandbox.generator import Dataset, generate
 from sandbox.server import SandboxServer
 
 SEED = 21
-# The desired-state parameters (README "Rules parameters") until the rules file provides them.
-DESIRED_PARAMS = {
-    "people_as_contacts": False,
-    "group_tags": ["Customer", "Supplier", "Wholesale", "VIP"],
-    "all_tags_are_groups": False,
-    "owner_groups": True,
-    "owner_group_prefix": "Owner: ",
-}
-SQL_PARAMS = STAGING_PARAMS | MATCH_PARAMS | DESIRED_PARAMS
+# Every model parameter of the default rules (no rules file).
+SQL_PARAMS = sql_params(Rules())
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +34,7 @@ def sql_params() -> dict[str, object]:
 def world(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Dataset, duckdb.DuckDBPyConnection, int]]:
-    """A 1,000-party world extracted, one party deleted and re-extracted, then staged, matched and mapped."""
+    """A 1,000-party world extracted, one party deleted and re-extracted, then reconciled with the default rules."""
     dataset = generate(parties=1000, seed=SEED)
     sandbox = Sandbox(seed=SEED)
     sandbox.load(dataset)
@@ -60,16 +52,6 @@ def world(
         CapsuleControl(server.capsule_url).delete_party(deleted)
         extract_capsule(settings)
     con = duckdb.connect(str(settings.duckdb_path))
-    build(con, "staging", "capsule_parties", STAGING_PARAMS)
-    build(con, "staging", "xero_contacts")
-    build(con, "reconcile", "contact_matches", MATCH_PARAMS)
-    build_quarantine(con)
-    # Every party in scope until the rules file's scope (assets/rules_sql.py) takes over.
-    con.execute(
-        "create or replace table reconcile.sync_scope as"
-        " select party_id, true as in_scope, cast(null as varchar) as scope_reason from staging.capsule_parties"
-    )
-    build(con, "reconcile", "mapped_contacts", SQL_PARAMS)
-    build(con, "reconcile", "current_contacts", SQL_PARAMS)
+    reconcile(con, Rules(), now=dataset.now)
     yield dataset, con, deleted
     con.close()

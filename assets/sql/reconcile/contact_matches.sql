@@ -3,12 +3,14 @@
 -- never free mail), folded name. The first rule with a candidate wins; several candidates, an
 -- ABN conflict, an archived look-alike, a contact claimed twice or a confidence under
 -- $min_confidence go to review, never to an automatic write.
--- Parameters: $contact_number_prefix ('CAP-'), $min_confidence (0.6).
+-- Parameters: $contact_number_prefix ('CAP-'), $min_confidence (0.6), $people_as_contacts (false).
+-- Only parties in reconcile.sync_scope take part: a party the rules keep out never claims a contact.
 with parties as (
     -- People with an organisation travel as its ContactPersons, not as contacts of their own.
-    select *
-    from staging.capsule_parties
-    where not is_deleted and (party_type = 'organisation' or organisation_id is null)
+    select p.*
+    from staging.capsule_parties as p
+    inner join reconcile.sync_scope as s on s.party_id = p.party_id and s.in_scope
+    where not p.is_deleted and (p.party_type = 'organisation' or p.organisation_id is null or $people_as_contacts)
 ),
 
 contacts as (

@@ -179,54 +179,64 @@ owners as (
     from raw.capsule_users as u
     left join parties as own on own.id = u.party__id
     left join emails as e on e.parent_id = own._dlt_id
+),
+
+live as (
+    select
+        p.party_id,
+        p.type as party_type,
+        p.display_name,
+        cx_fold_name(p.display_name) as folded_name,
+        p.first_name,
+        p.last_name,
+        p.organisation__id as organisation_id,
+        p.email,
+        -- The e-mail is canonical already (cx_email): its domain is what follows the one "@".
+        split_part(p.email, '@', 2) as email_domain,
+        -- An organisation's own domain: its website, else its e-mail's, never a free-mail domain.
+        coalesce(cx_company_domain(p.website_domain), cx_company_domain(split_part(p.email, '@', 2)))
+            as company_domain,
+        p.phone_e164,
+        p.abn_raw,
+        cx_abn(p.abn_raw) as abn,
+        cx_abn_problem(p.abn_raw) as abn_problem,
+        p.xero_contact_id,
+        p.bad_emails,
+        p.first_bad_email,
+        p.bad_phones,
+        p.first_bad_phone,
+        p.owner__id as owner_id,
+        p.created_at,
+        p.updated_at,
+        d.deleted_at,
+        d.deleted_at is not null as is_deleted,
+        p.tags,
+        p.custom_fields,
+        o.owner_email,
+        coalesce(o.owner_name, cx_blank(p.owner__name)) as owner_name,
+        p.website,
+        p.phone_default,
+        p.phone_mobile,
+        p.phone_fax,
+        cx_street_lines(p.street.street) as street_lines,
+        cx_blank(p.street.city) as street_city,
+        cx_region(p.street.state, p.street.country) as street_region,
+        cx_blank(p.street.zip) as street_postal_code,
+        cx_country(p.street.country) as street_country,
+        cx_street_lines(p.postal.street) as postal_lines,
+        cx_blank(p.postal.city) as postal_city,
+        cx_region(p.postal.state, p.postal.country) as postal_region,
+        cx_blank(p.postal.zip) as postal_postal_code,
+        cx_country(p.postal.country) as postal_country
+    from details as p
+    left join owners as o on o.user_id = p.owner__id
+    left join deletions as d on d.party_id = p.party_id
 )
 
-select
-    p.party_id,
-    p.type as party_type,
-    p.display_name,
-    cx_fold_name(p.display_name) as folded_name,
-    p.first_name,
-    p.last_name,
-    p.organisation__id as organisation_id,
-    p.email,
-    -- The e-mail is canonical already (cx_email): its domain is what follows the one "@".
-    split_part(p.email, '@', 2) as email_domain,
-    -- An organisation's own domain: its website, else its e-mail's, never a free-mail domain.
-    coalesce(cx_company_domain(p.website_domain), cx_company_domain(split_part(p.email, '@', 2)))
-        as company_domain,
-    p.phone_e164,
-    p.abn_raw,
-    cx_abn(p.abn_raw) as abn,
-    cx_abn_problem(p.abn_raw) as abn_problem,
-    p.xero_contact_id,
-    p.bad_emails,
-    p.first_bad_email,
-    p.bad_phones,
-    p.first_bad_phone,
-    p.owner__id as owner_id,
-    p.created_at,
-    p.updated_at,
-    d.deleted_at,
-    d.deleted_at is not null as is_deleted,
-    p.tags,
-    p.custom_fields,
-    o.owner_email,
-    coalesce(o.owner_name, cx_blank(p.owner__name)) as owner_name,
-    p.website,
-    p.phone_default,
-    p.phone_mobile,
-    p.phone_fax,
-    cx_street_lines(p.street.street) as street_lines,
-    cx_blank(p.street.city) as street_city,
-    cx_region(p.street.state, p.street.country) as street_region,
-    cx_blank(p.street.zip) as street_postal_code,
-    cx_country(p.street.country) as street_country,
-    cx_street_lines(p.postal.street) as postal_lines,
-    cx_blank(p.postal.city) as postal_city,
-    cx_region(p.postal.state, p.postal.country) as postal_region,
-    cx_blank(p.postal.zip) as postal_postal_code,
-    cx_country(p.postal.country) as postal_country
-from details as p
-left join owners as o on o.user_id = p.owner__id
-left join deletions as d on d.party_id = p.party_id
+select * from live
+union all by name
+-- A party deleted before this tool ever read it exists only as a tombstone (Capsule's
+-- /parties/deleted feed); it still needs a row, because its Xero contact may have to be archived.
+select d.party_id, d.deleted_at, true as is_deleted
+from deletions as d
+where not exists (select 1 from live as l where l.party_id = d.party_id)
