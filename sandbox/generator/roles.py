@@ -40,10 +40,11 @@ class Roles(PartyMaker):
         self.contacts.append(record)
         return record
 
-    def join_groups(self, contact: Record, party: Record) -> None:
+    def join_groups(self, contact: Record, party: Record, tags: list[Record] | None = None) -> None:
+        """Put the contact in the groups of ``tags`` (default: the party's tags now) and its owner's."""
         if contact["ContactStatus"] != "ACTIVE":
             return
-        for tag in party["tags"]:
+        for tag in party["tags"] if tags is None else tags:
             if tag["name"] in self.w.groups:
                 self.w.groups[tag["name"]]["ContactIDs"].append(contact["ContactID"])
         if party["owner"] is not None:
@@ -296,6 +297,9 @@ class Roles(PartyMaker):
             return False
         party, people, contact, _sync_ms = made
         cid = contact["ContactID"]
+        # Groups hold what the earlier sync wrote: a tag added in Capsule since must still be missing
+        # from Xero, or "Capsule changed a tag" would show no difference at all.
+        tags_at_sync = list(party["tags"])
         if role == "synced_capsule_changed":
             kind = rng.choice(("email", "phone", "address", "name", "tag"))
             self.change_capsule(party, kind, self.after_sync())
@@ -317,7 +321,7 @@ class Roles(PartyMaker):
         elif role == "xero_archived_synced_contact":
             contact["ContactStatus"] = "ARCHIVED"
             contact["UpdatedDateUTC"] = utc_ms(self.after_sync() * 1000 + rng.randrange(1000))
-        self.join_groups(contact, party)
+        self.join_groups(contact, party, tags_at_sync)
         if role == "synced_org_new_person":
             slot = self.take_new()
             if slot is None or self.budget < 2 + len(people):
