@@ -13,6 +13,7 @@ import time
 import webbrowser
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -20,6 +21,12 @@ from rich.console import Console
 from capsule_xero.settings import Settings
 from capsule_xero.token_store import TokenStore
 from capsule_xero.xero_auth import CALLBACK_PORT, XeroAuth, XeroAuthError, login
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from capsule_xero.rules import Rules
+    from reverse_etl.plans import Plan
 
 app = typer.Typer(
     help="Capsule CRM → Xero contact sync: extract to DuckDB, reconcile in SQL, write only the difference.",
@@ -340,6 +347,394 @@ def _print_report(title: str, columns: list[str], rows: list[tuple], limit: int)
         console.print(
             f"… and {len(rows) - limit:,} more rows ({len(rows):,} in all): "
             f"--limit {len(rows)} shows them, --csv FILE writes them all.",
+            highlight=False,
+        )
+
+
+# ---- plan, approve, sync, status --------------------------------------------------------------------
+# The DuckDB file takes one writing process at a time (DESIGN.md, limits): these commands open it only
+# after the extract (dlt) has closed it, and read-only when they only show something.
+
+PLAN_ROWS_SHOWN = 50
+ERROR_QUEUE_ROWS_SHOWN = 20
+
+
+def _load_rules_or_exit(settings: Settings) -> Rules:
+    from rich.markup import escape
+
+    from capsule_xero.rules import RulesError, load_rules
+
+    try:
+        return load_rules(settings.config_file)
+    except RulesError as exc:
+        console.print("[red]The rules file has problems:[/red]")
+        for problem in exc.problems:
+            console.print(f"  {escape(problem)}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    import duckdb
+    from rich.markup import escape
+
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        # DuckDB lets one process write a file; a running sync or Dagster holds it until it finishes.
+        console.print(f"[red]Cannot open {escape(str(path))}:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _extract_both(settings: Settings, full: bool) -> None:
+    """Capsule then Xero into schema raw; exit 1 (after saying why) when either fails."""
+    from rich.markup import escape
+
+    from pipelines.capsule import CapsuleError, extract_capsule
+    from pipelines.xero import XeroRun, run_xero_extract, xero_error
+
+    try:
+        with console.status("Reading Capsule…"):
+            result = extract_capsule(settings, full_refresh=full)
+    except CapsuleError as exc:
+        console.print(f"[red]Capsule: {escape(str(exc))}[/red] Nothing was planned.", highlight=False)
+        raise typer.Exit(1) from None
+    run = XeroRun()
+    try:
+        with console.status("Reading Xero…"):
+            run_xero_extract(settings, full_refresh=full, run=run)
+    except Exception as exc:
+        cause = xero_error(exc)  # sign-in, API and daily-limit errors, however dlt wrapped them
+        if cause is None:
+            raise
+        console.print(f"[red]Xero: {escape(str(cause))}[/red] Nothing was planned.", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(
+        f"Read Capsule ({result.calls:,} API calls) and Xero ({sum(run.requests.values()):,} API calls).",
+        highlight=False,
+    )
+
+
+def _reconcile_and_plan(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan:
+    """The whole reconcile, then the next plan; says what became of earlier plans."""
+    from assets.pipeline import reconcile
+    from reverse_etl.plans import create_plan
+
+    with console.status("Reconciling…"):
+        run = reconcile(con, rules)
+    console.print(
+        f"Reconciled {run.rows.get('staging.capsule_parties', 0):,} Capsule parties with "
+        f"{run.rows.get('staging.xero_contacts', 0):,} Xero contacts in {sum(run.seconds.values()):.1f}s.",
+        highlight=False,
+    )
+    plan = create_plan(con, rules)
+    if plan.reused:
+        console.print(
+            f"Nothing changed since plan {plan.plan_id} was made, so it stands (with its approval, if any).",
+            highlight=False,
+        )
+    if plan.superseded:
+        numbers = ", ".join(str(n) for n in plan.superseded)
+        console.print(
+            f"Plan {numbers} will not be applied: superseded by plan {plan.plan_id}.", highlight=False
+        )
+    return plan
+
+
+@app.command("plan")
+def plan_command(
+    plan_id: int | None = typer.Argument(
+        None, metavar="PLAN", help="The plan to show; the newest when left out."
+    ),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Extract both systems and reconcile first, then make a new plan and show it."
+    ),
+    limit: int | None = typer.Option(
+        None,
+        min=1,
+        help=f"At most this many operations (default {PLAN_ROWS_SHOWN} on screen, all in --json).",
+    ),
+    operation: str | None = typer.Option(
+        None, help="Only these operations: create, update, archive or restore."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (before/after values whole)."),
+) -> None:
+    """Show a plan: counts per operation, then each contact with its fields before → after."""
+    import json
+
+    from reverse_etl.plan_render import plan_json, render_plan
+    from reverse_etl.plans import PLANNED_OPERATIONS, PlanError, load_plan
+
+    if operation is not None and operation not in PLANNED_OPERATIONS:
+        console.print(f"--operation takes one of {', '.join(PLANNED_OPERATIONS)}.", highlight=False)
+        raise typer.Exit(2)
+    if refresh and plan_id is not None:
+        console.print("--refresh makes a new plan: leave out PLAN.")
+        raise typer.Exit(2)
+    settings = Settings.from_env()
+    path = settings.duckdb_path
+    if refresh:
+        rules = _load_rules_or_exit(settings)
+        _extract_both(settings, full=False)
+        con = _connect(path, read_only=False)
+    elif not path.exists():
+        console.print(
+            f"No DuckDB file at {path} yet: run `capsule-xero plan --refresh` first.", highlight=False
+        )
+        raise typer.Exit(1)
+    else:
+        con = _connect(path, read_only=True)
+    with con:
+        if refresh:
+            try:
+                shown = _reconcile_and_plan(con, rules)
+            except PlanError as exc:
+                console.print(f"[red]{exc}[/red]", highlight=False)
+                raise typer.Exit(1) from None
+        else:
+            found = load_plan(con, plan_id)
+            if found is None:
+                latest = load_plan(con)
+                if latest is None:
+                    console.print("No plan yet: run `capsule-xero plan --refresh` (or `capsule-xero sync`).")
+                else:
+                    console.print(
+                        f"There is no plan {plan_id}; the newest is plan {latest.plan_id}.", highlight=False
+                    )
+                raise typer.Exit(1)
+            shown = found
+        if as_json:
+            typer.echo(
+                json.dumps(plan_json(con, shown, limit=limit, operation=operation), ensure_ascii=False)
+            )
+        else:
+            console.print(render_plan(con, shown, limit=limit or PLAN_ROWS_SHOWN, operation=operation))
+
+
+@app.command()
+def approve(
+    plan_id: int = typer.Argument(..., metavar="PLAN", help="The number of the plan to approve."),
+) -> None:
+    """Approve a plan that waits (too many operations, archives, or a first migration)."""
+    from reverse_etl.plans import PlanError
+    from reverse_etl.plans import approve as approve_plan
+
+    path = Settings.from_env().duckdb_path
+    if not path.exists():
+        console.print(f"No DuckDB file at {path} yet: run `capsule-xero sync` first.", highlight=False)
+        raise typer.Exit(1)
+    with _connect(path, read_only=False) as con:
+        try:
+            approved = approve_plan(con, plan_id)
+        except PlanError as exc:
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            raise typer.Exit(1) from None
+    console.print(
+        f"Plan {approved.plan_id} approved: {approved.operations:,} operations and {approved.notes:,} History notes. "
+        f"`capsule-xero apply {approved.plan_id}` writes it now; `capsule-xero sync --apply` writes it too "
+        "while neither system has changed (a change makes a new plan to look at).",
+        highlight=False,
+    )
+
+
+@app.command()
+def sync(
+    apply: bool = typer.Option(False, "--apply", help="Also write the plan to Xero when it is approved."),
+    full: bool = typer.Option(False, "--full", help="Read everything again instead of from the cursors."),
+) -> None:
+    """Extract both systems, reconcile and make a plan; with --apply also write it to Xero."""
+    from rich.markup import escape
+
+    from reverse_etl.plan_render import render_summary
+    from reverse_etl.plans import PlanError, load_plan
+
+    settings = Settings.from_env()
+    rules = _load_rules_or_exit(settings)
+    _extract_both(settings, full)
+    with _connect(settings.duckdb_path, read_only=False) as con:
+        try:
+            plan = _reconcile_and_plan(con, rules)
+        except PlanError as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+            raise typer.Exit(1) from None
+        console.print(render_summary(plan))
+        number = plan.plan_id
+        if plan.status == "empty":
+            console.print("Nothing to do: Xero already holds what Capsule says.")
+            return
+        if not apply:
+            console.print(
+                "Nothing was written (no --apply). `capsule-xero plan` lists every operation"
+                + (
+                    f"; `capsule-xero approve {number}` approves it"
+                    if plan.waits_for_approval
+                    else f"; `capsule-xero apply {number}` or `capsule-xero sync --apply` writes it"
+                )
+                + ".",
+                highlight=False,
+            )
+            return
+        if plan.waits_for_approval:
+            console.print(
+                f"[yellow]Plan {number} waits for approval; nothing was written.[/yellow] Look at it with "
+                f"`capsule-xero plan`, then run `capsule-xero approve {number}` and `capsule-xero sync --apply` "
+                "again.",
+                highlight=False,
+            )
+            return
+        try:
+            from reverse_etl.apply import apply_plan
+        except ModuleNotFoundError as exc:
+            if exc.name != "reverse_etl.apply":
+                raise
+            console.print("[red]This version cannot apply plans yet (reverse_etl.apply is missing).[/red]")
+            raise typer.Exit(1) from None
+        try:
+            result = apply_plan(con, settings, rules, number)
+        except PlanError as exc:  # stale (Xero changed meanwhile, other rules), or not applicable
+            console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+            raise typer.Exit(1) from None
+        _print_apply_result(result)
+        done = load_plan(con, number)
+        status = done.status if done is not None else "unknown"
+        stopped = getattr(result, "stopped", None)
+        if status != "applied" or stopped:
+            console.print(
+                f"[red]Plan {number} is {status.replace('_', ' ')}.[/red] "
+                + (f"{escape(str(stopped))} " if stopped else "")
+                + "The next `capsule-xero sync --apply` continues it; `capsule-xero status` shows what failed "
+                "and when it is retried.",
+                highlight=False,
+            )
+            raise typer.Exit(1)
+        console.print(f"Plan {number} applied.", highlight=False)
+
+
+def _print_apply_result(result: object) -> None:
+    """What the apply loop did, in its own words: counts that are not zero, then its problems."""
+    from rich.markup import escape
+
+    counts = getattr(result, "counts", None)
+    if callable(counts):
+        done = {name: value for name, value in counts().items() if value}
+        if done:
+            console.print(
+                "Xero: "
+                + ", ".join(f"{value:,} {name.replace('_', ' ')}" for name, value in done.items())
+                + ".",
+                highlight=False,
+            )
+        queued = sum(done.get(name, 0) for name in ("failed", "refused"))
+        if queued:
+            console.print(
+                f"[yellow]{queued:,} {'operation' if queued == 1 else 'operations'} went to the error queue"
+                " with Xero's reason:[/yellow] "
+                "`capsule-xero status` lists them.",
+                highlight=False,
+            )
+    for problem in getattr(result, "problems", None) or []:
+        console.print(f"  {escape(str(problem))}", highlight=False)
+
+
+@app.command()
+def status(
+    plans: int = typer.Option(5, min=1, help="How many of the newest plans to list."),
+) -> None:
+    """The newest plans, the error queue (retrying and dead items), the Xero sign-in and the API budget."""
+    settings = Settings.from_env()
+    path = settings.duckdb_path
+    if not path.exists():
+        console.print(
+            f"No DuckDB file at {path} yet: no sync has run (`capsule-xero sync`).", highlight=False
+        )
+    else:
+        with _connect(path, read_only=True) as con:
+            _print_plans(con, plans)
+            _print_error_queue(con)
+    console.print("\n[bold]Xero sign-in[/bold]")
+    with contextlib.suppress(typer.Exit):  # not signed in is a state to show, not a failure of status
+        auth_status()
+    console.print("\n[bold]Xero API budget[/bold]")
+    console.print(
+        "Calls made today: not recorded. The pacer reads Xero's X-DayLimit-Remaining during a run and keeps "
+        "nothing afterwards; Xero allows 5,000 calls a day per organisation (1,000 on the Starter tier), and "
+        "reads stop with a clear message before they eat the reserve kept for writes (XERO_DAILY_RESERVE).",
+        highlight=False,
+    )
+
+
+def _print_plans(con: duckdb.DuckDBPyConnection, limit: int) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from reverse_etl.plans import latest_plans
+
+    found = latest_plans(con, limit)
+    if not found:
+        console.print("No plan yet: `capsule-xero sync` makes one.")
+        return
+    table = Table(title="Plans (newest first)", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("plan", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("made (UTC)", no_wrap=True)
+    table.add_column("writes", overflow="fold")
+    table.add_column("held back", justify="right")
+    for p in found:
+        writes = ", ".join(
+            f"{p.counts.get(op, 0):,} {op}" for op in ("create", "update", "archive", "restore")
+        )
+        table.add_row(
+            str(p.plan_id),
+            p.status,
+            f"{p.created_at:%Y-%m-%d %H:%M}",
+            f"{writes}, {p.notes:,} notes",
+            f"{p.counts.get('held_back', 0):,}",
+        )
+    console.print(table)
+    newest = found[0]
+    if newest.waits_for_approval:
+        console.print(
+            f"Plan {newest.plan_id} waits for approval ({'; '.join(newest.approval_reasons)}): "
+            f"`capsule-xero plan` shows it, `capsule-xero approve {newest.plan_id}` approves it.",
+            highlight=False,
+        )
+
+
+def _print_error_queue(con: duckdb.DuckDBPyConnection) -> None:
+    from rich.markup import escape
+
+    from reverse_etl.plans import has_table
+
+    if not has_table(con, "ledger", "error_queue"):
+        console.print("\n[bold]Error queue[/bold]: empty (nothing has failed).")
+        return
+    counts = dict(con.execute("select state, count(*) from ledger.error_queue group by state").fetchall())
+    retrying, dead = counts.get("retrying", 0), counts.get("dead", 0)
+    console.print(
+        f"\n[bold]Error queue[/bold]: {retrying:,} retrying (sent again on later runs, with growing delays), "
+        f"{dead:,} dead (a person must act).",
+        highlight=False,
+    )
+    result = con.execute(
+        "select state, party_id, contact_id, operation, error_kind, attempts, next_attempt_at, message"
+        " from ledger.error_queue where state in ('dead', 'retrying')"
+        " order by state, next_attempt_at nulls last, party_id limit ?",
+        [ERROR_QUEUE_ROWS_SHOWN],
+    )
+    for state, party, contact, operation, kind, attempts, next_at, message in result.fetchall():
+        when = (
+            f", next attempt {next_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            if state == "retrying" and next_at is not None
+            else ""
+        )
+        where = f"party {party}" + (f" (Xero {contact})" if contact else "")
+        console.print(
+            f"  {state:<8}  {where} {operation or '-'}: {escape(message or 'no message')}"
+            f"  [dim]({kind or 'error'}, {attempts or 0} attempts{when})[/dim]",
+            highlight=False,
+        )
+    if retrying + dead > ERROR_QUEUE_ROWS_SHOWN:
+        console.print(
+            f"  … and {retrying + dead - ERROR_QUEUE_ROWS_SHOWN:,} more in ledger.error_queue.",
             highlight=False,
         )
 

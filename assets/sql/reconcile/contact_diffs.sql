@@ -167,8 +167,12 @@ settled as (
             when $conflict_policy = 'capsule_wins' then 'capsule'
             when $conflict_policy = 'xero_wins' then 'xero'
             when $conflict_policy = 'manual' then 'person'
-            -- newest_wins: a tie or a missing timestamp keeps Xero's value; nothing is overwritten
-            -- without evidence that Capsule changed later.
+            -- newest_wins, field changed only in Xero since this tool wrote it: Xero's edit is the
+            -- newest change to this field, whatever else moved Capsule's record-level updatedAt (its
+            -- own write-back of the ContactID does, seconds after every write).
+            when change = 'xero_changed' then 'xero'
+            -- newest_wins otherwise: a tie or a missing timestamp keeps Xero's value; nothing is
+            -- overwritten without evidence that Capsule changed later.
             when capsule_updated_at > xero_updated_at then 'capsule'
             else 'xero'
         end as winner
@@ -214,6 +218,7 @@ select
             || case
                 when $conflict_policy = 'manual' then 'a person decides'
                 when $conflict_policy <> 'newest_wins' then winner || ' wins'
+                when change = 'xero_changed' then 'Xero''s edit is the only change since, so it is the newest'
                 when capsule_updated_at is null or xero_updated_at is null
                     then 'a timestamp is missing, so Xero keeps its value'
                 else

@@ -1,0 +1,8 @@
+-- One hash of everything a plan would do, under the rules it was made with: two plans with the same
+-- hash send the same fields to the same contacts and add the same notes. Reads the draft of a new
+-- plan (temporary tables plan_draft_operations and plan_draft_notes). Parameters: $rules_fingerprint.
+select sha256(
+    $rules_fingerprint
+    || chr(10) || coalesce((select string_agg(to_json(o)::varchar, chr(10) order by o.seq) from plan_draft_operations as o), '')
+    || chr(10) || coalesce((select string_agg(n.note_hash, ',' order by n.note_hash) from plan_draft_notes as n), '')
+) as content_hash
