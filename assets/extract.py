@@ -96,10 +96,12 @@ def xero_extract(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> 
     settings = Settings.from_env()
     run = XeroRun()
     source = xero.xero_source(settings, XeroExtractConfig.from_env(), run)
+    pipeline = xero.xero_pipeline(settings)
     try:
-        yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=xero.xero_pipeline(settings))
+        yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
     except Exception as exc:
         raise (xero.xero_error(exc) or exc) from None
+    xero.create_missing_tables(pipeline)  # a new organisation has no contacts yet; staging selects anyway
     if run.stopped is not None:
         # What was read is loaded and the cursor kept; the message says when the budget is back.
         raise run.stopped

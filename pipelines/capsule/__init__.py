@@ -62,7 +62,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers.rest_client import RESTClient
 
 from capsule_xero.settings import Settings
-from pipelines import find_cause, prepare_dlt
+from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.capsule import drift
 from pipelines.capsule.helpers import make_client, restricted, shaped, tombstone
 from pipelines.capsule.pacing import (
@@ -80,7 +80,6 @@ from pipelines.capsule.settings import (
     DEFINITION_NESTED,
     DELETED_COLUMNS,
     DELETED_SINCE_START,
-    DUCKDB_TYPES,
     KASE_COLUMNS,
     LOADER_FILE_FORMAT,
     NESTED_COLUMNS,
@@ -208,48 +207,16 @@ DECLARED_CHILDREN: dict[str, tuple[str, ...]] = {
     TABLES["kases"]: RECORD_NESTED,
     TABLES["party_field_definitions"]: DEFINITION_NESTED,
 }
-DLT_ROOT_COLUMNS = ('"_dlt_load_id" VARCHAR NOT NULL', '"_dlt_id" VARCHAR NOT NULL')
-DLT_CHILD_COLUMNS = (
-    '"_dlt_root_id" VARCHAR NOT NULL',
-    '"_dlt_parent_id" VARCHAR NOT NULL',
-    '"_dlt_list_idx" BIGINT NOT NULL',
-    '"_dlt_id" VARCHAR NOT NULL',
-)
 
 
 def create_missing_tables(pipeline: dlt.Pipeline) -> list[str]:
     """Create, empty, every declared table that has had no row yet (an account without kases, or
     where no kase has a tag), so SQL downstream can always select from it. Same columns and types
     as dlt creates them; when rows arrive, dlt finds the table and loads into it."""
-    naming = pipeline.default_schema.naming
-    wanted: dict[str, tuple[list[tuple[str, dict[str, Any]]], tuple[str, ...]]] = {}
-    for table, columns in DECLARED_TABLES.items():
-        wanted[table] = (list(columns.items()), DLT_ROOT_COLUMNS)
-        for name in DECLARED_CHILDREN.get(table, ()):
-            child = naming.shorten_fragments(table, naming.normalize_identifier(name))
-            wanted[child] = (list(NESTED_COLUMNS[name].items()), DLT_CHILD_COLUMNS)
-    created = []
-    with pipeline.sql_client() as client:
-        existing = {
-            row[0]
-            for row in client.execute_sql(
-                "select table_name from information_schema.tables where table_schema = %s",
-                client.dataset_name,
-            )
-        }
-        for table, (columns, bookkeeping) in wanted.items():
-            if table in existing:
-                continue
-            ddl = [
-                f"{client.escape_column_name(naming.normalize_path(name))} {DUCKDB_TYPES[spec['data_type']]}"
-                + ("" if spec.get("nullable", True) else " NOT NULL")
-                for name, spec in columns
-            ]
-            client.execute_sql(
-                f"create table {client.make_qualified_table_name(table)} ({', '.join([*ddl, *bookkeeping])})"
-            )
-            created.append(table)
-    return created
+    children = {
+        table: {name: NESTED_COLUMNS[name] for name in names} for table, names in DECLARED_CHILDREN.items()
+    }
+    return declared_tables.create_missing_tables(pipeline, DECLARED_TABLES, children)
 
 
 def capsule_source(

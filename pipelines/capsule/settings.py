@@ -234,13 +234,3 @@ NESTED_COLUMNS: dict[str, Columns] = {
 PARTY_NESTED = ("addresses", "phoneNumbers", "emailAddresses", "websites", "tags", "fields")
 RECORD_NESTED = ("tags", "fields")
 DEFINITION_NESTED = ("options",)
-
-# DuckDB types of the declared columns, for creating child tables that have had no rows yet.
-DUCKDB_TYPES = {
-    "bigint": "BIGINT",
-    "text": "VARCHAR",
-    "bool": "BOOLEAN",
-    "double": "DOUBLE",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP WITH TIME ZONE",
-}

@@ -19,6 +19,10 @@ CAPSULE_XERO_HOME, destination the project's DuckDB file, dataset ``raw``).
 - ``xero_users``: ``GET /Users`` with ``If-Modified-Since`` from its cursor (no paging in Xero).
 - ``xero_schema_drift``: fields Xero sent that its spec does not list, or with another JSON type;
   the data is loaded anyway (dlt adds the column), the finding is recorded here and logged.
+
+Every table above but the drift one exists after the first run, empty if Xero had nothing for it
+(``create_missing_tables``, called after each load: a new organisation has no contacts or groups).
+Callers that run the source themselves (dagster-dlt) call it after ``pipeline.run``.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, XeroAuthError
-from pipelines import find_cause, prepare_dlt
+from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.xero.helpers import (
     DriftDetector,
     ModifiedSinceWalk,
@@ -61,9 +65,12 @@ from pipelines.xero.settings import (
     CONTACT_COLUMNS,
     CONTACT_FIELDS,
     CONTACT_NESTED,
+    CONTACT_NESTED_COLUMNS,
     CONTACTS_PATH,
     CONTACTS_TABLE,
     DATASET_NAME,
+    DECLARED_CHILDREN,
+    DECLARED_TABLES,
     DRIFT_TABLE,
     GROUP_COLUMNS,
     GROUP_FIELDS,
@@ -90,6 +97,7 @@ __all__ = [
     "XeroRequestsAuth",
     "XeroRun",
     "XeroUnavailable",
+    "create_missing_tables",
     "pacer_for",
     "reset_pacers",
     "run_xero_extract",
@@ -127,6 +135,10 @@ def _contacts(api: XeroApi, run: XeroRun) -> Any:
         write_disposition="merge",
         file_format=LOADER_FILE_FORMAT,
         columns=CONTACT_COLUMNS,
+        nested_hints={
+            name: dlt.mark.make_nested_hints(columns=columns)
+            for name, columns in CONTACT_NESTED_COLUMNS.items()
+        },
     )
     def xero_contacts(
         # dlt's own idiom: the incremental is declared as the argument default.
@@ -316,6 +328,17 @@ def xero_pipeline(settings: Settings) -> dlt.Pipeline:
     )
 
 
+def create_missing_tables(pipeline: dlt.Pipeline) -> list[str]:
+    """After a load: create, empty, every declared table that has had no row yet (a new organisation
+    without contacts or groups, or contacts none of which has ContactPersons, Addresses or
+    ContactGroups), so the staging SQL can always select from it. Same columns and types as dlt
+    creates them; when rows arrive, dlt finds the table and loads into it. Returns those created."""
+    created = declared_tables.create_missing_tables(pipeline, DECLARED_TABLES, DECLARED_CHILDREN)
+    if created:
+        log.info("Xero had nothing yet for %s: created empty", ", ".join(created))
+    return created
+
+
 _ERRORS = (XeroAuthError, XeroApiError, XeroUnavailable, DailyLimitReached)
 
 
@@ -351,6 +374,7 @@ def run_xero_extract(
         if cause is not None:
             raise cause from None
         raise
+    create_missing_tables(pipeline)
     log.info(
         "Xero extract done: contacts %s; requests %s; records %s; %s drift finding(s)",
         run.modes.get(CONTACTS_TABLE, "not run"),

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pipelines.xero.pacing import PacingPolicy
 
@@ -143,20 +144,33 @@ CONTACT_NESTED = {
 }
 
 # Column types declared up front, so the tables have a stable shape from the first load (a money
-# amount first seen as 0 would otherwise become a bigint and the next 12.5 a variant column).
-CONTACT_COLUMNS: dict[str, dict[str, str]] = {
+# amount first seen as 0 would otherwise become a bigint and the next 12.5 a variant column), and
+# every column the staging SQL reads exists even when no record so far had a value for it. The same
+# columns are what an organisation with nothing for a table gets as an empty table
+# (``DECLARED_TABLES``): a new Xero organisation has no contacts, groups or contact persons yet.
+Columns = dict[str, dict[str, Any]]
+
+
+def _text(*names: str) -> Columns:
+    return {name: {"data_type": "text"} for name in names}
+
+
+CONTACT_COLUMNS: Columns = {
+    "ContactID": {"data_type": "text", "nullable": False},
     "UpdatedDateUTC": {"data_type": "timestamp", "dedup_sort": "desc"},
-    "ContactNumber": {"data_type": "text"},
-    "AccountNumber": {"data_type": "text"},
-    "ContactStatus": {"data_type": "text"},
-    "Name": {"data_type": "text"},
-    "FirstName": {"data_type": "text"},
-    "LastName": {"data_type": "text"},
-    "CompanyNumber": {"data_type": "text"},
-    "EmailAddress": {"data_type": "text"},
-    "TaxNumber": {"data_type": "text"},
-    "Website": {"data_type": "text"},
-    "MergedToContactID": {"data_type": "text"},
+    **_text(
+        "ContactNumber",
+        "AccountNumber",
+        "ContactStatus",
+        "Name",
+        "FirstName",
+        "LastName",
+        "CompanyNumber",
+        "EmailAddress",
+        "TaxNumber",
+        "Website",
+        "MergedToContactID",
+    ),
     "IsSupplier": {"data_type": "bool"},
     "IsCustomer": {"data_type": "bool"},
     "HasAttachments": {"data_type": "bool"},
@@ -166,15 +180,47 @@ CONTACT_COLUMNS: dict[str, dict[str, str]] = {
     "balances__accounts_payable__outstanding": {"data_type": "decimal"},
     "balances__accounts_payable__overdue": {"data_type": "decimal"},
 }
-USER_COLUMNS: dict[str, dict[str, str]] = {
+# The nested lists of a contact, each a child table xero_contacts__<list> (dlt's nested tables),
+# with the element's documented scalar fields (ValidationErrors would be a table of its own).
+CONTACT_NESTED_COLUMNS: dict[str, Columns] = {
+    "Phones": _text("PhoneType", "PhoneNumber", "PhoneAreaCode", "PhoneCountryCode"),
+    "Addresses": _text(
+        "AddressType",
+        "AddressLine1",
+        "AddressLine2",
+        "AddressLine3",
+        "AddressLine4",
+        "City",
+        "Region",
+        "PostalCode",
+        "Country",
+        "AttentionTo",
+    ),
+    "ContactPersons": {
+        **_text("FirstName", "LastName", "EmailAddress"),
+        "IncludeInEmails": {"data_type": "bool"},
+    },
+    "ContactGroups": _text("ContactGroupID", "Name", "Status"),
+}
+USER_COLUMNS: Columns = {
+    "UserID": {"data_type": "text", "nullable": False},
     "UpdatedDateUTC": {"data_type": "timestamp", "dedup_sort": "desc"},
-    "EmailAddress": {"data_type": "text"},
-    "FirstName": {"data_type": "text"},
-    "LastName": {"data_type": "text"},
+    **_text("EmailAddress", "FirstName", "LastName"),
     "IsSubscriber": {"data_type": "bool"},
     "OrganisationRole": {"data_type": "text"},
 }
-GROUP_COLUMNS: dict[str, dict[str, str]] = {"Name": {"data_type": "text"}, "Status": {"data_type": "text"}}
+GROUP_COLUMNS: Columns = {
+    "ContactGroupID": {"data_type": "text", "nullable": False},
+    **_text("Name", "Status"),
+}
+# Every table the source promises after a load, empty if Xero had nothing for it (children: the
+# nested lists of a root table). xero_schema_drift is not here: nothing downstream reads it.
+DECLARED_TABLES: dict[str, Columns] = {
+    CONTACTS_TABLE: CONTACT_COLUMNS,
+    GROUPS_TABLE: GROUP_COLUMNS,
+    USERS_TABLE: USER_COLUMNS,
+}
+DECLARED_CHILDREN: dict[str, dict[str, Columns]] = {CONTACTS_TABLE: CONTACT_NESTED_COLUMNS}
 
 
 def _utc_now() -> datetime:
