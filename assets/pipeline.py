@@ -19,7 +19,7 @@ from assets.reconcile import build_plan_tables
 from assets.reports import create_report_views
 from assets.rules_sql import apply_transforms, build_sync_scope
 from assets.sql import build
-from assets.validation import build_quarantine
+from assets.validation import build_planned_rejects, build_quarantine
 from capsule_xero.rules import Rules
 from reverse_etl.ledger import ensure_ledger
 
@@ -68,6 +68,10 @@ def diff(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any]) -> dict[str,
     """Three-way diff, settlements, preflight, operations, History notes; then the report views."""
     ensure_ledger(con)
     counts = {f"reconcile.{table}": rows for table, rows in build_plan_tables(con, params).items()}
+    rejects, drift, _ = build_planned_rejects(con)
+    counts["reconcile.planned_rejects"] = len(rejects)
+    if drift:
+        counts["plan_schema_drift"] = len(drift)
     counts["reconcile.history_notes"] = build(con, "reconcile", "history_notes", params)
     create_report_views(con)
     return counts

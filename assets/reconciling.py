@@ -104,6 +104,9 @@ def contact_operations(duckdb: DuckDBResource, rules: RulesResource) -> dg.Mater
     with duckdb.get_connection() as con:
         ensure_ledger(con)
         tables = build_plan_tables(con, sql_params(rules.load()))
+        # The planned-row rules run with the model so the plan can always leave out their rejects;
+        # the blocking check below judges them.
+        build_planned_rejects(con)
         operations = _counts(con, "select operation, count(*) from reconcile.contact_operations group by all")
         settled = _counts(con, "select winner, count(*) from reconcile.conflict_settlements group by all")
     return dg.MaterializeResult(

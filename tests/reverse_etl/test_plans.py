@@ -192,6 +192,9 @@ RECONCILE_DDL = """
 create schema if not exists reconcile;
 create schema if not exists raw;
 create schema if not exists staging;
+create or replace table reconcile.planned_rejects (
+    party_id bigint, contact_id varchar, operation varchar, rule varchar, field varchar, value varchar
+);
 create or replace table reconcile.contact_operations (
     operation varchar, party_id bigint, contact_id varchar, contact_number varchar, name varchar,
     first_name varchar, last_name varchar, email_address varchar, tax_number varchar, website varchar,
@@ -563,6 +566,16 @@ def test_parties_the_error_queue_holds_back_are_left_out_and_reported(scene: Sce
     assert "2 held back by the error queue" in shown
     assert "party 100 (update) dead, a person must act: TaxNumber is not valid" in shown
     assert load_plan(scene.con, plan.plan_id).held_back == plan.held_back
+
+
+def test_a_write_the_planned_row_rules_rejected_is_left_out_of_the_plan(scene: Scene) -> None:
+    scene.wrote_before()
+    a_few_updates(scene, 2)  # parties 100, 101
+    scene.con.execute(
+        "insert into reconcile.planned_rejects values (101, 'c-1', 'update', 'name_fits_xero', 'name', 'x')"
+    )
+    plan = create_plan(scene.con, rules(), now=PLANNED_AT)
+    assert [o.party_id for o in plan_operations(scene.con, plan.plan_id)] == [100]
 
 
 # ---- rendering ---------------------------------------------------------------------------------------

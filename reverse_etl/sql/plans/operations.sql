@@ -1,5 +1,6 @@
 -- The operations of a new plan: the writes of reconcile.contact_operations (create, update, archive,
--- restore; noop, review and hold send nothing), minus the parties the error queue holds back.
+-- restore; noop, review and hold send nothing), minus the parties the error queue holds back and
+-- the rows the planned-row rules rejected (reconcile.planned_rejects: a write Xero would refuse).
 -- after holds exactly the fields that will be sent (changed_fields), as canonical text (null clears
 -- the field); before holds the same fields as Xero has them now, so a person sees each change and
 -- undo knows what to put back. A create has no before. JSON values of addresses, persons and groups
@@ -10,6 +11,7 @@ with planned as (
     from reconcile.contact_operations
     where operation in ('create', 'update', 'archive', 'restore')
         and not list_contains($held_back, party_id)
+        and party_id not in (select r.party_id from reconcile.planned_rejects as r)
 ),
 
 valued as (
