@@ -21,7 +21,7 @@ from assets.reconcile import build_plan_tables
 from assets.reports import REPORTS, REPORTS_DIR, ReportUnavailable, create_report_views, read_report
 from assets.rules_sql import apply_transforms, build_sync_scope
 from assets.sql import build
-from assets.validation import build_quarantine
+from assets.validation import build_planned_rejects, build_quarantine
 from capsule_xero.rules import Rules
 from sandbox.generator import Dataset
 
@@ -149,6 +149,21 @@ def build_diff_tables(con: duckdb.DuckDBPyConnection, dataset: Dataset, deleted:
                 "7 people",
                 "note",
             ),
+        ],
+    )
+    make_table(
+        con,
+        "reconcile.planned_rejects",
+        "party_id bigint, contact_id varchar, operation varchar, rule varchar, field varchar, value varchar",
+        [
+            (
+                dataset.cases["capsule_only"][1],
+                None,
+                "create",
+                "email_address_fits_xero",
+                "email_address",
+                "a@b.co",
+            )
         ],
     )
 
@@ -327,7 +342,10 @@ def test_the_review_queue_holds_every_undecided_match_duplicate_manual_conflict_
     review_party, suffix_party = (p for p, _ in dataset.cases["xero_same_name_different_company"][:2])
     assert by_kind["preflight"] == {review_party} and suffix_party not in by_kind["preflight"]
     assert by_kind["held"] == {p for p, _ in dataset.cases["xero_archived_synced_contact"]}
-    assert set(by_kind) == {"match", "capsule_duplicate", "xero_duplicate", "conflict", "preflight", "held"}
+    assert by_kind["planned_reject"] == {dataset.cases["capsule_only"][1]}
+    assert set(by_kind) == {
+        "match", "capsule_duplicate", "xero_duplicate", "conflict", "preflight", "planned_reject", "held",
+    }  # fmt: skip
 
 
 def test_conflicts_show_both_values_both_timestamps_and_the_side_that_won(
@@ -488,6 +506,7 @@ def test_the_reports_read_the_real_plan_and_account_for_every_operation_a_person
     build_sync_scope(con, rules)
     apply_transforms(con, rules)
     build_plan_tables(con, rules.sql_params())
+    build_planned_rejects(con)
     build(con, "reconcile", "xero_duplicates")
     assert create_report_views(con) == {}
     operations = con.sql(

@@ -1,7 +1,8 @@
 -- Everything a person must look at, one row per item with its reason: matches the rules could not
 -- decide, duplicates on either side, field conflicts left to a person (policy `manual`), pre-flight
 -- problems settled by review (e.g. a Name another active Xero contact has, which Xero refuses:
--- FACTS §5), and contacts the plan holds (archived in Xero by someone else: left alone, reported).
+-- FACTS §5), planned writes the planned-row rules held back, and contacts the plan holds
+-- (archived in Xero by someone else: left alone, reported).
 with capsule_duplicates as (
     select cast(record_id as bigint) as party_id
     from reports.duplicates
@@ -41,6 +42,15 @@ select
 from reconcile.preflight_problems as f
 left join staging.capsule_parties as p on p.party_id = f.party_id
 where f.settlement = 'review'
+union all
+select
+    'planned_reject',
+    r.party_id,
+    r.contact_id,
+    p.display_name,
+    r.operation || ' held back: ' || r.rule || ' (' || r.field || ' = ' || coalesce(r.value, 'empty') || ')'
+from reconcile.planned_rejects as r
+left join staging.capsule_parties as p on p.party_id = r.party_id
 union all
 select 'held', o.party_id, o.contact_id, coalesce(o.name, x.name), o.reason
 from reconcile.contact_operations as o
