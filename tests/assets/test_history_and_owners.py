@@ -156,6 +156,7 @@ class Capsule:
                 party_id bigint, party_type varchar, organisation_id bigint, is_deleted boolean);
             create table reconcile.contact_matches (party_id bigint, contact_id varchar, outcome varchar);
             create table reconcile.sync_scope (party_id bigint, in_scope boolean, scope_reason varchar);
+            create table staging.quarantine (record_id varchar, rule varchar, effect varchar);
             create table raw.capsule_opportunities (
                 id bigint, name varchar, party__id bigint, milestone__name varchar, lost_reason__id bigint,
                 lost_reason__name varchar, closed_on date, value__amount double, value__currency varchar,
@@ -431,6 +432,17 @@ def test_a_deleted_party_and_its_items_get_no_note(capsule: Capsule) -> None:
 
     assert set(notes) == {2}
     assert [line.split('"')[1] for line in lines_of(notes[2]["note"])] == ["Organisation's task"]
+
+
+def test_a_party_held_back_for_its_name_gets_no_note_it_could_never_send(capsule: Capsule) -> None:
+    capsule.party(1, outcome="new")
+    capsule.con.execute("insert into staging.quarantine values ('1', 'name_fits_xero', 'party held back')")
+    capsule.task(300, "Call back", at(1), party_id=1)
+    capsule.party(2, outcome="new")
+    capsule.con.execute("insert into staging.quarantine values ('2', 'email_valid', 'address not sent')")
+    capsule.task(301, "Send the quote", at(1), party_id=2)
+
+    assert set(capsule.notes()) == {2}
 
 
 def test_a_persons_items_go_on_their_organisations_note(capsule: Capsule) -> None:

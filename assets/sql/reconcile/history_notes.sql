@@ -45,6 +45,12 @@ targets as (
     from reconcile.contact_matches as m
     left join reconcile.sync_scope as s on s.party_id = m.party_id
     where m.outcome in ('matched', 'new') and coalesce(s.in_scope, true)
+        -- A party held back for its name never gets a contact: a note for it could never be sent
+        -- and would ride along in every plan.
+        and not exists (
+            select 1 from staging.quarantine as q
+            where q.record_id = cast(m.party_id as varchar) and q.effect = 'party held back'
+        )
 ),
 
 noted as (
