@@ -17,6 +17,7 @@ from assets.staging import (
     staging_quarantine,
     staging_xero_contacts,
 )
+from assets.writing import xero_contacts_written
 from capsule_xero.settings import Settings
 
 defs = dg.Definitions(
@@ -27,6 +28,7 @@ defs = dg.Definitions(
         staging_xero_contacts,
         staging_quarantine,
         *RECONCILE_ASSETS,
+        xero_contacts_written,
     ],
     asset_checks=[capsule_parties_follow_the_row_rules, *RECONCILE_CHECKS],
     resources={

@@ -115,3 +115,33 @@ def test_a_broken_rules_file_fails_the_run_naming_the_line(
     assert "line 2" in str(failure.event_specific_data.error) and "sync.people" in str(
         failure.event_specific_data.error
     )
+
+
+def test_the_writer_asset_stores_a_plan_and_writes_nothing_by_default(
+    world: tuple[Dataset, Any, int], tmp_path: Path
+) -> None:
+    import duckdb
+
+    from assets.writing import xero_contacts_written
+
+    _, con, _ = world
+    copy = _copy(con, tmp_path)
+    resources = {"duckdb": DuckDBResource(database=str(copy)), "rules": RulesResource()}
+    assert dg.materialize(
+        [*RECONCILE_ASSETS, staging_capsule_parties, staging_xero_contacts, staging_quarantine],
+        resources=resources,
+    ).success
+    dry = dg.materialize([xero_contacts_written], resources=resources)
+    written = _metadata(dry)["reverse_etl/xero_contacts_written"]
+    assert written["written"] is False and written["planned_create"] > 0
+    # A first migration waits for a person even when the run is configured to apply.
+    configured = dg.materialize(
+        [xero_contacts_written],
+        resources=resources,
+        run_config={"ops": {"reverse_etl__xero_contacts_written": {"config": {"apply": True}}}},
+    )
+    again = _metadata(configured)["reverse_etl/xero_contacts_written"]
+    assert again["written"] is False and "approve" in again["why_not"]
+    assert again["plan"] == written["plan"]  # the same plan, not a new number
+    with duckdb.connect(str(copy), read_only=True) as check:
+        assert check.sql("select count(*) from ledger.written_contacts").fetchall() == [(0,)]
