@@ -100,17 +100,6 @@ def sandbox(
     _serve_sandbox(parties, seed, xero_port, capsule_port, speed, settings.home / "sandbox.env")
 
 
-DEMO_TABLES = (
-    ("raw.capsule_parties", "Capsule parties"),
-    ("raw.capsule_deleted_parties", "Capsule deletions"),
-    ("raw.capsule_opportunities", "Capsule opportunities"),
-    ("raw.capsule_tasks", "Capsule tasks"),
-    ("raw.xero_contacts", "Xero contacts"),
-    ("raw.xero_contact_groups", "Xero contact groups"),
-    ("raw.xero_users", "Xero users"),
-)
-
-
 @app.command()
 def demo(
     parties: int = typer.Option(1000, help="How many Capsule parties to generate."),
@@ -118,16 +107,9 @@ def demo(
     port: int = typer.Option(8710, help="Xero stand-in port; Capsule's is port + 10 (0: any free ports)."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep the stand-ins running afterwards."),
 ) -> None:
-    """Run the demo with no credentials: sandbox → Xero sign-in → extract both systems into DuckDB.
-
-    Reconcile, plan, apply and the reports join the demo as they are built.
-    """
-    import duckdb
+    """Run the demo with no credentials: sandbox → sign-in → extract → reconcile → plan → apply → report."""
     import httpx
-    from rich.table import Table
 
-    from pipelines.capsule import extract_capsule
-    from pipelines.xero import XeroRun, run_xero_extract
     from sandbox.app import Sandbox
     from sandbox.generator import generate
     from sandbox.server import SandboxServer
@@ -153,29 +135,17 @@ def demo(
         console.print(
             f"2. Signed in to Xero (authorization code + PKCE) as the organisation {tokens.tenant_name}."
         )
-        with console.status("Reading Capsule…"):
-            capsule = extract_capsule(settings)
-        run = XeroRun()
-        with console.status("Reading Xero (at most 60 calls a minute, as the real one)…"):
-            run_xero_extract(settings, run=run)
-        console.print(
-            f"3. Extracted both systems into DuckDB with {capsule.calls + sum(run.requests.values()):,} API calls."
-        )
-        table = Table("table", "what", "rows")
-        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-            for name, label in DEMO_TABLES:
-                ((rows,),) = con.table(name).aggregate("count(*)").fetchall()
-                table.add_row(name, label, f"{rows:,}")
-        console.print(table)
         env_file = home / "sandbox.env"
         env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
-        example = "select name, type from raw.capsule_parties limit 5"
+        _demo_sync(settings)
+        query = "select * from reports.review_queue"
         console.print(
-            f"The DuckDB file is {settings.duckdb_path}: query it with the duckdb package, e.g.\n"
+            f"\nThe DuckDB file is {settings.duckdb_path}; query it with the duckdb package, e.g.\n"
             f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.duckdb_path}', read_only=True)"
-            f".sql('{example}'))\"\n"
-            "Reconcile, plan and apply arrive next; the stand-ins' settings are in "
-            f"{env_file} (`set -a; . {env_file}; set +a` before `capsule-xero extract` or `capsule-xero ui`).",
+            f".sql('{query}'))\"\n"
+            f"The stand-ins' settings are in {env_file}: `set -a; . {env_file}; set +a`, then "
+            "`capsule-xero report`, `capsule-xero status`, `capsule-xero sync` or `capsule-xero ui` "
+            "(the Dagster UI on the same data) work against them while they run.",
             soft_wrap=True,
         )
         if serve:
@@ -184,6 +154,51 @@ def demo(
                 threading.Event().wait()
     finally:
         server.stop()
+
+
+def _demo_sync(settings: Settings) -> None:
+    """Steps 3-7 of the demo: what `capsule-xero sync --apply` does, with the approval a person gives."""
+    from rich.table import Table
+
+    from assets.reports import read_report
+    from reverse_etl.apply import apply_plan
+    from reverse_etl.plan_render import render_summary
+    from reverse_etl.plans import approve
+
+    rules = _load_rules_or_exit(settings)
+    console.print("3. ", end="")
+    _extract_both(settings, full=False)
+    with _connect(settings.duckdb_path, read_only=False) as con:
+        console.print("4. ", end="")
+        plan = _reconcile_and_plan(con, rules)
+        columns, rows = read_report(con, "reconciliation")
+        table = Table(*columns, title="Reconciliation")
+        for row in rows:
+            table.add_row(*(_cell(value) for value in row))
+        console.print(table)
+        console.print("5. The plan:")
+        console.print(render_summary(plan))
+        if plan.waits_for_approval:
+            approve(con, plan.plan_id)
+            console.print(
+                f"   The demo approves plan {plan.plan_id} for you; on real data you read it with "
+                f"`capsule-xero plan` and run `capsule-xero approve {plan.plan_id}`.",
+                highlight=False,
+            )
+        with console.status("6. Writing the plan to Xero (batches of 50, at most 60 calls a minute)…"):
+            result = apply_plan(con, settings, rules, plan.plan_id)
+        console.print("6. ", end="")
+        _print_apply_result(result)
+    console.print("7. Syncing again, to show a rerun writes nothing:")
+    _extract_both(settings, full=False)
+    with _connect(settings.duckdb_path, read_only=False) as con:
+        again = _reconcile_and_plan(con, rules)
+        console.print(
+            "   Nothing to write: Xero holds what Capsule says."
+            if again.status == "empty"
+            else f"   Plan {again.plan_id} still has {again.operations} operations: `capsule-xero plan` shows them.",
+            highlight=False,
+        )
 
 
 @app.command()
