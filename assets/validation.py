@@ -66,32 +66,37 @@ STAGED_PARTY = pa.DataFrameSchema(
 
 def quarantine(parties: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """(quarantine rows, schema problems). Row failures become rows; structural failures are drift."""
-    rows: list[dict[str, Any]] = []
-    drift: list[str] = []
     frame = parties.set_index(pd.RangeIndex(len(parties)))
     try:
         STAGED_PARTY.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        for case in errors.failure_cases.to_dict("records"):
-            rule = case["check"]
-            if rule not in RULES or case["index"] is None or pd.isna(case["index"]):
-                drift.append(f"{case['column']}: {rule} ({case['failure_case']})")
-                continue
-            field, value_column = RULES[rule]
-            record = frame.loc[int(case["index"])]
-            value = record[value_column]
-            rows.append(
-                {
-                    "source": "capsule",
-                    "record_id": str(record["party_id"]),
-                    "rule": rule,
-                    "field": field,
-                    "value": None if pd.isna(value) else str(value)[:500],
-                    "detail": record["abn_problem"] if rule == "abn_valid" else None,
-                    "effect": EFFECTS[rule],
-                }
-            )
-    return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS), drift
+        cases = errors.failure_cases
+    else:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS), []
+    # Column-wise rather than one lookup per failure: at a million parties the loop cost seconds.
+    is_row = cases["check"].isin(list(RULES)) & cases["index"].notna()
+    drift = [f"{c['column']}: {c['check']} ({c['failure_case']})" for c in cases[~is_row].to_dict("records")]
+    rules = cases.loc[is_row, "check"].to_numpy()
+    picked = frame.iloc[cases.loc[is_row, "index"].astype("int64").to_numpy()]
+    values_by_column = {column: picked[column].to_numpy(dtype=object) for _, column in RULES.values()}
+    values = [values_by_column[RULES[rule][1]][i] for i, rule in enumerate(rules)]
+    abn_problems = picked["abn_problem"].to_numpy(dtype=object)
+    rows = pd.DataFrame(
+        {
+            "source": "capsule",
+            "record_id": picked["party_id"].astype("int64").astype(str).to_numpy(),
+            "rule": rules,
+            "field": [RULES[rule][0] for rule in rules],
+            "value": [None if pd.isna(value) else str(value)[:500] for value in values],
+            "detail": [
+                problem if rule == "abn_valid" else None
+                for problem, rule in zip(abn_problems, rules, strict=True)
+            ],
+            "effect": [EFFECTS[rule] for rule in rules],
+        },
+        columns=QUARANTINE_COLUMNS,
+    )
+    return rows, drift
 
 
 def staged_parties(con: Any) -> pd.DataFrame:
