@@ -870,3 +870,13 @@ def test_the_ledger_is_created_once_and_keeps_its_rows(scene: Scene) -> None:
     ensure_ledger(scene.con)
 
     assert [row["contact_id"] for row in scene.rows("select * from ledger.written_contacts")] == ["kept"]
+
+
+def test_adopting_a_contact_fills_a_field_xero_left_empty_even_when_xero_is_newer(scene: Scene) -> None:
+    contact_id = "00000000-0000-0000-0000-000000000009"
+    scene.desire(9, contact_id, updated_at=EARLIER)
+    scene.xero(contact_id, 9, updated_at=LATER, email_address=None)
+    op = scene.plan()[9]
+    assert "email_address" in op["changed_fields"]
+    (settlement,) = [s for s in scene.settlements() if s["field"] == "email_address"]
+    assert settlement["winner"] == "capsule" and "empty" in settlement["reason"]

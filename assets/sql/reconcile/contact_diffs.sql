@@ -167,6 +167,9 @@ settled as (
             when $conflict_policy = 'capsule_wins' then 'capsule'
             when $conflict_policy = 'xero_wins' then 'xero'
             when $conflict_policy = 'manual' then 'person'
+            -- newest_wins on a contact this tool never wrote (an adoption): a blank in Xero is no
+            -- edit to respect, so Capsule's value fills it whatever the timestamps say.
+            when change = 'no_base' and current_value is null then 'capsule'
             -- newest_wins, field changed only in Xero since this tool wrote it: Xero's edit is the
             -- newest change to this field, whatever else moved Capsule's record-level updatedAt (its
             -- own write-back of the ContactID does, seconds after every write).
@@ -219,6 +222,7 @@ select
                 when $conflict_policy = 'manual' then 'a person decides'
                 when $conflict_policy <> 'newest_wins' then winner || ' wins'
                 when change = 'xero_changed' then 'Xero''s edit is the only change since, so it is the newest'
+                when change = 'no_base' and current_value is null then 'Xero''s field is empty, so Capsule fills it'
                 when capsule_updated_at is null or xero_updated_at is null
                     then 'a timestamp is missing, so Xero keeps its value'
                 else
