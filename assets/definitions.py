@@ -9,14 +9,17 @@ from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from assets.extract import capsule_extract, xero_extract
+from assets.jobs import JOBS, SCHEDULES
 from assets.reconciling import RECONCILE_ASSETS, RECONCILE_CHECKS
 from assets.resources import RulesResource
+from assets.sensors import SENSORS
 from assets.staging import (
     capsule_parties_follow_the_row_rules,
     staging_capsule_parties,
     staging_quarantine,
     staging_xero_contacts,
 )
+from assets.webhook_sensor import SENSORS_WEBHOOKS
 from assets.writing import xero_contacts_written
 from capsule_xero.settings import Settings
 
@@ -30,6 +33,9 @@ defs = dg.Definitions(
         *RECONCILE_ASSETS,
         xero_contacts_written,
     ],
+    jobs=JOBS,
+    schedules=SCHEDULES,
+    sensors=[*SENSORS, *SENSORS_WEBHOOKS],
     asset_checks=[capsule_parties_follow_the_row_rules, *RECONCILE_CHECKS],
     resources={
         "dlt": DagsterDltResource(),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from capsule_xero import cli_write
+from capsule_xero import cli_webhooks, cli_write
 from capsule_xero.settings import Settings
 from capsule_xero.token_store import TokenStore
 from capsule_xero.xero_auth import CALLBACK_PORT, XeroAuth, XeroAuthError, login
@@ -774,6 +774,7 @@ def ui(
 auth_app = typer.Typer(help="Sign in to Xero, see the token's state, or sign out.", no_args_is_help=True)
 app.add_typer(auth_app, name="auth")
 cli_write.register(app)  # apply, undo
+cli_webhooks.register(app)  # webhooks serve
 REFRESH_WARNING_DAYS = 14
 
 

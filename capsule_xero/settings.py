@@ -54,6 +54,16 @@ SETTINGS: tuple[Setting, ...] = (
         "Capsule personal access token (My Preferences → API Authentication Tokens)",
         True,
     ),
+    Setting(
+        "CAPSULE_XERO_APPLY",
+        "false",
+        "true: Dagster's incremental sync writes approved plans to Xero; false: it stores and shows them only",
+    ),
+    Setting(
+        "CAPSULE_POLL_SECONDS",
+        "60",
+        "Seconds between the Dagster sensor's checks for Capsule changes (each check: two one-record requests)",
+    ),
     Setting("XERO_API_URL", "https://api.xero.com/api.xro/2.0", "Xero Accounting API base URL"),
     Setting(
         "XERO_IDENTITY_URL",
@@ -85,6 +95,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Where the DuckDB file, token store, dlt and Dagster state live",
     ),
     Setting("CAPSULE_XERO_CONFIG", None, "The rules file (default: capsule-xero.yaml when present)"),
+    Setting(
+        "XERO_WEBHOOK_KEY",
+        None,
+        "Xero webhook signing key (developer.xero.com → My Apps → Webhooks), for `webhooks serve`",
+        True,
+    ),
+    Setting(
+        "CAPSULE_HOOK_TOKEN",
+        None,
+        "Secret in the Capsule REST hook URL (…/capsule/TOKEN; Capsule signs nothing), at least 24 characters",
+        True,
+    ),
+    Setting("WEBHOOK_PORT", "8710", "Port `webhooks serve` listens on (127.0.0.1; put TLS on 443 in front)"),
 )
 
 
@@ -103,6 +126,8 @@ class Settings:
     home: Path
     config_file: Path | None
     extra: Mapping[str, str] = field(default_factory=dict)
+    capsule_poll_seconds: int = 60
+    apply_writes: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +145,11 @@ class Settings:
             if config
             else (Path("capsule-xero.yaml") if Path("capsule-xero.yaml").is_file() else None)
         )
+        poll = get("CAPSULE_POLL_SECONDS")
+        if not poll.isdigit() or int(poll) < 1:
+            raise ValueError(
+                f"CAPSULE_POLL_SECONDS must be a whole number of seconds (1 or more), not {poll!r}"
+            )
         return cls(
             capsule_api_url=get("CAPSULE_API_URL").rstrip("/"),
             capsule_api_token=SecretStr(get("CAPSULE_API_TOKEN")),
@@ -133,6 +163,8 @@ class Settings:
             xero_custom_connection=get("XERO_CUSTOM_CONNECTION").lower() in {"1", "true", "yes"},
             home=home,
             config_file=config_file,
+            capsule_poll_seconds=int(poll),
+            apply_writes=get("CAPSULE_XERO_APPLY").lower() in {"1", "true", "yes"},
         )
 
     @property

@@ -1,0 +1,62 @@
+"""Jobs and schedules: the incremental sync the sensor starts, and the nightly reconciliation.
+
+``incremental_sync_job`` runs every asset (extract → stage → reconcile → report → plan and apply).
+A dry run until configured: its default run config sets the writer's ``apply`` from
+``CAPSULE_XERO_APPLY`` (default false). Once it is true, the approval limits of the rules file
+still hold any plan that is large or archives contacts (``capsule-xero approve PLAN``), so what
+applies unattended is the small, safe plan DESIGN.md step 7 says applies automatically. The
+Launchpad can override ``apply`` for one run.
+
+``nightly_reconciliation_job`` re-reads and re-reconciles everything up to the reports but plans
+nothing: it is the full report and the conflict and drift summary, not a write. The Xero
+extract asset takes no run config, so the nightly run cannot force Xero's full re-read itself;
+the extract does a full read on its own every ``XERO_FULL_READ_DAYS`` (7 by default).
+"""
+
+import dagster as dg
+
+from assets.writing import xero_contacts_written
+from capsule_xero.settings import Settings
+
+NIGHTLY_CRON = "0 2 * * *"
+SYDNEY = "Australia/Sydney"
+
+READ_AND_RECONCILE = dg.AssetSelection.key_prefixes(
+    ["capsule"], ["xero"], ["staging"], ["reconcile"], ["reports"]
+)
+
+incremental_sync_job = dg.define_asset_job(
+    name="incremental_sync_job",
+    selection=READ_AND_RECONCILE | dg.AssetSelection.key_prefixes(["reverse_etl"]),
+    description=(
+        "Read what changed in Capsule and Xero, reconcile, and write the plan to Xero when it is "
+        "within the approval limits, once CAPSULE_XERO_APPLY=true (or apply: true in the run config)."
+    ),
+    config={
+        "ops": {
+            xero_contacts_written.key.to_python_identifier(): {
+                "config": {"apply": Settings.from_env().apply_writes}
+            }
+        }
+    },
+)
+
+nightly_reconciliation_job = dg.define_asset_job(
+    name="nightly_reconciliation_job",
+    selection=READ_AND_RECONCILE,
+    description=(
+        "Re-read both systems and rebuild every reconcile table and report: the conflict and drift "
+        "summary of the night. Writes nothing to Xero."
+    ),
+)
+
+nightly_reconciliation_schedule = dg.ScheduleDefinition(
+    name="nightly_reconciliation_schedule",
+    job=nightly_reconciliation_job,
+    cron_schedule=NIGHTLY_CRON,
+    # Sydney, not UTC: 02:00 stays 02:00 local through daylight saving, the quiet hour for both systems.
+    execution_timezone=SYDNEY,
+)
+
+JOBS = [incremental_sync_job, nightly_reconciliation_job]
+SCHEDULES = [nightly_reconciliation_schedule]

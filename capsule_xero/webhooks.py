@@ -1,0 +1,254 @@
+"""The webhook receiver: Xero webhooks and Capsule REST hooks into the spool (capsule_xero/spool.py).
+
+``capsule-xero webhooks serve`` runs it. It never touches the DuckDB file (DESIGN.md); a Dagster
+sensor (assets/webhook_sensor.py) turns spooled events into sync runs. Routes:
+
+- ``POST /xero`` — Xero webhooks (FACTS §13): ``x-xero-signature`` is base64(HMAC-SHA256(webhook key,
+  raw body)), checked with ``hmac.compare_digest`` *before* the body is parsed. Wrong or missing
+  signature → 401; right signature → 200 with an empty body and no cookies. Intent to Receive is the
+  same rule applied to ``"events": []`` deliveries (nothing is spooled for those).
+- ``POST /capsule/<CAPSULE_HOOK_TOKEN>`` — Capsule REST hooks (FACTS §12). Capsule signs nothing and
+  sends no shared secret, so the URL itself is the secret. A path token rather than a query token:
+  query strings are what proxies, CDNs and access logs record and strip most readily, while a
+  wrong path is indistinguishable from any other unknown URL (404, the endpoint's existence is not
+  confirmed). The token is compared in constant time and never logged. Never answer 410 here:
+  Capsule removes a hook on 410.
+- ``GET /healthz`` — 200, for a reverse proxy or monitor.
+
+Every accepted event is fsynced into the spool before the 200 goes out, so a 200 means the event
+survives a restart; on any failure the sender gets a 5xx and retries (both retry; FACTS §12, §13).
+Replies stay far inside Xero's 5 s: no network calls, just a hash and a small fsynced file per event.
+Serve it behind TLS on 443 (Xero requires HTTPS); it binds 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from capsule_xero.settings import SETTINGS, SecretStr
+from capsule_xero.spool import Spool
+
+logger = logging.getLogger(__name__)
+
+XERO_PATH = "/xero"
+CAPSULE_PREFIX = "/capsule/"
+HEALTH_PATH = "/healthz"
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a Capsule batch carries full records; far beyond any real one
+SOCKET_TIMEOUT_SECONDS = 5.0  # a sender that stalls mid-request cannot hold a thread past Xero's 5 s
+MIN_TOKEN_LENGTH = 24
+
+
+def xero_signature(key: str, body: bytes) -> str:
+    return base64.b64encode(hmac.new(key.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    xero_key: SecretStr
+    capsule_token: SecretStr
+    port: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookSettings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            spec = next(s for s in SETTINGS if s.name == name)
+            return env.get(name, "").strip() or (spec.default or "")
+
+        return cls(
+            xero_key=SecretStr(get("XERO_WEBHOOK_KEY")),
+            capsule_token=SecretStr(get("CAPSULE_HOOK_TOKEN")),
+            port=int(get("WEBHOOK_PORT")),
+        )
+
+    def problems(self) -> list[str]:
+        """Why the receiver cannot start (empty: it can)."""
+        out = []
+        if not self.xero_key and not self.capsule_token:
+            out.append("set XERO_WEBHOOK_KEY (Xero webhooks) and/or CAPSULE_HOOK_TOKEN (Capsule REST hooks)")
+        token = self.capsule_token.reveal()
+        if token and (len(token) < MIN_TOKEN_LENGTH or not token.replace("-", "").replace("_", "").isalnum()):
+            out.append(
+                f"CAPSULE_HOOK_TOKEN must be at least {MIN_TOKEN_LENGTH} letters, digits, '-' or '_' "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return out
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    timeout = SOCKET_TIMEOUT_SECONDS
+    server_version = "capsule-xero-webhooks"
+    sys_version = ""
+    _route = "other"
+
+    # ---- logging: the path may hold the Capsule token, so only the route's name is ever logged ----
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        logger.info("webhook %s %s -> %s", self.command, self._route, code)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        logger.warning("webhook receiver: malformed or timed-out request on route %s", self._route)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    # ---- replies ----------------------------------------------------------------------------------
+    def _reply(self, status: int) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _body(self) -> bytes | None:
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self._reply(411)
+            return None
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._reply(413)
+            return None
+        return self.rfile.read(length)
+
+    def do_GET(self) -> None:
+        if self.path == HEALTH_PATH:
+            self._route = "health"
+            self._reply(200)
+        else:
+            self._reply(404)
+
+    def do_POST(self) -> None:
+        if self.path == XERO_PATH and self.server.xero_key:
+            self._route = "xero"
+            self._xero()
+        elif self.path.startswith(CAPSULE_PREFIX) and self.server.capsule_token:
+            self._capsule()
+        else:
+            self._reply(404)
+
+    def _xero(self) -> None:
+        body = self._body()
+        if body is None:
+            return
+        expected = xero_signature(self.server.xero_key.reveal(), body).encode("ascii")
+        # Headers arrive decoded as latin-1; encoding back gives the bytes as sent, non-ASCII included.
+        given = self.headers.get("x-xero-signature", "").strip().encode("latin-1", "replace")
+        if not hmac.compare_digest(expected, given):
+            self._reply(401)
+            return
+        try:
+            payload = json.loads(body)
+            events = payload["events"]
+            if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+                raise TypeError("events is not a list of objects")
+        except (ValueError, KeyError, TypeError):
+            self._reply(400)
+            return
+        # Intent to Receive sends ``"events": []``: a correct 200/401 is the whole answer.
+        self._spool("xero", events)
+
+    def _capsule(self) -> None:
+        token = self.path[len(CAPSULE_PREFIX) :].split("?", 1)[0].encode("latin-1", "replace")
+        if not hmac.compare_digest(token, self.server.capsule_token.reveal().encode("utf-8")):
+            self._reply(404)
+            return
+        self._route = "capsule"
+        body = self._body()
+        if body is None:
+            return
+        try:
+            payload = json.loads(body)
+            event, records = payload["event"], payload["payload"]
+            if not isinstance(event, str) or not isinstance(records, list):
+                raise TypeError("not a REST hook delivery")
+        except (ValueError, KeyError, TypeError):
+            self._reply(400)
+            return
+        # One spool file per record: a record in two batches (a retry, a re-delivery) is one event.
+        self._spool("capsule", [{"event": event, "record": record} for record in records])
+
+    def _spool(self, source: str, events: list[dict[str, Any]]) -> None:
+        try:
+            new = sum(self.server.spool.put(source, event)[1] for event in events)
+        except OSError:
+            logger.exception("webhook %s: could not write the spool; the sender will retry", source)
+            self._reply(503)
+            return
+        if events:
+            logger.info("webhook %s: %d event(s), %d new", source, len(events), new)
+        self._reply(200)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], spool: Spool, xero_key: SecretStr, capsule_token: SecretStr):
+        self.spool = spool
+        self.xero_key = xero_key
+        self.capsule_token = capsule_token
+        super().__init__(address, _Handler)
+
+
+class WebhookReceiver:
+    """The HTTP receiver; ``start()`` serves from a thread (tests), ``serve_forever()`` in the foreground."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        *,
+        xero_key: SecretStr | None = None,
+        capsule_token: SecretStr | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.spool = spool
+        self._server = _Server((host, port), spool, xero_key or SecretStr(""), capsule_token or SecretStr(""))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        host = self._server.server_address[0]
+        return f"http://{host}:{self.port}"
+
+    @property
+    def xero_url(self) -> str:
+        return self.base_url + XERO_PATH
+
+    def capsule_url(self) -> str:
+        """Contains the token: hand it to Capsule only, never print or log it."""
+        return self.base_url + CAPSULE_PREFIX + self._server.capsule_token.reveal()
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
+    def start(self) -> WebhookReceiver:
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

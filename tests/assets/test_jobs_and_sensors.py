@@ -1,0 +1,220 @@
+"""The jobs, the nightly schedule and the Capsule polling sensor, evaluated against the sandbox."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+from dagster._core.definitions.sensor_definition import SensorExecutionData
+from dagster._utils.schedules import cron_string_iterator
+from dagster_dlt import DagsterDltResource
+from dagster_duckdb import DuckDBResource
+
+from assets.extract import capsule_extract, xero_extract
+from assets.jobs import JOBS, SCHEDULES, incremental_sync_job, nightly_reconciliation_job
+from assets.reconciling import RECONCILE_ASSETS
+from assets.resources import RulesResource
+from assets.sensors import SENSORS, capsule_changes_sensor
+from assets.staging import staging_capsule_parties, staging_quarantine, staging_xero_contacts
+from assets.writing import xero_contacts_written
+from capsule_xero.settings import Settings
+from sandbox.capsule.control import CapsuleControl
+from sandbox.server import SandboxServer
+
+
+@pytest.fixture
+def ctl(server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[CapsuleControl]:
+    """Capsule control for the sandbox the sensor's environment points at."""
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    client = CapsuleControl(server.capsule_url)
+    yield client
+    client.close()
+
+
+def evaluate(cursor: str | None) -> SensorExecutionData:
+    return capsule_changes_sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor))
+
+
+def capsule_requests(ctl: CapsuleControl, after: int) -> list[str]:
+    return [call["path"] for call in ctl.calls("capsule", since=after)]
+
+
+def settled(ctl: CapsuleControl, party_id: int) -> str:
+    """The party's updatedAt, after moving the sandbox clock on so the next edit is a later second."""
+    stamp = ctl.get_party(party_id)["updatedAt"]  # type: ignore[index]
+    ctl.set_clock(advance_seconds=5)
+    return stamp
+
+
+def test_with_nothing_changed_the_sensor_skips_and_keeps_its_cursor(ctl: CapsuleControl) -> None:
+    party = ctl.create_party({"type": "organisation", "name": "Quiet Pty Ltd"})
+    cursor = settled(ctl, party["id"])
+    before = ctl.last_seq()
+
+    result = evaluate(cursor)
+
+    assert result.run_requests == []
+    assert "No Capsule party changed" in (result.skip_message or "")
+    assert result.cursor in (None, cursor)
+    # The check is two one-record requests: one on the parties, one on the deleted feed.
+    paths = capsule_requests(ctl, before)
+    assert len(paths) == 2 and {p.rsplit("/", 1)[-1] for p in paths} == {"parties", "deleted"}
+
+
+def test_an_edited_party_starts_one_run_and_moves_the_cursor_to_its_update(ctl: CapsuleControl) -> None:
+    party = ctl.create_party({"type": "organisation", "name": "Edited Pty Ltd"})
+    cursor = settled(ctl, party["id"])
+    edited = ctl.update_party(party["id"], {"about": "edited in the UI"})
+
+    result = evaluate(cursor)
+
+    assert len(result.run_requests) == 1
+    assert edited["updatedAt"] > cursor
+    assert result.cursor == edited["updatedAt"]
+    assert result.run_requests[0].run_key.endswith(edited["updatedAt"])
+
+    again = evaluate(result.cursor)
+    assert again.run_requests == [], "the same change must not start a second run"
+    assert again.cursor in (None, result.cursor)
+
+
+def test_several_edits_start_one_run_whose_watermark_is_the_newest_edit(ctl: CapsuleControl) -> None:
+    parties = [ctl.create_party({"type": "organisation", "name": f"Batch {n} Pty Ltd"}) for n in range(4)]
+    cursor = settled(ctl, parties[-1]["id"])
+    stamps = []
+    for party in parties[:3]:  # lowest ids first: the sandbox lists in id order, not by updatedAt
+        stamps.append(ctl.update_party(party["id"], {"about": "bulk edit"})["updatedAt"])
+        ctl.set_clock(advance_seconds=2)
+
+    result = evaluate(cursor)
+
+    assert len(result.run_requests) == 1
+    assert result.cursor == max(stamps)
+    assert evaluate(result.cursor).run_requests == []
+
+
+def test_a_deleted_party_starts_a_run(ctl: CapsuleControl) -> None:
+    party = ctl.create_party({"type": "person", "firstName": "Gone", "lastName": "Soon"})
+    cursor = settled(ctl, party["id"])
+    ctl.delete_party(party["id"])
+
+    result = evaluate(cursor)
+
+    assert len(result.run_requests) == 1
+    assert result.cursor is not None and result.cursor > cursor
+    assert evaluate(result.cursor).run_requests == []
+
+
+def test_with_no_cursor_yet_the_first_check_starts_the_first_sync(ctl: CapsuleControl) -> None:
+    party = ctl.create_party({"type": "organisation", "name": "First Pty Ltd"})
+
+    result = evaluate(None)
+
+    assert len(result.run_requests) == 1
+    assert result.cursor == ctl.get_party(party["id"])["updatedAt"]  # type: ignore[index]
+
+
+def test_without_a_capsule_token_the_sensor_skips_and_says_what_to_set(
+    ctl: CapsuleControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctl.create_party({"type": "organisation", "name": "Unseen Pty Ltd"})
+    monkeypatch.delenv("CAPSULE_API_TOKEN")
+    before = ctl.last_seq()
+
+    result = evaluate(None)
+
+    assert result.run_requests == []
+    assert "CAPSULE_API_TOKEN" in (result.skip_message or "")
+    assert capsule_requests(ctl, before) == []
+
+
+def test_a_refused_token_skips_the_check_instead_of_failing_the_sensor(
+    ctl: CapsuleControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctl.create_party({"type": "organisation", "name": "Locked Pty Ltd"})
+    monkeypatch.setenv("CAPSULE_API_TOKEN", "not-a-real-token")
+
+    result = evaluate(None)
+
+    assert result.run_requests == []
+    assert "CAPSULE_API_TOKEN" in (result.skip_message or "")
+    assert "not-a-real-token" not in (result.skip_message or "")
+
+
+def test_the_nightly_reconciliation_runs_at_two_in_the_morning_sydney_time() -> None:
+    (schedule,) = SCHEDULES
+    assert schedule.job_name == "nightly_reconciliation_job"
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "Australia/Sydney"
+    # 02:00 in Sydney is 16:00 UTC in winter (AEST) and 15:00 UTC in summer (AEDT).
+    for day, utc_hour in ((datetime(2026, 6, 1, tzinfo=UTC), 16), (datetime(2026, 1, 1, tzinfo=UTC), 15)):
+        tick = next(
+            cron_string_iterator(day.timestamp(), schedule.cron_schedule, schedule.execution_timezone)
+        )
+        assert tick.astimezone(UTC).hour == utc_hour
+
+
+def test_the_sensor_polls_every_minute_unless_configured() -> None:
+    assert capsule_changes_sensor.minimum_interval_seconds == 60
+    assert capsule_changes_sensor.job_name == "incremental_sync_job"
+    assert Settings.from_env({"CAPSULE_POLL_SECONDS": "15"}).capsule_poll_seconds == 15
+    with pytest.raises(ValueError, match="CAPSULE_POLL_SECONDS"):
+        Settings.from_env({"CAPSULE_POLL_SECONDS": "a minute"})
+
+
+def definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[
+            capsule_extract,
+            xero_extract,
+            staging_capsule_parties,
+            staging_xero_contacts,
+            staging_quarantine,
+            *RECONCILE_ASSETS,
+            xero_contacts_written,
+        ],
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        resources={
+            "dlt": DagsterDltResource(),
+            "duckdb": DuckDBResource(database=":memory:"),
+            "rules": RulesResource(),
+        },
+    )
+
+
+def test_the_incremental_sync_runs_every_asset_as_a_dry_run_until_configured_to_apply() -> None:
+    defs = definitions()
+    dg.Definitions.validate_loadable(defs)
+    job = defs.resolve_job_def(incremental_sync_job.name)
+    keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    every = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == every
+    writer = xero_contacts_written.key.to_python_identifier()
+    assert job.run_config_schema.config_type.fields["ops"].default_value[writer]["config"]["apply"] is False
+
+
+def test_capsule_xero_apply_makes_the_incremental_sync_write() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from assets.jobs import incremental_sync_job as j, xero_contacts_written as w;"
+        "print(j.config['ops'][w.key.to_python_identifier()]['config']['apply'])"
+    )
+    env = os.environ | {"CAPSULE_XERO_APPLY": "true"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+def test_the_nightly_reconciliation_reads_and_reports_but_writes_nothing() -> None:
+    defs = definitions()
+    job = defs.resolve_job_def(nightly_reconciliation_job.name)
+    keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    assert {"capsule/parties", "xero/contacts", "reconcile/contact_operations", "reports/views"} <= keys
+    assert "reverse_etl/xero_contacts_written" not in keys
+    assert defs.resolve_sensor_def("capsule_changes_sensor").job_name == "incremental_sync_job"
+    assert defs.resolve_schedule_def("nightly_reconciliation_schedule").job_name == job.name
