@@ -1,0 +1,539 @@
+"""Crash trials of the apply loop: a generated migration in the sandbox, an apply child process killed
+with SIGKILL at chosen points of the sandbox's call log, reruns, and the invariants checked at the end.
+
+Used by tests/reverse_etl/test_crash_trials.py (a CI-sized migration) and bench/apply.py (the full
+2,000-party one and the time-scaled throughput figures).
+
+The sandbox runs in the calling process (a server thread); each apply runs in a child process started
+with ``subprocess`` (extract Xero, then ``apply_plan``, as ``capsule-xero apply`` does), so a SIGKILL
+takes the apply down at an arbitrary instruction while Xero and Capsule live on. Time is scaled: the
+sandbox clock runs ``speed`` times faster and the child's pacing minute is ``60 / speed`` seconds, so
+Xero's 60 calls a minute are kept in sandbox time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+
+from assets.pipeline import reconcile
+from capsule_xero.rules import Rules
+from capsule_xero.settings import Settings
+from capsule_xero.xero_auth import XeroAuth, login
+from pipelines.capsule import extract_capsule
+from pipelines.xero import PacingPolicy, XeroExtractConfig, run_xero_extract
+from reverse_etl.apply import FINAL_STATUSES, load_operations
+from reverse_etl.payloads import SCALAR_FIELDS, contact_element
+from reverse_etl.plans import approve, create_plan
+from sandbox.app import Sandbox
+from sandbox.capsule.control import CapsuleControl
+from sandbox.control import SandboxControl
+from sandbox.generator import Dataset, generate
+from sandbox.server import SandboxServer
+from sandbox.xero.control import XeroControl
+from tests.support.waiting import wait_for
+
+API = "/api.xro/2.0"
+CONTACTS = f"{API}/Contacts"
+RULES = Rules.model_validate({"conflicts": {"policy": "xero_wins"}})
+ROOT = Path(__file__).resolve().parents[2]
+
+# The apply process: what `capsule-xero apply` does (read Xero, then apply the plan), with the pacing
+# minute shortened to match the sped-up sandbox clock. Prints one JSON line with its figures.
+CHILD = """
+import json, os, resource, sys, time
+import duckdb
+from capsule_xero.rules import Rules
+from capsule_xero.settings import Settings
+from capsule_xero.xero_auth import XeroAuth
+from pipelines.capsule.pacing import CapsulePacer
+from pipelines.xero import PacingPolicy, XeroExtractConfig, run_xero_extract
+from reverse_etl.apply import apply_plan
+from reverse_etl.capsule_writer import CapsuleWriteBack
+from reverse_etl.xero_writer import XeroContactWriter
+
+minute = float(os.environ["CRASH_MINUTE_SECONDS"])
+policy = PacingPolicy(
+    minute_seconds=minute, read_timeout=float(os.environ["CRASH_READ_TIMEOUT"]), connect_timeout=5.0,
+    backoff_initial=float(os.environ["CRASH_BACKOFF"]), backoff_max=2.0, backoff_jitter=0.0,
+)
+settings = Settings.from_env()
+started = time.perf_counter()
+run_xero_extract(settings, options=XeroExtractConfig(pacing=PacingPolicy(minute_seconds=minute)))
+extracted = time.perf_counter()
+rules = Rules.model_validate(json.loads(os.environ["CRASH_RULES"]))
+stages = {}
+def progress(event):
+    stages.setdefault(event.stage, [time.perf_counter() - started, 0.0])[1] = time.perf_counter() - started
+pacer = CapsulePacer(backoff_initial=0.05, backoff_max=1.0, backoff_jitter=0.0, max_wait=30.0)
+with duckdb.connect(str(settings.duckdb_path)) as con, \\
+        XeroContactWriter(settings, XeroAuth(settings), policy=policy) as writer, \\
+        CapsuleWriteBack(settings, pacer=pacer, field_name=rules.capsule.xero_contact_id_field) as back:
+    result = apply_plan(con, settings, rules, int(os.environ["CRASH_PLAN"]), writer=writer, capsule=back,
+                        on_progress=progress)
+print("APPLY-RESULT " + json.dumps({
+    "status": result.status, "counts": result.counts(), "stopped": result.stopped,
+    "problems": result.problems[:20], "extract_seconds": extracted - started,
+    "apply_seconds": time.perf_counter() - extracted, "stages": stages,
+    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}), flush=True)
+"""
+
+
+# ---- what the call log says ------------------------------------------------------------------------
+
+
+def call_kind(call: dict[str, Any]) -> str | None:
+    """The apply step a sandbox call belongs to: contact write, group, note, Capsule write-back."""
+    path, method = call["path"], call["method"]
+    if call["api"] == "capsule":
+        return "capsule" if method == "PUT" else None
+    if call["api"] != "xero" or method not in ("PUT", "POST"):
+        return None
+    if path == CONTACTS:
+        return "write"
+    if path.startswith(f"{API}/ContactGroups"):
+        return "group"
+    if path.endswith("/History"):
+        return "note"
+    return None
+
+
+def landed(call: dict[str, Any]) -> bool:
+    """The server has answered (the status line went out): a write has committed."""
+    return bool(call["status"])
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """Where to kill: ``when(calls)`` over the calls since the child started; ``fault`` is injected
+    (``add_fault`` arguments) before the child starts and cleared after."""
+
+    label: str
+    when: Callable[[list[dict[str, Any]]], bool]
+    fault: dict[str, Any] | None = None
+
+
+def after_landed(kind: str, n: int, label: str | None = None) -> KillPoint:
+    def when(calls: list[dict[str, Any]]) -> bool:
+        return sum(1 for c in calls if call_kind(c) == kind and landed(c)) >= n
+
+    return KillPoint(label or f"after {kind} call {n} landed", when)
+
+
+def at_start(kind: str, n: int, label: str | None = None) -> KillPoint:
+    def when(calls: list[dict[str, Any]]) -> bool:
+        return sum(1 for c in calls if call_kind(c) == kind) >= n
+
+    return KillPoint(label or f"while {kind} call {n} is in flight", when)
+
+
+def during_fault(kind: str, fault_kind: str, method: str, path: str, hang_seconds: float = 1.5) -> KillPoint:
+    """Kill while an injected ``hang`` is held (the write lands later, after the kill), or right after a
+    ``drop`` committed the write and cut the connection (the answer is lost with the process)."""
+
+    def when(calls: list[dict[str, Any]]) -> bool:
+        return any(c["fault"] == fault_kind and (fault_kind == "hang" or landed(c)) for c in calls)
+
+    fault = {"api": "xero", "method": method, "path": path, "times": 1, "hang_seconds": hang_seconds}
+    fault[fault_kind] = 1.0
+    verb = "during a hung" if fault_kind == "hang" else "right after Xero committed a dropped"
+    return KillPoint(f"{verb} {kind} call", when, fault)
+
+
+def default_kill_points(plan: dict[str, int]) -> list[KillPoint]:
+    """Ten points spread over the apply of a plan with these counts (``create_plan``'s). The writer
+    sends the POST batches (archives, updates) first, then the PUT batches (creates); then groups,
+    History notes and the Capsule write-back follow."""
+    posts = math.ceil((plan["update"] + plan["archive"] + plan["restore"]) / 50)
+    puts = math.ceil(plan["create"] / 50)
+    if posts < 2 or puts < 4 or plan["notes"] < 10:
+        raise ValueError(f"a plan too small for ten kill points: {plan}")
+    write_backs = plan["create"] + plan["update"]
+    return [
+        after_landed("write", 1, "after the first contact batch (POST) landed"),
+        during_fault("contact batch (POST: updates, archives)", "drop", "POST", CONTACTS),
+        during_fault("contact batch (PUT: creates)", "hang", "PUT", CONTACTS),
+        after_landed("write", max(2, puts // 3), f"after {max(2, puts // 3)} more contact batches landed"),
+        during_fault("contact batch (PUT: creates)", "drop", "PUT", CONTACTS),
+        at_start("group", 1, "between the last contact batch and the first group call"),
+        during_fault("History note", "hang", "PUT", f"{CONTACTS}/*/History"),
+        after_landed("note", plan["notes"] // 3, f"after {plan['notes'] // 3} History notes landed"),
+        after_landed("capsule", 1, "after the first Capsule write-back landed"),
+        after_landed(
+            "capsule", write_backs // 3, f"after {write_backs // 3} more Capsule write-backs landed"
+        ),
+    ]
+
+
+# ---- the migration ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Migration:
+    dataset: Dataset
+    sandbox: Sandbox
+    server: SandboxServer
+    settings: Settings
+    env: dict[str, str]
+    control: SandboxControl
+    xero: XeroControl
+    capsule: CapsuleControl
+    plan_id: int
+    counts: dict[str, int]
+    minute_seconds: float
+    xero_before: list[dict[str, Any]]
+    trials: list[dict[str, Any]] = field(default_factory=list)
+
+    def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.settings.duckdb_path), read_only=read_only)
+
+
+@contextmanager
+def migration(
+    parties: int, home: Path, *, seed: int = 21, speed: float = 600.0, capsule_hourly: int | None = None
+) -> Iterator[Migration]:
+    """A generated world in a sandbox served from this process, extracted, reconciled and planned (the
+    plan approved: a first migration waits for approval). ``capsule_hourly`` raises Capsule's hourly
+    limit (None: Capsule's own 4,000)."""
+    dataset = generate(parties=parties, seed=seed)
+    sandbox = Sandbox(seed=seed)  # real time for the sign-in: an authorisation code lives minutes
+    sandbox.load(dataset)
+    minute = 60.0 / speed
+    with SandboxServer(sandbox) as server:
+        env = server.env() | {
+            "CAPSULE_XERO_HOME": str(home),
+            "XERO_TENANT_ID": sandbox.xero.primary_tenant_id,
+        }
+        settings = Settings.from_env(env)
+        browser = lambda url: httpx.get(url, follow_redirects=True, timeout=30)  # noqa: E731
+        login(XeroAuth(settings), choose_tenant=lambda c: c[0], open_url=browser)
+        control, xero, capsule = (
+            SandboxControl(server.xero_url),
+            XeroControl(server.xero_url),
+            CapsuleControl(server.capsule_url),
+        )
+        control.set_clock(speed=speed)
+        if capsule_hourly is not None:
+            capsule.set_rate_limit(limit=capsule_hourly)
+        extract_capsule(settings)
+        run_xero_extract(settings, options=XeroExtractConfig(pacing=PacingPolicy(minute_seconds=minute)))
+        with duckdb.connect(str(settings.duckdb_path)) as con:
+            reconcile(con, RULES, now=dataset.now)
+            plan = create_plan(con, RULES)
+            if plan.status == "pending_approval":
+                approve(con, plan.plan_id)
+        try:
+            yield Migration(
+                dataset,
+                sandbox,
+                server,
+                settings,
+                env,
+                control,
+                xero,
+                capsule,
+                plan.plan_id,
+                dict(plan.counts),
+                minute,
+                xero.contacts(),
+            )
+        finally:
+            for client in (control, xero, capsule):
+                client.close()
+
+
+def _calls_so_far(
+    control: SandboxControl, since: int, seen: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The calls since ``since``, fetching again only from the oldest one still in flight."""
+    open_calls = [seq for seq, c in seen.items() if not landed(c)]
+    cursor = min(open_calls) - 1 if open_calls else max(seen, default=since)
+    for call in control.calls(None, cursor):
+        seen[call["seq"]] = call
+    return list(seen.values())
+
+
+def run_apply(
+    m: Migration,
+    kill: KillPoint | None = None,
+    *,
+    timeout: float = 600.0,
+    read_timeout: float = 5.0,
+    backoff: float = 0.3,
+) -> dict[str, Any]:
+    """One apply child; killed with SIGKILL at ``kill`` (if it gets there). Returns what happened."""
+    if kill is not None and kill.fault is not None:
+        m.control.add_fault(**kill.fault)
+    since = m.control.last_seq()
+    env = {
+        **os.environ,
+        **m.env,
+        "PYTHONPATH": str(ROOT),
+        "CRASH_PLAN": str(m.plan_id),
+        "CRASH_MINUTE_SECONDS": str(m.minute_seconds),
+        "CRASH_READ_TIMEOUT": str(read_timeout),
+        "CRASH_BACKOFF": str(backoff),
+        "CRASH_RULES": json.dumps(RULES.model_dump(mode="json")),
+    }
+    started = time.perf_counter()
+    killed = False
+    seen: dict[int, dict[str, Any]] = {}
+    # Files, not pipes: a child logging more than a pipe holds would block while nobody reads.
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD], env=env, cwd=ROOT, stdout=stdout, stderr=stderr, text=True
+        )
+        try:
+            while child.poll() is None:
+                if time.perf_counter() - started > timeout:
+                    child.kill()
+                    raise AssertionError(f"the apply child ran over {timeout} s")
+                if kill is not None and kill.when(_calls_so_far(m.control, since, seen)):
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed = True
+                    break
+                time.sleep(0.02)
+            child.wait(timeout=60)
+        finally:
+            if kill is not None and kill.fault is not None:
+                m.control.clear_faults()
+        stdout.seek(0)
+        stderr.seek(0)
+        out, err = stdout.read(), stderr.read()
+    calls = m.control.calls(None, since)
+    # A hung write the kill left behind still lands (as on a slow real server): let it, so the
+    # next run meets Xero as it will be, not a race with the stand-in's timer.
+    wait_for(lambda: all(landed(c) or c["fault"] == "drop" for c in m.control.calls(None, since)), timeout=30)
+    report = next(
+        (json.loads(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("APPLY-RESULT")),
+        None,
+    )
+    if not killed and child.returncode != 0:
+        raise AssertionError(f"the apply child failed (exit {child.returncode}):\n{err[-3000:]}")
+    trial = {
+        "label": kill.label if kill else "to the end",
+        "killed": killed,
+        "returncode": child.returncode,
+        "wall": time.perf_counter() - started,
+        "calls": Counter(call_kind(c) for c in calls if call_kind(c)),
+        "report": report,
+        "since": since,
+    }
+    m.trials.append(trial)
+    return trial
+
+
+def run_to_the_end(m: Migration, limit: int = 4) -> dict[str, Any]:
+    """Apply without a kill until the plan is applied and every write-back done (Capsule's hourly
+    limit may leave some for the next run: the sandbox hour passes quickly)."""
+    for _ in range(limit):
+        trial = run_apply(m)
+        counts = trial["report"]["counts"]
+        if trial["report"]["status"] == "applied" and counts["write_backs_pending"] == 0:
+            return trial
+        m.control.set_clock(advance_seconds=3600)
+    raise AssertionError(f"the plan is not done after {limit} clean runs: {trial['report']}")
+
+
+def crash_trials(m: Migration, points: list[KillPoint]) -> list[dict[str, Any]]:
+    """Kill at each point in turn, each on a rerun of the same plan; then run to the end."""
+    for point in points:
+        run_apply(m, point)
+    run_to_the_end(m)
+    return m.trials
+
+
+# ---- the invariants --------------------------------------------------------------------------------
+
+
+def query(con: duckdb.DuckDBPyConnection, text: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    result = con.execute(text, params or [])
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def _duplicates(contacts: list[dict[str, Any]], key: Callable[[dict[str, Any]], str | None]) -> Counter[str]:
+    counts = Counter(k for c in contacts if (k := key(c)))
+    return Counter({k: n for k, n in counts.items() if n > 1})
+
+
+def _name_key(contact: dict[str, Any]) -> str | None:
+    if contact.get("ContactStatus") == "ARCHIVED" or not contact.get("Name"):
+        return None
+    return contact["Name"].strip().casefold()
+
+
+def _scalar(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def check_invariants(m: Migration) -> dict[str, Any]:
+    """Every invariant of a crash-proof apply, as ``{name: list of violations}`` (empty lists pass),
+    plus ``checked``: how many of each thing were looked at.
+
+    Xero (and its stand-in) refuse a second contact with a ContactNumber or an active Name already
+    held, so a create resent blindly after a crash shows less as a duplicate than as a ``failed``
+    outcome ("already assigned to another contact"): "failed or unexpectedly refused" catches it."""
+    contacts = m.xero.contacts()
+    by_id = {c["ContactID"].lower(): c for c in contacts}
+    by_number: dict[str, list[dict[str, Any]]] = {}
+    for contact in contacts:
+        if contact.get("ContactNumber"):
+            by_number.setdefault(contact["ContactNumber"], []).append(contact)
+    problems: dict[str, list[Any]] = {}
+
+    # No duplicates: no ContactNumber or active Name held more often than before the migration.
+    for name, key in (
+        ("duplicate ContactNumber", lambda c: c.get("ContactNumber")),
+        ("duplicate name", _name_key),
+    ):
+        before, after = _duplicates(m.xero_before, key), _duplicates(contacts, key)
+        problems[name] = sorted(k for k, n in after.items() if n > before.get(k, 1))
+
+    with m.connect(read_only=True) as con:
+        ops = load_operations(con, m.plan_id)
+        refusal = {
+            r["seq"]: r["expect_refusal"]
+            for r in query(
+                con, "select seq, expect_refusal from ledger.plan_operations where plan_id = ?", [m.plan_id]
+            )
+        }
+        outcome = {
+            r["seq"]: r
+            for r in query(con, "select * from ledger.operation_outcomes where plan_id = ?", [m.plan_id])
+        }
+        problems["outcome not final"] = [
+            (op.seq, (outcome.get(op.seq) or {}).get("status"))
+            for op in ops
+            if (outcome.get(op.seq) or {}).get("status") not in FINAL_STATUSES
+        ]
+        # A fault-free apply of this plan fails nothing and is refused only where the plan expects
+        # Xero's outstanding-balance refusal: anything else a crash left behind is a loss.
+        problems["failed or unexpectedly refused"] = [
+            (op.seq, op.operation, outcome[op.seq]["status"], outcome[op.seq]["message"])
+            for op in ops
+            if op.seq in outcome
+            and outcome[op.seq]["status"] in ("failed", "refused", "queued")
+            and not (refusal[op.seq] and outcome[op.seq]["status"] == "refused")
+        ]
+        lost, wrong = [], []
+        for op in ops:
+            status = (outcome.get(op.seq) or {}).get("status")
+            if op.operation == "create":
+                held = by_number.get(str(op.contact_number), [])
+                if not held:
+                    lost.append((op.seq, "create", op.contact_number))
+                    continue
+                contact = held[0]
+            else:
+                contact = by_id.get(str(op.contact_id).lower())
+                if contact is None:
+                    lost.append((op.seq, op.operation, op.contact_id))
+                    continue
+            if op.operation == "archive":
+                wanted = "ACTIVE" if refusal[op.seq] and status == "refused" else "ARCHIVED"
+                if contact.get("ContactStatus") != wanted:
+                    wrong.append((op.seq, "ContactStatus", wanted, contact.get("ContactStatus")))
+                continue
+            if contact.get("ContactStatus") != "ACTIVE":
+                wrong.append((op.seq, "ContactStatus", "ACTIVE", contact.get("ContactStatus")))
+            element = contact_element(op.contact_operation())
+            for xero_name in SCALAR_FIELDS.values():
+                if xero_name in element and _scalar(element[xero_name]) != _scalar(contact.get(xero_name)):
+                    wrong.append((op.seq, xero_name, element[xero_name], contact.get(xero_name)))
+        problems["planned change missing in Xero"] = lost
+        problems["value not as planned"] = wrong
+        problems["open outbox rows"] = query(con, "select * from ledger.outbox where state <> 'settled'")
+        problems["open note outbox rows"] = query(con, "select * from ledger.note_outbox")
+        noted = query(con, "select contact_id, count(*) as n from ledger.history_notes group by all")
+        notes_planned = query(
+            con, "select count(*) as n from ledger.plan_notes where plan_id = ?", [m.plan_id]
+        )[0]["n"]
+        write_backs = query(con, "select party_id, contact_id, state from ledger.capsule_write_backs")
+        contact_ids = {
+            r["party_id"]: r["contact_id"]
+            for r in query(
+                con,
+                "select o.seq, p.party_id, o.contact_id from ledger.operation_outcomes o join"
+                " ledger.plan_operations p using (plan_id, seq) where o.plan_id = ? and o.contact_id is not null"
+                " and p.operation <> 'archive'",
+                [m.plan_id],
+            )
+        }
+
+    dup_notes = []
+    for row in noted:
+        details = [h["Details"] for h in m.xero.history(row["contact_id"]) if h["Changes"] == "Note"]
+        dup_notes += [(row["contact_id"], d[:60]) for d, n in Counter(details).items() if n > 1]
+    problems["duplicate History notes"] = dup_notes
+    problems["notes not written"] = (
+        []
+        if sum(r["n"] for r in noted) >= notes_planned
+        else [f"{sum(r['n'] for r in noted)} of {notes_planned}"]
+    )
+
+    field_name = RULES.capsule.xero_contact_id_field
+    wrong_field = [r for r in write_backs if r["state"] != "written"]
+    for party_id, contact_id in contact_ids.items():
+        party = m.capsule.get_party(party_id)
+        if party is None:
+            continue  # deleted in Capsule (its contact is archived): nothing to write back to
+        values = [
+            f.get("value")
+            for f in party.get("fields", [])
+            if (f.get("definition") or {}).get("name") == field_name
+        ]
+        if values != [contact_id]:
+            wrong_field.append((party_id, contact_id, values))
+    problems["Capsule field not the ContactID"] = wrong_field
+
+    # A final sync (extract both, reconcile, plan) has nothing left to do.
+    extract_capsule(m.settings)
+    run_xero_extract(
+        m.settings, options=XeroExtractConfig(pacing=PacingPolicy(minute_seconds=m.minute_seconds))
+    )
+    with m.connect() as con:
+        reconcile(con, RULES, now=m.dataset.now)
+        final = create_plan(con, RULES)
+    left = {
+        k: v
+        for k, v in final.counts.items()
+        if k in ("create", "update", "archive", "restore", "notes") and v
+    }
+    problems["final sync plans something"] = (
+        [] if final.status == "empty" and not left else [(final.status, left)]
+    )
+    return {
+        "problems": problems,
+        "checked": {
+            "operations": len(ops),
+            "contacts in Xero": len(contacts),
+            "History notes": sum(r["n"] for r in noted),
+            "Capsule fields": len(contact_ids),
+        },
+    }
+
+
+def write_calls_minimum(m: Migration) -> dict[str, int]:
+    """ceil(n/50) for creates (PUT) and for updates, archives and restores (POST)."""
+    with m.connect(read_only=True) as con:
+        ops = load_operations(con, m.plan_id)
+    puts = sum(1 for op in ops if op.operation == "create")
+    posts = len(ops) - puts
+    return {"PUT": math.ceil(puts / 50), "POST": math.ceil(posts / 50), "creates": puts, "others": posts}
