@@ -1,6 +1,7 @@
 """Extract assets: Capsule and Xero land in DuckDB schema ``raw`` through dlt, one asset per table."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import dagster as dg
@@ -74,6 +75,12 @@ def capsule_extract(context: dg.AssetExecutionContext, dlt: DagsterDltResource) 
         context.log.warning("Capsule schema drift: " + "; ".join(c.describe() for c in changes))
 
 
+class XeroReadConfig(dg.Config):
+    """full_read: read every contact instead of those changed since the cursor (the nightly run)."""
+
+    full_read: bool = False
+
+
 XERO_DESCRIPTIONS = {
     "contacts": "Xero contacts incl. archived (If-Modified-Since on UpdatedDateUTC, plus a periodic full read).",
     "contact_groups": "Xero contact groups; membership comes with each contact.",
@@ -91,11 +98,16 @@ XERO_DESCRIPTIONS = {
     dagster_dlt_translator=RawTableTranslator("xero", XERO_DESCRIPTIONS),
     pool=DUCKDB_POOL,
 )
-def xero_extract(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+def xero_extract(
+    context: dg.AssetExecutionContext, dlt: DagsterDltResource, config: XeroReadConfig
+) -> Iterator[Any]:
     """Read Xero into DuckDB raw: contacts changed since the cursor, groups and users."""
     settings = Settings.from_env()
     run = XeroRun()
-    source = xero.xero_source(settings, XeroExtractConfig.from_env(), run)
+    options = XeroExtractConfig.from_env()
+    if config.full_read:
+        options = replace(options, force_full_read=True)
+    source = xero.xero_source(settings, options, run)
     pipeline = xero.xero_pipeline(settings)
     try:
         yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)

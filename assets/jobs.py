@@ -8,9 +8,9 @@ applies unattended is the small, safe plan DESIGN.md step 7 says applies automat
 Launchpad can override ``apply`` for one run.
 
 ``nightly_reconciliation_job`` re-reads and re-reconciles everything up to the reports but plans
-nothing: it is the full report and the conflict and drift summary, not a write. The Xero
-extract asset takes no run config, so the nightly run cannot force Xero's full re-read itself;
-the extract does a full read on its own every ``XERO_FULL_READ_DAYS`` (7 by default).
+nothing: it is the full report and the conflict and drift summary, not a write. Its Xero read is
+a full one (``full_read: true``): balance and customer/supplier flags change without moving
+``UpdatedDateUTC`` (FACTS §2), so only a full read sees them.
 """
 
 import dagster as dg
@@ -45,9 +45,10 @@ nightly_reconciliation_job = dg.define_asset_job(
     name="nightly_reconciliation_job",
     selection=READ_AND_RECONCILE,
     description=(
-        "Re-read both systems and rebuild every reconcile table and report: the conflict and drift "
-        "summary of the night. Writes nothing to Xero."
+        "Re-read both systems (Xero in full) and rebuild every reconcile table and report: the "
+        "conflict and drift summary of the night. Writes nothing to Xero."
     ),
+    config={"ops": {"xero_extract": {"config": {"full_read": True}}}},
 )
 
 nightly_reconciliation_schedule = dg.ScheduleDefinition(

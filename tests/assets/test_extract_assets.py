@@ -95,3 +95,28 @@ def test_the_xero_extract_before_signing_in_fails_saying_how_to_sign_in(sandbox_
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "capsule-xero auth login" in failure.step_failure_data.error.to_string()
+
+
+def test_the_nightly_full_read_config_reads_every_contact_again(
+    sandbox_env: dict[str, str], server: SandboxServer
+) -> None:
+    login(
+        XeroAuth(Settings.from_env()),
+        choose_tenant=lambda c: c[0],
+        open_url=lambda url: httpx.get(url, follow_redirects=True, timeout=10),
+    )
+    assert dg.materialize([xero_extract], resources={"dlt": DagsterDltResource()}).success
+
+    def contacts_loaded(**run_config: object) -> int:
+        result = dg.materialize([xero_extract], resources={"dlt": DagsterDltResource()}, **run_config)
+        assert result.success
+        (contacts,) = [
+            m.metadata
+            for m in result.asset_materializations_for_node("xero_extract")
+            if m.asset_key.to_user_string() == "xero/contacts"
+        ]
+        return contacts["rows_loaded"].value if "rows_loaded" in contacts else 0
+
+    everyone = server.call(lambda: len(server.sandbox.xero.primary.contacts))
+    assert contacts_loaded() == 0  # nothing changed since the cursor
+    assert contacts_loaded(run_config={"ops": {"xero_extract": {"config": {"full_read": True}}}}) == everyone

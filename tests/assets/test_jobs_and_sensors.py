@@ -216,5 +216,8 @@ def test_the_nightly_reconciliation_reads_and_reports_but_writes_nothing() -> No
     keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
     assert {"capsule/parties", "xero/contacts", "reconcile/contact_operations", "reports/views"} <= keys
     assert "reverse_etl/xero_contacts_written" not in keys
+    # Balances and customer/supplier flags change without moving UpdatedDateUTC: the night reads Xero whole.
+    xero_read = job.run_config_schema.config_type.fields["ops"].default_value["xero_extract"]
+    assert xero_read["config"]["full_read"] is True
     assert defs.resolve_sensor_def("capsule_changes_sensor").job_name == "incremental_sync_job"
     assert defs.resolve_schedule_def("nightly_reconciliation_schedule").job_name == job.name
