@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from capsule_xero.rules import Rules, RulesError, Transform, find_rules_path, load_rules, parse_rules
+from capsule_xero.rules import (
+    EmailChannel,
+    Rules,
+    RulesError,
+    SlackChannel,
+    Transform,
+    WebhookChannel,
+    find_rules_path,
+    load_rules,
+    parse_rules,
+)
 from capsule_xero.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -227,7 +237,7 @@ ownership:
   phone: xero
 xero:
   contact_number_prefix: "SOUTHERN-CROSS-TRADE-SUPPLIES-PTY-"
-alerts:
+alert:
   email: ops@example.com
 """
     found = problems(text)
@@ -241,7 +251,7 @@ alerts:
         line_of(text, "contact_number: xero"),
         line_of(text, "phone: xero"),
         line_of(text, "SOUTHERN"),
-        line_of(text, "alerts"),
+        line_of(text, "alert:"),
     ]
     joined = "\n".join(found)
     assert 'sync.party_types[1]: "people" is not one of organisation, person' in joined
@@ -253,7 +263,7 @@ alerts:
     assert "ownership.contact_number: cannot be owned by Xero" in joined
     assert 'ownership: unknown key "phone" (expected one of' in joined
     assert "xero.contact_number_prefix: is longer than 30 characters" in joined
-    assert 'unknown section "alerts"' in joined
+    assert 'unknown section "alert" (expected one of version, capsule, xero, sync' in joined
 
 
 def test_a_yaml_syntax_error_gives_the_line_and_column() -> None:
@@ -328,3 +338,86 @@ def test_bad_types_and_ranges_say_what_was_expected() -> None:
     assert problems("- sync\n") == [
         "capsule-xero.yaml line 1: the file should be sections such as sync:, groups:, conflicts:"
     ]
+
+
+# --- alerts --------------------------------------------------------------------------------------------
+
+
+def test_the_example_files_commented_alert_channels_are_valid_channels() -> None:
+    text = EXAMPLE.read_text()
+    block = text.split("alerts:\n", 1)[1].split("  # For example:\n", 1)[1].split("  # Alert this", 1)[0]
+    channels = "\n".join(line.replace("  #", "  ", 1) for line in block.splitlines())
+    rules = parse_rules(f"alerts:\n  channels:\n{channels}\n")
+    assert [c.kind for c in rules.alerts.channels] == ["slack", "email", "webhook", "webhook"]
+    shown = set(re.findall(r"^\s+#\s+([a-z_]+):", block, re.M))
+    for model in (SlackChannel, EmailChannel, WebhookChannel):
+        for name, info in model.model_fields.items():
+            assert (info.alias or name) in shown, name
+
+
+def test_alert_channels_read_from_the_file_with_their_defaults() -> None:
+    rules = parse_rules(
+        """
+alerts:
+  channels:
+    - slack: {webhook_url_env: SLACK_WEBHOOK_URL}
+    - email: {smtp_host: mail.example.com.au, from: sync@example.com.au, to: ops@example.com.au}
+  token_expiry_warning_days: 7
+"""
+    )
+    slack, email = rules.alerts.channels
+    assert slack.slack is not None and slack.slack.webhook_url_env == "SLACK_WEBHOOK_URL"
+    assert email.email is not None
+    assert (email.email.smtp_port, email.email.starttls, email.email.to) == (
+        587,
+        True,
+        ["ops@example.com.au"],
+    )
+    assert rules.alerts.token_expiry_warning_days == 7
+    assert Rules().alerts.channels == [] and Rules().alerts.token_expiry_warning_days == 14
+
+
+def test_a_secret_written_into_the_alerts_section_is_refused_with_the_way_to_pass_it() -> None:
+    assert problems(
+        "alerts:\n  channels:\n    - slack: {webhook_url: https://hooks.slack.com/services/T/B/x}\n"
+    ) == [
+        "capsule-xero.yaml line 3: alerts.channels[0].slack: a Slack webhook URL carries its token, so it does"
+        " not go in this file: put it in an environment variable and name that here"
+        " (webhook_url_env: SLACK_WEBHOOK_URL)"
+    ]
+    (problem,) = problems(
+        "alerts:\n  channels:\n    - email: {smtp_host: h, from: a@b.au, to: c@d.au, username: a,"
+        " password_env: hunter2!}\n"
+    )
+    assert (
+        'alerts.channels[0].email.password_env: "hunter2!" is not the name of an environment variable'
+        in problem
+    )
+
+
+def test_alert_channel_mistakes_name_their_line() -> None:
+    text = """alerts:
+  channels:
+    - {slack: {webhook_url_env: A}, webhook: {url: "http://x.au"}}
+    - sms: {to: "0400000000"}
+    - webhook: {}
+    - email: {smtp_host: h, from: a@b.au, to: [ops], password_env: PW}
+  token_expiry_warning_days: 0
+"""
+    assert problems(text) == [
+        "capsule-xero.yaml line 3: alerts.channels[0]: a channel needs exactly one of slack, email, webhook"
+        " (it has slack, webhook)",
+        'capsule-xero.yaml line 4: alerts.channels[1]: unknown channel "sms" (expected one of slack, email, webhook)',
+        "capsule-xero.yaml line 5: alerts.channels[2].webhook: a webhook needs exactly one of url, url_env",
+        'capsule-xero.yaml line 6: alerts.channels[3].email.to[0]: "ops" is not an e-mail address',
+        "capsule-xero.yaml line 7: alerts.token_expiry_warning_days: should be greater than or equal to 1 (not 0)",
+    ]
+    assert problems(
+        "alerts:\n  channels:\n    - email: {smtp_host: h, from: a@b.au, to: c@d.au, password_env: PW}\n"
+    ) == ["capsule-xero.yaml line 3: alerts.channels[0].email: password_env needs a username to log in with"]
+
+
+def test_where_alerts_go_does_not_change_the_fingerprint_so_a_waiting_plan_stays_current() -> None:
+    assert parse_rules(
+        "alerts: {channels: [{webhook: {url: 'https://ops.example.com.au/x'}}]}"
+    ).fingerprint() == (Rules().fingerprint())
