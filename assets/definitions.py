@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
+from assets.alerting import SENSORS_ALERTS
 from assets.extract import capsule_extract, xero_extract
 from assets.jobs import JOBS, SCHEDULES
 from assets.reconciling import RECONCILE_ASSETS, RECONCILE_CHECKS
@@ -35,7 +36,7 @@ defs = dg.Definitions(
     ],
     jobs=JOBS,
     schedules=SCHEDULES,
-    sensors=[*SENSORS, *SENSORS_WEBHOOKS],
+    sensors=[*SENSORS, *SENSORS_WEBHOOKS, *SENSORS_ALERTS],
     asset_checks=[capsule_parties_follow_the_row_rules, *RECONCILE_CHECKS],
     resources={
         "dlt": DagsterDltResource(),

@@ -1,0 +1,69 @@
+"""Alert sensors: tell a person only when a person must act (capsule_xero/alerts.py says what that is).
+
+``alerts_sensor`` looks every few minutes for dead-lettered records, a plan waiting for approval and
+a refresh token near expiry; ``alert_on_failed_run`` reports a run that failed after its retries.
+Both send to the channels in the rules file's ``alerts:`` section and never repeat an alert
+within a day. Transient retries never reach them: those succeed or end as a failed run.
+"""
+
+import dagster as dg
+import duckdb
+
+from capsule_xero.alerts import SentLog, check_and_send, run_failed, send
+from capsule_xero.rules import RulesError, load_rules
+from capsule_xero.settings import Settings
+
+ALERT_CHECK_SECONDS = 300
+
+
+def _read_only(settings: Settings) -> duckdb.DuckDBPyConnection | None:
+    # A run holding the DuckDB file must not silence the token check: without the file, only it runs.
+    if not settings.duckdb_path.exists():
+        return None
+    try:
+        return duckdb.connect(str(settings.duckdb_path), read_only=True)
+    except duckdb.Error:
+        return None
+
+
+@dg.sensor(minimum_interval_seconds=ALERT_CHECK_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
+def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    """Sends an alert when records are dead-lettered, a plan waits for approval or the Xero sign-in nears expiry."""
+    settings = Settings.from_env()
+    try:
+        rules = load_rules(settings.config_file)
+    except RulesError as exc:
+        return dg.SkipReason(f"The rules file has problems: {exc.problems[0]}")
+    if not rules.alerts.channels:
+        return dg.SkipReason("No alert channels in the rules file (alerts.channels): nothing to send to.")
+    con = _read_only(settings)
+    try:
+        deliveries = check_and_send(con, settings, rules)
+    finally:
+        if con is not None:
+            con.close()
+    sent = [d for d in deliveries if d.sent]
+    for problem in {d.problem for d in deliveries if d.problem}:
+        context.log.warning(f"An alert channel failed: {problem}")
+    return dg.SkipReason(f"{len(sent)} alert deliveries sent." if sent else "Nothing needs a person.")
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING)
+def alert_on_failed_run(context: dg.RunFailureSensorContext) -> None:
+    """Sends an alert for a run that failed after its retries, with the first line of the error."""
+    settings = Settings.from_env()
+    try:
+        rules = load_rules(settings.config_file)
+    except RulesError:
+        return
+    if not rules.alerts.channels:
+        return
+    error = context.failure_event.message or "the run failed"
+    send(
+        [run_failed(context.dagster_run.job_name, error, context.dagster_run.run_id)],
+        rules.alerts.channels,
+        sent_log=SentLog.in_home(settings.home),
+    )
+
+
+SENSORS_ALERTS = [alerts_sensor, alert_on_failed_run]
