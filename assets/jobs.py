@@ -51,6 +51,23 @@ nightly_reconciliation_job = dg.define_asset_job(
     config={"ops": {"xero_extract": {"config": {"full_read": True}}}},
 )
 
+historical_migration_job = dg.define_asset_job(
+    name="historical_migration_job",
+    selection=READ_AND_RECONCILE | dg.AssetSelection.key_prefixes(["reverse_etl"]),
+    description=(
+        "The first migration, step one: read both systems whole, reconcile, and store the plan as a "
+        "dry run with the data-quality and reconciliation reports. Cut over with `capsule-xero plan`, "
+        "`capsule-xero approve N` and `capsule-xero apply N` (a progress bar; resumable after any stop)."
+    ),
+    config={
+        "ops": {
+            "xero_extract": {"config": {"full_read": True}},
+            # Never writes, whatever CAPSULE_XERO_APPLY says: a first migration is cut over by a person.
+            xero_contacts_written.key.to_python_identifier(): {"config": {"apply": False}},
+        }
+    },
+)
+
 nightly_reconciliation_schedule = dg.ScheduleDefinition(
     name="nightly_reconciliation_schedule",
     job=nightly_reconciliation_job,
@@ -59,5 +76,5 @@ nightly_reconciliation_schedule = dg.ScheduleDefinition(
     execution_timezone=SYDNEY,
 )
 
-JOBS = [incremental_sync_job, nightly_reconciliation_job]
+JOBS = [incremental_sync_job, nightly_reconciliation_job, historical_migration_job]
 SCHEDULES = [nightly_reconciliation_schedule]

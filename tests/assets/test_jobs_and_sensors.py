@@ -221,3 +221,15 @@ def test_the_nightly_reconciliation_reads_and_reports_but_writes_nothing() -> No
     assert xero_read["config"]["full_read"] is True
     assert defs.resolve_sensor_def("capsule_changes_sensor").job_name == "incremental_sync_job"
     assert defs.resolve_schedule_def("nightly_reconciliation_schedule").job_name == job.name
+
+
+def test_the_historical_migration_reads_everything_and_only_plans() -> None:
+    from assets.jobs import historical_migration_job
+
+    defs = definitions()
+    job = defs.resolve_job_def(historical_migration_job.name)
+    keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    assert {"capsule/parties", "xero/contacts", "reports/views", "reverse_etl/xero_contacts_written"} <= keys
+    config = job.run_config_schema.config_type.fields["ops"].default_value
+    assert config["xero_extract"]["config"]["full_read"] is True
+    assert config[xero_contacts_written.key.to_python_identifier()]["config"]["apply"] is False
