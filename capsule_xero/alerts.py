@@ -24,7 +24,6 @@ No dagster import: the Dagster sensors call ``check_and_send`` and ``run_failed`
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -32,7 +31,7 @@ import os
 import smtplib
 import ssl
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -41,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from capsule_xero.token_store import TokenStore
+from capsule_xero.token_store import TokenStore, exclusive_lock
 
 if TYPE_CHECKING:
     import duckdb
@@ -260,16 +259,8 @@ class SentLog:
     def in_home(cls, home: Path) -> SentLog:
         return cls(Path(home) / SENT_FILE_NAME)
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive_lock(self._lock_path)
 
     def load(self) -> dict[str, datetime]:
         try:

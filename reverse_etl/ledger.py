@@ -6,26 +6,14 @@ from pathlib import Path
 
 import duckdb
 
+from capsule_xero.rules import COMPARED_FIELDS
+
+__all__ = ["COMPARED_FIELDS", "LEDGER_SQL", "ensure_ledger"]
+
 LEDGER_SQL = Path(__file__).resolve().parent / "sql" / "ledger.sql"
 
-# The compared fields of a contact, in the order plans and the ledger list them
-# (assets/sql/reconcile/README.md, "The contact shape").
-COMPARED_FIELDS = (
-    "contact_number",
-    "name",
-    "first_name",
-    "last_name",
-    "email_address",
-    "tax_number",
-    "website",
-    "phone_default",
-    "phone_mobile",
-    "phone_fax",
-    "street_address",
-    "postal_address",
-    "contact_persons",
-    "contact_groups",
-)
+# The compared fields of a contact (assets/sql/reconcile/README.md, "The contact shape"): one list,
+# kept with the rules that name them; re-exported here for the ledger's readers.
 
 
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
