@@ -1,22 +1,45 @@
 """``webhook_events_sensor``: spooled webhook events (capsule_xero/spool.py) become ``incremental_sync`` runs.
 
 Events are hints (FACTS Capsule §12: keep polling with ``since``; Xero events are thin), so a batch of
-any size asks for one incremental run; the run reads what changed itself. The run key is the newest
-event's file name: a re-evaluation of the same batch cannot launch a second run. Consumed files move
-to ``spool/done/`` (where they also make a later replay of the same event a duplicate). If the daemon
-died between moving the files and launching the run, the next scheduled or hook-triggered
-incremental sync still reads the change: nothing is lost that ``since`` polling does not catch.
+any size asks for one incremental run; the run reads what changed itself.
+
+Two phases, so that no event leaves the spool before Dagster has recorded the run it asked for:
+
+1. A tick asks for a run for the pending batch (at most ``MAX_EVENTS_PER_RUN``, oldest first) under a
+   run key derived from the batch's events, and records the batch in its cursor. It moves nothing.
+2. A later tick looks the run key up in the instance. Once a run with it exists and was handed to the
+   run coordinator, the batch moves to ``spool/done/`` (where it also makes a later replay of the same
+   event a duplicate) and the pending events that arrived meanwhile become the next batch. If no such
+   run exists, the same batch is asked for again under the same run key.
+
+This leans on two Dagster guarantees: the cursor is committed with the tick's run requests (a daemon
+dying mid-tick either resumes the tick or re-evaluates with the previous cursor, and the events are
+still pending in both cases), and a run key is launched at most once per sensor (asking again for a
+batch whose run exists is skipped, and a run created but never launched is launched). The worst a
+crash can do is one more run over events already synced (a lost cursor while newer events arrived
+makes a bigger batch under a new key), which is harmless: the run reads what changed.
+
+Evaluated without an instance (``dg.build_sensor_context()`` in a test or bench/latency.py, whose
+caller keeps the cursor and runs the request itself), there is nothing to look up and the caller's
+cursor is taken as the record of the run.
 """
 
+import hashlib
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.tags import RUN_KEY_TAG
 
 from capsule_xero.settings import Settings
 from capsule_xero.spool import Spool
 
 JOB_NAME = "incremental_sync_job"
 MAX_EVENTS_PER_RUN = 10_000  # a flood (a bulk import firing thousands of hooks) is still one run per batch
+# The cursor names a batch's events by source and the first 64 bits of their content hash (names are
+# ``<source>-<sha256>.json``): a 10,000-event batch stays a ~250 kB cursor instead of ~800 kB.
+EVENT_ID_HEX = 16
 
 
 def _spool() -> Spool:
@@ -24,12 +47,78 @@ def _spool() -> Spool:
     return Spool.at_home(Settings.from_env().home)
 
 
-def _total(cursor: str | None) -> int:
-    """Events turned into runs so far (the cursor is informational: the spool itself is the state)."""
+def event_id(path: Path) -> str:
+    """How the cursor names a spooled event: ``<source>-<first 16 hex of its hash>``."""
+    source, _, digest = path.stem.partition("-")
+    return f"{source}-{digest[:EVENT_ID_HEX]}"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Events asked for in one run, under a run key that is a function of the events alone."""
+
+    run_key: str
+    events: tuple[str, ...]
+
+    @classmethod
+    def of(cls, paths: list[Path]) -> "Batch":
+        events = tuple(sorted(event_id(path) for path in paths))
+        digest = hashlib.sha256("\n".join(events).encode("utf-8")).hexdigest()
+        return cls(run_key=f"webhooks-{digest[:32]}", events=events)
+
+    def run_request(self) -> dg.RunRequest:
+        sources: dict[str, int] = {}
+        for event in self.events:
+            source = event.split("-", 1)[0]
+            sources[source] = sources.get(source, 0) + 1
+        return dg.RunRequest(
+            run_key=self.run_key,
+            tags={
+                "capsule_xero/trigger": "webhooks",
+                "capsule_xero/webhook_events": str(len(self.events)),
+                "capsule_xero/webhook_sources": ",".join(f"{s}:{n}" for s, n in sorted(sources.items())),
+            },
+        )
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The batch asked for and not yet seen as a run, and events turned into runs so far (informational)."""
+
+    batch: Batch | None = None
+    total: int = 0
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Cursor":
+        try:
+            data = json.loads(text or "{}")
+            total = int(data.get("total", 0))
+        except (ValueError, TypeError, AttributeError):
+            return cls()
+        batch = data.get("batch")
+        # A cursor from before the two phases has no batch: its events were moved to done/ already.
+        if not isinstance(batch, dict) or not batch.get("run_key"):
+            return cls(total=total)
+        return cls(Batch(str(batch["run_key"]), tuple(batch.get("events") or ())), total)
+
+    def dump(self) -> str:
+        data: dict[str, object] = {"total": self.total}
+        if self.batch is not None:
+            data["batch"] = {"run_key": self.batch.run_key, "events": list(self.batch.events)}
+        return json.dumps(data, separators=(",", ":"))
+
+
+def _run_recorded(context: dg.SensorEvaluationContext, run_key: str) -> bool:
+    """Whether a run with ``run_key`` exists and was submitted (so its events can leave the spool)."""
     try:
-        return int(json.loads(cursor or "{}").get("total", 0))
-    except (ValueError, TypeError, AttributeError):
-        return 0
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:
+        if context.instance_ref is not None:
+            raise
+        return True  # no instance: the caller keeps the cursor and runs the request itself
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}))
+    # NOT_STARTED: created, but the daemon stopped before submitting it; asking again launches it.
+    return any(run.status != dg.DagsterRunStatus.NOT_STARTED for run in runs)
 
 
 @dg.sensor(
@@ -42,32 +131,33 @@ def _total(cursor: str | None) -> int:
 )
 def webhook_events_sensor(context: dg.SensorEvaluationContext):
     spool = _spool()
-    batch = spool.pending()[:MAX_EVENTS_PER_RUN]
-    if not batch:
-        return dg.SkipReason(f"no new webhook events in {spool.root}")
-    sources: dict[str, int] = {}
-    for path in batch:
-        source = path.name.split("-", 1)[0]
-        sources[source] = sources.get(source, 0) + 1
-    newest = batch[-1].stem
-    run = dg.RunRequest(
-        run_key=newest,
-        tags={
-            "capsule_xero/trigger": "webhooks",
-            "capsule_xero/webhook_events": str(len(batch)),
-            "capsule_xero/webhook_sources": ",".join(f"{s}:{n}" for s, n in sorted(sources.items())),
-        },
-    )
-    spool.mark_done(batch)
+    cursor = Cursor.parse(context.cursor)
+    total = cursor.total
+    previous = cursor.batch
+    if previous is not None:
+        if not _run_recorded(context, previous.run_key):
+            context.log.info(
+                f"no run recorded yet for {len(previous.events)} webhook event(s) (run key "
+                f"{previous.run_key}): asking again under the same key"
+            )
+            return dg.SensorResult(run_requests=[previous.run_request()], cursor=cursor.dump())
+        consumed = set(previous.events)
+        spool.mark_done([path for path in spool.pending() if event_id(path) in consumed])
+        total += len(previous.events)
+
+    batch_paths = spool.pending()[:MAX_EVENTS_PER_RUN]
+    if not batch_paths:
+        skip = f"no new webhook events in {spool.root}"
+        if previous is None:
+            return dg.SkipReason(skip)
+        return dg.SensorResult(skip_reason=skip, cursor=Cursor(total=total).dump())
+    batch = Batch.of(batch_paths)
+    run = batch.run_request()
     context.log.info(
-        f"{len(batch)} webhook event(s) → one {JOB_NAME} run ({run.tags['capsule_xero/webhook_sources']})"
+        f"{len(batch.events)} webhook event(s) → one {JOB_NAME} run "
+        f"({run.tags['capsule_xero/webhook_sources']}, run key {batch.run_key})"
     )
-    return dg.SensorResult(
-        run_requests=[run],
-        cursor=json.dumps(
-            {"newest": newest, "events": len(batch), "total": _total(context.cursor) + len(batch)}
-        ),
-    )
+    return dg.SensorResult(run_requests=[run], cursor=Cursor(batch, total).dump())
 
 
 SENSORS_WEBHOOKS = [webhook_events_sensor]

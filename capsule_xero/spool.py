@@ -7,8 +7,9 @@ One file per event in ``$CAPSULE_XERO_HOME/spool/``, named ``<source>-<content h
 - Named by a hash of the event itself (never of the delivery's envelope: Xero's ``entropy`` and
   sequence numbers differ between retries of the same events), so a replayed or retried event lands
   on the same name and is kept once — also after the sensor has moved it to ``spool/done/``.
-- The sensor (assets/webhook_sensor.py) reads the pending files oldest first and moves the ones it
-  turned into a run to ``spool/done/``.
+- The sensor (assets/webhook_sensor.py) reads the pending files oldest first and moves a batch to
+  ``spool/done/`` only once Dagster has recorded the run it asked for (until then the files stay
+  pending, so a daemon dying mid-tick loses none).
 """
 
 from __future__ import annotations
