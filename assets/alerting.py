@@ -1,7 +1,7 @@
 """Alert sensors: tell a person only when a person must act (capsule_xero/alerts.py says what that is).
 
-``alerts_sensor`` looks every few minutes for dead-lettered records, a plan waiting for approval and
-a refresh token near expiry; ``alert_on_failed_run`` reports a run that failed after its retries.
+``alerts_sensor`` looks every few minutes for dead-lettered records, a plan waiting for approval,
+a refresh token near expiry and Xero's daily call budget used up (capsule_xero/xero_budget.py); ``alert_on_failed_run`` reports a run that failed after its retries.
 Both send to the channels in the rules file's ``alerts:`` section and never repeat an alert
 within a day. Transient retries never reach them: those succeed or end as a failed run.
 """
@@ -28,7 +28,7 @@ def _read_only(settings: Settings) -> duckdb.DuckDBPyConnection | None:
 
 @dg.sensor(minimum_interval_seconds=ALERT_CHECK_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
 def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    """Sends an alert when records are dead-lettered, a plan waits for approval or the Xero sign-in nears expiry."""
+    """Sends an alert when records are dead-lettered, a plan waits for approval, the Xero sign-in nears expiry or the API budget is used up."""
     settings = Settings.from_env()
     try:
         rules = load_rules(settings.config_file)

@@ -5,9 +5,10 @@ What alerts (DESIGN.md "Operate it"):
 - records dead in ``ledger.error_queue`` (retrying ones do not: the apply loop is still on them);
 - the newest plan waiting for approval;
 - the Xero refresh token dying within ``alerts.token_expiry_warning_days`` (or dead already);
-- Xero's daily call budget used up: the pacer keeps no record of it (pipelines/xero/pacing.py holds it
-  in memory), so the caller that catches ``DailyLimitReached`` raises the alert with
-  ``budget_exhausted(resume_at)``;
+- Xero's daily call budget used up (a day-limit 429), or nearly (reads stopped at the reserve kept
+  for writes): the pacer records each organisation's budget in ``$CAPSULE_XERO_HOME/xero-budget.json``
+  (capsule_xero/xero_budget.py), and while its resume time is still to come ``find_alerts`` raises
+  ``budget_exhausted(resume_at, tenant)``, even while a run holds the DuckDB file;
 - a run that failed after its retries: ``run_failed(run_name, error_summary)``, from a run-failure
   sensor.
 
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from capsule_xero.token_store import TokenStore, exclusive_lock
+from capsule_xero.xero_budget import api_origin, budget_file_in, read_budgets
 
 if TYPE_CHECKING:
     import duckdb
@@ -94,12 +96,14 @@ class Delivery:
 def find_alerts(
     con: duckdb.DuckDBPyConnection | None, settings: Settings, rules: Rules, now: datetime
 ) -> list[Alert]:
-    """Everything that needs a person now. ``con`` None (the DuckDB file is busy): the token check only."""
+    """Everything that needs a person now. ``con`` None (the DuckDB file is busy): the checks that need
+    no DuckDB only (the Xero sign-in, the daily API budget)."""
     alerts: list[Alert] = []
     if con is not None:
         alerts.extend(_dead_letters(con))
         alerts.extend(_plan_waiting(con))
     alerts.extend(_token_expiring(settings, rules, now))
+    alerts.extend(_budget_stopped(settings, now))
     return alerts
 
 
@@ -212,17 +216,41 @@ def _token_expiring(settings: Settings, rules: Rules, now: datetime) -> list[Ale
     ]
 
 
-def budget_exhausted(resume_at: datetime, tenant: str | None = None) -> Alert:
-    """Xero's daily call limit is used up (``DailyLimitReached.resume_after``): raised by the caller."""
+def _budget_stopped(settings: Settings, now: datetime) -> list[Alert]:
+    """Organisations of this installation's Xero API whose recorded stop is still to come."""
+    origin = api_origin(settings.xero_api_url)
+    return [
+        budget_exhausted(
+            entry.resume_after, entry.tenant or None, left_for_writes=entry.stop_remaining or None
+        )
+        for entry in read_budgets(budget_file_in(settings.home))
+        if entry.api == origin and entry.resume_after is not None and entry.stopped(now)
+    ]
+
+
+def budget_exhausted(
+    resume_at: datetime, tenant: str | None = None, *, left_for_writes: int | None = None
+) -> Alert:
+    """Xero's daily call limit is used up (``DailyLimitReached.resume_after``), from the budget record.
+
+    ``left_for_writes``: the calls left when reads stopped at the reserve kept for writes (None or 0:
+    Xero refused a call for the day).
+    """
     when = f"{resume_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     org = f"organisation {tenant}" if tenant else "the Xero organisation"
+    if left_for_writes:
+        state = (
+            f"is nearly used up: {left_for_writes:,} calls are left, kept for writes (XERO_DAILY_RESERVE),"
+            " so reading stopped cleanly"
+        )
+    else:
+        state = "is used up, so syncing stopped cleanly"
     return Alert(
         kind="budget_exhausted",
-        title="Xero's daily API limit is used up",
+        title="Xero's daily API limit is " + ("nearly used up" if left_for_writes else "used up"),
         detail=(
-            f"Xero's daily call limit for {org} is used up, so syncing stopped cleanly; what was read is"
-            f" kept. Xero's window resets by {when}. If this happens every day, other apps share the limit"
-            " or the sync runs too often."
+            f"Xero's daily call limit for {org} {state}; what was read is kept. Xero's window resets by"
+            f" {when}. If this happens every day, other apps share the limit or the sync runs too often."
         ),
         fix_command=f"nothing before {when}; then `capsule-xero sync` (or wait for the next scheduled run)",
         key=f"budget_exhausted:{tenant or ''}:{resume_at.astimezone(UTC):%Y-%m-%d}",
@@ -359,7 +387,7 @@ def check_and_send(
     extra: Sequence[Alert] = (),
     env: Mapping[str, str] | None = None,
 ) -> list[Delivery]:
-    """``find_alerts`` (plus ``extra``, e.g. ``budget_exhausted``) sent to the rules' channels, deduped."""
+    """``find_alerts`` (plus ``extra``, alerts a caller raises itself) sent to the rules' channels, deduped."""
     now = now or datetime.now(UTC)
     alerts = [*find_alerts(con, settings, rules, now), *extra]
     return send(alerts, rules.alerts.channels, sent_log=SentLog.in_home(settings.home), now=now, env=env)

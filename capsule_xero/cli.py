@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import webbrowser
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,9 +19,10 @@ import typer
 from rich.console import Console
 
 from capsule_xero import cli_webhooks, cli_write
-from capsule_xero.settings import Settings
+from capsule_xero.settings import SETTINGS, Settings
 from capsule_xero.token_store import TokenStore
 from capsule_xero.xero_auth import CALLBACK_PORT, XeroAuth, XeroAuthError, login
+from capsule_xero.xero_budget import OrganisationBudget, api_origin, budget_file_in, read_budgets
 
 if TYPE_CHECKING:
     import duckdb
@@ -670,12 +671,80 @@ def status(
     with contextlib.suppress(typer.Exit):  # not signed in is a state to show, not a failure of status
         auth_status()
     console.print("\n[bold]Xero API budget[/bold]")
+    _print_xero_budget(settings)
+
+
+def _print_xero_budget(settings: Settings) -> None:
+    """Per organisation, what the pacers recorded of today's calls (xero-budget.json), and the reserve."""
+    from rich.markup import escape
+
+    now = datetime.now(UTC)
+    origin = api_origin(settings.xero_api_url)
+    entries = [e for e in read_budgets(budget_file_in(settings.home)) if e.api == origin]
+    names: dict[str, str] = {}
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        tokens = TokenStore(settings.home).load()
+        if tokens is not None and tokens.tenant_name:
+            names[(tokens.tenant_id or "").lower()] = tokens.tenant_name
+    if not entries:
+        console.print(
+            "No Xero call recorded yet: a sync records how many of today's calls Xero has left.",
+            highlight=False,
+        )
+    for entry in entries:
+        who = names.get(entry.tenant, "")
+        label = (
+            f"{who} ({entry.tenant})" if who and entry.tenant else (who or entry.tenant or "The organisation")
+        )
+        console.print(f"{escape(label)}: {_budget_state(entry, now)}", highlight=False)
+    reserve = os.environ.get("XERO_DAILY_RESERVE", "").strip() or next(
+        spec.default for spec in SETTINGS if spec.name == "XERO_DAILY_RESERVE"
+    )
+    if reserve and reserve.isdigit():
+        kept = (
+            f"Reserve kept for writes: {int(reserve):,} calls a day (XERO_DAILY_RESERVE); reads stop there."
+        )
+    else:
+        kept = f"XERO_DAILY_RESERVE={reserve!r} is not a whole number of calls: extracts refuse to start."
     console.print(
-        "Calls made today: not recorded. The pacer reads Xero's X-DayLimit-Remaining during a run and keeps "
-        "nothing afterwards; Xero allows 5,000 calls a day per organisation (1,000 on the Starter tier), and "
-        "reads stop with a clear message before they eat the reserve kept for writes (XERO_DAILY_RESERVE).",
+        f"{kept} Xero allows 5,000 calls a day per organisation (1,000 on the Starter tier), counted in a"
+        " 24-hour window that resets at a time of its own for each organisation.",
         highlight=False,
     )
+
+
+def _budget_state(entry: OrganisationBudget, now: datetime) -> str:
+    """One organisation's recorded budget in words: left as of when, used up until when, or stale."""
+    resume = f"{entry.resume_after.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if entry.resume_after else ""
+    latest = "" if entry.resume_exact else " at the latest"
+    if entry.used_up(now):
+        return f"used up; Xero's window resets by {resume}{latest}."
+    if entry.day_remaining is None or entry.seen_at is None:
+        return "no Xero call recorded yet."
+    seen = f"as of {entry.seen_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({_ago(now - entry.seen_at)})"
+    left = f"{entry.day_remaining:,} {'call' if entry.day_remaining == 1 else 'calls'} left"
+    if entry.stopped(now):
+        return (
+            f"{left} {seen}, kept for writes: reads stopped at the reserve and go on after {resume}{latest}."
+        )
+    if entry.figure_is_stale(now):
+        return (
+            f"{left} {seen}: stale, older than Xero's 24-hour window, which has reset since; the next sync"
+            " records today's figure."
+        )
+    if entry.resume_after is not None and entry.day_remaining == 0:
+        return f"was used up until {resume}; the window has reset since, and the next sync records today's figure."
+    since = f"; {entry.calls_since:,} more calls made after that figure" if entry.calls_since else ""
+    return f"{left} of today's limit {seen}{since}."
+
+
+def _ago(elapsed: timedelta) -> str:
+    seconds = max(0, int(elapsed.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"
 
 
 def _print_plans(con: duckdb.DuckDBPyConnection, limit: int) -> None:

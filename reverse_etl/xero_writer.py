@@ -55,6 +55,7 @@ import stamina
 
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, XeroHttpxAuth
+from capsule_xero.xero_budget import budget_file_in
 from pipelines.xero.pacing import PacedTransport, PacingPolicy, XeroUnavailable
 from reverse_etl.payloads import ContactOperation, contact_element, encoded
 
@@ -314,7 +315,7 @@ class XeroContactWriter:
         self.policy = timeouts
         self.http = httpx.Client(
             base_url=settings.xero_api_url,
-            transport=PacedTransport(transport, policy=policy),
+            transport=PacedTransport(transport, policy=policy, budget_file=budget_file_in(settings.home)),
             auth=XeroHttpxAuth(auth),
             # httpx always sets a timeout on the request, so the policy's is given here.
             timeout=httpx.Timeout(timeouts.read_timeout, connect=timeouts.connect_timeout),

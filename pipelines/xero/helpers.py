@@ -17,6 +17,7 @@ from requests.auth import AuthBase
 
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, XeroAuthError
+from capsule_xero.xero_budget import budget_file_in
 from pipelines.xero.pacing import DailyLimitReached, paced_session
 from pipelines.xero.settings import (
     ARRAY,
@@ -478,7 +479,7 @@ class XeroApi:
                 base_url=base,
                 headers={"Accept": "application/json"},
                 auth=XeroRequestsAuth(self.auth),
-                session=paced_session(base, self.config.pacing),
+                session=paced_session(base, self.config.pacing, budget_file_in(self.settings.home)),
             )
         return self._client
 

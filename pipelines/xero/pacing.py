@@ -23,6 +23,13 @@ What it does, per organisation:
 - 429, 5xx, timeouts and dropped connections are retried with exponential backoff (stamina);
   any other 4xx is returned as it is, never retried.
 
+Given a budget file (``pacer_for(..., budget_file=...)``, and so ``PacedHTTPAdapter``,
+``paced_session`` and ``PacedTransport``), the pacer also records what it learns of the daily budget
+in it (``capsule_xero/xero_budget.py``): the last ``X-DayLimit-Remaining`` with the time it was seen
+(at most once a second), and at once every stop (a day-limit 429, reads stopped at the reserve) and
+the figure that lifts it. ``capsule-xero status`` and the alerts check read that file. The pacer's
+own decisions never depend on it, and a file that cannot be written never fails a call.
+
 No dagster, no dlt: plain Python, usable from any HTTP client through ``XeroPacer.call``.
 """
 
@@ -36,6 +43,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -43,6 +51,8 @@ import httpx
 import requests
 import stamina
 from requests.adapters import HTTPAdapter
+
+from capsule_xero.xero_budget import BudgetRecorder, OrganisationBudget, api_origin, new_window_began
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +180,8 @@ class XeroPacer:
     policy: PacingPolicy = field(default_factory=PacingPolicy)
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Where what the pacer learns of the daily budget is recorded (None: nowhere).
+    budget: BudgetRecorder | None = None
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -180,7 +192,57 @@ class XeroPacer:
         self._day_seen_at = 0.0
         self._day_resume_at: datetime | None = None
         self._minute_left: int | None = None  # the smaller of X-MinLimit- and X-AppMinLimit-Remaining
+        # For the budget record: the figure's wall time, calls started since, and the stop recorded
+        # (resume_after, exact, figure at the stop) with when it was set or lifted.
+        self._day_seen_wall: datetime | None = None
+        self._calls_since_figure = 0
+        self._stop: tuple[datetime, bool, int] | None = None
+        self._stop_changed_at: datetime | None = None
         self.stats = PacerStats()
+        if self.budget is not None:
+            self.record_budget_in(self.budget)
+
+    # ---- the budget record -------------------------------------------------------------------
+    def record_budget_in(self, recorder: BudgetRecorder) -> None:
+        """Record the daily budget with ``recorder`` from now on.
+
+        A stop already in the file (another process hit the limit) is carried on, so this process's
+        records neither forget it nor restart its clock; the pacer's own decisions do not use it.
+        """
+        saved = recorder.saved()
+        with self._cond:
+            self.budget = recorder
+            if self._stop is None and saved is not None and saved.stopped(self.wall()):
+                assert saved.resume_after is not None
+                self._stop = (saved.resume_after, saved.resume_exact, saved.stop_remaining or 0)
+                self._stop_changed_at = saved.stop_changed_at
+
+    def _budget_entry(self) -> OrganisationBudget | None:
+        """The budget as this pacer knows it (called holding ``_cond``)."""
+        if self.budget is None:
+            return None
+        resume_after, exact, remaining = self._stop or (None, False, None)
+        return OrganisationBudget(
+            api=self.budget.api,
+            tenant=self.budget.tenant,
+            day_remaining=self._day_remaining,
+            seen_at=self._day_seen_wall if self._day_remaining is not None else None,
+            calls_since=self._calls_since_figure,
+            reserve=self.policy.daily_reserve,
+            resume_after=resume_after,
+            resume_exact=exact,
+            stop_remaining=remaining,
+            stop_changed_at=self._stop_changed_at,
+            updated_at=self.wall(),
+        )
+
+    def _note_stop(self, stop: DailyLimitReached) -> OrganisationBudget | None:
+        """Remember a stop for the record (called holding ``_cond``); the entry to write at once, if new."""
+        if self.budget is None or self._stop is not None:
+            return None
+        self._stop = (stop.resume_after, stop.exact, stop.remaining or 0)
+        self._stop_changed_at = self.wall()
+        return self._budget_entry()
 
     # ---- admission ---------------------------------------------------------------------------
     def _day_stop(self, now: float) -> DailyLimitReached | None:
@@ -209,7 +271,8 @@ class XeroPacer:
                 if not write:
                     stop = self._day_stop(now)
                     if stop is not None:
-                        raise stop
+                        entry = self._note_stop(stop)
+                        break
                 if now < self._blocked_until:
                     self._cond.wait(self._blocked_until - now)
                     continue
@@ -231,10 +294,14 @@ class XeroPacer:
                         self._cond.wait()
                     continue
                 self._in_flight += 1
+                self._calls_since_figure += 1
                 self.stats.calls += 1
                 self.stats.peak_in_flight = max(self.stats.peak_in_flight, self._in_flight)
                 self.stats.waited_seconds += now - started
                 return
+        if entry is not None and self.budget is not None:
+            self.budget.update(entry, urgent=True)
+        raise stop
 
     def release(self) -> None:
         with self._cond:
@@ -252,10 +319,18 @@ class XeroPacer:
         day = _int(headers, "X-DayLimit-Remaining")
         minute = _int(headers, "X-MinLimit-Remaining")
         app = _int(headers, "X-AppMinLimit-Remaining")
+        entry: OrganisationBudget | None = None
+        urgent = False
+        stop: DailyLimitReached | None = None
+        wait: float | None = None
         with self._cond:
             if day is not None:
                 self._day_remaining, self._day_seen_at = day, now
+                self._day_seen_wall, self._calls_since_figure = self.wall(), 0
                 self.stats.day_remaining = day
+                if status != 429 and self._stop is not None and new_window_began(self._stop[2], day):
+                    self._stop, self._stop_changed_at, urgent = None, self._day_seen_wall, True
+                entry = self._budget_entry()
             if minute is not None:
                 self.stats.minute_remaining = minute
             if app is not None:
@@ -264,26 +339,36 @@ class XeroPacer:
             if known:
                 self._minute_left = min(known)
                 self._cond.notify_all()
-            if status != 429:
-                return None
-            self.stats.rate_limited += 1
-            problem = (headers.get("X-Rate-Limit-Problem") or "").strip().lower()
-            wait = retry_after_seconds(headers)
-            if problem == "day":
-                self._day_remaining, self._day_seen_at = 0, now
-                exact = wait is not None
-                self._day_resume_at = self.wall() + (timedelta(seconds=wait) if exact else DAY)
-                raise DailyLimitReached(self.tenant, 0, self.policy.daily_reserve, self._day_resume_at, exact)
-            if wait is not None:
-                self._blocked_until = max(self._blocked_until, now + wait)
-                self._cond.notify_all()
-            log.info(
-                "Xero rate limit (%s) for organisation %s: waiting %s s",
-                problem or "unknown",
-                self.tenant or "-",
-                f"{wait:g}" if wait is not None else "a backoff",
-            )
-            return wait
+            if status == 429:
+                self.stats.rate_limited += 1
+                problem = (headers.get("X-Rate-Limit-Problem") or "").strip().lower()
+                wait = retry_after_seconds(headers)
+                if problem == "day":
+                    self._day_remaining, self._day_seen_at = 0, now
+                    self._day_seen_wall, self._calls_since_figure = self.wall(), 0
+                    exact = wait is not None
+                    self._day_resume_at = self.wall() + (timedelta(seconds=wait) if exact else DAY)
+                    stop = DailyLimitReached(
+                        self.tenant, 0, self.policy.daily_reserve, self._day_resume_at, exact
+                    )
+                    self._stop = None  # Xero's refusal (and its Retry-After) replaces any earlier stop
+                    entry = self._note_stop(stop)
+                    urgent = True
+                else:
+                    if wait is not None:
+                        self._blocked_until = max(self._blocked_until, now + wait)
+                        self._cond.notify_all()
+                    log.info(
+                        "Xero rate limit (%s) for organisation %s: waiting %s s",
+                        problem or "unknown",
+                        self.tenant or "-",
+                        f"{wait:g}" if wait is not None else "a backoff",
+                    )
+        if entry is not None and self.budget is not None:
+            self.budget.update(entry, urgent=urgent)
+        if stop is not None:
+            raise stop
+        return wait
 
     # ---- one call, with retries --------------------------------------------------------------
     def call(
@@ -361,31 +446,39 @@ _registry_lock = threading.Lock()
 _PACERS: dict[tuple[str, str], XeroPacer] = {}
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(str(url))
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def pacer_for(url: str, tenant: str | None, policy: PacingPolicy | None = None) -> XeroPacer:
+def pacer_for(
+    url: str, tenant: str | None, policy: PacingPolicy | None = None, budget_file: Path | None = None
+) -> XeroPacer:
     """The pacer of the organisation ``tenant`` on the API at ``url`` (created on first use).
 
     ``tenant`` is the ``xero-tenant-id`` header (None for a custom connection, which serves one
-    organisation). A ``policy`` given here replaces the pacer's policy for every caller.
+    organisation). A ``policy`` given here replaces the pacer's policy for every caller; so does a
+    ``budget_file`` (``capsule_xero.xero_budget.budget_file_in(home)``) for where the daily budget
+    is recorded. Without one, the pacer keeps recording where it did (or nowhere).
     """
-    key = (_origin(url), (tenant or "").strip().lower())
+    key = (api_origin(url), (tenant or "").strip().lower())
     with _registry_lock:
         pacer = _PACERS.get(key)
         if pacer is None:
             pacer = _PACERS[key] = XeroPacer(key[1], policy or PacingPolicy())
         elif policy is not None and policy != pacer.policy:
             pacer.policy = policy
-        return pacer
+    if budget_file is not None and (pacer.budget is None or pacer.budget.path != Path(budget_file)):
+        pacer.record_budget_in(BudgetRecorder(Path(budget_file), *key))
+    return pacer
 
 
 def reset_pacers() -> None:
-    """Forget every organisation's counters (a new process, as far as pacing is concerned)."""
+    """Forget every organisation's counters (a new process, as far as pacing is concerned).
+
+    What they have not yet written to their budget files is written first.
+    """
     with _registry_lock:
+        pacers = list(_PACERS.values())
         _PACERS.clear()
+    for pacer in pacers:
+        if pacer.budget is not None:
+            pacer.budget.flush()
 
 
 # ---- requests (dlt's RESTClient) -------------------------------------------------------------
@@ -408,12 +501,17 @@ class PacedHTTPAdapter(HTTPAdapter):
     mid-body is retried like a refused one; a call without a timeout gets the policy's.
     """
 
-    def __init__(self, policy: PacingPolicy | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, policy: PacingPolicy | None = None, budget_file: Path | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.policy = policy
+        self.budget_file = Path(budget_file) if budget_file is not None else None
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        pacer = pacer_for(request.url or "", request.headers.get("xero-tenant-id"), self.policy)
+        pacer = pacer_for(
+            request.url or "", request.headers.get("xero-tenant-id"), self.policy, self.budget_file
+        )
         policy = pacer.policy
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = (policy.connect_timeout, policy.read_timeout)
@@ -434,10 +532,15 @@ class PacedHTTPAdapter(HTTPAdapter):
         )
 
 
-def paced_session(base_url: str, policy: PacingPolicy | None = None) -> requests.Session:
-    """A requests session whose calls to ``base_url`` are paced (other URLs are left alone)."""
+def paced_session(
+    base_url: str, policy: PacingPolicy | None = None, budget_file: Path | None = None
+) -> requests.Session:
+    """A requests session whose calls to ``base_url`` are paced (other URLs are left alone).
+
+    With ``budget_file``, what Xero says of the daily budget is recorded there.
+    """
     session = requests.Session()
-    session.mount(base_url.rstrip("/") + "/", PacedHTTPAdapter(policy))
+    session.mount(base_url.rstrip("/") + "/", PacedHTTPAdapter(policy, budget_file=budget_file))
     return session
 
 
@@ -452,15 +555,24 @@ class PacedTransport(httpx.BaseTransport):
     """An httpx transport that sends every call through the organisation's pacer.
 
     ``httpx.Client(transport=PacedTransport(), auth=XeroHttpxAuth(...))``: the auth flow (and its
-    one forced refresh on ``TokenExpired``) runs above, so a resent call is paced too.
+    one forced refresh on ``TokenExpired``) runs above, so a resent call is paced too. With
+    ``budget_file``, what Xero says of the daily budget is recorded there.
     """
 
-    def __init__(self, inner: httpx.BaseTransport | None = None, policy: PacingPolicy | None = None) -> None:
+    def __init__(
+        self,
+        inner: httpx.BaseTransport | None = None,
+        policy: PacingPolicy | None = None,
+        budget_file: Path | None = None,
+    ) -> None:
         self.inner = inner or httpx.HTTPTransport()
         self.policy = policy
+        self.budget_file = Path(budget_file) if budget_file is not None else None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        pacer = pacer_for(str(request.url), request.headers.get("xero-tenant-id"), self.policy)
+        pacer = pacer_for(
+            str(request.url), request.headers.get("xero-tenant-id"), self.policy, self.budget_file
+        )
         if "timeout" not in request.extensions:
             policy = pacer.policy
             request.extensions["timeout"] = httpx.Timeout(

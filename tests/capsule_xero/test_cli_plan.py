@@ -278,7 +278,7 @@ def test_status_shows_the_plans_the_error_queue_the_sign_in_and_the_api_budget(s
         for line in lines
     ), out
     assert "Organisation:" in out and "Access token: valid until" in out
-    assert "Calls made today: not recorded" in out
+    assert "calls left of today's limit as of" in out  # what Xero said during the sync
 
 
 def test_status_before_any_sync_or_sign_in_still_exits_0_and_says_so(env: dict[str, str]) -> None:
