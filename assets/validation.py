@@ -64,9 +64,22 @@ STAGED_PARTY = pa.DataFrameSchema(
 )
 
 
+def _typed_when_empty(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """An empty result keeps the schema's dtypes: DuckDB hands back VARCHAR as ``object`` when no rows
+    came, so an idle sync (nothing planned) would otherwise fail its check as schema drift."""
+    if len(frame):
+        return frame
+    dtypes = {
+        column: str(dtype)
+        for column, dtype in schema.dtypes.items()
+        if column in frame.columns and frame[column].dtype == object and str(dtype) != "None"
+    }
+    return frame.astype(dtypes)
+
+
 def quarantine(parties: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """(quarantine rows, schema problems). Row failures become rows; structural failures are drift."""
-    frame = parties.set_index(pd.RangeIndex(len(parties)))
+    frame = _typed_when_empty(parties, STAGED_PARTY).set_index(pd.RangeIndex(len(parties)))
     try:
         STAGED_PARTY.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
@@ -210,7 +223,7 @@ def reject_planned(planned: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """(rows Xero would refuse, schema problems) for planned operations."""
     rows: list[dict[str, Any]] = []
     drift: list[str] = []
-    frame = planned.set_index(pd.RangeIndex(len(planned)))
+    frame = _typed_when_empty(planned, PLANNED_OPERATION).set_index(pd.RangeIndex(len(planned)))
     try:
         PLANNED_OPERATION.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
