@@ -8,6 +8,11 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
+# The real-browser test of the Dagster UI drives Debian's chromium (a browser Playwright downloads
+# itself cannot run here); installed once, as root or through sudo.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: demo test lint format sandbox setup clean
 
 $(UV):
@@ -30,7 +35,11 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+
+test: lint $(CHROMIUM)
 	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 format: setup

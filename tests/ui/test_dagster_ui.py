@@ -1,0 +1,210 @@
+"""A real browser on the real Dagster UI: the demo's data, one sync materialised by a click.
+
+`make test` installs Debian's chromium (Playwright's own browser download cannot run here); the
+Python playwright package drives it. The test starts what a user starts — `capsule-xero demo` (the
+stand-ins with a generated world, migrated) and `capsule-xero ui` (`dagster dev` on the same
+CAPSULE_XERO_HOME) — adds a company in the Capsule stand-in, and then, in the browser, opens
+incremental_sync_job, presses "Materialize all", follows the run and reads its result and checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from sandbox.capsule.control import CapsuleControl
+from sandbox.xero.control import XeroControl
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+CLI = Path(sys.executable).parent / "capsule-xero"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--no-first-run",
+    # The machine's network is closed: without these Chromium keeps dialling Google's services.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEMO_PARTIES = 120
+STARTUP_SECONDS = 300
+RUN_SECONDS = 300
+
+
+@dataclass
+class RunningDemo:
+    home: Path
+    env: dict[str, str]
+    ui_url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a process started in its own session, with everything it started (dagster dev's daemon,
+    code server and run workers ignore a polite stop for a while)."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=15)
+
+
+def _wait_for(condition, seconds: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no output)"
+    pytest.fail(f"{what} did not happen within {seconds:.0f} s; the output ends:\n{tail}")
+
+
+def _ui_answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/server_info", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
+    root = tmp_path_factory.mktemp("ui")
+    base_env = {**os.environ, "CAPSULE_XERO_HOME": str(root), "NO_COLOR": "1", "COLUMNS": "160"}
+    demo_log = root / "demo.log"
+    ui_log = root / "ui.log"
+    with open(demo_log, "wb") as out:
+        demo_process = subprocess.Popen(
+            [str(CLI), "demo", "--parties", str(DEMO_PARTIES), "--port", "0"],
+            env=base_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    ui_process: subprocess.Popen | None = None
+    try:
+        _wait_for(
+            lambda: "keep running" in demo_log.read_text(errors="replace"),
+            STARTUP_SECONDS,
+            "the demo's sync",
+            demo_log,
+        )
+        home = root / "demo"
+        sandbox_env = dict(
+            line.split("=", 1) for line in (home / "sandbox.env").read_text().splitlines() if "=" in line
+        )
+        env = {**base_env, **sandbox_env, "CAPSULE_XERO_APPLY": "true"}
+        port = _free_port()
+        with open(ui_log, "wb") as out:
+            ui_process = subprocess.Popen(
+                [str(CLI), "ui", "--port", str(port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{port}"
+        _wait_for(lambda: _ui_answers(url), STARTUP_SECONDS, "the Dagster UI answering", ui_log)
+        yield RunningDemo(home, env, url)
+    finally:
+        if ui_process is not None:
+            _stop(ui_process)
+        _stop(demo_process)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            # Dagster's first visit asks to join its community in a modal over the page.
+            page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
+            yield page
+        finally:
+            browser.close()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _materialise_sync(page: Page, ui_url: str) -> tuple[str, list[str]]:
+    """Press "Materialize all" on incremental_sync_job; (the run's end state, its checks' sentences)."""
+    page.goto(f"{ui_url}/locations/assets.definitions/jobs/incremental_sync_job")
+    page.get_by_role("button", name="Materialize all").click()
+    launched = page.get_by_text(re.compile(r"Launched run [0-9a-f]{8}"))
+    expect(launched).to_be_visible(timeout=60_000)
+    match = re.search(r"[0-9a-f]{8}", launched.inner_text())
+    assert match is not None
+    run_id = match.group(0)
+
+    page.goto(f"{ui_url}/runs")
+    page.get_by_role("link", name=run_id).first.click()
+    expect(page).to_have_url(re.compile(rf"/runs/{run_id}"))
+    header = page.get_by_text(re.compile(r"^(Success|Failure|Canceled)$")).first
+    expect(header).to_be_visible(timeout=RUN_SECONDS * 1000)
+
+    page.get_by_placeholder("Filter…").fill("type:ASSET_CHECK_EVALUATION")
+    checks = page.get_by_text(re.compile(r"^Check \w+ (succeeded|failed) for materialization of"))
+    expect(checks.first).to_be_visible(timeout=30_000)
+    return header.inner_text(), checks.all_inner_texts()
+
+
+def _passed(checks: list[str]) -> bool:
+    return bool(checks) and all(" succeeded for materialization of" in check for check in checks)
+
+
+def test_a_sync_materialised_in_the_dagster_ui_succeeds_with_its_checks_passing_and_reaches_xero(
+    demo: RunningDemo, page: Page, tmp_path: Path
+) -> None:
+    name = "Wattle Browser Test Pty Ltd"
+    with contextlib.closing(CapsuleControl(_origin(demo.env["CAPSULE_API_URL"]))) as capsule:
+        party = capsule.create_party({"type": "organisation", "name": name})
+
+    try:
+        state, checks = _materialise_sync(page, demo.ui_url)
+        assert state == "Success", f"the sync run ended {state}"
+        assert _passed(checks), checks
+        assert any("planned_operations_are_writes_xero_accepts" in check for check in checks), checks
+        # And again with nothing left to write: an idle sync is a success too, not a failed check.
+        state, checks = _materialise_sync(page, demo.ui_url)
+        assert state == "Success", f"the idle sync run ended {state}"
+        assert _passed(checks), checks
+    except BaseException:
+        page.screenshot(path=str(tmp_path / "dagster-ui.png"))
+        print(f"screenshot of the UI at the failure: {tmp_path / 'dagster-ui.png'}")
+        raise
+
+    with XeroControl(_origin(demo.env["XERO_IDENTITY_URL"])) as xero:
+        contact = xero.contact(f"CAP-{party['id']}")
+    assert contact["Name"] == name
+    assert contact["ContactStatus"] == "ACTIVE"
