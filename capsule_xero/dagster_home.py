@@ -11,6 +11,13 @@ import yaml
 DAGSTER_YAML = {
     "telemetry": {"enabled": False},
     "concurrency": {"pools": {"default_limit": 1}},
+    # Runs a sensor asks for wait in Dagster's queue until the coordinator looks (default every 5 s):
+    # a near-real-time sync should not idle there.
+    "run_coordinator": {
+        "module": "dagster.core.run_coordinator",
+        "class": "QueuedRunCoordinator",
+        "config": {"dequeue_interval_seconds": 1},
+    },
 }
 
 
