@@ -1,70 +1,107 @@
 """Latency figures: from a Capsule edit to the change in Xero, through the webhook path and through polling.
 
-    .venv/bin/python bench/latency.py                        # 300 parties, 20 edits per path, poll every 5 s
-    .venv/bin/python bench/latency.py --edits 5 --paths webhook
-    .venv/bin/python bench/latency.py --poll-seconds 60      # the default polling interval, measured
+    # The product as deployed (default --runner dagster): `capsule-xero ui` (dagster dev: webserver,
+    # daemon, code server) and `capsule-xero webhooks serve` as subprocesses, 20 edits per path.
+    .venv/bin/python bench/latency.py --paths webhook
+    .venv/bin/python bench/latency.py --paths polling --poll-seconds 15
+    .venv/bin/python bench/latency.py --paths polling --edits 5          # CAPSULE_POLL_SECONDS=60, the default
+    # What-if: webhook_events_sensor with another minimum_interval_seconds than the product's
+    # (bench/latency_defs.py: the product's definitions with only that changed; said in the output):
+    .venv/bin/python bench/latency.py --paths webhook --webhook-tick 15
+    .venv/bin/python bench/latency.py --paths webhook --webhook-tick 4
+    # The sync alone, without Dagster: a thread evaluates the sensors and runs the plain functions.
+    .venv/bin/python bench/latency.py --runner inprocess                  # webhook tick 1.5 s, poll 5 s
+    .venv/bin/python bench/latency.py --runner inprocess --poll-seconds 60
 
-Setup (not timed): a generated world is served by the sandbox, signed in to, and migrated by one full
-sync with the first plan approved (sandbox clock x60 with matching Xero pacing, so it takes seconds).
-Then the sandbox clock is put back to real time and the Xero pacing to Xero's real 60 calls a minute:
-everything timed runs at the pace the product runs at.
+Setup (not timed): a generated world is served by the sandbox (in this process, on 127.0.0.1), signed
+in to, and migrated by one full sync with the first plan approved (sandbox clock x60 with matching Xero
+pacing, so it takes seconds). Then the sandbox clock is put back to real time and the Xero pacing to
+Xero's real 60 calls a minute: everything timed runs at the pace the product runs at.
 
 Each edit changes the e-mail of a party already linked to a Xero contact (CapsuleControl, as a user
 in the Capsule UI would) at t0; the bench then polls the sandbox's Xero control API (not rate
 limited, not the product's calls) every 0.1 s until the contact shows the new address. Edits come at
-a random phase of the sensor's tick, one at a time (the next edit waits for the previous one).
+a random phase of the sensor's interval, one at a time: the next edit waits until the run that
+carried the previous one is over and no run is queued or in progress.
 
-A thread stands in for the Dagster daemon: it evaluates the sensor with ``dg.build_sensor_context``
-(keeping its cursor) every tick and, on a RunRequest, runs the incremental sync in-process before the
-next tick (Dagster's one-run-at-a-time queue). The sync is the plain functions the job's assets run,
-in their order — Capsule extract, Xero extract, ``assets.pipeline.reconcile`` (staging, reconcile,
-reports), ``reverse_etl.plans.create_plan``, ``reverse_etl.apply.apply_plan`` — what
-``capsule-xero sync --apply`` does (CAPSULE_XERO_APPLY=true: a plan within the approval limits is
-applied; one waiting for approval is counted and left, as the job leaves it). It is not
-``dg.materialize``: the run launcher's own overhead (a run worker process, the event log) is not
-included.
+Runners:
+
+- ``--runner dagster`` (default): the real thing. The environment the product's processes get is
+  the sandbox's URLs and demo credentials, CAPSULE_XERO_HOME (a temporary folder), CAPSULE_XERO_APPLY
+  =true, CAPSULE_POLL_SECONDS, CAPSULE_HOOK_TOKEN and WEBHOOK_PORT; DAGSTER_HOME is
+  ``$CAPSULE_XERO_HOME/dagster`` with the product's dagster.yaml (capsule_xero/dagster_home.py). The
+  bench starts ``capsule-xero ui`` (``dagster dev -w workspace.yaml``: webserver, daemon with its
+  sensor loop and run queue, a code server; each run is a new run worker process, which executes
+  the steps in its own process) or, with ``--dagster-command daemon``, only
+  ``dagster-daemon run -w workspace.yaml``. ``webhook_events_sensor`` is RUNNING by default;
+  ``capsule_changes_sensor`` is not (no ``default_status``: STOPPED until a person turns it on), so
+  for the polling path the bench sets its cursor to Capsule's newest change and starts it with
+  ``dagster sensor cursor --set`` and ``dagster sensor start``, as a person would in the UI. Runs,
+  their queue and start times, step times and plan metadata are read from the Dagster instance.
+  Dagster's sensor daemon evaluates sensors in a loop that sleeps 5 s between iterations and runs a
+  sensor once ``minimum_interval_seconds`` have passed since its last tick, so a 15 s sensor ticks
+  every 15 to 20 s and a 5 s one every 5 or 10 s (the loop's jitter sometimes finds 4.99 s elapsed);
+  the queued run coordinator dequeues every 5 s (dagster 1.13 defaults).
+- ``--runner inprocess``: a thread stands in for the daemon: it evaluates the sensor with
+  ``dg.build_sensor_context`` (keeping its cursor, skipping a run key it has already run, as Dagster
+  does) every tick and, on a RunRequest, runs the incremental sync in-process before the next tick.
+  The sync is the plain functions the job's assets run, in their order — Capsule extract, Xero
+  extract, ``assets.pipeline.reconcile``, ``reverse_etl.plans.create_plan``,
+  ``reverse_etl.apply.apply_plan`` — with no Dagster overhead (no queue, run worker or event log):
+  the floor the Dagster figures sit on.
 
 Paths:
-- webhook: the receiver (capsule_xero/webhooks.py) serving from a thread, a Capsule REST hook
-  (``party/updated``) pointed at it, ``webhook_events_sensor`` evaluated every ``--webhook-tick`` s.
-- polling: ``capsule_changes_sensor`` evaluated every ``--poll-seconds`` s.
+- webhook: the receiver (capsule_xero/webhooks.py; ``capsule-xero webhooks serve`` in a subprocess for
+  the dagster runner, a thread for inprocess), a Capsule REST hook (``party/updated``, the sandbox's
+  default 1 s batch window) pointed at it, ``webhook_events_sensor``.
+- polling: ``capsule_changes_sensor`` every ``--poll-seconds`` (CAPSULE_POLL_SECONDS).
 
 Printed per path: n, p50, p95 and max of edit → visible in Xero, and its breakdown: detection (t0 to
-the start of the run that made the change visible, so a tick that missed it counts here) and sync
-(that run's start to the change being visible).
+the sensor's request of the run that made the change visible, so a tick that missed it counts
+here), for Dagster queue + launch (request → the run worker's RUN_START), and run (that start to
+the change being visible); for the webhook path also the hook's delivery (t0 → the event in the
+spool). Then the runs (duration, time in steps, plans) and the sensor's real tick gaps.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import secrets
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 # Run as a script, this file's folder comes first on sys.path and bench/sandbox.py would hide the
 # `sandbox` package: put the repository root there instead.
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+REPO = _HERE.parent
+sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import dagster as dg  # noqa: E402
 import duckdb  # noqa: E402
 import httpx  # noqa: E402
+from dagster._core.definitions.run_request import InstigatorType  # noqa: E402 - not in dagster's public API
 
 from assets.pipeline import reconcile  # noqa: E402
+from capsule_xero.dagster_home import prepare_dagster_home  # noqa: E402
 from capsule_xero.rules import Rules  # noqa: E402
 from capsule_xero.settings import SecretStr, Settings  # noqa: E402
 from capsule_xero.spool import Spool  # noqa: E402
-from capsule_xero.webhooks import WebhookReceiver  # noqa: E402
+from capsule_xero.webhooks import CAPSULE_PREFIX, HEALTH_PATH, WebhookReceiver  # noqa: E402
 from pipelines.capsule import extract_capsule  # noqa: E402
 from pipelines.xero import run_xero_extract  # noqa: E402
 from pipelines.xero.pacing import reset_pacers  # noqa: E402
@@ -75,24 +112,60 @@ from sandbox.generator import generate  # noqa: E402
 from sandbox.xero.control import XeroControl  # noqa: E402
 from tests.support.sync_world import World  # noqa: E402
 
-VISIBLE_TIMEOUT = 300.0  # seconds an edit may take to show before it counts as lost
 WATCH_EVERY = 0.1
+JOB = "incremental_sync_job"
+WRITE_STEP = "xero_contacts_written"
+WEBHOOK_SENSOR = "webhook_events_sensor"
+POLLING_SENSOR = "capsule_changes_sensor"
+BIN = Path(sys.executable).parent
+ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
-# ---- the sync a run does --------------------------------------------------------------------------
+# ---- a run, whoever ran it ----------------------------------------------------------------------
 
 
 @dataclass
-class RunRecord:
-    started: float
+class Run:
+    """Wall-clock times (``time.time()``), comparable with the Dagster instance's."""
+
+    requested: float  # the sensor's tick asked for it (Dagster: the run was created and queued)
+    started: float  # the sync began (Dagster: RUN_START, written by the run worker once it is up)
     ended: float = 0.0
+    dequeued: float | None = None  # Dagster: the queue daemon launched it (RUN_STARTING)
+    run_id: str = ""
+    status: str = ""
     plan_status: str = ""
     operations: int = 0
     waited_for_approval: bool = False
     error: str | None = None
+    steps_seconds: float | None = None  # Dagster: the steps' own durations, summed
+    steps: int = 0
+    step_seconds: dict[str, float] = field(default_factory=dict)  # Dagster: each step's duration
 
 
-def incremental_sync(settings: Settings, rules: Rules, record: RunRecord) -> None:
+class Runner(Protocol):
+    """What ``measure`` needs from whatever evaluates the sensor and runs the job."""
+
+    interval: float  # the sensor's nominal interval: edits land at a random phase of it
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def runs(self) -> list[Run]: ...  # runs requested since start, oldest first
+    def wait_over(self, run: Run, timeout: float) -> None: ...  # run over, nothing queued or running
+    def tick_times(self) -> list[float]: ...
+    def describe(self) -> str: ...
+
+
+# ---- the in-process stand-in --------------------------------------------------------------------
+
+
+def incremental_sync(settings: Settings, rules: Rules, record: Run) -> None:
     """What the job's assets do, in order, with the product's own pacing (real Xero limits)."""
     extract_capsule(settings)
     run_xero_extract(settings)
@@ -105,51 +178,289 @@ def incremental_sync(settings: Settings, rules: Rules, record: RunRecord) -> Non
         if plan.waits_for_approval:
             record.waited_for_approval = True
             return
-        apply_plan(con, settings, rules, plan.plan_id)
-
-
-# ---- the daemon stand-in ------------------------------------------------------------------------
+        # The status after the writes, as the write asset's metadata (what the Dagster runner reads) has it.
+        record.plan_status = apply_plan(con, settings, rules, plan.plan_id).status
 
 
 class Daemon(threading.Thread):
     """Evaluates ``sensor`` every ``interval`` s; a RunRequest runs the sync before the next tick."""
 
-    def __init__(self, sensor: Any, interval: float, sync: Callable[[RunRecord], None], cursor: str | None):
+    def __init__(self, sensor: Any, interval: float, sync: Callable[[Run], None], cursor: str | None):
         super().__init__(daemon=True)
         self.sensor, self.interval, self.sync, self.cursor = sensor, interval, sync, cursor
-        self.runs: list[RunRecord] = []
-        self.ticks = 0
+        self._runs: list[Run] = []
+        self._ticks: list[float] = []
+        self.run_keys: set[str] = set()
         self.stopping = threading.Event()
         self.lock = threading.Lock()
 
     def tick(self) -> None:
-        result = self.sensor.evaluate_tick(dg.build_sensor_context(cursor=self.cursor))
-        self.ticks += 1
+        # No instance: webhook_events_sensor then takes the cursor we keep as the record of its run
+        # (an empty instance of our own would never hold the run, and the sensor would ask for the
+        # same batch forever).
+        context = dg.build_sensor_context(cursor=self.cursor)
+        result = self.sensor.evaluate_tick(context)
+        self._ticks.append(time.time())
         if result.cursor is not None:
             self.cursor = result.cursor
-        if result.run_requests:
-            record = RunRecord(started=time.perf_counter())
+        # Dagster launches one run per run key, ever: a re-evaluation of the same batch starts none.
+        fresh = [r for r in result.run_requests or [] if r.run_key is None or r.run_key not in self.run_keys]
+        self.run_keys.update(r.run_key for r in fresh if r.run_key)
+        if fresh:
+            now = time.time()
+            record = Run(requested=now, started=now)
             with self.lock:
-                self.runs.append(record)
+                self._runs.append(record)
             try:
                 self.sync(record)
+                record.status = "SUCCESS"
             except Exception as exc:  # a failed run is a data point, not the end of the bench
-                record.error = f"{type(exc).__name__}: {exc}"
-            record.ended = time.perf_counter()
+                record.status, record.error = "FAILURE", f"{type(exc).__name__}: {exc}"
+            record.ended = time.time()
 
     def run(self) -> None:
         next_tick = time.perf_counter()
         while not self.stopping.is_set():
             self.tick()
             next_tick += self.interval
-            # A run longer than the interval delays the next tick (the daemon's sensor loop waits for
-            # the evaluation, and the run queue holds the next run): tick again as soon as it is over.
+            # A run longer than the interval delays the next tick (one run at a time): tick again as
+            # soon as it is over.
             next_tick = max(next_tick, time.perf_counter())
             self.stopping.wait(max(0.0, next_tick - time.perf_counter()))
 
+    # Runner
     def stop(self) -> None:
         self.stopping.set()
-        self.join(timeout=VISIBLE_TIMEOUT)
+        self.join(timeout=600)
+
+    def runs(self) -> list[Run]:
+        with self.lock:
+            return list(self._runs)
+
+    def wait_over(self, run: Run, timeout: float) -> None:
+        deadline = time.time() + timeout
+        while not run.ended and time.time() < deadline:
+            time.sleep(0.05)
+
+    def tick_times(self) -> list[float]:
+        return list(self._ticks)
+
+    def describe(self) -> str:
+        return f"in-process stand-in, sensor evaluated every {self.interval:g} s"
+
+
+# ---- the real Dagster ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A subprocess of ours in its own process group, its output in a log file."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path) -> None:
+        self.name, self.command, self.log = name, command, log
+        self.handle = log.open("ab")
+        self.popen = subprocess.Popen(  # noqa: S603 - our own executables, our own arguments
+            command, env=env, cwd=REPO, stdout=self.handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self, grace: float = 60.0) -> None:
+        """Ctrl-C to its process group (dagster dev shuts its children down on it), then SIGKILL."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGINT)
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=30)
+        # Children that outlived their parent (a run worker mid-step) are still in the group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.handle.close()
+
+
+class Deployment:
+    """``capsule-xero ui`` (or ``dagster-daemon run``) on this world's home, and what its instance says."""
+
+    def __init__(
+        self, env: dict[str, str], home: Path, workspace: Path, command: str, logs: Path, what_if: bool
+    ) -> None:
+        self.env, self.workspace, self.command, self.logs = env, workspace, command, logs
+        self.dagster_home = prepare_dagster_home(home)  # the product's own dagster.yaml
+        self.env["DAGSTER_HOME"] = str(self.dagster_home)
+        self.what_if = what_if
+        self.process: Process | None = None
+        self._instance: dg.DagsterInstance | None = None
+        self._details: dict[str, Run] = {}
+
+    @property
+    def instance(self) -> dg.DagsterInstance:
+        if self._instance is None:
+            self._instance = dg.DagsterInstance.from_config(str(self.dagster_home))
+        return self._instance
+
+    def start(self) -> None:
+        if self.command == "daemon":
+            command = [str(BIN / "dagster-daemon"), "run", "-w", str(self.workspace)]
+        elif self.what_if:
+            # What `capsule-xero ui` runs, on the what-if workspace.
+            command = [str(BIN / "dagster"), "dev", "-w", str(self.workspace), "-h", "127.0.0.1"]
+            command += ["-p", str(free_port())]
+        else:
+            command = [str(BIN / "capsule-xero"), "ui", "--port", str(free_port())]
+        self.process = Process("dagster", command, self.env, self.logs / "dagster.log")
+        print(f"dagster: {Path(command[0]).name} {' '.join(command[1:])}", flush=True)
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(  # noqa: S603 - our own dagster
+            [str(BIN / "dagster"), *args, "-w", str(self.workspace)],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode:
+            raise SystemExit(f"dagster {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout.strip()
+
+    def sensor_state(self, name: str) -> Any | None:
+        states = self.instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        return next((s for s in states if s.name == name), None)
+
+    def ticks(self, name: str, after: float, before: float | None = None) -> list[float]:
+        state = self.sensor_state(name)
+        if state is None:
+            return []
+        ticks = self.instance.get_ticks(
+            state.instigator_origin_id, state.selector_id, after=after, before=before
+        )
+        return sorted(t.timestamp for t in ticks)
+
+    def wait_for_tick(self, name: str, after: float, timeout: float = 300.0) -> float:
+        """The first tick of sensor ``name`` after ``after`` (the daemon is up and evaluating it)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process is not None and not self.process.alive():
+                raise SystemExit(f"dagster exited ({self.process.popen.returncode}):\n{self.process.tail()}")
+            ticks = self.ticks(name, after)
+            if ticks:
+                return ticks[0]
+            time.sleep(1.0)
+        tail = self.process.tail() if self.process else ""
+        raise SystemExit(f"no tick of {name} within {timeout:.0f} s:\n{tail}")
+
+    def active(self) -> int:
+        return len(self.instance.get_run_records(filters=dg.RunsFilter(job_name=JOB, statuses=ACTIVE)))
+
+    def runs(self, after: float) -> list[Run]:
+        records = self.instance.get_run_records(
+            filters=dg.RunsFilter(job_name=JOB, created_after=datetime.fromtimestamp(after, UTC)),
+            ascending=True,
+        )
+        return [self._run(record) for record in records]
+
+    def _run(self, record: Any) -> Run:
+        run = record.dagster_run
+        if run.run_id in self._details:
+            return self._details[run.run_id]
+        out = Run(
+            requested=record.create_timestamp.timestamp(),
+            started=record.start_time or float("inf"),
+            ended=record.end_time or 0.0,
+            run_id=run.run_id,
+            status=run.status.value,
+        )
+        if run.status.value in {"SUCCESS", "FAILURE", "CANCELED"} and record.end_time:
+            self._fill(out)
+            self._details[run.run_id] = out  # over: its events no longer change
+        return out
+
+    def _fill(self, out: Run) -> None:
+        events = self.instance.all_logs(
+            out.run_id,
+            of_type={
+                dg.DagsterEventType.RUN_STARTING,
+                dg.DagsterEventType.ASSET_MATERIALIZATION,
+                dg.DagsterEventType.STEP_FAILURE,
+                dg.DagsterEventType.RUN_FAILURE,
+            },
+        )
+        for entry in events:
+            kind = entry.dagster_event.event_type if entry.dagster_event else None
+            if kind == dg.DagsterEventType.RUN_STARTING and out.dequeued is None:
+                out.dequeued = entry.timestamp
+            elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                materialization = entry.asset_materialization
+                if materialization is None or materialization.asset_key.path[-1] != WRITE_STEP:
+                    continue
+                meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+                out.plan_status = str(meta.get("plan_status", ""))
+                out.operations = int(meta.get("operations", 0) or 0)
+                out.waited_for_approval = str(meta.get("why_not", "")).startswith("waits for approval")
+            elif (
+                kind in {dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE} and not out.error
+            ):
+                out.error = (entry.message or kind.value).splitlines()[0][:300]
+        stats = self.instance.get_run_step_stats(out.run_id)
+        out.step_seconds = {s.step_key: (s.end_time or 0) - s.start_time for s in stats if s.start_time}
+        out.steps = len(stats)
+        out.steps_seconds = sum(out.step_seconds.values())
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        if self._instance is not None:
+            self._instance.dispose()
+
+
+class DagsterPath:
+    """One path's view of the deployment: runs requested and ticks of its sensor since ``start``."""
+
+    def __init__(self, deployment: Deployment, sensor: str, interval: float) -> None:
+        self.deployment, self.sensor, self.interval = deployment, sensor, interval
+        self.since = self.until = 0.0
+
+    def start(self) -> None:
+        self.since = time.time()
+
+    def stop(self) -> None:
+        self.until = time.time()
+
+    def runs(self) -> list[Run]:
+        return self.deployment.runs(self.since)
+
+    def wait_over(self, run: Run, timeout: float) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            current = next((r for r in self.runs() if r.run_id == run.run_id), run)
+            if current.ended and not self.deployment.active():
+                return
+            time.sleep(0.5)
+        print(f"  (run {run.run_id[:8]} or a later one still going after {timeout:.0f} s)", flush=True)
+
+    def tick_times(self) -> list[float]:
+        return self.deployment.ticks(self.sensor, self.since, self.until or None)
+
+    def describe(self) -> str:
+        where = "what-if code location bench/latency_defs.py" if self.deployment.what_if else "workspace.yaml"
+        return (
+            f"Dagster ({self.deployment.command}, {where}), {self.sensor}"
+            f" minimum_interval_seconds={self.interval:g}"
+        )
 
 
 # ---- the world ----------------------------------------------------------------------------------
@@ -211,8 +522,9 @@ def linked_parties(world: World, count: int, seed: int) -> list[Target]:
 class Edit:
     t0: float
     visible: float | None = None
-    run: RunRecord | None = None
-    runs_before: int = 0  # runs started after t0 that did not make it visible
+    run: Run | None = None
+    runs_before: int = 0  # runs requested after t0 that did not make it visible
+    spooled: float | None = None  # webhook path: the hook's event landed in the spool
 
     @property
     def latency(self) -> float:
@@ -222,68 +534,104 @@ class Edit:
 @dataclass
 class PathResult:
     name: str
+    described: str
     interval: float
     edits: list[Edit] = field(default_factory=list)
-    runs: list[RunRecord] = field(default_factory=list)
-    ticks: int = 0
+    runs: list[Run] = field(default_factory=list)
+    ticks: list[float] = field(default_factory=list)
     xero_calls: int = 0
     capsule_calls: int = 0
     xero_429: int = 0
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
 
 
-def measure(world: World, name: str, daemon: Daemon, targets: list[Target], rng: random.Random) -> PathResult:
-    result = PathResult(name, daemon.interval)
+def first_spooled(spool: Spool | None, after: float) -> float | None:
+    """When the first event written after ``after`` landed (pending or already moved to done/)."""
+    if spool is None:
+        return None
+    stamps = []
+    for folder in (spool.root, spool.done):
+        for path in folder.glob("*.json") if folder.is_dir() else []:
+            with contextlib.suppress(FileNotFoundError):
+                stamp = path.stat().st_mtime
+                if stamp >= after:
+                    stamps.append(stamp)
+    return min(stamps) if stamps else None
+
+
+def describe_edit(name: str, number: int, edit: Edit, timeout: float) -> str:
+    if edit.visible is None:
+        return f"  {name} edit {number:>2}: not visible after {timeout:.0f} s"
+    line = f"  {name} edit {number:>2}: {edit.latency:6.1f} s"
+    run = edit.run
+    if run is None:
+        return line
+    parts = [f"detected {run.requested - edit.t0:5.1f} s"]
+    if edit.spooled is not None:
+        parts.insert(0, f"spooled {edit.spooled - edit.t0:4.1f} s")
+    if run.started != run.requested:
+        parts.append(f"queue+launch {run.started - run.requested:5.1f} s")
+    parts.append(f"run {edit.visible - run.started:5.1f} s")
+    if edit.runs_before:
+        parts.append(f"{edit.runs_before} earlier run(s) missed it")
+    return f"{line} ({', '.join(parts)})"
+
+
+def measure(
+    world: World,
+    name: str,
+    runner: Runner,
+    targets: list[Target],
+    rng: random.Random,
+    timeout: float,
+    spool: Spool | None = None,
+) -> PathResult:
+    result = PathResult(name, runner.describe(), runner.interval)
+    result.load = (os.getloadavg()[0], 0.0)
     with closing(CapsuleControl(world.server.capsule_url)) as ctl:
         since = ctl.last_seq()
-    daemon.start()
+    runner.start()
     try:
         with (
             closing(CapsuleControl(world.server.capsule_url)) as ctl,
             XeroControl(world.server.xero_url) as xero,
         ):
             for number, target in enumerate(targets, start=1):
-                # Edits land at a random phase of the tick, as a user's would.
-                time.sleep(rng.uniform(0, daemon.interval))
+                # Edits land at a random phase of the sensor's interval, as a user's would.
+                time.sleep(rng.uniform(0, runner.interval))
                 new = f"latency-{name}-{number}-{secrets.token_hex(3)}@{target.domain}"
-                t0 = time.perf_counter()
+                t0 = time.time()
                 ctl.update_party(
                     target.party_id, {"emailAddresses": [{"id": target.email_row, "address": new}]}
                 )
                 edit = Edit(t0)
-                while time.perf_counter() - t0 < VISIBLE_TIMEOUT:
+                while time.time() - t0 < timeout:
                     shown = (xero.contact(target.contact_number).get("EmailAddress") or "").lower()
                     if shown == new.lower():
-                        edit.visible = time.perf_counter()
+                        edit.visible = time.time()
                         break
                     time.sleep(WATCH_EVERY)
-                with daemon.lock:
-                    after = [r for r in daemon.runs if r.started >= t0]
+                edit.spooled = first_spooled(spool, t0)
                 if edit.visible is not None:
-                    made = [r for r in after if r.started <= edit.visible]
+                    made = [r for r in runner.runs() if t0 <= r.requested and r.started <= edit.visible]
                     edit.run = made[-1] if made else None
                     edit.runs_before = max(0, len(made) - 1)
                 result.edits.append(edit)
-                print(
-                    f"  {name} edit {number:>2}: "
-                    + (
-                        f"{edit.latency:6.1f} s"
-                        + (
-                            f" (detected {edit.run.started - t0:5.1f} s, sync {edit.visible - edit.run.started:5.1f} s"
-                            f"{', ' + str(edit.runs_before) + ' earlier run(s) missed it' if edit.runs_before else ''})"
-                            if edit.run
-                            else ""
-                        )
-                        if edit.visible is not None
-                        else f"not visible after {VISIBLE_TIMEOUT:.0f} s"
-                    ),
-                    flush=True,
-                )
-                # The next edit starts once the run that carried this one is over.
-                while edit.run is not None and not edit.run.ended:
-                    time.sleep(0.05)
+                print(describe_edit(name, number, edit, timeout), flush=True)
+                # The next edit starts once the run that carried this one (and any other) is over.
+                if edit.run is not None:
+                    runner.wait_over(edit.run, timeout)
     finally:
-        daemon.stop()
-    result.runs, result.ticks = daemon.runs, daemon.ticks
+        runner.stop()
+    result.load = (result.load[0], os.getloadavg()[0])
+    result.ticks = runner.tick_times()
+    runs = runner.runs()
+    # The run each edit counted is the one whose details (filled once it was over) are reported.
+    by_id = {r.run_id: r for r in runs if r.run_id}
+    for edit in result.edits:
+        if edit.run is not None and edit.run.run_id in by_id:
+            edit.run = by_id[edit.run.run_id]
+    result.runs = runs
     with closing(CapsuleControl(world.server.capsule_url)) as ctl:
         # The product's calls only: the bench's own edits and checks go to the control routes.
         result.xero_calls = sum("/api.xro/" in c["path"] for c in ctl.calls("xero", since))
@@ -299,62 +647,104 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def row(label: str, values: list[float]) -> str:
+    return (
+        f"  {label:36} {statistics.median(values):6.1f}s {percentile(values, 95):6.1f}s {max(values):6.1f}s"
+    )
+
+
 def summarise(result: PathResult) -> None:
     seen = [e for e in result.edits if e.visible is not None and e.run is not None]
-    lost = len(result.edits) - len([e for e in result.edits if e.visible is not None])
-    print(f"\n{result.name} (sensor evaluated every {result.interval:g} s, {result.ticks} ticks):")
-    if not seen:
+    visible = [e for e in result.edits if e.visible is not None]
+    lost = len(result.edits) - len(visible)
+    print(f"\n{result.name} ({result.described}):")
+    if not visible:
         print("  no edit became visible")
         return
-    rows = {
-        "edit → visible in Xero": [e.latency for e in seen],
-        "  detection (edit → run start)": [e.run.started - e.t0 for e in seen],  # type: ignore[union-attr]
-        "  sync (run start → visible)": [e.visible - e.run.started for e in seen],  # type: ignore[union-attr,operator]
-    }
-    print(f"  n={len(seen)}" + (f", {lost} never visible" if lost else ""))
-    print(f"  {'':32} {'p50':>7} {'p95':>7} {'max':>7}")
-    for label, values in rows.items():
-        print(
-            f"  {label:32} {statistics.median(values):6.1f}s {percentile(values, 95):6.1f}s {max(values):6.1f}s"
-        )
+    print(
+        f"  n={len(visible)}"
+        + (f", {lost} never visible" if lost else "")
+        + (f", {len(visible) - len(seen)} visible with no run found" if len(seen) < len(visible) else "")
+        + f"; 1-min load average {result.load[0]:.1f} before, {result.load[1]:.1f} after (2 cores, shared)"
+    )
+    print(f"  {'':36} {'p50':>7} {'p95':>7} {'max':>7}")
+    print(row("edit → visible in Xero", [e.latency for e in visible]))
+    spooled = [e.spooled - e.t0 for e in seen if e.spooled is not None]
+    if spooled:
+        print(row("  hook delivered (edit → spooled)", spooled))
+    if seen:
+        print(row("  detection (edit → run requested)", [e.run.requested - e.t0 for e in seen]))  # type: ignore[union-attr]
+        if any(e.run.started != e.run.requested for e in seen):  # type: ignore[union-attr]
+            print(row("  queue + launch (→ run started)", [e.run.started - e.run.requested for e in seen]))  # type: ignore[union-attr]
+            dequeued = [e.run.dequeued - e.run.requested for e in seen if e.run.dequeued]  # type: ignore[union-attr,operator]
+            if dequeued:
+                print(row("    of which queue (→ dequeued)", dequeued))
+                worker = [e.run.started - e.run.dequeued for e in seen if e.run.dequeued]  # type: ignore[union-attr,operator]
+                print(row("    worker start (→ RUN_START)", worker))
+        print(row("  run (run start → visible)", [e.visible - e.run.started for e in seen]))  # type: ignore[union-attr,operator]
     runs = [r for r in result.runs if r.ended]
-    durations = [r.ended - r.started for r in runs]
-    waited = sum(r.waited_for_approval for r in runs)
-    failed = [r.error for r in runs if r.error]
-    print(
-        f"  runs: {len(runs)}, duration p50 {statistics.median(durations):.1f} s, max {max(durations):.1f} s;"
-        f" plans {sorted({(r.plan_status, r.operations) for r in runs})}"
-        + (f"; {waited} waited for approval" if waited else "")
-        + (f"; {len(failed)} failed, e.g. {failed[0]}" if failed else "")
-    )
-    print(
-        f"  API calls by sensor and runs: Xero {result.xero_calls} ({result.xero_calls / len(runs):.1f} a run,"
-        f" {result.xero_429} answered 429), Capsule {result.capsule_calls}"
-    )
+    if runs:
+        durations = [r.ended - r.started for r in runs]
+        waited = sum(r.waited_for_approval for r in runs)
+        failed = [r.error or r.status for r in runs if r.status not in {"SUCCESS", ""}]
+        in_steps = [r.steps_seconds for r in runs if r.steps_seconds is not None]
+        print(
+            f"  runs: {len(runs)}, start → end p50 {statistics.median(durations):.1f} s, max {max(durations):.1f} s"
+            + (
+                f"; time inside steps p50 {statistics.median(in_steps):.1f} s ({runs[0].steps} steps;"
+                " the rest is Dagster's own work between them)"
+                if in_steps
+                else ""
+            )
+        )
+        steps: dict[str, list[float]] = {}
+        for r in runs:
+            for key, seconds in r.step_seconds.items():
+                steps.setdefault(key, []).append(seconds)
+        if steps:
+            slowest = sorted(steps.items(), key=lambda kv: -statistics.median(kv[1]))[:5]
+            print(
+                "  slowest steps (p50): "
+                + ", ".join(f"{key} {statistics.median(values):.1f} s" for key, values in slowest)
+            )
+        print(
+            f"  plans {sorted({(r.plan_status, r.operations) for r in runs})}"
+            + (f"; {waited} waited for approval" if waited else "")
+            + (f"; {len(failed)} failed, e.g. {failed[0]}" if failed else "")
+        )
+        print(
+            f"  API calls by sensor and runs: Xero {result.xero_calls} ({result.xero_calls / len(runs):.1f} a run,"
+            f" {result.xero_429} answered 429), Capsule {result.capsule_calls}"
+        )
+    if len(result.ticks) > 1:
+        gaps = [b - a for a, b in zip(result.ticks, result.ticks[1:], strict=False)]
+        print(
+            f"  sensor ticks: {len(result.ticks)}, gap p50 {statistics.median(gaps):.1f} s,"
+            f" min {min(gaps):.1f} s, max {max(gaps):.1f} s (minimum_interval {result.interval:g} s)"
+        )
     missed = sum(1 for e in seen if e.runs_before)
     if missed:
         print(f"  {missed} edit(s) were missed by the first run after them and carried by a later one")
 
 
-def implied_default(result: PathResult, default: float) -> None:
-    """Polling at ``default`` s: detection is uniform on [0, interval], sync adds the same run time."""
+def implied_interval(result: PathResult, interval: float) -> None:
+    """At ``interval`` s: detection uniform on [0, interval], the rest (after the request) as measured here."""
     seen = [e for e in result.edits if e.visible is not None and e.run is not None]
     if not seen:
         return
-    syncs = [e.visible - e.run.started for e in seen]  # type: ignore[operator,union-attr]
-    p95_sync = percentile(syncs, 95)
+    after = [e.visible - e.run.requested for e in seen]  # type: ignore[operator,union-attr]
     print(
-        f"  at the default {default:g} s interval: p50 ≈ {default / 2 + statistics.median(syncs):.0f} s,"
-        f" p95 ≈ {0.95 * default + p95_sync:.0f} s, max ≈ {default + max(syncs):.0f} s"
-        f" (uniform detection delay on [0, {default:g}] s + the sync times measured here)"
+        f"  at a {interval:g} s interval: p50 ≈ {interval / 2 + statistics.median(after):.0f} s,"
+        f" p95 ≈ {0.95 * interval + percentile(after, 95):.0f} s, max ≈ {interval + max(after):.0f} s"
+        f" (detection uniform on [0, {interval:g}] s + request → visible as measured here)"
     )
 
 
 # ---- main ---------------------------------------------------------------------------------------
 
 
-def subscribe_hook(world: World, receiver: WebhookReceiver) -> Callable[[], None]:
-    """A ``party/updated`` REST hook to the receiver (the sandbox's default batch window); returns its remover."""
+def subscribe_hook(world: World, target_url: str) -> Callable[[], None]:
+    """A ``party/updated`` REST hook to ``target_url`` (the sandbox's default batch window); returns its remover."""
     with closing(CapsuleControl(world.server.capsule_url)) as ctl:
         token = ctl.mint_app_token(client_id="capsule-xero-bench")["access_token"]
     with httpx.Client(
@@ -363,8 +753,7 @@ def subscribe_hook(world: World, receiver: WebhookReceiver) -> Callable[[], None
         timeout=10,
     ) as capsule:
         response = capsule.post(
-            "/resthooks",
-            json={"restHook": {"event": "party/updated", "targetUrl": receiver.capsule_url()}},
+            "/resthooks", json={"restHook": {"event": "party/updated", "targetUrl": target_url}}
         )
         response.raise_for_status()
         hook_id = response.json()["restHook"]["id"]
@@ -376,8 +765,47 @@ def subscribe_hook(world: World, receiver: WebhookReceiver) -> Callable[[], None
     return unsubscribe
 
 
+@contextlib.contextmanager
+def receiver_process(env: dict[str, str], logs: Path) -> Iterator[str]:
+    """``capsule-xero webhooks serve`` in a subprocess; yields its Capsule URL (which holds the token)."""
+    port = int(env["WEBHOOK_PORT"])
+    process = Process(
+        "webhooks", [str(BIN / "capsule-xero"), "webhooks", "serve"], env, logs / "webhooks.log"
+    )
+    try:
+        deadline = time.time() + 120
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=2).status_code == 200:
+                    break
+            if not process.alive() or time.time() > deadline:
+                raise SystemExit(f"`capsule-xero webhooks serve` did not come up:\n{process.tail()}")
+            time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}{CAPSULE_PREFIX}{env['CAPSULE_HOOK_TOKEN']}"
+    finally:
+        process.stop(grace=10)
+
+
+def first_polling_cursor() -> str | None:
+    """The polling sensor's watermark now: a daemon that had been running would hold it."""
+    from assets.sensors import capsule_changes_sensor
+
+    return capsule_changes_sensor.evaluate_tick(dg.build_sensor_context(cursor=None)).cursor
+
+
+def drain(deployment: Deployment, spool: Spool, timeout: float = 180.0) -> None:
+    """Wait until the webhook sensor has consumed what the hook still delivered and no run is going."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not spool.pending() and not deployment.active():
+            return
+        time.sleep(1.0)
+    print(f"(after {timeout:.0f} s the spool or the run queue is still not empty: going on)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runner", choices=["dagster", "inprocess"], default="dagster")
     parser.add_argument("--parties", type=int, default=300)
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--edits", type=int, default=20)
@@ -385,70 +813,146 @@ def main() -> None:
         "--paths", default="webhook,polling", help="webhook, polling or both (comma-separated)"
     )
     parser.add_argument(
-        "--webhook-tick", type=float, default=1.5, help="seconds between webhook sensor ticks"
+        "--webhook-tick",
+        type=float,
+        default=None,
+        help="seconds between webhook sensor ticks (inprocess default 1.5; dagster: the product's"
+        " minimum_interval_seconds, another value loads the what-if code location)",
     )
     parser.add_argument(
-        "--poll-seconds", type=float, default=5.0, help="seconds between polling sensor ticks"
+        "--poll-seconds",
+        type=float,
+        default=None,
+        help="CAPSULE_POLL_SECONDS: seconds between polling sensor ticks (inprocess default 5; dagster"
+        " default 60, the product's default)",
+    )
+    parser.add_argument(
+        "--dagster-command",
+        choices=["ui", "daemon"],
+        default="ui",
+        help="ui: `capsule-xero ui` (dagster dev: webserver + daemon); daemon: `dagster-daemon run` only",
+    )
+    parser.add_argument(
+        "--visible-timeout", type=float, default=300.0, help="seconds before an edit counts as lost"
+    )
+    parser.add_argument(
+        "--logs", type=Path, default=None, help="folder for the Dagster and receiver logs (kept)"
     )
     args = parser.parse_args()
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     if not set(paths) <= {"webhook", "polling"}:
         parser.error("--paths takes webhook and/or polling")
 
+    from assets.sensors import capsule_changes_sensor
+    from assets.webhook_sensor import webhook_events_sensor
+
+    product_webhook_seconds = float(webhook_events_sensor.minimum_interval_seconds or 0)
+    dagster = args.runner == "dagster"
+    webhook_tick = args.webhook_tick or (product_webhook_seconds if dagster else 1.5)
+    poll_seconds = args.poll_seconds or (60.0 if dagster else 5.0)
+    what_if = dagster and webhook_tick != product_webhook_seconds
+    if dagster and (webhook_tick % 1 or poll_seconds % 1 or poll_seconds < 1 or webhook_tick < 1):
+        parser.error("with --runner dagster, --webhook-tick and --poll-seconds are whole seconds")
+
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
+        logs = args.logs or home
+        logs.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         world = migrated_world(args.parties, args.seed, home)
+        deployment: Deployment | None = None
         try:
             hook_token = secrets.token_urlsafe(32)
-            # The sensors read Settings.from_env(): point them at this world.
-            os.environ.update(
-                world.server.env()
-                | {
-                    "CAPSULE_XERO_HOME": str(home),
-                    "CAPSULE_XERO_APPLY": "true",
-                    "CAPSULE_HOOK_TOKEN": hook_token,
-                }
-            )
+            env = world.server.env() | {
+                "CAPSULE_XERO_HOME": str(home),
+                "CAPSULE_XERO_APPLY": "true",
+                "CAPSULE_HOOK_TOKEN": hook_token,
+                "CAPSULE_POLL_SECONDS": str(int(poll_seconds)),
+            }
+            # The sensors evaluated here (inprocess, and the first polling cursor) read Settings.from_env().
+            os.environ.update(env)
             settings = Settings.from_env()
             rules = world.rules
             targets = linked_parties(world, args.edits * len(paths), args.seed)
+            spool = Spool.at_home(home)
+            if dagster:
+                full_env = {**os.environ, **env, "WEBHOOK_PORT": str(free_port())}
+                workspace = REPO / "workspace.yaml"
+                if what_if:
+                    full_env["BENCH_WEBHOOK_SENSOR_SECONDS"] = str(int(webhook_tick))
+                    workspace = home / "bench_workspace.yaml"
+                    workspace.write_text(
+                        "load_from:\n  - python_module:\n      module_name: bench.latency_defs\n"
+                        f"      working_directory: {REPO}\n"
+                    )
+                deployment = Deployment(full_env, home, workspace, args.dagster_command, logs, what_if)
+                print(
+                    f"sensors' default status: {WEBHOOK_SENSOR} {webhook_events_sensor.default_status.value},"
+                    f" {POLLING_SENSOR} {capsule_changes_sensor.default_status.value}",
+                    flush=True,
+                )
+                booted = time.time()
+                deployment.start()
+                first = deployment.wait_for_tick(WEBHOOK_SENSOR, after=booted)
+                print(
+                    f"dagster up: first {WEBHOOK_SENSOR} tick {first - booted:.0f} s after start", flush=True
+                )
             print(
                 f"{args.parties:,} generated parties (seed {args.seed}), setup {time.perf_counter() - started:.0f} s;"
-                f" {args.edits} edits per path; sandbox clock x1, Xero pacing 60 calls/min",
+                f" {args.edits} edits per path; sandbox clock x1, Xero pacing 60 calls/min; runner {args.runner}",
                 flush=True,
             )
 
-            def sync(record: RunRecord) -> None:
+            def sync(record: Run) -> None:
                 incremental_sync(settings, rules, record)
-
-            from assets.sensors import capsule_changes_sensor
-            from assets.webhook_sensor import webhook_events_sensor
 
             results = []
             for index, path in enumerate(paths):
                 chosen = targets[index * args.edits : (index + 1) * args.edits]
                 if path == "webhook":
-                    spool = Spool.at_home(home)
-                    with WebhookReceiver(spool, capsule_token=SecretStr(hook_token)) as receiver:
-                        unsubscribe = subscribe_hook(world, receiver)
-                        daemon = Daemon(webhook_events_sensor, args.webhook_tick, sync, None)
-                        results.append(measure(world, "webhook", daemon, chosen, rng))
-                        unsubscribe()  # later edits must not reach the polling runs through the hook
-                    spool.mark_done(spool.pending())
+                    if deployment is not None:
+                        with receiver_process(full_env, logs) as hook_url:
+                            unsubscribe = subscribe_hook(world, hook_url)
+                            runner: Runner = DagsterPath(deployment, WEBHOOK_SENSOR, webhook_tick)
+                            results.append(
+                                measure(world, "webhook", runner, chosen, rng, args.visible_timeout, spool)
+                            )
+                            unsubscribe()  # later edits must not reach the polling runs through the hook
+                            time.sleep(3)
+                            drain(deployment, spool)
+                    else:
+                        with WebhookReceiver(spool, capsule_token=SecretStr(hook_token)) as receiver:
+                            unsubscribe = subscribe_hook(world, receiver.capsule_url())
+                            runner = Daemon(webhook_events_sensor, webhook_tick, sync, None)
+                            results.append(
+                                measure(world, "webhook", runner, chosen, rng, args.visible_timeout, spool)
+                            )
+                            unsubscribe()
+                        spool.mark_done(spool.pending())
                 else:
-                    # The first check with no cursor asks from the start of time: take its watermark,
-                    # as a daemon that has been running would have, without running a sync for it.
-                    first = capsule_changes_sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
-                    daemon = Daemon(capsule_changes_sensor, args.poll_seconds, sync, first.cursor)
-                    results.append(measure(world, "polling", daemon, chosen, rng))
+                    cursor = first_polling_cursor()
+                    if deployment is not None:
+                        if cursor:
+                            deployment.cli("sensor", "cursor", POLLING_SENSOR, "--set", cursor)
+                        turned_on = time.time()
+                        deployment.cli("sensor", "start", POLLING_SENSOR)
+                        deployment.wait_for_tick(POLLING_SENSOR, after=turned_on)
+                        runner = DagsterPath(deployment, POLLING_SENSOR, poll_seconds)
+                    else:
+                        runner = Daemon(capsule_changes_sensor, poll_seconds, sync, cursor)
+                    results.append(measure(world, "polling", runner, chosen, rng, args.visible_timeout))
             for result in results:
                 summarise(result)
-                if result.name == "polling":
-                    implied_default(result, 60.0)
+                if result.name == "polling" and result.interval != 60:
+                    implied_interval(result, 60.0)
+                if result.name == "webhook":
+                    for interval in sorted({5.0, 10.0, result.interval} - {result.interval}):
+                        implied_interval(result, interval)
             print(f"\ntotal {time.perf_counter() - started:.0f} s")
         finally:
+            if deployment is not None:
+                deployment.stop()
             world.close()
 
 
