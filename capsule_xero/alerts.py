@@ -19,6 +19,11 @@ live in ``$CAPSULE_XERO_HOME/alerts-sent.json``, not in DuckDB, because alerting
 holds the DuckDB file. Secrets (the Slack URL, an SMTP password, a webhook URL from ``url_env``) come
 from the environment and never reach a log line.
 
+Names and Xero's reasons are shown as typed on every channel (capsule_xero/display.py): Slack gets
+plain-text blocks, so a party called ``<https://…|Xero login>`` or ``*urgent* <!channel>`` is neither a
+hidden link, bold text nor a mention; control characters are spelt out (``\\x1b``) on every channel,
+and a line break inside a name or reason too, so each record stays on its own line.
+
 No dagster import: the Dagster sensors call ``check_and_send`` and ``run_failed`` + ``send``.
 """
 
@@ -37,10 +42,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from capsule_xero.display import spell_out
 from capsule_xero.token_store import TokenStore, exclusive_lock
 from capsule_xero.xero_budget import api_origin, budget_file_in, read_budgets
 
@@ -57,6 +63,10 @@ RESEND_AFTER = timedelta(hours=24)
 DEAD_PARTIES_SHOWN = 5
 HTTP_TIMEOUT_SECONDS = 10.0
 SMTP_TIMEOUT_SECONDS = 10.0
+# Block Kit limits (docs.slack.dev, reference/block-kit): a text object holds 1-3,000 characters, a
+# header block's text 150; a longer one makes Slack refuse the whole message, so it is cut instead.
+SLACK_TEXT_LIMIT = 3000
+SLACK_HEADER_LIMIT = 150
 
 KINDS = ("dead_letters", "plan_waiting", "token_expiring", "budget_exhausted", "run_failed")
 
@@ -128,15 +138,15 @@ def _dead_letters(con: duckdb.DuckDBPyConnection) -> list[Alert]:
         )
     lines = []
     for party_id, contact_id, operation, attempts, message in rows[:DEAD_PARTIES_SHOWN]:
+        # One line per record: a line break (or any control) in a name or reason is spelt out.
         who = (
-            f"{names[party_id]} (Capsule party {party_id})"
+            f"{spell_out(names[party_id])} (Capsule party {party_id})"
             if names.get(party_id)
             else f"Capsule party {party_id}"
         )
-        xero = f", Xero contact {contact_id}" if contact_id else ""
-        lines.append(
-            f"- {who}{xero}: {operation or 'write'} refused {attempts} times: {message or 'no message from Xero'}"
-        )
+        xero = f", Xero contact {spell_out(contact_id)}" if contact_id else ""
+        reason = spell_out(message or "no message from Xero")
+        lines.append(f"- {who}{xero}: {spell_out(operation or 'write')} refused {attempts} times: {reason}")
     more = len(rows) - DEAD_PARTIES_SHOWN
     if more > 0:
         lines.append(f"- … and {more:,} more")
@@ -396,7 +406,7 @@ def check_and_send(
 def _deliver(alert: Alert, channel: AlertChannel, env: Mapping[str, str]) -> None:
     if channel.slack is not None:
         url = _from_env(env, channel.slack.webhook_url_env)
-        _post_json(url, {"text": f"*{alert.title}*\n{alert.detail}\nTo fix: {alert.fix_command}"})
+        _post_json(url, slack_message(alert))
     elif channel.webhook is not None:
         url = channel.webhook.url or _from_env(env, channel.webhook.url_env or "")
         _post_json(
@@ -406,6 +416,33 @@ def _deliver(alert: Alert, channel: AlertChannel, env: Mapping[str, str]) -> Non
         _send_email(alert, channel, env)
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_message(alert: Alert) -> dict[str, Any]:
+    """The alert as Block Kit plain text: Slack reads nothing in it as a link, bold, mention or emoji."""
+
+    def plain(text: str) -> dict[str, Any]:
+        return {"type": "plain_text", "text": text, "emoji": False}
+
+    title = _cut(spell_out(alert.title), SLACK_HEADER_LIMIT)
+    detail = _cut(spell_out(alert.detail, keep_newlines=True), SLACK_TEXT_LIMIT)
+    fix = _cut("To fix: " + spell_out(alert.fix_command, keep_newlines=True), SLACK_TEXT_LIMIT)
+    # ``text`` is the notification line; Slack reads it as mrkdwn, where &, < and > must be escaped
+    # (docs.slack.dev, messaging/formatting-message-text) and * or _ would format: the title has neither
+    # from a value, and &, < and > are escaped.
+    notification = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {
+        "text": notification,
+        "blocks": [
+            {"type": "header", "text": plain(title)},
+            {"type": "section", "text": plain(detail)},
+            {"type": "section", "text": plain(fix)},
+        ],
+    }
+
+
 def _from_env(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
@@ -413,7 +450,7 @@ def _from_env(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _post_json(url: str, body: dict[str, str]) -> None:
+def _post_json(url: str, body: Mapping[str, Any]) -> None:
     try:
         response = httpx.post(url, json=body, timeout=HTTP_TIMEOUT_SECONDS)
     except httpx.HTTPError as error:  # its text may hold the URL (and so a token): name the kind only
@@ -427,10 +464,11 @@ def _send_email(alert: Alert, channel: AlertChannel, env: Mapping[str, str]) -> 
     assert email is not None
     password = _from_env(env, email.password_env) if email.password_env else None
     message = EmailMessage()
-    message["Subject"] = f"[capsule-xero] {alert.title}"
+    # Plain text only (no HTML part to inject into); a line break in the subject would be a header.
+    message["Subject"] = f"[capsule-xero] {spell_out(alert.title)}"
     message["From"] = email.from_
     message["To"] = ", ".join(email.to)
-    message.set_content(f"{alert.detail}\n\nTo fix: {alert.fix_command}\n")
+    message.set_content(spell_out(f"{alert.detail}\n\nTo fix: {alert.fix_command}\n", keep_newlines=True))
     try:
         with smtplib.SMTP(email.smtp_host, email.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
             if email.starttls:
