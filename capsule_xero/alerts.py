@@ -10,7 +10,10 @@ What alerts (DESIGN.md "Operate it"):
   (capsule_xero/xero_budget.py), and while its resume time is still to come ``find_alerts`` raises
   ``budget_exhausted(resume_at, tenant)``, even while a run holds the DuckDB file;
 - a run that failed after its retries: ``run_failed(run_name, error_summary)``, from a run-failure
-  sensor.
+  sensor;
+- webhook deliveries no sync takes: the spool (capsule_xero/spool.py) full, so the receiver refuses
+  deliveries, or a delivery waiting longer than ``SPOOL_STALE_AFTER`` (``webhook_backlog``; the
+  receiver also sends it itself when it starts refusing, since a stopped Dagster daemon sends nothing).
 
 ``find_alerts`` reads the state; ``send`` delivers to the rules file's channels (Slack incoming webhook,
 e-mail over SMTP, a generic JSON webhook). A channel that fails is logged and the others still get the
@@ -68,7 +71,16 @@ SMTP_TIMEOUT_SECONDS = 10.0
 SLACK_TEXT_LIMIT = 3000
 SLACK_HEADER_LIMIT = 150
 
-KINDS = ("dead_letters", "plan_waiting", "token_expiring", "budget_exhausted", "run_failed")
+SPOOL_STALE_AFTER = timedelta(hours=1)  # the sensor takes a delivery within seconds while it runs
+
+KINDS = (
+    "dead_letters",
+    "plan_waiting",
+    "token_expiring",
+    "budget_exhausted",
+    "run_failed",
+    "webhook_backlog",
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,7 @@ def find_alerts(
         alerts.extend(_plan_waiting(con))
     alerts.extend(_token_expiring(settings, rules, now))
     alerts.extend(_budget_stopped(settings, now))
+    alerts.extend(_webhook_backlog(settings, now))
     return alerts
 
 
@@ -264,6 +277,49 @@ def budget_exhausted(
         ),
         fix_command=f"nothing before {when}; then `capsule-xero sync` (or wait for the next scheduled run)",
         key=f"budget_exhausted:{tenant or ''}:{resume_at.astimezone(UTC):%Y-%m-%d}",
+    )
+
+
+def _webhook_backlog(settings: Settings, now: datetime) -> list[Alert]:
+    from capsule_xero.spool import Spool, SpoolLimits
+
+    try:
+        limits = SpoolLimits.from_env()
+    except ValueError:
+        limits = SpoolLimits()  # `webhooks serve` refuses to start and says why; judge by the defaults
+    spool = Spool.at_home(settings.home, limits)
+    age = spool.oldest_pending_age(now.timestamp())
+    if age is None:
+        return []
+    pending = spool.pending_bytes()
+    if pending < limits.max_pending_bytes and age < SPOOL_STALE_AFTER.total_seconds():
+        return []
+    return [webhook_backlog(pending, limits.max_pending_bytes, timedelta(seconds=age), str(spool.root))]
+
+
+def webhook_backlog(pending_bytes: int, limit_bytes: int, oldest: timedelta, where: str) -> Alert:
+    """Webhook deliveries wait in the spool and no sync takes them (full: they are refused too)."""
+    full = pending_bytes >= limit_bytes
+    hours = oldest.total_seconds() / 3600
+    state = (
+        f"is full ({pending_bytes / 1e6:,.0f} MB, WEBHOOK_SPOOL_MAX_MB): `capsule-xero webhooks serve` answers"
+        " new deliveries 503. Xero retries them for 24 hours; Capsule retries five times, then drops the"
+        " hook, which must then be subscribed again"
+        if full
+        else f"holds deliveries that have waited {hours:,.1f} hours ({pending_bytes / 1e6:,.1f} MB)"
+    )
+    return Alert(
+        kind="webhook_backlog",
+        title="Webhook events are not turned into syncs" + (": deliveries refused" if full else ""),
+        detail=(
+            f"The webhook spool {where} {state}. Nothing takes its events: the Dagster daemon is stopped"
+            " or webhook_events_sensor is off. Capsule changes still sync through polling."
+        ),
+        fix_command=(
+            "`capsule-xero ui`, then turn webhook_events_sensor on under Automation (and keep the Dagster"
+            " daemon running)"
+        ),
+        key=f"webhook_backlog:{'full' if full else 'stale'}",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from capsule_xero.alerts import (
 )
 from capsule_xero.rules import Rules, parse_rules
 from capsule_xero.settings import Settings
+from capsule_xero.spool import Spool
 from capsule_xero.token_store import TokenSet, TokenStore
 from reverse_etl.apply import ensure_apply_tables
 from reverse_etl.plans import ensure_plans
@@ -259,6 +261,21 @@ def test_budget_and_failed_run_alerts_say_what_happened_and_what_to_run() -> Non
     assert "XeroUnavailable: Xero kept failing" in failed.detail and "Traceback" not in failed.detail
     assert "capsule-xero" in failed.fix_command
     assert run_failed("xero_sync_job", "other error").dedupe_key != failed.dedupe_key
+
+
+def test_webhook_deliveries_no_sync_takes_alert_with_the_command_that_fixes_it(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    spool = Spool.at_home(tmp_path)
+    path, _ = spool.put("xero", {"resourceId": "c-1", "eventType": "UPDATE"})
+    now = datetime.now(UTC)
+    assert find_alerts(None, settings, Rules(), now) == []  # the sensor takes it within seconds
+    two_hours_ago = (now - timedelta(hours=2)).timestamp()
+    os.utime(path, (two_hours_ago, two_hours_ago))
+    (alert,) = find_alerts(None, settings, Rules(), now)
+    assert alert.kind == "webhook_backlog" and "not turned into syncs" in alert.title
+    assert "2.0 hours" in alert.detail and "webhook_events_sensor" in alert.fix_command
+    spool.mark_done([path])
+    assert find_alerts(None, settings, Rules(), now) == []
 
 
 # ---- delivery ------------------------------------------------------------------------------------------
