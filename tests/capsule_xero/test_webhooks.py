@@ -376,7 +376,7 @@ def test_a_20000_record_capsule_delivery_is_one_file_answered_well_inside_five_s
     response = http.post(receiver.capsule_url(), content=body)
     elapsed = time.monotonic() - started
     assert response.status_code == 200
-    assert elapsed < 2.5, f"answered in {elapsed:.1f} s"
+    assert elapsed < 4.0, f"answered in {elapsed:.1f} s"  # about 0.6 s on a busy 2-core machine
     assert http.post(receiver.capsule_url(), content=body).status_code == 200  # Capsule's retry
     [path] = spool.pending()
     events = Spool.read(path).events
