@@ -1,16 +1,19 @@
-"""``webhook_events_sensor``: spooled webhook events (capsule_xero/spool.py) become ``incremental_sync`` runs.
+"""``webhook_events_sensor``: spooled webhook deliveries (capsule_xero/spool.py) become ``incremental_sync`` runs.
 
 Events are hints (FACTS Capsule §12: keep polling with ``since``; Xero events are thin), so a batch of
-any size asks for one incremental run; the run reads what changed itself.
+any size asks for one incremental run; the run reads what changed itself. The spool holds one file
+per delivery (its name gives its source and number of events); the sensor never opens one.
 
-Two phases, so that no event leaves the spool before Dagster has recorded the run it asked for:
+Two phases, so that no delivery leaves the spool before Dagster has recorded the run it asked for:
 
-1. A tick asks for a run for the pending batch (at most ``MAX_EVENTS_PER_RUN``, oldest first) under a
-   run key derived from the batch's events, and records the batch in its cursor. It moves nothing.
+1. A tick asks for a run for the pending batch (oldest first, up to ``MAX_EVENTS_PER_RUN`` events, at
+   least one delivery) under a run key derived from the batch's deliveries, and records the batch in
+   its cursor. It moves nothing.
 2. A later tick looks the run key up in the instance. Once a run with it exists and was handed to the
    run coordinator, the batch moves to ``spool/done/`` (where it also makes a later replay of the same
-   event a duplicate) and the pending events that arrived meanwhile become the next batch. If no such
-   run exists, the same batch is asked for again under the same run key.
+   delivery a duplicate; deliveries older than ``WEBHOOK_SPOOL_DAYS`` are deleted from there then) and
+   the pending deliveries that arrived meanwhile become the next batch. If no such run exists, the
+   same batch is asked for again under the same run key.
 
 This leans on two Dagster guarantees: the cursor is committed with the tick's run requests (a daemon
 dying mid-tick either resumes the tick or re-evaluates with the previous cursor, and the events are
@@ -33,29 +36,53 @@ import dagster as dg
 from dagster._core.storage.tags import RUN_KEY_TAG
 
 from capsule_xero.settings import Settings
-from capsule_xero.spool import Spool
+from capsule_xero.spool import Spool, SpoolLimits, name_parts
 
 JOB_NAME = "incremental_sync_job"
 MAX_EVENTS_PER_RUN = 10_000  # a flood (a bulk import firing thousands of hooks) is still one run per batch
-# The cursor names a batch's events by source and the first 64 bits of their content hash (names are
-# ``<source>-<sha256>.json``): a 10,000-event batch stays a ~250 kB cursor instead of ~800 kB.
+# The cursor names a batch's deliveries by source, the first 64 bits of their digest and their number
+# of events (files are ``<source>-<sha256>-<events>.json``), which is all the run's tags need.
 EVENT_ID_HEX = 16
 
 
 def _spool() -> Spool:
     # Read at evaluation time: CAPSULE_XERO_HOME may differ between the code server and a test.
-    return Spool.at_home(Settings.from_env().home)
+    try:
+        limits = SpoolLimits.from_env()
+    except ValueError:
+        limits = SpoolLimits()  # `webhooks serve` refuses to start on a bad value and says why
+    return Spool.at_home(Settings.from_env().home, limits)
 
 
 def event_id(path: Path) -> str:
-    """How the cursor names a spooled event: ``<source>-<first 16 hex of its hash>``."""
-    source, _, digest = path.stem.partition("-")
-    return f"{source}-{digest[:EVENT_ID_HEX]}"
+    """How the cursor names a spooled delivery: ``<source>-<first 16 hex of its digest>-<events>``."""
+    source, digest, events = name_parts(path)
+    if path.stem.count("-") < 2:  # the one-event layout: named as cursors of that time named it
+        return f"{source}-{digest[:EVENT_ID_HEX]}"
+    return f"{source}-{digest[:EVENT_ID_HEX]}-{events}"
+
+
+def _events_in(delivery_id: str) -> int:
+    """The events a cursor entry stands for (an entry of the one-event layout has no count: 1)."""
+    count = delivery_id.split("-")[2:3]
+    return int(count[0]) if count and count[0].isdigit() else 1
+
+
+def _batch_paths(pending: list[Path]) -> list[Path]:
+    """The oldest deliveries up to ``MAX_EVENTS_PER_RUN`` events; always at least one."""
+    batch, events = [], 0
+    for path in pending:
+        count = name_parts(path)[2]
+        if batch and events + count > MAX_EVENTS_PER_RUN:
+            break
+        batch.append(path)
+        events += count
+    return batch
 
 
 @dataclass(frozen=True)
 class Batch:
-    """Events asked for in one run, under a run key that is a function of the events alone."""
+    """Deliveries asked for in one run, under a run key that is a function of the deliveries alone."""
 
     run_key: str
     events: tuple[str, ...]
@@ -66,16 +93,21 @@ class Batch:
         digest = hashlib.sha256("\n".join(events).encode("utf-8")).hexdigest()
         return cls(run_key=f"webhooks-{digest[:32]}", events=events)
 
+    @property
+    def event_count(self) -> int:
+        return sum(_events_in(delivery) for delivery in self.events)
+
     def run_request(self) -> dg.RunRequest:
         sources: dict[str, int] = {}
-        for event in self.events:
-            source = event.split("-", 1)[0]
-            sources[source] = sources.get(source, 0) + 1
+        for delivery in self.events:
+            source = delivery.split("-", 1)[0]
+            sources[source] = sources.get(source, 0) + _events_in(delivery)
         return dg.RunRequest(
             run_key=self.run_key,
             tags={
                 "capsule_xero/trigger": "webhooks",
-                "capsule_xero/webhook_events": str(len(self.events)),
+                "capsule_xero/webhook_events": str(self.event_count),
+                "capsule_xero/webhook_deliveries": str(len(self.events)),
                 "capsule_xero/webhook_sources": ",".join(f"{s}:{n}" for s, n in sorted(sources.items())),
             },
         )
@@ -139,15 +171,16 @@ def webhook_events_sensor(context: dg.SensorEvaluationContext):
     if previous is not None:
         if not _run_recorded(context, previous.run_key):
             context.log.info(
-                f"no run recorded yet for {len(previous.events)} webhook event(s) (run key "
+                f"no run recorded yet for {previous.event_count} webhook event(s) (run key "
                 f"{previous.run_key}): asking again under the same key"
             )
             return dg.SensorResult(run_requests=[previous.run_request()], cursor=cursor.dump())
         consumed = set(previous.events)
         spool.mark_done([path for path in spool.pending() if event_id(path) in consumed])
-        total += len(previous.events)
+        spool.prune_done()
+        total += previous.event_count
 
-    batch_paths = spool.pending()[:MAX_EVENTS_PER_RUN]
+    batch_paths = _batch_paths(spool.pending())
     if not batch_paths:
         skip = f"no new webhook events in {spool.root}"
         if previous is None:
@@ -156,7 +189,7 @@ def webhook_events_sensor(context: dg.SensorEvaluationContext):
     batch = Batch.of(batch_paths)
     run = batch.run_request()
     context.log.info(
-        f"{len(batch.events)} webhook event(s) → one {JOB_NAME} run "
+        f"{batch.event_count} webhook event(s) in {len(batch.events)} deliveries → one {JOB_NAME} run "
         f"({run.tags['capsule_xero/webhook_sources']}, run key {batch.run_key})"
     )
     return dg.SensorResult(run_requests=[run], cursor=Cursor(batch, total).dump())

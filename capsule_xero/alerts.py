@@ -10,7 +10,10 @@ What alerts (DESIGN.md "Operate it"):
   (capsule_xero/xero_budget.py), and while its resume time is still to come ``find_alerts`` raises
   ``budget_exhausted(resume_at, tenant)``, even while a run holds the DuckDB file;
 - a run that failed after its retries: ``run_failed(run_name, error_summary)``, from a run-failure
-  sensor.
+  sensor;
+- webhook deliveries no sync takes: the spool (capsule_xero/spool.py) full, so the receiver refuses
+  deliveries, or a delivery waiting longer than ``SPOOL_STALE_AFTER`` (``webhook_backlog``; the
+  receiver also sends it itself when it starts refusing, since a stopped Dagster daemon sends nothing).
 
 ``find_alerts`` reads the state; ``send`` delivers to the rules file's channels (Slack incoming webhook,
 e-mail over SMTP, a generic JSON webhook). A channel that fails is logged and the others still get the
@@ -18,6 +21,11 @@ alert. An alert whose ``key`` was delivered within the last 24 hours is not sent
 live in ``$CAPSULE_XERO_HOME/alerts-sent.json``, not in DuckDB, because alerting must work while a run
 holds the DuckDB file. Secrets (the Slack URL, an SMTP password, a webhook URL from ``url_env``) come
 from the environment and never reach a log line.
+
+Names and Xero's reasons are shown as typed on every channel (capsule_xero/display.py): Slack gets
+plain-text blocks, so a party called ``<https://…|Xero login>`` or ``*urgent* <!channel>`` is neither a
+hidden link, bold text nor a mention; control characters are spelt out (``\\x1b``) on every channel,
+and a line break inside a name or reason too, so each record stays on its own line.
 
 No dagster import: the Dagster sensors call ``check_and_send`` and ``run_failed`` + ``send``.
 """
@@ -37,10 +45,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from capsule_xero.display import spell_out
 from capsule_xero.token_store import TokenStore, exclusive_lock
 from capsule_xero.xero_budget import api_origin, budget_file_in, read_budgets
 
@@ -57,8 +66,21 @@ RESEND_AFTER = timedelta(hours=24)
 DEAD_PARTIES_SHOWN = 5
 HTTP_TIMEOUT_SECONDS = 10.0
 SMTP_TIMEOUT_SECONDS = 10.0
+# Block Kit limits (docs.slack.dev, reference/block-kit): a text object holds 1-3,000 characters, a
+# header block's text 150; a longer one makes Slack refuse the whole message, so it is cut instead.
+SLACK_TEXT_LIMIT = 3000
+SLACK_HEADER_LIMIT = 150
 
-KINDS = ("dead_letters", "plan_waiting", "token_expiring", "budget_exhausted", "run_failed")
+SPOOL_STALE_AFTER = timedelta(hours=1)  # the sensor takes a delivery within seconds while it runs
+
+KINDS = (
+    "dead_letters",
+    "plan_waiting",
+    "token_expiring",
+    "budget_exhausted",
+    "run_failed",
+    "webhook_backlog",
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +126,7 @@ def find_alerts(
         alerts.extend(_plan_waiting(con))
     alerts.extend(_token_expiring(settings, rules, now))
     alerts.extend(_budget_stopped(settings, now))
+    alerts.extend(_webhook_backlog(settings, now))
     return alerts
 
 
@@ -128,15 +151,15 @@ def _dead_letters(con: duckdb.DuckDBPyConnection) -> list[Alert]:
         )
     lines = []
     for party_id, contact_id, operation, attempts, message in rows[:DEAD_PARTIES_SHOWN]:
+        # One line per record: a line break (or any control) in a name or reason is spelt out.
         who = (
-            f"{names[party_id]} (Capsule party {party_id})"
+            f"{spell_out(names[party_id])} (Capsule party {party_id})"
             if names.get(party_id)
             else f"Capsule party {party_id}"
         )
-        xero = f", Xero contact {contact_id}" if contact_id else ""
-        lines.append(
-            f"- {who}{xero}: {operation or 'write'} refused {attempts} times: {message or 'no message from Xero'}"
-        )
+        xero = f", Xero contact {spell_out(contact_id)}" if contact_id else ""
+        reason = spell_out(message or "no message from Xero")
+        lines.append(f"- {who}{xero}: {spell_out(operation or 'write')} refused {attempts} times: {reason}")
     more = len(rows) - DEAD_PARTIES_SHOWN
     if more > 0:
         lines.append(f"- … and {more:,} more")
@@ -254,6 +277,49 @@ def budget_exhausted(
         ),
         fix_command=f"nothing before {when}; then `capsule-xero sync` (or wait for the next scheduled run)",
         key=f"budget_exhausted:{tenant or ''}:{resume_at.astimezone(UTC):%Y-%m-%d}",
+    )
+
+
+def _webhook_backlog(settings: Settings, now: datetime) -> list[Alert]:
+    from capsule_xero.spool import Spool, SpoolLimits
+
+    try:
+        limits = SpoolLimits.from_env()
+    except ValueError:
+        limits = SpoolLimits()  # `webhooks serve` refuses to start and says why; judge by the defaults
+    spool = Spool.at_home(settings.home, limits)
+    age = spool.oldest_pending_age(now.timestamp())
+    if age is None:
+        return []
+    pending = spool.pending_bytes()
+    if pending < limits.max_pending_bytes and age < SPOOL_STALE_AFTER.total_seconds():
+        return []
+    return [webhook_backlog(pending, limits.max_pending_bytes, timedelta(seconds=age), str(spool.root))]
+
+
+def webhook_backlog(pending_bytes: int, limit_bytes: int, oldest: timedelta, where: str) -> Alert:
+    """Webhook deliveries wait in the spool and no sync takes them (full: they are refused too)."""
+    full = pending_bytes >= limit_bytes
+    hours = oldest.total_seconds() / 3600
+    state = (
+        f"is full ({pending_bytes / 1e6:,.0f} MB, WEBHOOK_SPOOL_MAX_MB): `capsule-xero webhooks serve` answers"
+        " new deliveries 503. Xero retries them for 24 hours; Capsule retries five times, then drops the"
+        " hook, which must then be subscribed again"
+        if full
+        else f"holds deliveries that have waited {hours:,.1f} hours ({pending_bytes / 1e6:,.1f} MB)"
+    )
+    return Alert(
+        kind="webhook_backlog",
+        title="Webhook events are not turned into syncs" + (": deliveries refused" if full else ""),
+        detail=(
+            f"The webhook spool {where} {state}. Nothing takes its events: the Dagster daemon is stopped"
+            " or webhook_events_sensor is off. Capsule changes still sync through polling."
+        ),
+        fix_command=(
+            "`capsule-xero ui`, then turn webhook_events_sensor on under Automation (and keep the Dagster"
+            " daemon running)"
+        ),
+        key=f"webhook_backlog:{'full' if full else 'stale'}",
     )
 
 
@@ -396,7 +462,7 @@ def check_and_send(
 def _deliver(alert: Alert, channel: AlertChannel, env: Mapping[str, str]) -> None:
     if channel.slack is not None:
         url = _from_env(env, channel.slack.webhook_url_env)
-        _post_json(url, {"text": f"*{alert.title}*\n{alert.detail}\nTo fix: {alert.fix_command}"})
+        _post_json(url, slack_message(alert))
     elif channel.webhook is not None:
         url = channel.webhook.url or _from_env(env, channel.webhook.url_env or "")
         _post_json(
@@ -406,6 +472,33 @@ def _deliver(alert: Alert, channel: AlertChannel, env: Mapping[str, str]) -> Non
         _send_email(alert, channel, env)
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_message(alert: Alert) -> dict[str, Any]:
+    """The alert as Block Kit plain text: Slack reads nothing in it as a link, bold, mention or emoji."""
+
+    def plain(text: str) -> dict[str, Any]:
+        return {"type": "plain_text", "text": text, "emoji": False}
+
+    title = _cut(spell_out(alert.title), SLACK_HEADER_LIMIT)
+    detail = _cut(spell_out(alert.detail, keep_newlines=True), SLACK_TEXT_LIMIT)
+    fix = _cut("To fix: " + spell_out(alert.fix_command, keep_newlines=True), SLACK_TEXT_LIMIT)
+    # ``text`` is the notification line; Slack reads it as mrkdwn, where &, < and > must be escaped
+    # (docs.slack.dev, messaging/formatting-message-text) and * or _ would format: the title has neither
+    # from a value, and &, < and > are escaped.
+    notification = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {
+        "text": notification,
+        "blocks": [
+            {"type": "header", "text": plain(title)},
+            {"type": "section", "text": plain(detail)},
+            {"type": "section", "text": plain(fix)},
+        ],
+    }
+
+
 def _from_env(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
@@ -413,7 +506,7 @@ def _from_env(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _post_json(url: str, body: dict[str, str]) -> None:
+def _post_json(url: str, body: Mapping[str, Any]) -> None:
     try:
         response = httpx.post(url, json=body, timeout=HTTP_TIMEOUT_SECONDS)
     except httpx.HTTPError as error:  # its text may hold the URL (and so a token): name the kind only
@@ -427,10 +520,11 @@ def _send_email(alert: Alert, channel: AlertChannel, env: Mapping[str, str]) -> 
     assert email is not None
     password = _from_env(env, email.password_env) if email.password_env else None
     message = EmailMessage()
-    message["Subject"] = f"[capsule-xero] {alert.title}"
+    # Plain text only (no HTML part to inject into); a line break in the subject would be a header.
+    message["Subject"] = f"[capsule-xero] {spell_out(alert.title)}"
     message["From"] = email.from_
     message["To"] = ", ".join(email.to)
-    message.set_content(f"{alert.detail}\n\nTo fix: {alert.fix_command}\n")
+    message.set_content(spell_out(f"{alert.detail}\n\nTo fix: {alert.fix_command}\n", keep_newlines=True))
     try:
         with smtplib.SMTP(email.smtp_host, email.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
             if email.starttls:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
 from capsule_xero import cli_webhooks, cli_write
+from capsule_xero.display import LiteralConsole, json_for_terminal, literal, markup_literal
 from capsule_xero.settings import SETTINGS, Settings
 from capsule_xero.token_store import TokenStore
 from capsule_xero.xero_auth import CALLBACK_PORT, XeroAuth, XeroAuthError, login
@@ -36,7 +36,9 @@ app = typer.Typer(
     add_completion=False,
 )
 # soft_wrap: long lines (paths, URLs, commands to copy) are left whole for the terminal to wrap.
-console = Console(soft_wrap=True)
+# LiteralConsole: no control character from a value reaches the terminal, and no emoji code is read
+# (capsule_xero/display.py); values inside markup still go through markup_literal, in tables through literal.
+console = LiteralConsole(soft_wrap=True)
 
 
 def _serve_sandbox(
@@ -134,7 +136,7 @@ def demo(
             open_url=lambda url: httpx.get(url, follow_redirects=True, timeout=30),
         )
         console.print(
-            f"2. Signed in to Xero (authorization code + PKCE) as the organisation {tokens.tenant_name}."
+            f"2. Signed in to Xero (authorization code + PKCE) as the organisation {markup_literal(tokens.tenant_name)}."
         )
         env_file = home / "sandbox.env"
         env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
@@ -175,7 +177,7 @@ def _demo_sync(settings: Settings) -> None:
         columns, rows = read_report(con, "reconciliation")
         table = Table(*columns, title="Reconciliation")
         for row in rows:
-            table.add_row(*(_cell(value) for value in row))
+            table.add_row(*(literal(_cell(value)) for value in row))
         console.print(table)
         console.print("5. The plan:")
         console.print(render_summary(plan))
@@ -225,9 +227,9 @@ def extract(
                 f"Capsule: {rows:,} rows loaded with {result.calls:,} API calls ({result.retries} retried)."
             )
             for change in result.schema_changes:
-                console.print(f"[yellow]Capsule schema drift:[/yellow] {change.describe()}")
+                console.print(f"[yellow]Capsule schema drift:[/yellow] {markup_literal(change.describe())}")
         except CapsuleError as exc:
-            console.print(f"[red]Capsule: {exc}[/red]")
+            console.print(f"[red]Capsule: {markup_literal(exc)}[/red]")
             failed = True
     if only in {"xero", "both"}:
         run = XeroRun()
@@ -242,7 +244,7 @@ def extract(
             cause = xero_error(exc)  # sign-in, API and daily-limit errors, however dlt wrapped them
             if cause is None:
                 raise
-            console.print(f"[red]Xero: {cause}[/red]")
+            console.print(f"[red]Xero: {markup_literal(cause)}[/red]")
             failed = True
     console.print(f"DuckDB file: {settings.duckdb_path}")
     if failed:
@@ -356,7 +358,7 @@ def _print_report(title: str, columns: list[str], rows: list[tuple], limit: int)
         # fold: ids and reasons stay whole on a narrow terminal, never cut to "…"
         table.add_column(column, overflow="fold", justify="right" if numeric else "left")
     for row in rows[:limit]:
-        table.add_row(*(_cell(value) for value in row))
+        table.add_row(*(literal(_cell(value)) for value in row))  # a value is never read as markup
     console.print(table)
     if not rows:
         console.print("No rows.")
@@ -476,7 +478,6 @@ def plan_command(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (before/after values whole)."),
 ) -> None:
     """Show a plan: counts per operation, then each contact with its fields before → after."""
-    import json
 
     from reverse_etl.plan_render import plan_json, render_plan
     from reverse_etl.plans import PLANNED_OPERATIONS, PlanError, load_plan
@@ -505,7 +506,7 @@ def plan_command(
             try:
                 shown = _reconcile_and_plan(con, rules)
             except PlanError as exc:
-                console.print(f"[red]{exc}[/red]", highlight=False)
+                console.print(f"[red]{markup_literal(exc)}[/red]", highlight=False)
                 raise typer.Exit(1) from None
         else:
             found = load_plan(con, plan_id)
@@ -520,9 +521,7 @@ def plan_command(
                 raise typer.Exit(1)
             shown = found
         if as_json:
-            typer.echo(
-                json.dumps(plan_json(con, shown, limit=limit, operation=operation), ensure_ascii=False)
-            )
+            typer.echo(json_for_terminal(plan_json(con, shown, limit=limit, operation=operation)))
         else:
             console.print(render_plan(con, shown, limit=limit or PLAN_ROWS_SHOWN, operation=operation))
 
@@ -543,7 +542,7 @@ def approve(
         try:
             approved = approve_plan(con, plan_id)
         except PlanError as exc:
-            console.print(f"[red]{exc}[/red]", highlight=False)
+            console.print(f"[red]{markup_literal(exc)}[/red]", highlight=False)
             raise typer.Exit(1) from None
     console.print(
         f"Plan {approved.plan_id} approved: {approved.operations:,} operations and {approved.notes:,} History notes. "
@@ -628,8 +627,6 @@ def sync(
 
 def _print_apply_result(result: object) -> None:
     """What the apply loop did, in its own words: counts that are not zero, then its problems."""
-    from rich.markup import escape
-
     counts = getattr(result, "counts", None)
     if callable(counts):
         done = {name: value for name, value in counts().items() if value}
@@ -649,7 +646,7 @@ def _print_apply_result(result: object) -> None:
                 highlight=False,
             )
     for problem in getattr(result, "problems", None) or []:
-        console.print(f"  {escape(str(problem))}", highlight=False)
+        console.print(f"  {markup_literal(problem)}", highlight=False)
 
 
 @app.command()
@@ -676,8 +673,6 @@ def status(
 
 def _print_xero_budget(settings: Settings) -> None:
     """Per organisation, what the pacers recorded of today's calls (xero-budget.json), and the reserve."""
-    from rich.markup import escape
-
     now = datetime.now(UTC)
     origin = api_origin(settings.xero_api_url)
     entries = [e for e in read_budgets(budget_file_in(settings.home)) if e.api == origin]
@@ -696,7 +691,7 @@ def _print_xero_budget(settings: Settings) -> None:
         label = (
             f"{who} ({entry.tenant})" if who and entry.tenant else (who or entry.tenant or "The organisation")
         )
-        console.print(f"{escape(label)}: {_budget_state(entry, now)}", highlight=False)
+        console.print(f"{markup_literal(label)}: {_budget_state(entry, now)}", highlight=False)
     reserve = os.environ.get("XERO_DAILY_RESERVE", "").strip() or next(
         spec.default for spec in SETTINGS if spec.name == "XERO_DAILY_RESERVE"
     )
@@ -785,8 +780,6 @@ def _print_plans(con: duckdb.DuckDBPyConnection, limit: int) -> None:
 
 
 def _print_error_queue(con: duckdb.DuckDBPyConnection) -> None:
-    from rich.markup import escape
-
     from reverse_etl.plans import has_table
 
     if not has_table(con, "ledger", "error_queue"):
@@ -811,10 +804,10 @@ def _print_error_queue(con: duckdb.DuckDBPyConnection) -> None:
             if state == "retrying" and next_at is not None
             else ""
         )
-        where = f"party {party}" + (f" (Xero {contact})" if contact else "")
+        where = f"party {party}" + (f" (Xero {markup_literal(contact)})" if contact else "")
         console.print(
-            f"  {state:<8}  {where} {operation or '-'}: {escape(message or 'no message')}"
-            f"  [dim]({kind or 'error'}, {attempts or 0} attempts{when})[/dim]",
+            f"  {state:<8}  {where} {markup_literal(operation or '-')}: {markup_literal(message or 'no message')}"
+            f"  [dim]({markup_literal(kind or 'error')}, {attempts or 0} attempts{when})[/dim]",
             highlight=False,
         )
     if retrying + dead > ERROR_QUEUE_ROWS_SHOWN:
@@ -861,7 +854,9 @@ def _auth() -> XeroAuth:
 def _choose_tenant(connections: list[dict]) -> dict:
     console.print("This login can reach several Xero organisations:")
     for number, connection in enumerate(connections, start=1):
-        console.print(f"  {number}. {connection.get('tenantName')}  ({connection['tenantId']})")
+        console.print(
+            f"  {number}. {markup_literal(connection.get('tenantName'))}  ({markup_literal(connection['tenantId'])})"
+        )
     while True:
         choice = typer.prompt("Which one should capsule-xero sync to? (number)", type=int)
         if 1 <= choice <= len(connections):
@@ -894,10 +889,10 @@ def auth_login(
     try:
         tokens = login(auth, choose_tenant=_choose_tenant, open_url=show, port=port)
     except XeroAuthError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{markup_literal(exc)}[/red]")
         raise typer.Exit(1) from None
     console.print(
-        f"Signed in. capsule-xero will sync to [bold]{tokens.tenant_name}[/bold] ({tokens.tenant_id})."
+        f"Signed in. capsule-xero will sync to [bold]{markup_literal(tokens.tenant_name)}[/bold] ({markup_literal(tokens.tenant_id)})."
     )
 
 
@@ -910,7 +905,7 @@ def auth_status() -> None:
         console.print("Not signed in to Xero: run `capsule-xero auth login`.")
         raise typer.Exit(1)
     console.print(
-        f"Organisation: {tokens.tenant_name or '-'} ({settings.xero_tenant_id or tokens.tenant_id or 'not chosen'})"
+        f"Organisation: {markup_literal(tokens.tenant_name or '-')} ({settings.xero_tenant_id or tokens.tenant_id or 'not chosen'})"
     )
     console.print(
         f"Connection:   {'custom connection' if tokens.kind == 'custom' else 'OAuth 2 (authorization code)'}"
@@ -944,7 +939,7 @@ def auth_logout() -> None:
         try:
             auth.revoke(tokens.refresh_token)
         except XeroAuthError as exc:
-            console.print(f"[yellow]{exc} The local tokens are deleted anyway.[/yellow]")
+            console.print(f"[yellow]{markup_literal(exc)} The local tokens are deleted anyway.[/yellow]")
     auth.store.delete()
     console.print("Signed out: tokens revoked and deleted.")
 

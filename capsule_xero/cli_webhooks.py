@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import typer
 
 from capsule_xero.settings import Settings
+
+if TYPE_CHECKING:
+    from capsule_xero.spool import SpoolFull
+
+logger = logging.getLogger(__name__)
 
 webhooks_app = typer.Typer(
     help="Receive Xero webhooks and Capsule REST hooks into a spool the Dagster sensor turns into runs.",
@@ -31,31 +40,34 @@ def serve_command(
     ),
 ) -> None:
     """Serve POST /xero (signed Xero webhooks, Intent to Receive) and POST /capsule/<CAPSULE_HOOK_TOKEN>."""
-    from rich.console import Console
-
+    from capsule_xero.display import LiteralConsole, markup_literal
     from capsule_xero.spool import Spool
     from capsule_xero.webhooks import CAPSULE_PREFIX, XERO_PATH, WebhookReceiver, WebhookSettings
 
-    console = Console(soft_wrap=True, stderr=True)
+    console = LiteralConsole(soft_wrap=True, stderr=True)
     try:
         hooks = WebhookSettings.from_env()
-    except ValueError:
-        console.print("[red]WEBHOOK_PORT must be a number.[/red]")
+    except ValueError as error:
+        message = str(error) if "WEBHOOK_SPOOL" in str(error) else "WEBHOOK_PORT must be a number"
+        console.print(f"[red]{markup_literal(message)}.[/red]", highlight=False)
         raise typer.Exit(2) from None
     problems = hooks.problems()
     if problems:
         for problem in problems:
-            console.print(f"[red]{problem}[/red]", highlight=False)
+            console.print(f"[red]{markup_literal(problem)}[/red]", highlight=False)
         raise typer.Exit(2)
-    spool = Spool.at_home(Settings.from_env().home)
+    settings = Settings.from_env()
+    spool = Spool.at_home(settings.home, hooks.limits)
     receiver = WebhookReceiver(
         spool,
         xero_key=hooks.xero_key,
         capsule_token=hooks.capsule_token,
         host=host,
         port=hooks.port if port is None else port,
+        on_spool_full=_SpoolFullAlert(settings),
     )
-    console.print(f"Receiving webhooks on {receiver.base_url} into {spool.root}", highlight=False)
+    where = markup_literal(spool.root)
+    console.print(f"Receiving webhooks on {receiver.base_url} into {where}", highlight=False)
     if hooks.xero_key:
         console.print(f"  Xero:    POST {receiver.base_url}{XERO_PATH}", highlight=False)
     if hooks.capsule_token:
@@ -63,9 +75,52 @@ def serve_command(
         console.print(
             f"  Capsule: POST {receiver.base_url}{CAPSULE_PREFIX}$CAPSULE_HOOK_TOKEN", highlight=False
         )
+    console.print(
+        f"Deliveries a sync has taken are kept {hooks.limits.keep_done.days} days (WEBHOOK_SPOOL_DAYS);"
+        f" at most {hooks.limits.max_pending_bytes // (1024 * 1024):,} MB wait (WEBHOOK_SPOOL_MAX_MB).",
+        highlight=False,
+        style="dim",
+    )
     console.print("Ctrl-C stops.", style="dim")
     # One line per request: method, route name and status (never the path, which holds the token).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    spool.prune_done()
     with contextlib.suppress(KeyboardInterrupt):
         receiver.serve_forever()
     receiver.stop()
+
+
+class _SpoolFullAlert:
+    """Tells a person the spool is full, from the receiver itself: with the Dagster daemon stopped (the
+    usual cause) no sensor would. Sent from a thread of its own, so the sender's 503 never waits for
+    Slack or SMTP; tried at most once an hour here, and delivered at most once a day (the sent log)."""
+
+    RETRY_AFTER_SECONDS = 3600.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._last: float | None = None
+
+    def __call__(self, full: SpoolFull) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and now - self._last < self.RETRY_AFTER_SECONDS:
+                return
+            self._last = now
+        threading.Thread(target=self._send, args=(full,), name="spool-full-alert", daemon=True).start()
+
+    def _send(self, full: SpoolFull) -> None:
+        from capsule_xero.alerts import SentLog, send, webhook_backlog
+        from capsule_xero.rules import RulesError, load_rules
+        from capsule_xero.spool import Spool
+
+        try:
+            rules = load_rules(self.settings.config_file)
+        except RulesError:
+            logger.error("webhooks: the rules file has problems, so no alert about the full spool was sent")
+            return
+        spool = Spool.at_home(self.settings.home)
+        oldest = timedelta(seconds=spool.oldest_pending_age() or 0.0)
+        alert = webhook_backlog(full.pending_bytes, full.limit, oldest, str(spool.root))
+        send([alert], rules.alerts.channels, sent_log=SentLog.in_home(self.settings.home))

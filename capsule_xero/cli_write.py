@@ -170,9 +170,8 @@ class _ProgressBars:
 
 
 def _print_result(result: ApplyResult) -> None:
-    from rich.markup import escape
-
     from capsule_xero.cli import console
+    from capsule_xero.display import markup_literal
 
     counts = {name: value for name, value in result.counts().items() if value}
     summary = (
@@ -187,7 +186,7 @@ def _print_result(result: ApplyResult) -> None:
             highlight=False,
         )
     for problem in result.problems[:LINES_SHOWN]:
-        console.print(f"  {escape(problem)}", highlight=False)
+        console.print(f"  {markup_literal(problem)}", highlight=False)
     if len(result.problems) > LINES_SHOWN:
         console.print(f"  … and {len(result.problems) - LINES_SHOWN:,} more.", highlight=False)
     if result.complete:
@@ -195,7 +194,7 @@ def _print_result(result: ApplyResult) -> None:
     else:
         console.print(
             f"[red]Plan {result.plan_id} is {result.status.replace('_', ' ')}.[/red] "
-            + (f"{escape(result.stopped)} " if result.stopped else "")
+            + (f"{markup_literal(result.stopped)} " if result.stopped else "")
             + "Run `capsule-xero apply` again to settle and continue it (nothing is sent twice).",
             highlight=False,
         )
@@ -238,9 +237,8 @@ def undo_command(
 
 
 def _print_undo(result: UndoResult) -> None:
-    from rich.markup import escape
-
     from capsule_xero.cli import console
+    from capsule_xero.display import markup_literal
 
     fields = [line for line in result.reverted if line.field != "contact_status"]
     console.print(
@@ -259,6 +257,9 @@ def _print_undo(result: UndoResult) -> None:
         for line in lines[:LINES_SHOWN]:
             who = f"party {line.party_id}, " if line.party_id is not None else ""
             what = "the contact" if line.field == "*" else line.field
-            console.print(f"  {who}contact {line.contact_id}: {what}: {escape(line.detail)}", highlight=False)
+            console.print(
+                f"  {who}contact {markup_literal(line.contact_id)}: {what}: {markup_literal(line.detail)}",
+                highlight=False,
+            )
         if len(lines) > LINES_SHOWN:
             console.print(f"  … and {len(lines) - LINES_SHOWN:,} more.", highlight=False)

@@ -108,6 +108,18 @@ SETTINGS: tuple[Setting, ...] = (
         True,
     ),
     Setting("WEBHOOK_PORT", "8710", "Port `webhooks serve` listens on (127.0.0.1; put TLS on 443 in front)"),
+    Setting(
+        "WEBHOOK_SPOOL_DAYS",
+        "7",
+        "Days webhook deliveries are kept in spool/done/ after their sync run (a replay within them is"
+        " recognised), then deleted",
+    ),
+    Setting(
+        "WEBHOOK_SPOOL_MAX_MB",
+        "512",
+        "Megabytes of webhook deliveries that may wait for a sync run; beyond it `webhooks serve` answers"
+        " 503 and alerts",
+    ),
 )
 
 

@@ -1,30 +1,53 @@
-"""A durable spool of webhook events outside the DuckDB file (DESIGN.md: receivers never write it).
+"""A durable spool of webhook deliveries outside the DuckDB file (DESIGN.md: receivers never write it).
 
-One file per event in ``$CAPSULE_XERO_HOME/spool/``, named ``<source>-<content hash>.json``:
+One file per delivery in ``$CAPSULE_XERO_HOME/spool/``, named ``<source>-<digest>-<events>.json``:
+a line of JSON (``{"source", "received_at"}``), then the body as it was received.
 
-- Written atomically (temporary file, ``fsync``, ``rename``, ``fsync`` of the directory), so a file
-  that exists is whole and survives a crash or power cut; the receiver answers 200 only after that.
-- Named by a hash of the event itself (never of the delivery's envelope: Xero's ``entropy`` and
-  sequence numbers differ between retries of the same events), so a replayed or retried event lands
-  on the same name and is kept once — also after the sensor has moved it to ``spool/done/``.
-- The sensor (assets/webhook_sensor.py) reads the pending files oldest first and moves a batch to
+- Written once: a temporary file (0600), ``fsync``, ``rename``, ``fsync`` of the folder, so a file that
+  exists is whole and survives a crash or power cut; the receiver answers 200 only after that. Two
+  fsyncs a delivery whatever its size, and the body is written as it came (never re-encoded): a file
+  and two fsyncs per *event* made a 20,000-record Capsule delivery take 25 s and more, far past
+  Xero's 5 s (bench/webhooks.py).
+- ``digest`` (``delivery_digest``) is the same for a replayed or retried delivery, so it lands on the
+  same name and is kept once — also after the sensor has moved it to ``spool/done/``, for as long as
+  ``done/`` keeps it. For Xero it hashes the distinct events, each on its canonical JSON (never the
+  envelope: ``entropy`` and the sequence numbers differ between retries of the same events); Capsule's
+  envelope has nothing that changes between retries, so the body's bytes are hashed. A delivery that
+  shares only some events with an earlier one is kept whole: events are hints, and the worst it costs
+  is one more incremental run.
+- The sensor (assets/webhook_sensor.py) reads the pending names oldest first and moves a batch to
   ``spool/done/`` only once Dagster has recorded the run it asked for (until then the files stay
-  pending, so a daemon dying mid-tick loses none).
+  pending, so a daemon dying mid-tick loses none). Files in ``done/`` older than
+  ``WEBHOOK_SPOOL_DAYS`` (default 7) are deleted when the sensor next moves a batch there.
+- Deliveries carry customer records: the folders are 0700 and the files 0600.
+- Bounded: while the pending files hold ``WEBHOOK_SPOOL_MAX_MB`` (default 512) or more, ``put`` refuses
+  with ``SpoolFull`` (the receiver answers 503 and alerts): nothing is consuming the spool, and it
+  must not fill the disk the DuckDB file lives on.
+
+Files of the earlier layout (``<source>-<hash>.json``, one event each) are still read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import secrets
+import stat
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from capsule_xero.settings import SETTINGS
+
 SOURCES = frozenset({"xero", "capsule"})
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 def _fsync_dir(path: Path) -> None:
@@ -35,50 +58,153 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def event_name(source: str, event: Any) -> str:
-    """``<source>-<sha256 of the event's canonical JSON>.json``: the same event, the same name."""
-    if source not in SOURCES:
-        raise ValueError(f"unknown event source {source!r}")
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return f"{source}-{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}.json"
+def _setting(env: Mapping[str, str], name: str) -> str:
+    spec = next(s for s in SETTINGS if s.name == name)
+    return env.get(name, "").strip() or (spec.default or "")
 
 
 @dataclass(frozen=True)
-class SpooledEvent:
+class SpoolLimits:
+    """How much may wait in the spool, and how long consumed deliveries are kept (for replays)."""
+
+    max_pending_bytes: int = 512 * 1024 * 1024
+    keep_done: timedelta = timedelta(days=7)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SpoolLimits:
+        """From ``WEBHOOK_SPOOL_MAX_MB`` and ``WEBHOOK_SPOOL_DAYS``; ValueError names a bad one."""
+        env = os.environ if env is None else env
+        megabytes, days = _setting(env, "WEBHOOK_SPOOL_MAX_MB"), _setting(env, "WEBHOOK_SPOOL_DAYS")
+        if not megabytes.isdigit() or int(megabytes) < 1:
+            raise ValueError(
+                f"WEBHOOK_SPOOL_MAX_MB must be a whole number of megabytes (1 or more), not {megabytes!r}"
+            )
+        if not days.isdigit() or int(days) < 1:
+            raise ValueError(f"WEBHOOK_SPOOL_DAYS must be a whole number of days (1 or more), not {days!r}")
+        return cls(max_pending_bytes=int(megabytes) * 1024 * 1024, keep_done=timedelta(days=int(days)))
+
+
+class SpoolFull(Exception):
+    """The pending deliveries reached ``WEBHOOK_SPOOL_MAX_MB``; the message says what to do."""
+
+    def __init__(self, root: Path, pending_bytes: int, limit: int) -> None:
+        self.pending_bytes, self.limit = pending_bytes, limit
+        super().__init__(
+            f"the webhook spool {root} holds {pending_bytes / 1e6:,.0f} MB of events no sync has taken"
+            f" (WEBHOOK_SPOOL_MAX_MB is {limit // (1024 * 1024):,}): deliveries are refused with 503 until"
+            " it drains. Start the Dagster daemon with webhook_events_sensor on (`capsule-xero ui`); Xero"
+            " retries for 24 hours, Capsule five times and then drops the hook (subscribe it again)."
+        )
+
+
+def event_hash(event: Any) -> str:
+    """sha256 of an event's canonical JSON: the same event, the same hash, whatever envelope it came in."""
+    return hashlib.sha256(orjson.dumps(event, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def delivery_events(source: str, delivery: Any) -> list[dict[str, Any]]:
+    """The events of a delivery: Xero's ``events``; one ``{"event", "record"}`` per Capsule record."""
+    if source == "xero":
+        return list(delivery["events"])
+    return [{"event": delivery["event"], "record": record} for record in delivery["payload"]]
+
+
+def delivery_digest(source: str, body: bytes, delivery: Any) -> tuple[str, int]:
+    """The digest a delivery's file is named by, and how many events it holds."""
+    if source == "xero":
+        hashes = sorted({event_hash(event) for event in delivery["events"]})
+        return hashlib.sha256("\n".join(hashes).encode("ascii")).hexdigest(), len(hashes)
+    if source == "capsule":
+        return hashlib.sha256(body).hexdigest(), len(delivery["payload"])
+    raise ValueError(f"unknown event source {source!r}")
+
+
+def delivery_body(source: str, events: Sequence[dict[str, Any]]) -> bytes:
+    """A delivery of ``events`` as the sender would have sent it (for tests and tools)."""
+    if source == "xero":
+        return orjson.dumps({"events": list(events)})
+    kinds = {event["event"] for event in events}
+    if len(kinds) != 1:
+        raise ValueError("a Capsule delivery carries records of one event")
+    return orjson.dumps({"event": kinds.pop(), "payload": [event["record"] for event in events]})
+
+
+def name_parts(path: Path) -> tuple[str, str, int]:
+    """A spool file's source, digest and number of events (1 for a file of the one-event layout)."""
+    source, _, rest = Path(path).stem.partition("-")
+    digest, _, count = rest.partition("-")
+    return source, digest, int(count) if count.isdigit() else 1
+
+
+@dataclass(frozen=True)
+class SpooledDelivery:
     path: Path
     source: str
     received_at: str
-    event: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What ``put_delivery`` did: the file, its events, and whether it is new (False: a replay)."""
+
+    path: Path | None
+    events: int
+    new: bool
 
 
 class Spool:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, limits: SpoolLimits | None = None) -> None:
         self.root = Path(root)
         self.done = self.root / "done"
+        self.limits = limits or SpoolLimits()
+        self._private = False
 
     @classmethod
-    def at_home(cls, home: Path) -> Spool:
-        return cls(Path(home) / "spool")
+    def at_home(cls, home: Path, limits: SpoolLimits | None = None) -> Spool:
+        return cls(Path(home) / "spool", limits)
 
     def _ensure(self) -> None:
-        if not self.done.is_dir():
-            self.done.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(self.root)
+        if self._private and self.done.is_dir():
+            return
+        created = not self.root.is_dir()
+        self.root.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        self.done.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        for folder in (self.root, self.done):  # made by an earlier version (0755), or under a lax umask
+            if stat.S_IMODE(folder.stat().st_mode) != PRIVATE_DIR:
+                folder.chmod(PRIVATE_DIR)
+        _fsync_dir(self.root)
+        if created:
             _fsync_dir(self.root.parent)
+        self._private = True
 
-    def put(self, source: str, event: dict[str, Any]) -> tuple[Path, bool]:
-        """Store ``event`` durably; returns its path and whether it was new (False: a duplicate)."""
+    def put_delivery(self, source: str, body: bytes, delivery: Any | None = None) -> Stored:
+        """Store one delivery durably in one file, its body as received; one without events stores nothing.
+
+        ``body`` must be the UTF-8 JSON of a delivery of ``source``'s shape (``delivery``: that JSON
+        parsed, when the caller has it). Raises ``SpoolFull`` (nothing written) while the pending files
+        hold the limit or more.
+        """
+        delivery = orjson.loads(body) if delivery is None else delivery
+        digest, count = delivery_digest(source, body, delivery)
+        if not count:
+            return Stored(None, 0, False)
+        name = f"{source}-{digest}-{count}.json"
         self._ensure()
-        name = event_name(source, event)
         path = self.root / name
         if path.exists() or (self.done / name).exists():
-            return path, False
-        record = {"source": source, "received_at": datetime.now(UTC).isoformat(), "event": event}
+            return Stored(path, count, False)
+        pending = self.pending_bytes()
+        if pending >= self.limits.max_pending_bytes:
+            raise SpoolFull(self.root, pending, self.limits.max_pending_bytes)
+        head = orjson.dumps({"source": source, "received_at": datetime.now(UTC).isoformat()})
+        data = head + b"\n" + body
         # A dot-name the sensor's ``*.json`` never matches; random so concurrent deliveries never share it.
         tmp = self.root / f".{name}.{secrets.token_hex(4)}.tmp"
         try:
-            with open(tmp, "wb") as handle:
-                handle.write(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
@@ -87,25 +213,47 @@ class Spool:
                 tmp.unlink()
             raise
         _fsync_dir(self.root)
-        return path, True
+        return Stored(path, count, True)
+
+    def put(self, source: str, event: dict[str, Any]) -> tuple[Path, bool]:
+        """One event as a delivery of its own; returns its path and whether it was new."""
+        stored = self.put_delivery(source, delivery_body(source, [event]))
+        assert stored.path is not None
+        return stored.path, stored.new
 
     def pending(self) -> list[Path]:
-        """Spooled events not yet turned into a run, oldest first."""
+        """Spooled deliveries not yet turned into a run, oldest first."""
+        return [path for _, _, path, _ in self._pending_stats()]
+
+    def pending_bytes(self) -> int:
+        return sum(size for _, _, _, size in self._pending_stats())
+
+    def oldest_pending_age(self, now: float | None = None) -> float | None:
+        """Seconds since the oldest pending delivery arrived (None: nothing pending)."""
+        stats = self._pending_stats()
+        return None if not stats else max(0.0, (now or time.time()) - stats[0][0] / 1e9)
+
+    def _pending_stats(self) -> list[tuple[int, str, Path, int]]:
         if not self.root.is_dir():
             return []
         files = []
         for path in self.root.glob("*.json"):
             with contextlib.suppress(FileNotFoundError):  # moved to done/ meanwhile
-                files.append((path.stat().st_mtime_ns, path.name, path))
-        return [path for _, _, path in sorted(files)]
+                info = path.stat()
+                files.append((info.st_mtime_ns, path.name, path, info.st_size))
+        return sorted(files)
 
     @staticmethod
-    def read(path: Path) -> SpooledEvent:
-        record = json.loads(Path(path).read_bytes())
-        return SpooledEvent(Path(path), record["source"], record["received_at"], record["event"])
+    def read(path: Path) -> SpooledDelivery:
+        head, _, body = Path(path).read_bytes().partition(b"\n")
+        record = orjson.loads(head)
+        source = record["source"]
+        # A file of the one-event layout is one line: ``{"source", "received_at", "event"}``.
+        events = delivery_events(source, orjson.loads(body)) if body else [record["event"]]
+        return SpooledDelivery(Path(path), source, record["received_at"], events)
 
     def mark_done(self, paths: list[Path]) -> None:
-        """Move consumed events to ``done/`` (kept, so a later replay of one is still a duplicate)."""
+        """Move consumed deliveries to ``done/`` (kept, so a later replay of one is still a duplicate)."""
         if not paths:
             return
         self._ensure()
@@ -114,3 +262,16 @@ class Spool:
                 os.replace(path, self.done / path.name)
         _fsync_dir(self.done)
         _fsync_dir(self.root)
+
+    def prune_done(self, now: float | None = None) -> int:
+        """Delete consumed deliveries received longer than ``keep_done`` ago; returns how many."""
+        if not self.done.is_dir():
+            return 0
+        cutoff = (now or time.time()) - self.limits.keep_done.total_seconds()
+        removed = 0
+        for path in self.done.glob("*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed

@@ -4,7 +4,9 @@
 waits), the counts per operation, then each operation — ``+ create``, ``~ update`` with a
 ``field: before → after`` line per field, ``- archive``, ``↺ restore`` — with addresses, contact
 persons and groups shown as readable text rather than their canonical JSON. Every value is put in a
-``Text`` as is (never parsed as rich markup), so a name with ``[brackets]`` prints as typed.
+``Text`` (never parsed as rich markup or emoji codes), with its control and invisible characters spelt
+out (capsule_xero/display.py), so a name with ``[brackets]`` or ESC prints as typed and cannot move
+the cursor, hide text or reverse it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import duckdb
 from rich.console import Group
 from rich.text import Text
 
+from capsule_xero.display import spell_out
 from reverse_etl.plans import (
     PLANNED_OPERATIONS,
     Plan,
@@ -60,6 +63,8 @@ def _when(value: datetime | None) -> str:
 
 
 def shorten(text: str, width: int = VALUE_WIDTH) -> str:
+    """A value for the screen: control characters spelt out, then cut to ``width``."""
+    text = spell_out(text)
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
@@ -119,7 +124,7 @@ def plan_header(plan: Plan) -> list[Text]:
     if plan.approval_reasons:
         waits = plan.status == "pending_approval"
         lines.append(Text("  needs approval because:" if waits else "  needed approval because:"))
-        lines.extend(Text(f"    • {reason}") for reason in plan.approval_reasons)
+        lines.extend(Text(f"    • {spell_out(reason)}") for reason in plan.approval_reasons)
         if waits:
             lines.append(
                 Text.assemble("  approve it with ", (f"capsule-xero approve {plan.plan_id}", "bold"))
@@ -149,7 +154,8 @@ def plan_header(plan: Plan) -> list[Text]:
             else f"retrying, next attempt {_when(held.next_attempt_at)}"
         )
         detail = f": {shorten(held.message, REASON_WIDTH)}" if held.message else ""
-        lines.append(Text(f"  party {held.party_id} ({held.operation or '-'}) {why}{detail}", style="dim"))
+        operation = spell_out(held.operation or "-")
+        lines.append(Text(f"  party {held.party_id} ({operation}) {why}{detail}", style="dim"))
     if len(plan.held_back) > HELD_BACK_SHOWN:
         lines.append(
             Text(
@@ -161,9 +167,11 @@ def plan_header(plan: Plan) -> list[Text]:
 
 def _operation_lines(op: PlanOperation) -> list[Text]:
     symbol, style = SYMBOLS.get(op.operation, ("?", ""))
-    title = Text.assemble((f"{symbol} {op.operation}", style), f" {op.contact_number or '(no number)'}")
+    title = Text.assemble(
+        (f"{symbol} {op.operation}", style), f" {spell_out(op.contact_number or '(no number)')}"
+    )
     if op.name:
-        title.append(f" {json.dumps(op.name, ensure_ascii=False)}")
+        title.append(f" {spell_out(json.dumps(op.name, ensure_ascii=False))}")
     if not (op.contact_number or "").endswith(str(op.party_id)):
         title.append(f"  (party {op.party_id})", style="dim")
     if op.expect_refusal:
@@ -179,7 +187,7 @@ def _operation_lines(op: PlanOperation) -> list[Text]:
             before = describe_value(field, op.before.get(field))
             lines.append(Text.assemble(f"    {field}: ", (before, "dim"), " → ", (after, style)))
     if op.kept_fields:
-        lines.append(Text(f"    kept Xero's: {', '.join(op.kept_fields)}", style="dim"))
+        lines.append(Text(f"    kept Xero's: {spell_out(', '.join(op.kept_fields))}", style="dim"))
     if op.reason:
         lines.append(Text(f"    # {shorten(op.reason, REASON_WIDTH)}", style="dim"))
     return lines

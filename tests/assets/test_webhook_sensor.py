@@ -9,6 +9,8 @@ what a tick returned, or by keeping the cursor and dropping the runs.
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from pathlib import Path
 
@@ -294,7 +296,45 @@ def test_events_received_before_a_receiver_restart_still_become_a_run(
     [run] = run_requests(daemon.tick())
     assert run.tags["capsule_xero/webhook_events"] == "2"
     daemon.tick()
-    assert sorted(Spool.read(p).event["resourceId"] for p in spool.done.glob("*.json")) == sorted(ids)
+    done = [event["resourceId"] for path in spool.done.glob("*.json") for event in Spool.read(path).events]
+    assert sorted(done) == sorted(ids)
+
+
+def test_one_delivery_of_many_records_is_one_run_tagged_with_its_events(
+    spool: Spool, instance: dg.DagsterInstance
+) -> None:
+    records = [{"id": n, "name": f"Party {n}"} for n in range(5)]
+    spool.put_delivery("capsule", json.dumps({"event": "party/updated", "payload": records}).encode())
+    spool_xero_events(spool, 2)
+    daemon = Daemon(instance)
+    [run] = run_requests(daemon.tick())
+    assert run.tags["capsule_xero/webhook_events"] == "7"
+    assert run.tags["capsule_xero/webhook_deliveries"] == "3"
+    assert run.tags["capsule_xero/webhook_sources"] == "capsule:5,xero:2"
+    daemon.tick()
+    assert json.loads(daemon.cursor or "{}")["total"] == 7
+
+
+def test_deliveries_a_run_took_are_deleted_from_done_after_the_retention_days(
+    spool: Spool, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SPOOL_DAYS", "2")
+    old = spool_xero_events(spool, 2)
+    [old_event] = Spool.read(old[0]).events
+    daemon = Daemon(instance)
+    daemon.tick()
+    daemon.tick()
+    three_days_ago = time.time() - 3 * 86400
+    for path in old:
+        os.utime(spool.done / path.name, (three_days_ago, three_days_ago))
+    recent = spool_xero_events(spool, 1)
+    daemon.tick()
+    daemon.tick()
+    assert done_names(spool) == {path.name for path in recent}
+    # A replay within the days is still a duplicate; after them it is new (at worst one more run).
+    [recent_event] = Spool.read(spool.done / recent[0].name).events
+    assert spool.put("xero", recent_event)[1] is False
+    assert spool.put("xero", old_event)[1] is True
 
 
 def test_the_sensor_targets_the_incremental_sync_job_by_name() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from capsule_xero.alerts import (
 )
 from capsule_xero.rules import Rules, parse_rules
 from capsule_xero.settings import Settings
+from capsule_xero.spool import Spool
 from capsule_xero.token_store import TokenSet, TokenStore
 from reverse_etl.apply import ensure_apply_tables
 from reverse_etl.plans import ensure_plans
@@ -261,6 +263,21 @@ def test_budget_and_failed_run_alerts_say_what_happened_and_what_to_run() -> Non
     assert run_failed("xero_sync_job", "other error").dedupe_key != failed.dedupe_key
 
 
+def test_webhook_deliveries_no_sync_takes_alert_with_the_command_that_fixes_it(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    spool = Spool.at_home(tmp_path)
+    path, _ = spool.put("xero", {"resourceId": "c-1", "eventType": "UPDATE"})
+    now = datetime.now(UTC)
+    assert find_alerts(None, settings, Rules(), now) == []  # the sensor takes it within seconds
+    two_hours_ago = (now - timedelta(hours=2)).timestamp()
+    os.utime(path, (two_hours_ago, two_hours_ago))
+    (alert,) = find_alerts(None, settings, Rules(), now)
+    assert alert.kind == "webhook_backlog" and "not turned into syncs" in alert.title
+    assert "2.0 hours" in alert.detail and "webhook_events_sensor" in alert.fix_command
+    spool.mark_done([path])
+    assert find_alerts(None, settings, Rules(), now) == []
+
+
 # ---- delivery ------------------------------------------------------------------------------------------
 
 ALERT = Alert("plan_waiting", "Plan 3 waits for approval", "It has 2 archives.", "`capsule-xero approve 3`")
@@ -270,9 +287,12 @@ def test_each_channel_gets_the_alert_in_its_own_shape(http: HttpReceiver, smtp: 
     deliveries = send([ALERT], rules_with(http, smtp).alerts.channels, env=env_for(http))
     assert [d.sent for d in deliveries] == [True, True, True]
     posts = dict(http.posts)
-    assert set(posts["/slack"]) == {"text"}
-    assert "Plan 3 waits for approval" in posts["/slack"]["text"]
-    assert "`capsule-xero approve 3`" in posts["/slack"]["text"]
+    assert posts["/slack"]["text"] == "Plan 3 waits for approval"  # the notification line
+    assert [t["text"] for t in slack_texts(posts["/slack"])] == [
+        "Plan 3 waits for approval",
+        "It has 2 archives.",
+        "To fix: `capsule-xero approve 3`",
+    ]
     assert posts["/ops"] == {
         "kind": "plan_waiting",
         "title": "Plan 3 waits for approval",
@@ -359,3 +379,83 @@ def test_check_and_send_finds_and_delivers_and_remembers_in_the_home_folder(
     check_and_send(con, settings, rules, NOW + timedelta(hours=2), env=env_for(http))
     kinds = [body["kind"] for path, body in http.posts if path == "/ops"]
     assert kinds.count("dead_letters") == 2 and kinds.count("plan_waiting") == 1
+
+
+# ---- hostile values ------------------------------------------------------------------------------------
+
+HOSTILE_NAME = (
+    "<https://evil.example/login|Xero: sign in again> *urgent* <!channel> [red on red]x[/red on red]"
+)
+HOSTILE_REASON = (
+    "Escape \x1b[2J\x1b]8;;https://evil.example\x07here\nSecond line \u202eLtd ytP\u202c :thumbs_up:"
+)
+
+
+def slack_texts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [block["text"] for block in body["blocks"] if "text" in block]
+
+
+def test_names_and_xeros_reasons_reach_every_channel_as_typed_never_as_slack_markup_or_terminal_codes(
+    con: duckdb.DuckDBPyConnection, http: HttpReceiver, smtp: SmtpReceiver, tmp_path: Path
+) -> None:
+    queue(con, 101, "dead", HOSTILE_REASON)
+    con.execute("create schema staging")
+    con.execute(
+        "create table staging.capsule_parties as select 101::bigint as party_id, ?::varchar as display_name",
+        [HOSTILE_NAME],
+    )
+    (alert,) = find_alerts(con, settings_in(tmp_path), Rules(), NOW)
+    send([alert], rules_with(http, smtp).alerts.channels, env=env_for(http))
+    posts = dict(http.posts)
+
+    # Slack: every text object is plain text (no <url|text> links, *bold*, mentions or emoji codes).
+    slack = posts["/slack"]
+    texts = slack_texts(slack)
+    assert texts and all(t["type"] == "plain_text" and t["emoji"] is False for t in texts)
+    shown = "\n".join(t["text"] for t in texts)
+    assert HOSTILE_NAME in shown
+    assert (
+        "Escape \\x1b[2J\\x1b]8;;https://evil.example\\x07here\\nSecond line \\u202eLtd ytP\\u202c" in shown
+    )
+    assert not any(c in shown for c in "\x1b\x07\u202e")
+    assert "<" not in slack["text"] and "*" not in slack["text"]  # the notification line: no mrkdwn either
+
+    # E-mail: plain text, the same characters, controls spelt out.
+    ((_, _, data),) = smtp.messages
+    mail = message_from_bytes(data)
+    assert mail.get_content_type() == "text/plain"
+    body = mail.get_payload(decode=True).decode()
+    assert HOSTILE_NAME in body and "Escape \\x1b[2J" in body and "\x1b" not in body
+
+    # The generic webhook gets the same text.
+    assert HOSTILE_NAME in posts["/ops"]["detail"] and "\x1b" not in posts["/ops"]["detail"]
+    assert (
+        "- " + HOSTILE_NAME + " (Capsule party 101): update refused 5 times: Escape \\x1b[2J"
+        in (posts["/ops"]["detail"])
+    )
+
+
+def test_a_long_alert_still_fits_slacks_block_limits_and_says_it_was_cut(http: HttpReceiver) -> None:
+    rules = parse_rules("alerts: {channels: [{slack: {webhook_url_env: TEST_SLACK_URL}}]}")
+    long = Alert("run_failed", "T" * 400, "D" * 5000, "F" * 4000)
+    (delivery,) = send([long], rules.alerts.channels, env=env_for(http))
+    assert delivery.sent
+    ((_, body),) = http.posts
+    header, detail, fix = slack_texts(body)
+    assert len(header["text"]) <= 150 and header["text"].endswith("…")
+    assert len(detail["text"]) <= 3000 and detail["text"].endswith("…")
+    assert len(fix["text"]) <= 3000 and fix["text"].startswith("To fix: F")
+
+
+def test_a_failed_run_whose_error_holds_a_line_break_or_escape_is_still_mailed(smtp: SmtpReceiver) -> None:
+    rules = parse_rules(
+        f"alerts: {{channels: [{{email: {{smtp_host: 127.0.0.1, smtp_port: {smtp.port},"
+        " from: a@example.com.au, to: b@example.com.au, starttls: false}}]}"
+    )
+    alert = run_failed("sync\rjob\x1b[31m", "XeroUnavailable: \x1b[31mred\x07")
+    (delivery,) = send([alert], rules.alerts.channels)
+    assert delivery.sent, delivery.problem
+    ((_, _, data),) = smtp.messages
+    mail = message_from_bytes(data)
+    assert mail["Subject"] == "[capsule-xero] The sync\\rjob\\x1b[31m run failed"
+    assert "XeroUnavailable: \\x1b[31mred\\x07" in mail.get_payload(decode=True).decode()
