@@ -374,6 +374,7 @@ def _print_report(title: str, columns: list[str], rows: list[tuple], limit: int)
 
 PLAN_ROWS_SHOWN = 50
 ERROR_QUEUE_ROWS_SHOWN = 20
+RULES_PROBLEMS_SHOWN = 20
 
 
 def _load_rules_or_exit(settings: Settings) -> Rules:
@@ -385,8 +386,14 @@ def _load_rules_or_exit(settings: Settings) -> Rules:
         return load_rules(settings.config_file)
     except RulesError as exc:
         console.print("[red]The rules file has problems:[/red]")
-        for problem in exc.problems:
+        for problem in exc.problems[:RULES_PROBLEMS_SHOWN]:
             console.print(f"  {escape(problem)}", highlight=False)
+        hidden = len(exc.problems) - RULES_PROBLEMS_SHOWN
+        if hidden > 0:
+            console.print(
+                f"  … and {hidden:,} more problems: fix these first, then run the command again.",
+                highlight=False,
+            )
         raise typer.Exit(2) from None
 
 
