@@ -96,10 +96,10 @@ def _yes_or_no(value: str) -> bool:
     raise ValueError("is not true or false")
 
 
-def _whole_number(low: int, high: int, unit: str, note: str = "") -> Callable[[str], int]:
+def _whole_number(low: int, high: int, what: str, note: str = "") -> Callable[[str], int]:
     def parse(value: str) -> int:
         if not value.isdigit() or not low <= int(value) <= high:
-            raise ValueError(f"is not a whole number of {unit} from {low:,} to {high:,}{note}")
+            raise ValueError(f"is not {what} from {low:,} to {high:,}{note}")
         return int(value)
 
     return parse
@@ -158,7 +158,7 @@ SETTINGS: tuple[Setting, ...] = (
         "CAPSULE_POLL_SECONDS",
         "60",
         "Seconds between the Dagster sensor's checks for Capsule changes (each check: two one-record requests)",
-        parse=_whole_number(1, 86_400, "seconds"),
+        parse=_whole_number(1, 86_400, "a whole number of seconds"),
     ),
     Setting(
         "XERO_API_URL", "https://api.xero.com/api.xro/2.0", "Xero Accounting API base URL", parse=_web_address
@@ -207,7 +207,10 @@ SETTINGS: tuple[Setting, ...] = (
         "250",
         "Xero calls a day kept back from reads for writes",
         parse=_whole_number(
-            0, XERO_DAILY_CALLS - 1, "calls", f" (Xero allows {XERO_DAILY_CALLS:,} a day; reads stop here)"
+            0,
+            XERO_DAILY_CALLS - 1,
+            "a whole number of calls",
+            f" (Xero allows {XERO_DAILY_CALLS:,} a day; reads stop here)",
         ),
     ),
     Setting(
@@ -232,7 +235,7 @@ SETTINGS: tuple[Setting, ...] = (
         "WEBHOOK_PORT",
         "8710",
         "Port `webhooks serve` listens on (127.0.0.1; put TLS on 443 in front)",
-        parse=_whole_number(1, 65_535, "a port", ""),
+        parse=_whole_number(1, 65_535, "a port number"),
     ),
 )
 

@@ -83,7 +83,7 @@ def test_every_wrong_value_is_named_in_one_line_each_and_all_at_once() -> None:
         "XERO_FULL_READ_DAYS='abc' is not a number of days from 0 (only on demand) to 365",
         "XERO_DAILY_RESERVE='lots' is not a whole number of calls from 0 to 4,999 (Xero allows 5,000 a day;"
         " reads stop here)",
-        "WEBHOOK_PORT='99999' is not a whole number of a port from 1 to 65,535",
+        "WEBHOOK_PORT='99999' is not a port number from 1 to 65,535",
     ]
     assert isinstance(caught.value, ValueError)
 
