@@ -14,6 +14,7 @@ from assets.jobs import JOBS, SCHEDULES
 from assets.reconciling import RECONCILE_ASSETS, RECONCILE_CHECKS
 from assets.resources import RulesResource
 from assets.sensors import SENSORS
+from assets.settings_check import settings_sensor
 from assets.staging import (
     capsule_parties_follow_the_row_rules,
     staging_capsule_parties,
@@ -22,7 +23,11 @@ from assets.staging import (
 )
 from assets.webhook_sensor import SENSORS_WEBHOOKS
 from assets.writing import xero_contacts_written
-from capsule_xero.settings import Settings
+from capsule_xero.settings import startup_check
+
+# Every setting checked and CAPSULE_XERO_HOME made private before anything runs; with a wrong one the
+# location still loads, and says what is wrong (assets/settings_check.py).
+settings, SETTINGS_PROBLEMS = startup_check()
 
 defs = dg.Definitions(
     assets=[
@@ -35,8 +40,12 @@ defs = dg.Definitions(
         xero_contacts_written,
     ],
     jobs=JOBS,
-    schedules=SCHEDULES,
-    sensors=[*SENSORS, *SENSORS_WEBHOOKS, *SENSORS_ALERTS],
+    schedules=[] if SETTINGS_PROBLEMS else SCHEDULES,
+    sensors=(
+        [settings_sensor(SETTINGS_PROBLEMS)]
+        if SETTINGS_PROBLEMS
+        else [*SENSORS, *SENSORS_WEBHOOKS, *SENSORS_ALERTS]
+    ),
     asset_checks=[capsule_parties_follow_the_row_rules, *RECONCILE_CHECKS],
     # Every step reads or writes the one DuckDB file, one writer at a time (the "duckdb" pool), so
     # a process per step only adds its start-up: ~10 s each, minutes per incremental sync.
@@ -44,8 +53,11 @@ defs = dg.Definitions(
     resources={
         "dlt": DagsterDltResource(),
         # The path holds no secret; CAPSULE_XERO_HOME defaults to ./.capsule-xero.
-        "duckdb": DuckDBResource(database=str(Settings.from_env().duckdb_path)),
+        "duckdb": DuckDBResource(database=str(settings.duckdb_path)),
         # The rules file is read when an asset runs: a mistake in it names its line in that run.
         "rules": RulesResource(),
     },
+    metadata={"settings problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in SETTINGS_PROBLEMS))}
+    if SETTINGS_PROBLEMS
+    else {},
 )

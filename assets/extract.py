@@ -54,7 +54,7 @@ CAPSULE_DESCRIPTIONS = {
 
 @dlt_assets(
     dlt_source=capsule.capsule_source(),
-    dlt_pipeline=capsule.capsule_pipeline(Settings.from_env()),
+    dlt_pipeline=capsule.capsule_pipeline(Settings.from_env(lenient=True)),
     name="capsule_extract",
     dagster_dlt_translator=RawTableTranslator("capsule", CAPSULE_DESCRIPTIONS),
     pool=DUCKDB_POOL,
@@ -92,8 +92,10 @@ XERO_DESCRIPTIONS = {
 
 
 @dlt_assets(
-    dlt_source=xero.xero_source(),
-    dlt_pipeline=xero.xero_pipeline(Settings.from_env()),
+    # Only describes the resources (the run builds its own source): defaults, so a wrong setting
+    # cannot stop the code location from loading.
+    dlt_source=xero.xero_source(options=XeroExtractConfig()),
+    dlt_pipeline=xero.xero_pipeline(Settings.from_env(lenient=True)),
     name="xero_extract",
     dagster_dlt_translator=RawTableTranslator("xero", XERO_DESCRIPTIONS),
     pool=DUCKDB_POOL,

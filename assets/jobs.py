@@ -35,7 +35,7 @@ incremental_sync_job = dg.define_asset_job(
     config={
         "ops": {
             xero_contacts_written.key.to_python_identifier(): {
-                "config": {"apply": Settings.from_env().apply_writes}
+                "config": {"apply": Settings.from_env(lenient=True).apply_writes}
             }
         }
     },

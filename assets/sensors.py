@@ -88,7 +88,7 @@ def newest_capsule_change(settings: Settings, since: str) -> str | None:
 @dg.sensor(
     name="capsule_changes_sensor",
     job=incremental_sync_job,
-    minimum_interval_seconds=Settings.from_env().capsule_poll_seconds,
+    minimum_interval_seconds=Settings.from_env(lenient=True).capsule_poll_seconds,
     description=(
         "Asks Capsule whether a party changed or was deleted since the last change seen "
         "(two one-record requests) and starts an incremental sync when one did."

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from capsule_xero.display import spell_out
-from capsule_xero.token_store import TokenStore, exclusive_lock
+from capsule_xero.token_store import TokenFileError, TokenStore, exclusive_lock
 from capsule_xero.xero_budget import api_origin, budget_file_in, read_budgets
 
 if TYPE_CHECKING:
@@ -206,7 +206,17 @@ def _plan_waiting(con: duckdb.DuckDBPyConnection) -> list[Alert]:
 
 
 def _token_expiring(settings: Settings, rules: Rules, now: datetime) -> list[Alert]:
-    tokens = TokenStore(settings.home).load()
+    try:
+        tokens = TokenStore(settings.home).load()
+    except TokenFileError as error:  # nothing syncs until someone signs in again: a person must act
+        return [
+            Alert(
+                kind="token_unusable",
+                title="The Xero sign-in cannot be read",
+                detail=str(error),
+                fix_command="`capsule-xero auth login`",
+            )
+        ]
     if tokens is None:
         return []
     dies = tokens.refresh_token_expires_at()

@@ -15,12 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from capsule_xero import cli_webhooks, cli_write
 from capsule_xero.display import LiteralConsole, json_for_terminal, literal, markup_literal
-from capsule_xero.settings import SETTINGS, Settings
-from capsule_xero.token_store import TokenStore
+from capsule_xero.settings import PRIVATE_UMASK, Settings, startup_check
+from capsule_xero.token_store import TokenFileError, TokenStore, token_file_made_private
 from capsule_xero.xero_auth import CALLBACK_PORT, XeroAuth, XeroAuthError, login
 from capsule_xero.xero_budget import OrganisationBudget, api_origin, budget_file_in, read_budgets
 
@@ -30,7 +32,17 @@ if TYPE_CHECKING:
     from capsule_xero.rules import Rules
     from reverse_etl.plans import Plan
 
+
+class _CommandGroup(TyperGroup):
+    """Keeps the command line in ``ctx.meta`` so the check before every command can let --help through."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        ctx.meta["capsule_xero.args"] = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=_CommandGroup,
     help="Capsule CRM → Xero contact sync: extract to DuckDB, reconcile in SQL, write only the difference.",
     no_args_is_help=True,
     add_completion=False,
@@ -39,6 +51,28 @@ app = typer.Typer(
 # LiteralConsole: no control character from a value reaches the terminal, and no emoji code is read
 # (capsule_xero/display.py); values inside markup still go through markup_literal, in tables through literal.
 console = LiteralConsole(soft_wrap=True)
+
+
+@app.callback()
+def _before_every_command(ctx: typer.Context) -> None:
+    # Customer data and tokens are written by this process and every process it starts (dlt, DuckDB,
+    # `dagster dev`): startup_check makes them private, then refuses wrong settings before any work.
+    if any(arg in {"--help", "-h"} for arg in ctx.meta.get("capsule_xero.args", [])):
+        os.umask(PRIVATE_UMASK)
+        return
+    settings, problems = startup_check()
+    if problems:
+        console.print(
+            "[red]capsule-xero cannot start:[/red] fix these settings (.env.example lists them all),"
+            " then run the command again.",
+            highlight=False,
+        )
+        for problem in problems:
+            console.print(f"  {markup_literal(problem)}", highlight=False)
+        raise typer.Exit(2)
+    opened = token_file_made_private(settings.home)
+    if opened:
+        console.print(f"[yellow]{markup_literal(opened)}[/yellow]", highlight=False)
 
 
 def _serve_sandbox(
@@ -376,6 +410,7 @@ def _print_report(title: str, columns: list[str], rows: list[tuple], limit: int)
 
 PLAN_ROWS_SHOWN = 50
 ERROR_QUEUE_ROWS_SHOWN = 20
+RULES_PROBLEMS_SHOWN = 20
 
 
 def _load_rules_or_exit(settings: Settings) -> Rules:
@@ -387,8 +422,14 @@ def _load_rules_or_exit(settings: Settings) -> Rules:
         return load_rules(settings.config_file)
     except RulesError as exc:
         console.print("[red]The rules file has problems:[/red]")
-        for problem in exc.problems:
+        for problem in exc.problems[:RULES_PROBLEMS_SHOWN]:
             console.print(f"  {escape(problem)}", highlight=False)
+        hidden = len(exc.problems) - RULES_PROBLEMS_SHOWN
+        if hidden > 0:
+            console.print(
+                f"  … and {hidden:,} more problems: fix these first, then run the command again.",
+                highlight=False,
+            )
         raise typer.Exit(2) from None
 
 
@@ -692,15 +733,7 @@ def _print_xero_budget(settings: Settings) -> None:
             f"{who} ({entry.tenant})" if who and entry.tenant else (who or entry.tenant or "The organisation")
         )
         console.print(f"{markup_literal(label)}: {_budget_state(entry, now)}", highlight=False)
-    reserve = os.environ.get("XERO_DAILY_RESERVE", "").strip() or next(
-        spec.default for spec in SETTINGS if spec.name == "XERO_DAILY_RESERVE"
-    )
-    if reserve and reserve.isdigit():
-        kept = (
-            f"Reserve kept for writes: {int(reserve):,} calls a day (XERO_DAILY_RESERVE); reads stop there."
-        )
-    else:
-        kept = f"XERO_DAILY_RESERVE={reserve!r} is not a whole number of calls: extracts refuse to start."
+    kept = f"Reserve kept for writes: {settings.xero_daily_reserve:,} calls a day (XERO_DAILY_RESERVE); reads stop there."
     console.print(
         f"{kept} Xero allows 5,000 calls a day per organisation (1,000 on the Starter tier), counted in a"
         " 24-hour window that resets at a time of its own for each organisation.",
@@ -877,7 +910,11 @@ def auth_login(
     """Authorise capsule-xero in Xero (authorization code + PKCE through a loopback redirect)."""
     auth = _auth()
     if auth.settings.xero_custom_connection:
-        tokens = auth.current()
+        try:
+            tokens = auth.current()
+        except XeroAuthError as exc:
+            console.print(f"[red]{markup_literal(str(exc))}[/red]", highlight=False)
+            raise typer.Exit(1) from None
         console.print(f"Custom connection ready: access token valid until {tokens.expires_at:%H:%M} UTC.")
         return
 
@@ -889,7 +926,7 @@ def auth_login(
     try:
         tokens = login(auth, choose_tenant=_choose_tenant, open_url=show, port=port)
     except XeroAuthError as exc:
-        console.print(f"[red]{markup_literal(exc)}[/red]")
+        console.print(f"[red]{markup_literal(exc)}[/red]", highlight=False)
         raise typer.Exit(1) from None
     console.print(
         f"Signed in. capsule-xero will sync to [bold]{markup_literal(tokens.tenant_name)}[/bold] ({markup_literal(tokens.tenant_id)})."
@@ -900,7 +937,11 @@ def auth_login(
 def auth_status() -> None:
     """Show the organisation, scopes and how long until the refresh token dies (warns under 14 days)."""
     settings = Settings.from_env()
-    tokens = TokenStore(settings.home).load()
+    try:
+        tokens = TokenStore(settings.home).load()
+    except TokenFileError as exc:
+        console.print(f"[red]{markup_literal(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from None
     if tokens is None:
         console.print("Not signed in to Xero: run `capsule-xero auth login`.")
         raise typer.Exit(1)
@@ -931,7 +972,25 @@ def auth_status() -> None:
 def auth_logout() -> None:
     """Revoke capsule-xero's access in Xero and delete the stored tokens."""
     auth = _auth()
-    tokens = auth.store.load()
+    try:
+        tokens = auth.store.load()
+    except TokenFileError as exc:
+        # Nothing in it can be revoked; Xero drops an unused refresh token after 60 days (FACTS §12).
+        try:
+            auth.store.delete()
+        except OSError:
+            console.print(
+                f"[red]The Xero token file {markup_literal(str(exc.path))} {markup_literal(exc.what)} and cannot be"
+                " deleted: remove it yourself.[/red]",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+        console.print(
+            f"The Xero token file {markup_literal(str(exc.path))} {markup_literal(exc.what)}, so there was nothing"
+            " to revoke: it is deleted. Xero forgets a sign-in left unused for 60 days.",
+            highlight=False,
+        )
+        return
     if tokens is None:
         console.print("Not signed in.")
         return

@@ -22,9 +22,14 @@ DAGSTER_YAML = {
 
 
 def prepare_dagster_home(home: Path) -> Path:
-    """Create ``<home>/dagster`` with its dagster.yaml (rewritten if ours changed); return the folder."""
+    """Create ``<home>/dagster`` with its dagster.yaml (rewritten if ours changed); return the folder.
+
+    The folder is readable by its owner only: Dagster's storage keeps every run's event log, which
+    carries customer names and values. One an earlier version made 0755 is closed.
+    """
     folder = (Path(home) / "dagster").resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
     config = folder / "dagster.yaml"
     text = yaml.safe_dump(DAGSTER_YAML, sort_keys=True)
     if not config.exists() or config.read_text() != text:

@@ -49,6 +49,28 @@ CONTACT_NUMBER_LIMIT = 50
 MAX_PARTY_ID_DIGITS = 20
 MAX_CONTACT_NUMBER_PREFIX = CONTACT_NUMBER_LIMIT - MAX_PARTY_ID_DIGITS
 
+# What a rules file may hold. A consultant's file is a few kilobytes (the example with every option
+# and its comments is under 10,000 characters); these bounds refuse a hostile or broken one at load
+# time, with its line, instead of letting it hang the YAML reader or break the reconcile later.
+MAX_FILE_CHARACTERS = 100_000  # PyYAML reads roughly 100 KB a second on a busy machine
+MAX_VALUES = 20_000  # every key, value and list, counted after aliases (*name) are expanded
+MAX_DEPTH = 20  # the deepest rule needs 6 levels; PyYAML's composer recurses once per level
+MAX_TEXT = 1_000  # characters in any one key or value
+# Each transform is one nested step of a single DuckDB query (assets/rules_sql.py): DuckDB refuses
+# past 1,000 levels of expressions, and planning slows long before that.
+MAX_TRANSFORMS = 100
+# Each condition is one branch of the sync-scope query's CASE, evaluated for every party.
+MAX_CONDITIONS = 100
+# Xero keeps at most 100 contact groups per organisation (specs/xero/FACTS.md §8).
+MAX_CONTACT_GROUPS = 100
+# Xero's lengths for the text fields a transform writes (specs/xero/FACTS.md §5, xero_accounting.yaml
+# Contact maxLength). Website has no stated limit and is read-only in Xero: it gets Name's, the stricter
+# choice. A contact group's Name has no stated limit either; it gets Contact Name's for the same reason.
+XERO_TEXT_LIMITS = {"name": 255, "first_name": 255, "last_name": 255, "email_address": 255, "website": 255}
+GROUP_NAME_LIMIT = 255
+# An echoed value is cut to this many characters: an error names the value, never prints it whole.
+SHOWN_CHARACTERS = 60
+
 # The compared fields of the contact shape (assets/sql/reconcile/README.md), in its order.
 COMPARED_FIELDS = (
     "contact_number",
@@ -114,7 +136,7 @@ def _no_repeats(names: list[str]) -> list[str]:
     seen: set[str] = set()
     for name in names:
         if name.casefold() in seen:
-            raise ValueError(f'"{name}" is listed twice')
+            raise ValueError(f"{_show(name)} is listed twice")
         seen.add(name.casefold())
     return names
 
@@ -122,7 +144,7 @@ def _no_repeats(names: list[str]) -> list[str]:
 def _an_email(value: str) -> str:
     if "@" not in value:
         raise ValueError(
-            f'"{value}" is not an e-mail address (owners are matched by their Capsule user\'s e-mail)'
+            f"{_show(value)} is not an e-mail address (owners are matched by their Capsule user's e-mail)"
         )
     return value
 
@@ -171,7 +193,7 @@ class CapsuleRules(_Section):
 
 def _no_outer_spaces(value: str) -> str:
     if value != value.strip():
-        raise ValueError(f'"{value}" starts or ends with a space (Xero would not keep it)')
+        raise ValueError(f"{_show(value)} starts or ends with a space (Xero would not keep it)")
     return value
 
 
@@ -233,7 +255,7 @@ class Condition(_Section):
             )
         if kinds == ["field"] and len(tests) != 1:
             raise ValueError(
-                f'field "{self.field}" needs exactly one of equals, in, present'
+                f"field {_show(self.field)} needs exactly one of equals, in, present"
                 + (f" (it has {', '.join(tests)})" if tests else "")
             )
         if kinds != ["field"] and tests:
@@ -247,8 +269,8 @@ class SyncRules(_Section):
         "person",
     ]
     people: Literal["contact_persons", "contacts"] = "contact_persons"
-    only_if: list[Condition] = []
-    skip_if: list[Condition] = []
+    only_if: Annotated[list[Condition], Field(max_length=MAX_CONDITIONS)] = []
+    skip_if: Annotated[list[Condition], Field(max_length=MAX_CONDITIONS)] = []
 
 
 class Transform(_Section):
@@ -280,17 +302,29 @@ class Transform(_Section):
         if self.field not in TEXT_FIELDS:
             if self.field in COMPARED_FIELDS:
                 raise ValueError(
-                    f'field "{self.field}" cannot be transformed (only the text fields {", ".join(TEXT_FIELDS)} can)'
+                    f"field {_show(self.field)} cannot be transformed (only the text fields {', '.join(TEXT_FIELDS)} can)"
                 )
-            raise ValueError(f'field "{self.field}" is not one of {", ".join(TEXT_FIELDS)}')
+            raise ValueError(f"field {_show(self.field)} is not one of {', '.join(TEXT_FIELDS)}")
         wanted = self.OP_PARAMS[self.op]
         given = [p for p in ("length", "find", "with", "value") if self.param(p) is not None]
         extra = [p for p in given if p not in wanted]
         if extra:
             takes = f"takes {' and '.join(wanted)}" if wanted else "takes nothing but field"
             raise ValueError(f"{self.op} {takes}, not {', '.join(extra)}")
+        limit = XERO_TEXT_LIMITS[self.field]
         if self.op == "truncate" and (self.length is None or self.length <= 0):
-            raise ValueError("truncate needs a positive length (e.g. length: 255)")
+            raise ValueError(f"truncate needs a positive length (e.g. length: {limit})")
+        if self.op == "truncate" and self.length is not None and self.length > limit:
+            # Also what keeps the length a number DuckDB can bind (a BIGINT): 1e23 broke the reconcile.
+            raise ValueError(
+                f"truncate length must be from 1 to {limit} (Xero keeps at most {limit} characters of {self.field})"
+            )
+        for name in ("find", "with", "value"):
+            text = self.param(name)
+            if text is not None and len(text) > limit:
+                raise ValueError(
+                    f"{name} is {len(text):,} characters; Xero keeps at most {limit} in {self.field}"
+                )
         if self.op == "replace" and not self.find:
             raise ValueError('replace needs the text to find (find: "...", with: "...")')
         if self.op in {"default", "prefix", "suffix"} and not self.value:
@@ -309,13 +343,19 @@ def _list_or_all(value: Any) -> Any:
     if isinstance(value, str):
         if value.strip().lower() == "all":
             return "all"
-        raise ValueError(f'"{value}" should be a list of tag names, or all')
+        raise ValueError(f"{_show(value)} should be a list of tag names, or all")
     return value
 
 
 class GroupRules(_Section):
     tags: Annotated[
-        Literal["all"] | Annotated[list[Name], AfterValidator(_no_repeats)], BeforeValidator(_list_or_all)
+        Literal["all"]
+        | Annotated[
+            list[Annotated[Name, Field(max_length=GROUP_NAME_LIMIT)]],
+            Field(max_length=MAX_CONTACT_GROUPS),
+            AfterValidator(_no_repeats),
+        ],
+        BeforeValidator(_list_or_all),
     ] = list(DEFAULT_GROUP_TAGS)
     owners: bool = True
     owner_group_prefix: Text = Field(default="Owner: ", max_length=50)
@@ -381,7 +421,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def _an_env_name(value: str) -> str:
     if not ENV_NAME.fullmatch(value):
         raise ValueError(
-            f'"{value}" is not the name of an environment variable (letters, digits and _, e.g. SLACK_WEBHOOK_URL);'
+            f"{_show(value)} is not the name of an environment variable (letters, digits and _, e.g. SLACK_WEBHOOK_URL);"
             " put the secret itself in the environment, not in this file"
         )
     return value
@@ -389,13 +429,13 @@ def _an_env_name(value: str) -> str:
 
 def _a_web_address(value: str) -> str:
     if not re.match(r"https?://[^/\s]+", value):
-        raise ValueError(f'"{value}" is not a web address (http://... or https://...)')
+        raise ValueError(f"{_show(value)} is not a web address (http://... or https://...)")
     return value
 
 
 def _a_mail_address(value: str) -> str:
     if "@" not in value:
-        raise ValueError(f'"{value}" is not an e-mail address')
+        raise ValueError(f"{_show(value)} is not an e-mail address")
     return value
 
 
@@ -511,7 +551,7 @@ class Rules(_Section):
     capsule: CapsuleRules = CapsuleRules()
     xero: XeroRules = XeroRules()
     sync: SyncRules = SyncRules()
-    transforms: list[Transform] = []
+    transforms: Annotated[list[Transform], Field(max_length=MAX_TRANSFORMS)] = []
     groups: GroupRules = GroupRules()
     ownership: OwnershipRules = OwnershipRules()
     conflicts: ConflictRules = ConflictRules()
@@ -560,9 +600,14 @@ class Rules(_Section):
 class RulesError(ValueError):
     """The rules file has problems; ``problems`` holds one plain-words line per problem, by line."""
 
+    SHOWN = 20  # a message (a Dagster run's error, a log line) lists the first ones and counts the rest
+
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("\n".join(problems))
+        shown = problems[: self.SHOWN]
+        if len(problems) > self.SHOWN:
+            shown = [*shown, f"… and {len(problems) - self.SHOWN:,} more problems"]
+        super().__init__("\n".join(shown))
 
 
 def find_rules_path(settings: Settings) -> Path | None:
@@ -595,8 +640,15 @@ def load_rules(path: Path | None) -> Rules:
 def parse_rules(text: str, source: str = DEFAULT_FILE_NAME) -> Rules:
     """The rules in ``text``; ``source`` names the file in error messages."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        shape = _shape_problem(text)
+        if shape is not None:
+            raise RulesError([f"{source} line {shape[0]}: {shape[1]}"])
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            data = None if root is None else loader.construct_document(root)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
         raise RulesError([_yaml_problem(source, error)]) from error
     if root is None or data is None:
@@ -620,6 +672,72 @@ def parse_rules(text: str, source: str = DEFAULT_FILE_NAME) -> Rules:
     return rules
 
 
+# --- what no rules file needs -----------------------------------------------------------------------
+
+
+def _shape_problem(text: str) -> tuple[int, str] | None:
+    """The line and the problem when ``text`` is larger, deeper or expands further than any rules need.
+
+    Read as a stream of YAML events before anything is built: an alias (``*name``) stands for its
+    whole anchor, so nine levels of ten aliases each are a billion values, which a walk over the
+    document (or pydantic) would take hours to visit. Counting an anchor's size once and adding it
+    at each alias finds that in one pass over the text.
+    """
+    if len(text) > MAX_FILE_CHARACTERS:
+        line = text.count("\n", 0, MAX_FILE_CHARACTERS) + 1
+        return line, (
+            f"the file passes {MAX_FILE_CHARACTERS:,} characters here ({len(text):,} in all); a rules file"
+            " needs a few thousand (the example with every option is under 10,000)"
+        )
+    anchor_sizes: dict[str, int] = {}
+    open_collections: list[list[Any]] = []  # [values so far, anchor] per collection not yet closed
+    total = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_collections.append([1, event.anchor])
+            if len(open_collections) > MAX_DEPTH:
+                return line, f"nested more than {MAX_DEPTH} levels deep; no rule needs more than 6"
+            total += 1
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            size, anchor = open_collections.pop()
+            if anchor is not None:
+                anchor_sizes[anchor] = size
+            if open_collections:
+                open_collections[-1][0] += size
+            continue
+        if isinstance(event, yaml.ScalarEvent):
+            if len(event.value) > MAX_TEXT:
+                return line, (
+                    f"a value of {len(event.value):,} characters; a value in a rules file holds at most {MAX_TEXT:,}"
+                )
+            size = 1
+            if event.anchor is not None:
+                anchor_sizes[event.anchor] = size
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchor_sizes:
+                name = _cut(event.anchor)
+                if any(anchor == event.anchor for _, anchor in open_collections):
+                    return (
+                        line,
+                        f"the alias *{name} is used inside its own anchor &{name} (a loop with no end)",
+                    )
+                continue  # an alias to nothing: the composer reports it with its line
+            size = anchor_sizes[event.anchor]
+        else:
+            continue
+        total += size
+        if open_collections:
+            open_collections[-1][0] += size
+        if total > MAX_VALUES:
+            return line, (
+                f"more than {MAX_VALUES:,} values once the aliases (*name) are expanded; a rules file needs"
+                " far fewer: write the values out instead of nesting anchors"
+            )
+    return None
+
+
 # --- error messages ---------------------------------------------------------------------------------
 
 
@@ -629,7 +747,7 @@ def _yaml_problem(source: str, error: yaml.YAMLError) -> str:
     context = getattr(error, "context", None)
     where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "somewhere"
     text = f"{problem} ({context})" if context else problem
-    return f"{source} {where}: not valid YAML: {text}"
+    return f"{source} {where}: not valid YAML: {_cut(text, 100)}"
 
 
 def _duplicate_keys(node: yaml.Node) -> Iterator[tuple[int, str]]:
@@ -715,12 +833,22 @@ def _data_loc(loc: tuple[Any, ...], data: Any) -> tuple[tuple[Any, ...], bool]:
 def _path_text(loc: tuple[Any, ...]) -> str:
     text = ""
     for step in loc:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+        name = _cut(str(step))
+        text += f"[{step}]" if isinstance(step, int) else (f".{name}" if text else name)
     return text or "(top)"
+
+
+def _cut(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """``text``, or its start and how long it is: a 5 MB value must not reach the terminal whole."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
+        if len(value) > SHOWN_CHARACTERS:
+            return f'"{value[:SHOWN_CHARACTERS]}…" ({len(value):,} characters)'
         return f'"{value}"'
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -801,10 +929,16 @@ def _pydantic_problems(error: ValidationError, root: yaml.Node, data: Any) -> It
             section = _section_at(parent)
             word = section._unknown_word if section else "key"
             expected = section.expected_keys(_value_at(data, parent)) if section else []
-            message = f'unknown {word} "{loc[-1]}"' + (
+            message = f"unknown {word} {_show(str(loc[-1]))}" + (
                 f" (expected one of {', '.join(expected)})" if expected else ""
             )
             where, line_node = parent, _node_at(root, loc, key_node=True)
+        elif kind == "too_long" and isinstance(item.get("input"), list):
+            # Point at the first entry past the limit: the line where the list became too long.
+            limit = (item.get("ctx") or {}).get("max_length", 0)
+            where, line_node = loc, _node_at(root, (*loc, limit))
+            entries, why = _LIST_LIMITS.get(str(loc[-1]) if loc else "", ("entries", ""))
+            message = f"has {len(item['input']):,} {entries}; at most {limit:,}{why}"
         else:
             where, line_node = loc, _node_at(root, loc)
             message = _SPECIAL.get((loc, kind)) or _message(item)
@@ -816,6 +950,17 @@ def _pydantic_problems(error: ValidationError, root: yaml.Node, data: Any) -> It
         seen.add((where, message))
         yield line_node.start_mark.line + 1, (f"{_path_text(where)}: {message}" if where else message)
 
+
+# The lists with a length limit: what their entries are called, and why the limit.
+_LIST_LIMITS = {
+    "transforms": (
+        "transforms",
+        " (each is one step of a single SQL query, and the query can nest only so many)",
+    ),
+    "only_if": ("conditions", ""),
+    "skip_if": ("conditions", ""),
+    "tags": ("tags", f" (Xero keeps at most {MAX_CONTACT_GROUPS} contact groups per organisation)"),
+}
 
 _SPECIAL = {
     (("version",), "literal_error"): "this tool reads rules files of version 1",

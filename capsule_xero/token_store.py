@@ -12,15 +12,30 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 REFRESH_TOKEN_IDLE_DAYS = 60  # FACTS §12: a refresh token dies after 60 days unused
+STORE_FILE_NAME = "xero-token.json"
+SIGN_IN_AGAIN = "run `capsule-xero auth login` to sign in again"
+
+log = logging.getLogger(__name__)
+
+
+class TokenFileError(ValueError):
+    """The token file exists but holds no usable token set; the message says what is wrong and what to run."""
+
+    def __init__(self, path: Path, what: str, fix: str = SIGN_IN_AGAIN) -> None:
+        self.path = path
+        self.what = what
+        super().__init__(f"The Xero token file {path} {what}: {fix}.")
 
 
 @dataclass
@@ -53,9 +68,35 @@ class TokenSet:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TokenSet:
+        """The token set in ``data``; ``ValueError`` saying which part is missing or wrong."""
         data = dict(data)
-        data["expires_at"] = datetime.fromisoformat(data["expires_at"])
-        data["refreshed_at"] = datetime.fromisoformat(data["refreshed_at"])
+        for name in ("access_token", "expires_at", "refreshed_at"):
+            if not data.get(name):
+                raise ValueError(f"has no {name}")
+        for name in ("expires_at", "refreshed_at"):
+            try:
+                moment = datetime.fromisoformat(str(data[name]))
+            except ValueError:
+                raise ValueError(f"has an {name} that is not a time") from None
+            if moment.tzinfo is None:
+                raise ValueError(f"has an {name} without a time zone")
+            data[name] = moment
+        texts = (
+            "access_token",
+            "refresh_token",
+            "tenant_id",
+            "tenant_name",
+            "kind",
+            "previous_refresh_token",
+        )
+        for name in texts:
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise ValueError(f"has a {name} that is not text")
+        if not isinstance(data.get("scopes", []), list):
+            raise ValueError("has scopes that are not a list")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"has fields this version does not know ({', '.join(unknown)})")
         return cls(**data)
 
     def __repr__(self) -> str:  # tokens never reach a log line through repr
@@ -64,17 +105,50 @@ class TokenSet:
 
 class TokenStore:
     def __init__(self, home: Path) -> None:
-        self.path = Path(home) / "xero-token.json"
+        self.path = Path(home) / STORE_FILE_NAME
         self._lock_path = Path(home) / "xero-token.lock"
 
     def load(self) -> TokenSet | None:
+        """The stored token set; None when nobody signed in; ``TokenFileError`` when the file is unusable."""
+        opened = token_file_made_private(self.path.parent)
+        if opened:
+            log.warning(opened)
         try:
-            text = self.path.read_text()
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
-        return TokenSet.from_json(json.loads(text))
+        except IsADirectoryError:
+            raise TokenFileError(self.path, "is a folder, not a file") from None
+        except UnicodeDecodeError:
+            raise TokenFileError(self.path, "is not text (overwritten by something else?)") from None
+        except OSError as error:
+            raise TokenFileError(self.path, f"cannot be read ({error.strerror})") from None
+        if not text.strip():
+            raise TokenFileError(self.path, "is empty")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise TokenFileError(self.path, "is not valid JSON (cut short, or overwritten?)") from None
+        if not isinstance(data, dict):
+            raise TokenFileError(self.path, "does not hold a token set")
+        try:
+            return TokenSet.from_json(data)
+        except ValueError as error:
+            raise TokenFileError(self.path, str(error)) from None
+
+    def problem(self) -> str | None:
+        """Why the stored sign-in cannot be used, in one line (None: it can, or nobody signed in)."""
+        try:
+            self.load()
+        except TokenFileError as error:
+            return str(error)
+        return None
 
     def save(self, tokens: TokenSet) -> None:
+        if self.path.is_dir():
+            raise TokenFileError(
+                self.path, "is a folder, not a file", "remove it, then run `capsule-xero auth login`"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".xero-token.", dir=self.path.parent)
         try:
@@ -101,6 +175,34 @@ class TokenStore:
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """Exclusive across processes and threads (each call opens its own descriptor)."""
         return exclusive_lock(self._lock_path)
+
+
+def token_file_made_private(home: Path) -> str | None:
+    """Close a token file other local users could read (0644 after a copy or a restore) to 0600.
+
+    Returns the warning to show when it had to, else None. Only the owner's own file is changed.
+    """
+    path = Path(home) / STORE_FILE_NAME
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if not stat.S_ISREG(info.st_mode) or not mode & 0o077 or info.st_uid != os.getuid():
+        return None
+    try:
+        path.chmod(0o600)
+    except OSError:
+        return (
+            f"The Xero token file {path} is readable by other users ({mode:04o}) and could not be made"
+            " private: `chmod 600` it, then run `capsule-xero auth logout` and `capsule-xero auth login`"
+            " to replace the tokens."
+        )
+    return (
+        f"The Xero token file {path} was readable by other users ({mode:04o}); it is now 0600. If"
+        " anyone else uses this machine, run `capsule-xero auth logout` and `capsule-xero auth login`"
+        " to replace the tokens they could have read."
+    )
 
 
 @contextlib.contextmanager

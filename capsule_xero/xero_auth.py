@@ -28,7 +28,7 @@ import httpx
 import stamina
 
 from capsule_xero.settings import Settings
-from capsule_xero.token_store import TokenSet, TokenStore
+from capsule_xero.token_store import TokenFileError, TokenSet, TokenStore
 
 CALLBACK_PORT = 8765  # register http://localhost:8765/callback as a redirect URI of the Xero app
 SCOPES = ("openid", "profile", "email", "offline_access", "accounting.contacts", "accounting.settings.read")
@@ -213,7 +213,14 @@ class XeroAuth:
         another one, a concurrent caller refreshed first and that one is used, not refreshed again.
         """
         with self._thread_lock, self.store.lock():
-            tokens = self.store.load()
+            try:
+                tokens = self.store.load()
+            except TokenFileError as error:
+                if not self.settings.xero_custom_connection:
+                    raise XeroAuthError(str(error)) from None
+                tokens = (
+                    None  # a custom connection needs no sign-in: a new client_credentials token replaces it
+                )
             if tokens is None:
                 if self.settings.xero_custom_connection:
                     tokens = self.client_credentials()
@@ -247,8 +254,20 @@ class XeroAuth:
         return headers
 
 
+def fresh_token_may_help(status_code: int, www_authenticate: str) -> bool:
+    """Whether a 401 is worth one retry with a refreshed access token.
+
+    Xero answers 401 ``TokenExpired`` for an expired access token and 401 ``AuthenticationUnsuccessful``
+    for one it no longer accepts (revoked, replaced, or its clock and ours disagree); in both cases the
+    refresh token may still be good, so asking a person to sign in again before trying it is premature.
+    A 401 with ``WWW-Authenticate: insufficient_scope`` is the exception: only new consent adds a scope
+    (specs/xero/FACTS.md §4).
+    """
+    return status_code == 401 and "insufficient_scope" not in www_authenticate.lower()
+
+
 class XeroHttpxAuth(httpx.Auth):
-    """httpx auth flow: Bearer + tenant header; one forced refresh when Xero says the token expired."""
+    """httpx auth flow: Bearer + tenant header; one retry with a refreshed token after a 401 that may allow it."""
 
     def __init__(self, auth: XeroAuth) -> None:
         self.auth = auth
@@ -257,7 +276,8 @@ class XeroHttpxAuth(httpx.Auth):
         request.headers.update(self.auth.headers())
         used = request.headers["Authorization"].removeprefix("Bearer ")
         response = yield request
-        if response.status_code == 401 and "TokenExpired" in _safe_text(response):
+        if fresh_token_may_help(response.status_code, response.headers.get("WWW-Authenticate", "")):
+            _safe_text(response)  # read, so the connection is free for the retry
             request.headers.update(self.auth.headers(force_refresh=True, rejected_access_token=used))
             yield request
 
@@ -361,5 +381,8 @@ def login(
         chosen = choose_tenant(connections)
     tokens.tenant_id, tokens.tenant_name = chosen["tenantId"], chosen.get("tenantName")
     with auth.store.lock():
-        auth.store.save(tokens)
+        try:
+            auth.store.save(tokens)
+        except TokenFileError as error:
+            raise XeroAuthError(str(error)) from None
     return tokens

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from datetime import timedelta
 from pathlib import Path
 
-from capsule_xero.settings import SETTINGS, Settings, env_example
+import pytest
+
+from capsule_xero.settings import SETTINGS, Settings, SettingsError, env_example, startup_check
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT = [
@@ -51,3 +56,96 @@ def test_secrets_never_show_in_repr_str_or_formatted_text() -> None:
     for text in (repr(settings), str(settings), f"{settings}", f"{settings.capsule_api_token}"):
         assert "cap-token-123" not in text and "xero-secret-456" not in text
     assert settings.capsule_api_token.reveal() == "cap-token-123"
+
+
+# --- every value checked, all wrong ones at once (issue 11) ------------------------------------------
+
+
+def test_every_wrong_value_is_named_in_one_line_each_and_all_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {
+                "CAPSULE_POLL_SECONDS": "abc",
+                "XERO_API_URL": "ftp://api.xero.com/api.xro/2.0",
+                "CAPSULE_XERO_APPLY": "ture",
+                "XERO_TENANT_ID": "Acme Pty Ltd",
+                "XERO_FULL_READ_DAYS": "abc",
+                "XERO_DAILY_RESERVE": "lots",
+                "WEBHOOK_PORT": "99999",
+            }
+        )
+    assert caught.value.problems == [
+        "CAPSULE_XERO_APPLY='ture' is not true or false",
+        "CAPSULE_POLL_SECONDS='abc' is not a whole number of seconds from 1 to 86,400",
+        "XERO_API_URL='ftp://api.xero.com/api.xro/2.0' is not a web address (https://host/path)",
+        "XERO_TENANT_ID='Acme Pty Ltd' is not a Xero organisation id (a GUID such as"
+        " 4a1c6b2e-0f9d-4f3a-9b7e-2d5c8e1f0a6b)",
+        "XERO_FULL_READ_DAYS='abc' is not a number of days from 0 (only on demand) to 365",
+        "XERO_DAILY_RESERVE='lots' is not a whole number of calls from 0 to 4,999 (Xero allows 5,000 a day;"
+        " reads stop here)",
+        "WEBHOOK_PORT='99999' is not a port number from 1 to 65,535",
+    ]
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize("days", ["-3", "nan", "inf", "1e9", "366"])
+def test_a_full_read_interval_below_zero_or_past_a_year_is_refused(days: str) -> None:
+    with pytest.raises(SettingsError, match=r"XERO_FULL_READ_DAYS=.* is not a number of days from 0"):
+        Settings.from_env({"XERO_FULL_READ_DAYS": days})
+
+
+def test_the_xero_read_options_come_from_the_settings_contract() -> None:
+    from pipelines.xero.settings import XeroExtractConfig
+
+    options = XeroExtractConfig.from_env({"XERO_FULL_READ_DAYS": "0.5", "XERO_DAILY_RESERVE": "400"})
+    assert options.full_read_every == timedelta(hours=12) and options.pacing.daily_reserve == 400
+    assert XeroExtractConfig.from_env({"XERO_FULL_READ_DAYS": "0"}).full_read_every is None
+    with pytest.raises(SettingsError, match="XERO_DAILY_RESERVE='lots'"):
+        XeroExtractConfig.from_env({"XERO_DAILY_RESERVE": "lots"})
+
+
+def test_plain_http_is_only_for_this_machine_so_tokens_never_cross_a_network_unencrypted() -> None:
+    assert Settings.from_env({"XERO_IDENTITY_URL": "http://localhost:8710"}).xero_identity_url
+    with pytest.raises(
+        SettingsError, match=r"XERO_IDENTITY_URL='http://identity.example.com' is not an https://"
+    ):
+        Settings.from_env({"XERO_IDENTITY_URL": "http://identity.example.com"})
+
+
+def test_yes_and_no_read_as_true_and_false_and_nothing_else_does() -> None:
+    assert Settings.from_env({"CAPSULE_XERO_APPLY": "YES", "XERO_CUSTOM_CONNECTION": "off"}).apply_writes
+    assert not Settings.from_env({"XERO_CUSTOM_CONNECTION": "0"}).xero_custom_connection
+
+
+def test_read_leniently_a_wrong_value_takes_its_default_and_is_listed() -> None:
+    settings = Settings.from_env({"CAPSULE_POLL_SECONDS": "abc", "XERO_DAILY_RESERVE": "400"}, lenient=True)
+    assert settings.capsule_poll_seconds == 60 and settings.xero_daily_reserve == 400
+    assert settings.problems == (
+        "CAPSULE_POLL_SECONDS='abc' is not a whole number of seconds from 1 to 86,400",
+    )
+
+
+def test_a_home_that_is_a_file_or_inside_one_is_refused_without_creating_anything(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(SettingsError, match=r"CAPSULE_XERO_HOME='.*a-file' is a file, not a folder"):
+        Settings.from_env({"CAPSULE_XERO_HOME": str(blocker)})
+    with pytest.raises(SettingsError, match=r"cannot be created: '.*a-file' is a file"):
+        Settings.from_env({"CAPSULE_XERO_HOME": str(blocker / "home")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_the_startup_check_makes_new_files_private_and_closes_a_home_made_open(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        settings, problems = startup_check({"CAPSULE_XERO_HOME": str(tmp_path / "new" / "home")})
+        assert problems == [] and not settings.home.exists()  # a command that only reads creates nothing
+        settings.home.mkdir(parents=True)  # what the first writer does
+        assert stat.S_IMODE(settings.home.stat().st_mode) == 0o700
+        opened = tmp_path / "old-home"
+        opened.mkdir()
+        opened.chmod(0o755)
+        startup_check({"CAPSULE_XERO_HOME": str(opened)})
+        assert stat.S_IMODE(opened.stat().st_mode) == 0o700
+    finally:
+        os.umask(previous)

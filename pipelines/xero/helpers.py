@@ -16,7 +16,7 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator, SinglePage
 from requests.auth import AuthBase
 
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, XeroAuthError
+from capsule_xero.xero_auth import XeroAuth, XeroAuthError, fresh_token_may_help
 from capsule_xero.xero_budget import budget_file_in
 from pipelines.xero.pacing import DailyLimitReached, paced_session
 from pipelines.xero.settings import (
@@ -106,9 +106,10 @@ class XeroRequestsAuth(AuthBase):
     """Bearer token + ``xero-tenant-id`` on every request, from the shared ``XeroAuth``.
 
     ``XeroAuth.headers()`` refreshes (once, across processes) when the stored token is about to
-    expire. When Xero itself says ``TokenExpired`` (its clock ran ahead, or the token was replaced
-    elsewhere) the request is sent once more with a forced refresh, unless another caller already
-    refreshed, in which case its token is used. Any other 401/403 is left to the error handler.
+    expire. When Xero refuses the token with a 401 a refresh may cure (``fresh_token_may_help``:
+    expired, replaced elsewhere, or revoked) the request is sent once more with a forced refresh,
+    unless another caller already refreshed, in which case its token is used. A second 401, a
+    missing scope or a 403 is left to the error handler.
     """
 
     def __init__(self, auth: XeroAuth) -> None:
@@ -121,7 +122,7 @@ class XeroRequestsAuth(AuthBase):
         return request
 
     def _retry_expired_token(self, response: requests.Response, **kwargs: Any) -> requests.Response | None:
-        if response.status_code != 401 or "TokenExpired" not in _problem_detail(response):
+        if not fresh_token_may_help(response.status_code, response.headers.get("WWW-Authenticate", "")):
             return None
         sent = response.request
         if getattr(sent, "_xero_token_retried", False):

@@ -5,12 +5,12 @@ Facts: the Xero fact sheet (specs/xero/FACTS.md in the shared design folder) Â§Â
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from capsule_xero.settings import Settings
 from pipelines.xero.pacing import PacingPolicy
 
 PIPELINE_NAME = "xero"
@@ -243,19 +243,11 @@ class XeroExtractConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> XeroExtractConfig:
-        """``XERO_FULL_READ_DAYS`` (0 = only on demand) and ``XERO_DAILY_RESERVE`` (calls kept for writes)."""
-        env = os.environ if env is None else env
-        days = env.get("XERO_FULL_READ_DAYS", "").strip()
-        reserve = env.get("XERO_DAILY_RESERVE", "").strip()
-        try:
-            every = (
-                FULL_READ_EVERY if not days else (timedelta(days=float(days)) if float(days) > 0 else None)
-            )
-        except ValueError:
-            raise ValueError(
-                f"XERO_FULL_READ_DAYS must be a number of days (0: only on demand), not {days!r}"
-            ) from None
-        if reserve and not reserve.isdigit():
-            raise ValueError(f"XERO_DAILY_RESERVE must be a whole number of calls, not {reserve!r}")
-        pacing = PacingPolicy(daily_reserve=int(reserve)) if reserve else PacingPolicy()
-        return cls(full_read_every=every, pacing=pacing)
+        """``XERO_FULL_READ_DAYS`` (0 = only on demand) and ``XERO_DAILY_RESERVE`` (calls kept for writes),
+        as the settings contract checked them (a wrong value is a ``SettingsError`` naming it)."""
+        settings = Settings.from_env(env)
+        days = settings.xero_full_read_days
+        return cls(
+            full_read_every=timedelta(days=days) if days > 0 else None,
+            pacing=PacingPolicy(daily_reserve=settings.xero_daily_reserve),
+        )

@@ -294,3 +294,30 @@ def test_a_transform_value_written_as_sql_is_just_text(mapped: duckdb.DuckDBPyCo
     sql, params = transforms_sql(parse_rules(f"transforms:\n{text}"), "reconcile.mapped_contacts", ["name"])
     assert evil not in sql and "drop" not in sql
     assert evil in params.values()
+
+
+# --- the limits of a rules file are what the SQL can take (issue 11) ----------------------------------
+
+
+def test_the_most_transforms_a_rules_file_may_hold_with_the_longest_values_run_in_the_reconcile(
+    mapped: duckdb.DuckDBPyConnection,
+) -> None:
+    from capsule_xero.rules import MAX_TRANSFORMS, XERO_TEXT_LIMITS
+
+    limit = XERO_TEXT_LIMITS["name"]
+    steps = [
+        f"  - {{field: name, op: suffix, value: {'x' * limit}}}",
+        f"  - {{field: name, op: truncate, length: {limit}}}",
+    ]
+    names = desired(mapped, "\n".join(steps * (MAX_TRANSFORMS // 2)))
+    assert all(len(name) <= limit for name in names)  # the first loses its outer spaces after the cut
+    assert names[1] == ("O'BRIEN & SONS PTY LTD" + "x" * limit)[:limit]
+
+
+def test_the_most_conditions_a_rules_file_may_hold_run_in_the_scope(con: duckdb.DuckDBPyConnection) -> None:
+    from capsule_xero.rules import MAX_CONDITIONS
+
+    conditions = "".join(f"    - {{field: F{n}, equals: v}}\n" for n in range(MAX_CONDITIONS - 1))
+    reasons = scope(con, f"sync:\n  skip_if:\n{conditions}    - tag: Staff\n")
+    assert reasons[3] == f"skip_if[{MAX_CONDITIONS - 1}]: tagged Staff"
+    assert sum(reason is not None for reason in reasons.values()) == 1

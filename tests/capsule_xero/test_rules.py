@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -421,3 +422,127 @@ def test_where_alerts_go_does_not_change_the_fingerprint_so_a_waiting_plan_stays
     assert parse_rules(
         "alerts: {channels: [{webhook: {url: 'https://ops.example.com.au/x'}}]}"
     ).fingerprint() == (Rules().fingerprint())
+
+
+# --- hostile files: alias bombs, sizes DuckDB or Xero cannot take, huge values (issue 11) --------------
+
+
+def _nested_anchors(levels: int) -> str:
+    """The 'billion laughs' shape: each level lists the one before it ten times."""
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in range(1, levels + 1):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.timeout(60)
+def test_nested_yaml_anchors_are_refused_at_once_with_the_line_where_they_blow_up() -> None:
+    text = _nested_anchors(9)
+    assert len(text.encode()) < 600  # the size of the file that hung `sync`
+    started = time.perf_counter()
+    found = problems(text)
+    assert time.perf_counter() - started < 2
+    # a4 is the first level whose expansion passes the limit (11,111 values per alias of a3).
+    assert found == [
+        f"capsule-xero.yaml line {line_of(text, 'a4:')}: more than 20,000 values once the aliases (*name)"
+        " are expanded; a rules file needs far fewer: write the values out instead of nesting anchors"
+    ]
+
+
+def test_an_anchor_used_inside_itself_is_refused_with_its_line_not_a_crash() -> None:
+    text = "sync:\n  skip_if: &loop\n    - tag: Staff\n    - *loop\n"
+    assert problems(text) == [
+        "capsule-xero.yaml line 4: the alias *loop is used inside its own anchor &loop (a loop with no end)"
+    ]
+
+
+def test_a_rules_file_nested_deeper_than_any_rule_needs_is_refused_not_a_crash() -> None:
+    text = "sync:\n  only_if: " + "[" * 5000 + "]" * 5000 + "\n"
+    (problem,) = problems(text)
+    assert problem.startswith("capsule-xero.yaml line 2: nested more than 20 levels deep")
+
+
+def test_a_rules_file_far_larger_than_any_rules_need_is_refused_before_it_is_parsed() -> None:
+    text = "# a note\n" * 12_000
+    (problem,) = problems(text)
+    assert problem.startswith("capsule-xero.yaml line 11112: the file passes 100,000 characters here")
+
+
+def test_a_truncate_length_past_xeros_limit_for_the_field_is_refused_with_its_line() -> None:
+    text = "transforms:\n  - {field: name, op: trim}\n  - {field: name, op: truncate, length: 100000000000000000000000}\n"
+    assert problems(text) == [
+        "capsule-xero.yaml line 3: transforms[1]: truncate length must be from 1 to 255"
+        " (Xero keeps at most 255 characters of name)"
+    ]
+
+
+def test_more_transforms_than_one_reconcile_query_can_nest_are_refused_at_the_first_one_too_many() -> None:
+    text = "transforms:\n" + "  - {field: name, op: trim}\n" * 3000
+    assert problems(text) == [
+        "capsule-xero.yaml line 102: transforms: has 3,000 transforms; at most 100 (each is one step of"
+        " a single SQL query, and the query can nest only so many)"
+    ]
+
+
+def test_more_conditions_than_the_scope_query_handles_well_are_refused_with_the_line() -> None:
+    text = "sync:\n  skip_if:\n" + "".join(f"    - {{field: F{n}, equals: v}}\n" for n in range(150))
+    assert problems(text) == ["capsule-xero.yaml line 103: sync.skip_if: has 150 conditions; at most 100"]
+
+
+def test_more_group_tags_than_xero_keeps_groups_are_refused() -> None:
+    text = "groups:\n  tags:\n" + "".join(f"    - Tag {n}\n" for n in range(120))
+    assert problems(text) == [
+        "capsule-xero.yaml line 103: groups.tags: has 120 tags; at most 100"
+        " (Xero keeps at most 100 contact groups per organisation)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("transform", "limit"),
+    [
+        ("{field: name, op: suffix, value: VALUE}", 255),
+        ("{field: first_name, op: prefix, value: VALUE}", 255),
+        ("{field: email_address, op: default, value: VALUE}", 255),
+        ("{field: last_name, op: replace, find: x, with: VALUE}", 255),
+    ],
+)
+def test_a_transform_value_longer_than_xero_keeps_in_its_field_is_refused(transform: str, limit: int) -> None:
+    long_value = "y" * (limit + 1)
+    (problem,) = problems(f"transforms:\n  - {transform.replace('VALUE', long_value)}\n")
+    assert problem.startswith("capsule-xero.yaml line 2: transforms[0]: ")
+    assert f"is {limit + 1:,} characters; Xero keeps at most {limit}" in problem
+    assert long_value not in problem
+
+
+def test_a_group_tag_longer_than_a_contact_group_name_is_refused() -> None:
+    (problem,) = problems(f"groups:\n  tags: [Customer, {'T' * 300}]\n")
+    assert problem.startswith("capsule-xero.yaml line 2: groups.tags[1]: ")
+    assert "longer than 255 characters" in problem
+
+
+def test_no_value_in_a_rules_file_may_pass_a_thousand_characters() -> None:
+    text = f"sync:\n  skip_if:\n    - {{field: Industry, equals: {'m' * 1001}}}\n"
+    assert problems(text) == [
+        "capsule-xero.yaml line 3: a value of 1,001 characters; a value in a rules file holds at most 1,000"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "transforms:\n  - {field: name, op: suffix, value: HUGE}\n",
+        "conflicts:\n  policy: HUGE\n",
+        "xero:\n  contact_number_prefix: HUGE\n",
+        "sync:\n  skip_if:\n    - owner: HUGE\n",
+        "alerts:\n  channels:\n    - webhook: {url: HUGE}\n",
+        "HUGE: 1\n",
+        "sync:\n  HUGE: 1\n",
+        "groups:\n  tags: HUGE\n",
+    ],
+)
+def test_an_error_never_echoes_a_long_value_whole(text: str) -> None:
+    huge = "Z" * 900  # within the per-value limit, so each message is about the value itself
+    for problem in problems(text.replace("HUGE", huge)):
+        assert len(problem) < 400, problem
+        assert "Z" * 100 not in problem

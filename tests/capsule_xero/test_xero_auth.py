@@ -239,3 +239,74 @@ def test_a_token_endpoint_that_keeps_failing_gives_a_message_not_a_raw_http_erro
         c for c in control.calls("xero-identity") if c["path"] == "/connect/token" and c["fault"] == "503"
     ]
     assert len(token_calls) == 5
+
+
+# --- a 401 other than TokenExpired, and a token file that cannot be used (issue 11) -------------------
+
+
+def test_a_401_other_than_token_expired_is_retried_once_with_a_refreshed_token(
+    server: SandboxServer, signed_in: XeroAuth, control: SandboxControl
+) -> None:
+    tokens = signed_in.store.load()
+    tokens.access_token = "revoked-or-replaced"  # valid by our clock; Xero answers AuthenticationUnsuccessful
+    signed_in.store.save(tokens)
+    since = control.last_seq()
+    with httpx.Client(auth=XeroHttpxAuth(signed_in)) as http:
+        response = http.get(f"{signed_in.settings.xero_api_url}/Contacts", params={"page": 1})
+    assert response.status_code == 200
+    assert [c["status"] for c in control.calls("xero", since)] == [401, 200]
+    assert len(refreshes(control, since)) == 1
+
+
+def test_a_401_for_a_missing_scope_is_not_refreshed_since_only_consent_adds_a_scope(
+    server: SandboxServer, signed_in: XeroAuth, control: SandboxControl
+) -> None:
+    narrow = server.call(
+        lambda: server.sandbox.xero.identity.issue_access_token(
+            scopes=frozenset({"accounting.settings.read"})
+        )
+    )
+    tokens = signed_in.store.load()
+    tokens.access_token = narrow.token
+    signed_in.store.save(tokens)
+    since = control.last_seq()
+    with httpx.Client(auth=XeroHttpxAuth(signed_in)) as http:
+        response = http.get(f"{signed_in.settings.xero_api_url}/Contacts", params={"page": 1})
+    assert response.status_code == 401 and "insufficient_scope" in response.headers["WWW-Authenticate"]
+    assert refreshes(control, since) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        ("", "is empty"),
+        ('{"access_token": "abc", "expires_at": "2030-01-01T00:00:00+00:00", "refr', "is not valid JSON"),
+        ('{"access_token": "abc", "refreshed_at": "2030-01-01T00:00:00+00:00"}', "has no expires_at"),
+        ("[1, 2, 3]", "does not hold a token set"),
+    ],
+)
+def test_a_broken_token_file_asks_for_a_new_sign_in_instead_of_a_traceback(
+    server: SandboxServer, tmp_path: Path, content: str, what: str
+) -> None:
+    (tmp_path / "xero-token.json").write_text(content)
+    auth = XeroAuth(settings_for(server, tmp_path))
+    with pytest.raises(XeroAuthError) as caught:
+        auth.headers()
+    assert what in str(caught.value) and "run `capsule-xero auth login`" in str(caught.value)
+    assert "abc" not in str(caught.value)
+
+
+def test_a_custom_connection_replaces_a_broken_token_file_without_a_sign_in(
+    server: SandboxServer, tmp_path: Path
+) -> None:
+    app = XeroIdentityControl(server.xero_url).app("custom")
+    (tmp_path / "xero-token.json").write_text("{not json")
+    settings = settings_for(
+        server,
+        tmp_path,
+        XERO_CLIENT_ID=app["client_id"],
+        XERO_CLIENT_SECRET=app["client_secret"],
+        XERO_CUSTOM_CONNECTION="true",
+    )
+    assert XeroAuth(settings).headers()["Authorization"].startswith("Bearer ")
+    assert TokenStore(tmp_path).load().kind == "custom"

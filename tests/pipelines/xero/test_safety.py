@@ -13,7 +13,7 @@ from dlt.common.runtime import run_context
 
 import sandbox.xero.organisation as organisation
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth
+from capsule_xero.xero_auth import XeroAuth, XeroAuthError
 from pipelines.xero import XeroAccessDenied, XeroRun, run_xero_extract, xero_source
 from sandbox.app import Sandbox
 from sandbox.control import SandboxControl
@@ -23,18 +23,33 @@ from sandbox.xero.oauth_control import XeroIdentityControl
 from tests.pipelines.xero.conftest import api_calls, options, query, token_refreshes
 
 
-def test_a_401_that_is_not_expiry_is_not_retried_and_says_to_sign_in_again(
+def test_a_401_that_is_not_expiry_is_tried_once_more_with_a_refreshed_token_and_the_read_goes_on(
     settings: Settings, auth: XeroAuth, dataset: Dataset, control: SandboxControl
 ) -> None:
     tokens = auth.store.load()
     tokens.access_token = "not-a-token-xero-issued"  # still valid by our clock, unknown to Xero
     auth.store.save(tokens)
     since = control.last_seq()
-    with pytest.raises(XeroAccessDenied, match=r"401 AuthenticationUnsuccessful.*capsule-xero auth login"):
+    run = XeroRun()
+    run_xero_extract(settings, options=options(), run=run)
+    statuses = [c["status"] for c in api_calls(control, since)]
+    assert statuses[0] == 401 and set(statuses[1:]) == {200}  # the refused call, then the read
+    assert len(token_refreshes(control, since)) == 1
+    assert sum(run.records.values()) > 0
+
+
+def test_a_401_a_refresh_cannot_cure_says_to_sign_in_again(
+    settings: Settings, auth: XeroAuth, dataset: Dataset, control: SandboxControl
+) -> None:
+    tokens = auth.store.load()
+    tokens.access_token = "not-a-token-xero-issued"
+    tokens.refresh_token = "not-a-refresh-token-xero-issued"  # the consent is gone too
+    auth.store.save(tokens)
+    since = control.last_seq()
+    with pytest.raises(XeroAuthError, match=r"consent again.*capsule-xero auth login"):
         run_xero_extract(settings, options=options(), run=XeroRun())
-    calls = api_calls(control, since)
-    assert len(calls) == 1 and calls[0]["status"] == 401  # the first refusal ends the run
-    assert token_refreshes(control, since) == []
+    assert [c["status"] for c in api_calls(control, since)] == [401]  # the first refusal ends the run
+    assert len(token_refreshes(control, since)) == 1
 
 
 def test_a_403_is_not_retried_and_names_the_organisation_and_what_to_check(
