@@ -80,6 +80,10 @@ class LiteralConsole(Console):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("emoji", False)
         super().__init__(*args, **kwargs)
+        if "width" not in kwargs:
+            # rich freezes $COLUMNS as it is when the console is made (at import, for a module-level
+            # console); a long-lived process and a test that sets COLUMNS later want the width of now.
+            self._width = None
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(spell_out(text, keep_newlines=True), **kwargs)
