@@ -397,26 +397,41 @@ def _load_rules_or_exit(settings: Settings) -> Rules:
         raise typer.Exit(2) from None
 
 
+# Holds of CAPSULE_XERO_HOME taken outside any command context: kept for the life of the process.
+_HOLDS_FOR_THE_PROCESS: list[contextlib.AbstractContextManager[None]] = []
+
+
+def _current_command_context() -> object | None:
+    """The running command's context. Typer 0.29 (pinned) runs commands on its own copy of click
+    (typer._click), whose context the installed click package cannot see."""
+    try:
+        from typer.main import get_current_context
+    except ImportError:  # a Typer that runs on click itself
+        from click import get_current_context
+    return get_current_context(silent=True)
+
+
 def _hold_home(home: Path, *, shared: bool, wait: float | None = None) -> None:
     """Hold CAPSULE_XERO_HOME's lock (capsule_xero/home_lock.py) until the command ends; exit 1 with
     the holder named when another run keeps it. Re-entrant: a command takes it once for its whole
     run and the helpers it calls take it again without waiting for themselves."""
-    import click
     from rich.markup import escape
 
-    from capsule_xero.home_lock import READ_WAIT_SECONDS, WAIT_SECONDS, HomeBusy, home_lock
+    from capsule_xero import home_lock
 
-    hold = home_lock(
-        home, shared=shared, wait=wait if wait is not None else READ_WAIT_SECONDS if shared else WAIT_SECONDS
-    )
+    if wait is None:
+        wait = home_lock.READ_WAIT_SECONDS if shared else home_lock.WAIT_SECONDS
+    hold = home_lock.home_lock(home, shared=shared, wait=wait)
     try:
         hold.__enter__()
-    except HomeBusy as exc:
+    except home_lock.HomeBusy as exc:
         console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
         raise typer.Exit(1) from None
-    context = click.get_current_context(silent=True)
-    if context is not None:
-        context.call_on_close(lambda: hold.__exit__(None, None, None))
+    context = _current_command_context()
+    if context is None:
+        _HOLDS_FOR_THE_PROCESS.append(hold)  # the kernel lets go when the process ends
+    else:
+        context.call_on_close(lambda: hold.__exit__(None, None, None))  # type: ignore[attr-defined]
 
 
 def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:

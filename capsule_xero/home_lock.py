@@ -147,14 +147,15 @@ def this_command() -> str:
 
 @contextlib.contextmanager
 def home_lock(
-    home: Path, command: str | None = None, *, shared: bool = False, wait: float = WAIT_SECONDS
+    home: Path, command: str | None = None, *, shared: bool = False, wait: float | None = None
 ) -> Iterator[None]:
     """Hold the home's lock (exclusive unless ``shared``) for the block; re-entrant in a process.
 
     Waits up to ``wait`` seconds for another process to let go, then raises ``HomeBusy`` naming the
     holder. A shared hold asked for an exclusive one is upgraded: let go, then taken exclusively, so
     another writer may come first (then this one waits like any other); once upgraded, the hold stays
-    exclusive until the process lets go of it altogether."""
+    exclusive until the process lets go of it altogether. ``wait`` defaults to ``WAIT_SECONDS``."""
+    wait = WAIT_SECONDS if wait is None else wait
     path = _key(home)
     with _guard:
         held = _held.get(path)

@@ -12,11 +12,12 @@ empty, and matching creates contacts Xero already has.
 towards the data:
 
 1. the folder's state must be the newest state the file holds for this pipeline; when the file holds
-   an older one (a backup) or none (a new or lost file), the folder is dropped, and dlt restores the
-   file's own cursors, or reads in full when the file has none;
+   an older one (a backup) or none (a new or lost file), the folder is dropped; then the file's own
+   cursors are restored (``sync_destination``), and with none the source reads in full;
 2. each cursor must be covered by its table: the newest cursor value in the table is at least the
-   cursor. A table missing, emptied or older than its cursor has that resource's state reset, so it
-   is read in full again (merged by primary key: nothing is loaded twice).
+   cursor. A table missing, emptied or older than its cursor has that resource's state reset, in the
+   folder and in the file, so it is read in full again (merged by primary key: nothing is loaded
+   twice).
 """
 
 from __future__ import annotations
@@ -152,10 +153,13 @@ def align_cursors(pipeline: dlt.Pipeline, duckdb_path: Path, cursor_tables: Mapp
                 "scratch (in full)" if stored is None else "the cursors in the file",
             )
             pipeline.drop()
-            if stored is not None:
-                pipeline.sync_destination()
             reset.append("all (the DuckDB file does not hold the working folder's cursors)")
-        local = _local_state(pipeline)
+    if Path(duckdb_path).exists():
+        # The file's own cursors, when the folder was lost, dropped above, or is older: callers may
+        # run the pipeline with restore_from_destination off (Dagster), so the checks below see
+        # the state the run will use, and what they reset stays reset.
+        pipeline.sync_destination()
+    local = _local_state(pipeline)
     if local is None:
         return reset
 
@@ -180,7 +184,10 @@ def align_cursors(pipeline: dlt.Pipeline, duckdb_path: Path, cursor_tables: Mapp
     }
     if not stale:
         return reset
-    with pipeline.managed_state() as state:
+    # The reset is stored in the file at once (a load of the state alone): dagster-dlt drops the
+    # working folder before each run and restores it from the file, which would undo a reset kept
+    # only in the folder.
+    with pipeline.managed_state(extract_state=True) as state:
         for source, resource in sorted(stale):
             state["sources"][source]["resources"].pop(resource, None)
             log.warning(
@@ -190,4 +197,6 @@ def align_cursors(pipeline: dlt.Pipeline, duckdb_path: Path, cursor_tables: Mapp
                 resource,
             )
             reset.append(resource)
+    pipeline.normalize()
+    pipeline.load()
     return reset

@@ -423,13 +423,12 @@ def failure(pipeline: dlt.Pipeline, exc: Exception, settings: Settings | None = 
 
 
 def before_load(pipeline: dlt.Pipeline) -> drift.Snapshot:
-    """Before running the source: make the cursors agree with the DuckDB file (a file lost, emptied
-    or put back from a backup is read in full or from its own cursors, never from newer ones:
-    pipelines/cursors.py), restore state and schema from DuckDB when the working folder was lost,
-    and snapshot the tables, so ``after_load`` can tell drift from the first load. Raises
+    """Before running the source: restore state and schema from DuckDB when the working folder was
+    lost, make the cursors agree with the DuckDB file (a file lost, emptied or put back from a backup
+    is read in full or from its own cursors, never from newer ones: pipelines/cursors.py), and
+    snapshot the tables, so ``after_load`` can tell drift from the first load. Raises
     ``DuckDBFileProblem`` when the file is damaged or another program holds it."""
     align_cursors(pipeline, duckdb_path_of(pipeline), CURSOR_TABLES)
-    pipeline.sync_destination()
     return drift.snapshot(pipeline)
 
 
