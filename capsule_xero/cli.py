@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import webbrowser
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,7 +139,8 @@ def demo(
         )
         env_file = home / "sandbox.env"
         env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
-        _demo_sync(settings)
+        with _home_held_for_the_block():  # let go before serving: status, report and ui use the home
+            _demo_sync(settings)
         query = "select * from reports.review_queue"
         console.print(
             f"\nThe DuckDB file is {settings.duckdb_path}; query it with the duckdb package, e.g.\n"
@@ -399,6 +401,22 @@ def _load_rules_or_exit(settings: Settings) -> Rules:
 
 # Holds of CAPSULE_XERO_HOME taken outside any command context: kept for the life of the process.
 _HOLDS_FOR_THE_PROCESS: list[contextlib.AbstractContextManager[None]] = []
+# Open ``_home_held_for_the_block`` scopes, innermost last: holds taken inside end with the block.
+_HOLD_SCOPES: list[list[contextlib.AbstractContextManager[None]]] = []
+
+
+@contextlib.contextmanager
+def _home_held_for_the_block() -> Iterator[None]:
+    """Holds of the home taken inside the block are let go when it ends, not when the command does
+    (the demo syncs, then keeps serving the stand-ins for other commands and Dagster to use)."""
+    holds: list[contextlib.AbstractContextManager[None]] = []
+    _HOLD_SCOPES.append(holds)
+    try:
+        yield
+    finally:
+        _HOLD_SCOPES.remove(holds)
+        for hold in reversed(holds):
+            hold.__exit__(None, None, None)
 
 
 def _current_command_context() -> object | None:
@@ -428,7 +446,9 @@ def _hold_home(home: Path, *, shared: bool, wait: float | None = None) -> None:
         console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
         raise typer.Exit(1) from None
     context = _current_command_context()
-    if context is None:
+    if _HOLD_SCOPES:
+        _HOLD_SCOPES[-1].append(hold)
+    elif context is None:
         _HOLDS_FOR_THE_PROCESS.append(hold)  # the kernel lets go when the process ends
     else:
         context.call_on_close(lambda: hold.__exit__(None, None, None))  # type: ignore[attr-defined]
