@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import dagster as dg
 import duckdb
@@ -18,11 +18,9 @@ from capsule_xero.settings import Settings
 DAGSTER_WAIT_SECONDS = 600.0
 
 
-def dagster_step(context: Any) -> str:
+def dagster_step(context: dg.AssetExecutionContext) -> str:
     """How a Dagster step names itself in the home's lock file (``capsule-xero status`` shows it)."""
-    run_id = getattr(context, "run_id", None) or "?"
-    step = getattr(getattr(context, "op", None), "name", None) or "step"
-    return f"Dagster run {run_id[:8]} ({step})"
+    return f"Dagster run {context.run.run_id[:8]} ({context.op_execution_context.op.name})"
 
 
 class RulesResource(dg.ConfigurableResource):
