@@ -6,10 +6,13 @@ Both send to the channels in the rules file's ``alerts:`` section and never repe
 within a day. Transient retries never reach them: those succeed or end as a failed run.
 """
 
+from contextlib import nullcontext
+
 import dagster as dg
 import duckdb
 
 from capsule_xero.alerts import SentLog, check_and_send, run_failed, send
+from capsule_xero.home_lock import HomeBusy, home_lock
 from capsule_xero.rules import RulesError, load_rules
 from capsule_xero.settings import Settings
 
@@ -36,12 +39,19 @@ def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         return dg.SkipReason(f"The rules file has problems: {exc.problems[0]}")
     if not rules.alerts.channels:
         return dg.SkipReason("No alert channels in the rules file (alerts.channels): nothing to send to.")
-    con = _read_only(settings)
     try:
-        deliveries = check_and_send(con, settings, rules)
-    finally:
-        if con is not None:
-            con.close()
+        # Read only while no run holds the home: an open read-only handle stops a sync from writing.
+        with (
+            home_lock(settings.home, shared=True, wait=0) if settings.duckdb_path.exists() else nullcontext()
+        ):
+            con = _read_only(settings)
+            try:
+                deliveries = check_and_send(con, settings, rules)
+            finally:
+                if con is not None:
+                    con.close()
+    except HomeBusy:
+        deliveries = check_and_send(None, settings, rules)
     sent = [d for d in deliveries if d.sent]
     for problem in {d.problem for d in deliveries if d.problem}:
         context.log.warning(f"An alert channel failed: {problem}")

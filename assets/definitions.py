@@ -6,13 +6,12 @@ missing one is named then. Reconcile and reverse-ETL assets join it as they are 
 
 import dagster as dg
 from dagster_dlt import DagsterDltResource
-from dagster_duckdb import DuckDBResource
 
 from assets.alerting import SENSORS_ALERTS
 from assets.extract import capsule_extract, xero_extract
 from assets.jobs import JOBS, SCHEDULES
 from assets.reconciling import RECONCILE_ASSETS, RECONCILE_CHECKS
-from assets.resources import RulesResource
+from assets.resources import HomeDuckDBResource, RulesResource
 from assets.sensors import SENSORS
 from assets.settings_check import settings_sensor
 from assets.staging import (
@@ -53,7 +52,8 @@ defs = dg.Definitions(
     resources={
         "dlt": DagsterDltResource(),
         # The path holds no secret; CAPSULE_XERO_HOME defaults to ./.capsule-xero.
-        "duckdb": DuckDBResource(database=str(settings.duckdb_path)),
+        # Its connections hold CAPSULE_XERO_HOME's lock, as the capsule-xero commands do.
+        "duckdb": HomeDuckDBResource(database=str(settings.duckdb_path)),
         # The rules file is read when an asset runs: a mistake in it names its line in that run.
         "rules": RulesResource(),
     },

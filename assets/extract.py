@@ -8,6 +8,8 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from assets.resources import DAGSTER_WAIT_SECONDS, dagster_step
+from capsule_xero.home_lock import home_lock
 from capsule_xero.settings import Settings
 from pipelines import capsule, xero
 from pipelines.xero.helpers import XeroRun
@@ -62,15 +64,17 @@ CAPSULE_DESCRIPTIONS = {
 def capsule_extract(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
     """Read Capsule into DuckDB raw: changed records since the cursors, plus deletions."""
     settings = Settings.from_env()
-    pipeline = capsule.capsule_pipeline(settings)
-    before = capsule.before_load(pipeline)
-    try:
-        yield from dlt.run(
-            context=context, dlt_source=capsule.capsule_source(settings), dlt_pipeline=pipeline
-        )
-    except Exception as exc:
-        raise capsule.failure(pipeline, exc, settings) from None
-    changes = capsule.after_load(pipeline, before, pipeline.last_trace.last_load_info)
+    # The home's lock, as `capsule-xero sync` takes it: a CLI run and this one never share dlt's folder.
+    with home_lock(settings.home, dagster_step(context), wait=DAGSTER_WAIT_SECONDS):
+        pipeline = capsule.capsule_pipeline(settings)
+        before = capsule.before_load(pipeline)
+        try:
+            yield from dlt.run(
+                context=context, dlt_source=capsule.capsule_source(settings), dlt_pipeline=pipeline
+            )
+        except Exception as exc:
+            raise capsule.failure(pipeline, exc, settings) from None
+        changes = capsule.after_load(pipeline, before, pipeline.last_trace.last_load_info)
     if changes:
         context.log.warning("Capsule schema drift: " + "; ".join(c.describe() for c in changes))
 
@@ -110,12 +114,15 @@ def xero_extract(
     if config.full_read:
         options = replace(options, force_full_read=True)
     source = xero.xero_source(settings, options, run)
-    pipeline = xero.xero_pipeline(settings)
-    try:
-        yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
-    except Exception as exc:
-        raise (xero.xero_error(exc) or exc) from None
-    xero.create_missing_tables(pipeline)  # a new organisation has no contacts yet; staging selects anyway
+    with home_lock(settings.home, dagster_step(context), wait=DAGSTER_WAIT_SECONDS):
+        pipeline = xero.xero_pipeline(settings)
+        # A lost, emptied or restored DuckDB file is read in full, never from newer cursors.
+        xero.before_load(pipeline)
+        try:
+            yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
+        except Exception as exc:
+            raise (xero.xero_error(exc) or exc) from None
+        xero.create_missing_tables(pipeline)  # a new organisation has no contacts yet; staging selects anyway
     if run.stopped is not None:
         # What was read is loaded and the cursor kept; the message says when the budget is back.
         raise run.stopped

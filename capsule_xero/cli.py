@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import webbrowser
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -174,7 +175,8 @@ def demo(
         )
         env_file = home / "sandbox.env"
         env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
-        _demo_sync(settings)
+        with _home_held_for_the_block():  # let go before serving: status, report and ui use the home
+            _demo_sync(settings)
         query = "select * from reports.review_queue"
         console.print(
             f"\nThe DuckDB file is {settings.duckdb_path}; query it with the duckdb package, e.g.\n"
@@ -244,6 +246,9 @@ def extract(
     only: str = typer.Option("both", help="capsule, xero or both."),
 ) -> None:
     """Read Capsule and Xero into DuckDB (schema raw): only what changed since the last run."""
+    from rich.markup import escape
+
+    from capsule_xero.duckdb_file import DuckDBFileProblem
     from pipelines.capsule import CapsuleError, extract_capsule
     from pipelines.xero import XeroRun, run_xero_extract, xero_error
 
@@ -251,6 +256,7 @@ def extract(
         console.print("[red]--only takes capsule, xero or both.[/red]")
         raise typer.Exit(2)
     settings = Settings.from_env()
+    _hold_home(settings.home, shared=False)
     failed = False
     if only in {"capsule", "both"}:
         try:
@@ -263,8 +269,11 @@ def extract(
             for change in result.schema_changes:
                 console.print(f"[yellow]Capsule schema drift:[/yellow] {markup_literal(change.describe())}")
         except CapsuleError as exc:
-            console.print(f"[red]Capsule: {markup_literal(exc)}[/red]")
+            console.print(f"[red]Capsule: {markup_literal(exc)}[/red]", highlight=False)
             failed = True
+        except DuckDBFileProblem as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+            raise typer.Exit(1) from None
     if only in {"xero", "both"}:
         run = XeroRun()
         try:
@@ -274,11 +283,14 @@ def extract(
                 f"Xero: {sum(run.records.values()):,} records read with {sum(run.requests.values()):,} API calls "
                 f"(contacts: {run.modes.get('xero_contacts', 'not run')})."
             )
+        except DuckDBFileProblem as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+            raise typer.Exit(1) from None
         except Exception as exc:
             cause = xero_error(exc)  # sign-in, API and daily-limit errors, however dlt wrapped them
             if cause is None:
                 raise
-            console.print(f"[red]Xero: {markup_literal(cause)}[/red]")
+            console.print(f"[red]Xero: {markup_literal(cause)}[/red]", highlight=False)
             failed = True
     console.print(f"DuckDB file: {settings.duckdb_path}")
     if failed:
@@ -332,21 +344,18 @@ def report(
             highlight=False,
         )
         raise typer.Exit(1)
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        # DuckDB lets one process write a file; a running sync or Dagster holds it until it finishes.
-        console.print(f"[red]Cannot open {escape(str(path))}:[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from None
-    with con:
-        if name is None:
-            _list_reports({report: why_unavailable(con, report) for report in REPORTS})
-            return
+    with _connect(path, read_only=True) as con:
         try:
+            if name is None:
+                _list_reports({report: why_unavailable(con, report) for report in REPORTS})
+                return
             columns, rows = read_report(con, name)
         except ReportUnavailable as exc:
             console.print(f"[yellow]{escape(str(exc))}[/yellow]", highlight=False)
             raise typer.Exit(1) from None
+        except duckdb.Error as exc:
+            _exit_if_damaged(path, exc)
+            raise
     if csv_file is not None:
         try:
             _write_csv(Path(csv_file), columns, rows)
@@ -433,15 +442,85 @@ def _load_rules_or_exit(settings: Settings) -> Rules:
         raise typer.Exit(2) from None
 
 
-def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    import duckdb
+# Holds of CAPSULE_XERO_HOME taken outside any command context: kept for the life of the process.
+_HOLDS_FOR_THE_PROCESS: list[contextlib.AbstractContextManager[None]] = []
+# Open ``_home_held_for_the_block`` scopes, innermost last: holds taken inside end with the block.
+_HOLD_SCOPES: list[list[contextlib.AbstractContextManager[None]]] = []
+
+
+@contextlib.contextmanager
+def _home_held_for_the_block() -> Iterator[None]:
+    """Holds of the home taken inside the block are let go when it ends, not when the command does
+    (the demo syncs, then keeps serving the stand-ins for other commands and Dagster to use)."""
+    holds: list[contextlib.AbstractContextManager[None]] = []
+    _HOLD_SCOPES.append(holds)
+    try:
+        yield
+    finally:
+        _HOLD_SCOPES.remove(holds)
+        for hold in reversed(holds):
+            hold.__exit__(None, None, None)
+
+
+def _current_command_context() -> object | None:
+    """The running command's context. Typer 0.29 (pinned) runs commands on its own copy of click
+    (typer._click), whose context the installed click package cannot see."""
+    try:
+        from typer.main import get_current_context
+    except ImportError:  # a Typer that runs on click itself
+        from click import get_current_context
+    return get_current_context(silent=True)
+
+
+def _hold_home(home: Path, *, shared: bool, wait: float | None = None) -> None:
+    """Hold CAPSULE_XERO_HOME's lock (capsule_xero/home_lock.py) until the command ends; exit 1 with
+    the holder named when another run keeps it. Re-entrant: a command takes it once for its whole
+    run and the helpers it calls take it again without waiting for themselves."""
     from rich.markup import escape
 
+    from capsule_xero import home_lock
+
+    if wait is None:
+        wait = home_lock.READ_WAIT_SECONDS if shared else home_lock.WAIT_SECONDS
+    hold = home_lock.home_lock(home, shared=shared, wait=wait)
     try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error as exc:
-        # DuckDB lets one process write a file; a running sync or Dagster holds it until it finishes.
-        console.print(f"[red]Cannot open {escape(str(path))}:[/red] {escape(str(exc))}", highlight=False)
+        hold.__enter__()
+    except home_lock.HomeBusy as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    context = _current_command_context()
+    if _HOLD_SCOPES:
+        _HOLD_SCOPES[-1].append(hold)
+    elif context is None:
+        _HOLDS_FOR_THE_PROCESS.append(hold)  # the kernel lets go when the process ends
+    else:
+        context.call_on_close(lambda: hold.__exit__(None, None, None))  # type: ignore[attr-defined]
+
+
+def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """The DuckDB file, under the home's lock (shared to read, exclusive to write, until the command
+    ends): exit 1 with one line when another run holds it, or it is damaged or held elsewhere."""
+    from rich.markup import escape
+
+    from capsule_xero.duckdb_file import DuckDBFileProblem, open_duckdb
+
+    _hold_home(path.parent, shared=read_only)
+    try:
+        return open_duckdb(path, read_only=read_only)
+    except DuckDBFileProblem as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _exit_if_damaged(path: Path, exc: BaseException) -> None:
+    """Exit 1 with one line when a DuckDB error met while reading says the file is damaged (a bad
+    block shows only when a query reaches it); return otherwise, for the caller to raise."""
+    from rich.markup import escape
+
+    from capsule_xero.duckdb_file import damaged_reason, problem
+
+    if damaged_reason(exc) is not None:
+        console.print(f"[red]{escape(str(problem(path, exc)))}[/red]", highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -449,19 +528,27 @@ def _extract_both(settings: Settings, full: bool) -> None:
     """Capsule then Xero into schema raw; exit 1 (after saying why) when either fails."""
     from rich.markup import escape
 
+    from capsule_xero.duckdb_file import DuckDBFileProblem
     from pipelines.capsule import CapsuleError, extract_capsule
     from pipelines.xero import XeroRun, run_xero_extract, xero_error
 
+    _hold_home(settings.home, shared=False)
     try:
         with console.status("Reading Capsule…"):
             result = extract_capsule(settings, full_refresh=full)
     except CapsuleError as exc:
         console.print(f"[red]Capsule: {escape(str(exc))}[/red] Nothing was planned.", highlight=False)
         raise typer.Exit(1) from None
+    except DuckDBFileProblem as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from None
     run = XeroRun()
     try:
         with console.status("Reading Xero…"):
             run_xero_extract(settings, full_refresh=full, run=run)
+    except DuckDBFileProblem as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from None
     except Exception as exc:
         cause = xero_error(exc)  # sign-in, API and daily-limit errors, however dlt wrapped them
         if cause is None:
@@ -605,6 +692,7 @@ def sync(
     from reverse_etl.plans import PlanError, load_plan
 
     settings = Settings.from_env()
+    _hold_home(settings.home, shared=False)  # one run per home, before anything is read or written
     rules = _load_rules_or_exit(settings)
     _extract_both(settings, full)
     with _connect(settings.duckdb_path, read_only=False) as con:
@@ -697,19 +785,57 @@ def status(
     """The newest plans, the error queue (retrying and dead items), the Xero sign-in and the API budget."""
     settings = Settings.from_env()
     path = settings.duckdb_path
+    readable = True
     if not path.exists():
         console.print(
             f"No DuckDB file at {path} yet: no sync has run (`capsule-xero sync`).", highlight=False
         )
     else:
-        with _connect(path, read_only=True) as con:
-            _print_plans(con, plans)
-            _print_error_queue(con)
+        readable = _print_duckdb_status(path, plans)
     console.print("\n[bold]Xero sign-in[/bold]")
     with contextlib.suppress(typer.Exit):  # not signed in is a state to show, not a failure of status
         auth_status()
     console.print("\n[bold]Xero API budget[/bold]")
     _print_xero_budget(settings)
+    if not readable:
+        raise typer.Exit(1)
+
+
+def _print_duckdb_status(path: Path, plans: int) -> bool:
+    """Plans and the error queue, read under a shared hold of the home; False when the file cannot
+    be read (said in one line). While a sync holds the home they are skipped, with who holds it:
+    opening the file then would also stop that sync from writing it."""
+    import duckdb
+    from rich.markup import escape
+
+    from capsule_xero.duckdb_file import DuckDBFileProblem, damaged_reason, open_duckdb, problem
+    from capsule_xero.home_lock import READ_WAIT_SECONDS, HomeBusy, home_lock
+
+    try:
+        with home_lock(path.parent, shared=True, wait=READ_WAIT_SECONDS):
+            try:
+                con = open_duckdb(path, read_only=True)
+            except DuckDBFileProblem as exc:
+                console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+                return False
+            with con:
+                try:
+                    # Holding the home, this process knows no apply runs: an "applying" plan was cut off.
+                    _print_plans(con, plans, apply_running=False)
+                    _print_error_queue(con)
+                except duckdb.Error as exc:
+                    if damaged_reason(exc) is None:
+                        raise
+                    console.print(f"[red]{escape(str(problem(path, exc)))}[/red]", highlight=False)
+                    return False
+    except HomeBusy as busy:
+        who = busy.holder.describe() if busy.holder is not None else "another capsule-xero command"
+        console.print(
+            f"[yellow]Plans and the error queue are in the DuckDB file, which a sync holds ({escape(who)}):"
+            " `capsule-xero status` shows them once it has finished.[/yellow]",
+            highlight=False,
+        )
+    return True
 
 
 def _print_xero_budget(settings: Settings) -> None:
@@ -775,7 +901,9 @@ def _ago(elapsed: timedelta) -> str:
     return "just now"
 
 
-def _print_plans(con: duckdb.DuckDBPyConnection, limit: int) -> None:
+def _print_plans(con: duckdb.DuckDBPyConnection, limit: int, *, apply_running: bool = True) -> None:
+    """The newest plans. ``apply_running=False`` (the caller holds the home, so no apply runs): a plan
+    still marked "applying" was cut off mid-apply and shows as interrupted, with how to finish it."""
     from rich import box
     from rich.table import Table
 
@@ -791,18 +919,25 @@ def _print_plans(con: duckdb.DuckDBPyConnection, limit: int) -> None:
     table.add_column("made (UTC)", no_wrap=True)
     table.add_column("writes", overflow="fold")
     table.add_column("held back", justify="right")
+    interrupted = [p.plan_id for p in found if p.status == "applying" and not apply_running]
     for p in found:
         writes = ", ".join(
             f"{p.counts.get(op, 0):,} {op}" for op in ("create", "update", "archive", "restore")
         )
         table.add_row(
             str(p.plan_id),
-            p.status,
+            "interrupted" if p.plan_id in interrupted else p.status,
             f"{p.created_at:%Y-%m-%d %H:%M}",
             f"{writes}, {p.notes:,} notes",
             f"{p.counts.get('held_back', 0):,}",
         )
     console.print(table)
+    for number in interrupted:
+        console.print(
+            f"Plan {number} was interrupted while it was being applied (the run writing it ended): the next "
+            f"`capsule-xero sync --apply` or `capsule-xero apply {number}` finishes it.",
+            highlight=False,
+        )
     newest = found[0]
     if newest.waits_for_approval:
         console.print(

@@ -61,6 +61,8 @@ from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers.rest_client import RESTClient
 
+from capsule_xero.duckdb_file import check_duckdb_file
+from capsule_xero.home_lock import home_lock
 from capsule_xero.settings import Settings
 from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.capsule import drift
@@ -101,6 +103,7 @@ from pipelines.capsule.settings import (
     TASK_STATUSES,
     USER_COLUMNS,
 )
+from pipelines.cursors import align_cursors, duckdb_path_of
 
 __all__ = [
     "CapsuleError",
@@ -206,6 +209,20 @@ DECLARED_CHILDREN: dict[str, tuple[str, ...]] = {
     TABLES["opportunities"]: RECORD_NESTED,
     TABLES["kases"]: RECORD_NESTED,
     TABLES["party_field_definitions"]: DEFINITION_NESTED,
+}
+
+
+# Resources with a cursor, and the table whose rows that cursor describes (pipelines/cursors.py).
+CURSOR_TABLES: dict[str, str] = {
+    name: TABLES[name]
+    for name in (
+        "parties",
+        "opportunities",
+        "kases",
+        "deleted_parties",
+        "deleted_opportunities",
+        "deleted_kases",
+    )
 }
 
 
@@ -407,8 +424,11 @@ def failure(pipeline: dlt.Pipeline, exc: Exception, settings: Settings | None = 
 
 def before_load(pipeline: dlt.Pipeline) -> drift.Snapshot:
     """Before running the source: restore state and schema from DuckDB when the working folder was
-    lost, and snapshot the tables, so ``after_load`` can tell drift from the first load."""
-    pipeline.sync_destination()
+    lost, make the cursors agree with the DuckDB file (a file lost, emptied or put back from a backup
+    is read in full or from its own cursors, never from newer ones: pipelines/cursors.py), and
+    snapshot the tables, so ``after_load`` can tell drift from the first load. Raises
+    ``DuckDBFileProblem`` when the file is damaged or another program holds it."""
+    align_cursors(pipeline, duckdb_path_of(pipeline), CURSOR_TABLES)
     return drift.snapshot(pipeline)
 
 
@@ -442,11 +462,27 @@ def extract_capsule(
     """Run the Capsule extract into ``raw``; returns load info, row counts, calls and schema drift.
 
     ``full_refresh`` drops the capsule_* tables and cursors and reads everything again.
-    Raises ``CapsuleError`` subclasses with a message a person can act on (never the token)."""
+    Raises ``CapsuleError`` subclasses with a message a person can act on (never the token),
+    ``DuckDBFileProblem`` when the DuckDB file is damaged or held by another program, and
+    ``HomeBusy`` when another run holds CAPSULE_XERO_HOME."""
+    with home_lock(settings.home):
+        return _extract_capsule(settings, full_refresh, pacer=pacer, timeout=timeout, per_page=per_page)
+
+
+def _extract_capsule(
+    settings: Settings,
+    full_refresh: bool,
+    *,
+    pacer: CapsulePacer | None,
+    timeout: float | tuple[float, float],
+    per_page: int,
+) -> CapsuleExtract:
     pacer = pacer or shared_pacer(settings.capsule_api_url, settings.capsule_api_token)
     pipeline = capsule_pipeline(settings)
     calls, retries = pacer.calls, pacer.retries
     source = capsule_source(settings, pacer=pacer, timeout=timeout, per_page=per_page)
+    if full_refresh:
+        check_duckdb_file(settings.duckdb_path)
     try:
         before = {} if full_refresh else before_load(pipeline)
         info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)

@@ -37,9 +37,11 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from capsule_xero.home_lock import home_lock
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, XeroAuthError
 from pipelines import declared_tables, find_cause, prepare_dlt
+from pipelines.cursors import align_cursors, duckdb_path_of
 from pipelines.xero.helpers import (
     DriftDetector,
     ModifiedSinceWalk,
@@ -97,6 +99,7 @@ __all__ = [
     "XeroRequestsAuth",
     "XeroRun",
     "XeroUnavailable",
+    "before_load",
     "create_missing_tables",
     "pacer_for",
     "reset_pacers",
@@ -328,6 +331,22 @@ def xero_pipeline(settings: Settings) -> dlt.Pipeline:
     )
 
 
+# Resources with a cursor, and the table whose rows that cursor describes (pipelines/cursors.py).
+CURSOR_TABLES = {CONTACTS_TABLE: CONTACTS_TABLE, USERS_TABLE: USERS_TABLE}
+
+
+def before_load(pipeline: dlt.Pipeline) -> list[str]:
+    """Before running the source: make the cursors agree with the DuckDB file, so a file lost,
+    emptied or put back from an older backup is read in full (or from the cursors it holds itself),
+    never incrementally from newer cursors into tables that lack what they describe: Xero would
+    look empty and matching would create contacts it already has. Returns the resources reset.
+    Raises ``DuckDBFileProblem`` when the file is damaged or another program holds it."""
+    reset = align_cursors(pipeline, duckdb_path_of(pipeline), CURSOR_TABLES)
+    if reset:
+        log.warning("Xero: cursors reset to the DuckDB file's (%s)", ", ".join(reset))
+    return reset
+
+
 def create_missing_tables(pipeline: dlt.Pipeline) -> list[str]:
     """After a load: create, empty, every declared table that has had no row yet (a new organisation
     without contacts or groups, or contacts none of which has ContactPersons, Addresses or
@@ -359,14 +378,24 @@ def run_xero_extract(
     ``full_refresh=True`` forces the full read now (re-reading every contact, merged by ContactID;
     nothing is dropped). Raises ``DailyLimitReached`` (with ``.load_info``) after loading what was
     read when the daily limit stopped the reads, and ``XeroAccessDenied`` / ``XeroApiError`` /
-    ``XeroUnavailable`` with a message saying what to do when Xero refused or kept failing.
+    ``XeroUnavailable`` with a message saying what to do when Xero refused or kept failing;
+    ``DuckDBFileProblem`` when the DuckDB file is damaged or held by another program, and
+    ``HomeBusy`` when another run holds CAPSULE_XERO_HOME.
     """
     settings = settings or Settings.from_env()
+    with home_lock(settings.home):
+        return _run_xero_extract(settings, full_refresh, options, run)
+
+
+def _run_xero_extract(
+    settings: Settings, full_refresh: bool, options: XeroExtractConfig | None, run: XeroRun | None
+) -> LoadInfo:
     options = options or XeroExtractConfig.from_env()
     if full_refresh:
         options = replace(options, force_full_read=True)
     run = run if run is not None else XeroRun()
     pipeline = xero_pipeline(settings)
+    before_load(pipeline)
     try:
         info = pipeline.run(xero_source(settings, options, run))
     except PipelineStepFailed as exc:

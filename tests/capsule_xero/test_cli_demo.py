@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -44,3 +49,40 @@ def test_the_demo_syncs_a_fresh_world_into_xero_and_a_rerun_writes_nothing(
         ).fetchall()
         assert numbers == distinct
         assert con.sql("select count(*) from reports.review_queue").fetchall()[0][0] > 0
+
+
+def test_while_the_demo_serves_the_stand_ins_other_commands_use_its_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's sync lets go of the home before it keeps serving: `status` (and the Dagster UI the
+    demo suggests) read the plans it made instead of waiting for a sync that has finished."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "CAPSULE_XERO_CONFIG"},
+        "CAPSULE_XERO_HOME": str(tmp_path),
+        "COLUMNS": "200",
+    }
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        demo = subprocess.Popen(
+            [str(Path(sys.executable).parent / "capsule-xero"), "demo", "--parties", "200", "--port", "0"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while "keep running" not in log.read_text(errors="replace"):
+            assert demo.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.5)
+        home = tmp_path / "demo"
+        for line in (home / "sandbox.env").read_text().splitlines():
+            key, _, value = line.partition("=")
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("COLUMNS", "200")
+        monkeypatch.delenv("CAPSULE_XERO_CONFIG", raising=False)
+        result = CliRunner().invoke(cli.app, ["status"])
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert "Plans (newest first)" in result.output and "a sync holds" not in result.output

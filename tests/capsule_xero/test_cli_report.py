@@ -130,4 +130,4 @@ def test_a_report_while_another_process_writes_the_file_exits_1_and_says_why(duc
     finally:
         holder.communicate("", timeout=30)
     assert result.exit_code == 1
-    assert f"Cannot open {duckdb_path}" in result.output
+    assert f"{duckdb_path} is open in" in result.output and "Close that program" in result.output
