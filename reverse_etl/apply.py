@@ -117,6 +117,7 @@ class ApplyResult:
     refused: int = 0  # Xero's state forbids it, e.g. an outstanding balance (in the error queue)
     queued: int = 0  # not sent: the party waits in the error queue (dead, or not due yet)
     unknown: int = 0  # answer lost and not settled: looked up before anything is sent next run
+    not_sent: int = 0  # never reached Xero (the run stopped first, e.g. at the daily limit): sent next run
     recovered: int = 0  # outcomes settled by a lookup after a crash
     write_calls: int = 0  # contact write attempts (batches sent, retries with a new key included)
     batches: int = 0
@@ -134,7 +135,7 @@ class ApplyResult:
 
     def counts(self) -> dict[str, int]:
         names = ("created", "exists", "updated", "archived", "restored", "failed", "refused", "queued")
-        extra = ("unknown", "recovered", "write_calls", "groups_changed", "notes", "written_back")
+        extra = ("unknown", "not_sent", "recovered", "write_calls", "groups_changed", "notes", "written_back")
         return {name: getattr(self, name) for name in (*names, *extra, "write_backs_pending")}
 
 
@@ -425,9 +426,15 @@ class _Apply:
             self.recover()
         except XERO_STOPS as exc:
             # Nothing new may be sent while an earlier attempt is unsettled.
-            result.stopped = f"settling an interrupted earlier run needs Xero: {exc}"
+            result.stopped = (
+                f"{exc.situation}: an interrupted earlier run could not be settled, so nothing was sent;"
+                f" the next run settles it {exc.timing}."
+                if isinstance(exc, DailyLimitReached)
+                else f"settling an interrupted earlier run needs Xero: {exc}"
+            )
             result.status = status
             return result
+        stop: BaseException | None = None
         if status in APPLICABLE:
             check_current(self.con, self.plan_id)
             self.set_status("applying")
@@ -436,18 +443,35 @@ class _Apply:
                 self.set_groups()
                 self.add_notes()
             except XERO_STOPS as exc:
-                result.stopped = str(exc)
-                result.problems.append(f"Xero stopped the run: {exc}")
+                stop = exc
         self.write_back()
         outcomes = {r["seq"]: r["status"] for r in rows(self.con, "outcomes", {"plan_id": self.plan_id})}
+        result.unknown = sum(1 for op in self.ops if outcomes.get(op.seq) == "unknown")
+        result.not_sent = sum(1 for op in self.ops if outcomes.get(op.seq) is None)
+        if stop is not None:
+            # Said once, in `stopped` (the commands print it), never once per contact.
+            result.stopped = self.stop_message(stop)
         if status in DONE:
             result.status = status
         else:
-            done = all(outcomes.get(op.seq) in FINAL_STATUSES for op in self.ops)
+            done = stop is None and all(outcomes.get(op.seq) in FINAL_STATUSES for op in self.ops)
             result.status = "applied" if done else "partly_applied"
             self.set_status(result.status)
-        result.unknown = sum(1 for op in self.ops if outcomes.get(op.seq) == "unknown")
         return result
+
+    def stop_message(self, stop: BaseException) -> str:
+        """Why sending stopped, in one line: for Xero's daily limit, what was not sent and when it goes."""
+        if not isinstance(stop, DailyLimitReached):
+            return str(stop)
+        left = self.result.not_sent + self.result.unknown
+        what = (
+            f"{left:,} contact {'write' if left == 1 else 'writes'} and the groups and History notes after them"
+            if left
+            else "the contact groups and History notes still to set"
+        )
+        return (
+            f"{stop.situation}: writing stopped with {what} not sent; the next run sends them {stop.timing}."
+        )
 
     def set_status(self, status: str) -> None:
         mark_plan(self.con, self.plan_id, status, at=self.now())
@@ -609,6 +633,8 @@ class _Apply:
         op = self.by_seq[self._seq_of[id(item.operation)]]
         if item.ok:
             self.record_success(op, item.status, item.contact_id or op.contact_id, item.message, at)
+        elif item.status == "not_sent":
+            pass  # no outcome: the next run sends it like any operation not yet sent
         elif item.status == "unknown":
             self.record_outcome(op, "unknown", None, item.error_kind, item.message, at)
             self.result.problems.append(

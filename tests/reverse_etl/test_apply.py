@@ -850,3 +850,49 @@ def test_the_apply_command_refuses_a_plan_xero_has_moved_on_from_and_exits_1(
     result = CliRunner().invoke(cli(), ["apply", str(plan_id)])
     assert result.exit_code == 1 and "out of date" in result.output
     assert [c["Name"] for c in xero.contacts()] == ["Made By A Person Meanwhile"]
+
+
+# ---- Xero's daily limit --------------------------------------------------------------------------------
+
+
+def test_the_daily_limit_stops_writing_with_one_message_and_what_was_not_sent_goes_on_the_next_day(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    writer: XeroContactWriter,
+    back: CapsuleWriteBack,
+    parties: list[int],
+    xero: XeroControl,
+    control: SandboxControl,
+    sandbox: Sandbox,
+    tenant: str,
+    auth: XeroAuth,
+) -> None:
+    plan_id = add_plan(con, [create(p) for p in parties[:120]])  # three PUT batches: 50, 50, 20
+    xero.set_limits(tenant, day=1)  # the first batch is the day's last call
+    since = control.last_seq()
+    stopped = run(con, settings, plan_id, writer, back)
+
+    assert [c["status"] for c in xero_calls(control, since, "PUT")] == [200, 429]
+    counts = stopped.counts()
+    assert (counts["created"], counts["not_sent"], counts["unknown"]) == (50, 70, 0)
+    assert stopped.status == "partly_applied" and stopped.stopped is not None
+    said = [*stopped.problems, stopped.stopped]
+    assert sum("daily call limit" in line for line in said) == 1  # one message, not one per contact
+    assert "Reads stopped" not in stopped.stopped and ".." not in stopped.stopped
+    assert "not sent" in stopped.stopped
+    # A 429 means Xero took nothing: the 70 are not sent (no outcome), not unknown, and not looked up.
+    assert sorted(r["status"] for r in outcomes(con, plan_id).values()) == ["created"] * 50
+    assert query(con, "select * from ledger.outbox where state <> 'settled'") == []
+
+    sandbox.clock.advance(86_400)  # the organisation's daily window resets
+    sign_in_again(auth, xero, tenant)
+    xero.set_limits(tenant, day=5000)
+    since = control.last_seq()
+    with XeroContactWriter(settings, auth, policy=QUICK) as next_day:
+        finished = run(con, settings, plan_id, next_day, back)
+    assert (finished.status, finished.created, finished.recovered) == ("applied", 70, 0)
+    assert [c["method"] for c in control.calls("xero", since) if c["path"].startswith(CONTACTS)] == [
+        "PUT",
+        "PUT",
+    ]
+    assert sorted(len(found) for found in by_number(xero).values()) == [1] * 120
