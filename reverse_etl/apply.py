@@ -833,6 +833,22 @@ class _Apply:
             work.append((op, contact_id, before, add, remove))
         if not work:
             return
+        # Recorded before the first call: a run killed between group calls leaves contacts in some of
+        # their groups, and the next diff must see that as this tool's doing (ledger.sql group_outbox).
+        insert_rows(
+            self.con,
+            "groups_sending",
+            (
+                {
+                    "contact_id": contact_id,
+                    "party_id": op.party_id,
+                    "plan_id": op.plan_id,
+                    "target": groups_value(group_names(op.after.get("contact_groups"))),
+                }
+                for op, contact_id, *_ in work
+            ),
+            at=self.now(),
+        )
         wanted = [name for *_, add, _ in work for name in add]
         ensured = self.writer.ensure_groups(wanted) if wanted else GroupsEnsured(ids={})
         existing: dict[str, str] = {}
@@ -896,6 +912,7 @@ class _Apply:
                 )
         with transaction(self.con):
             insert_rows(self.con, "set_written_groups", settled, at=at)
+            insert_rows(self.con, "groups_done", ({"contact_id": r["contact_id"]} for r in settled))
             self.flush(at)
 
     # ---- 5b. History notes -----------------------------------------------------------------
@@ -948,6 +965,8 @@ class _Apply:
 
     # ---- 5c. write-back to Capsule ---------------------------------------------------------
     def write_back(self) -> None:
+        if has_table(self.con, "staging", "capsule_parties"):
+            self.con.execute(sql("settle_pending_write_backs"), {"at": self.now()})
         wanted = self.write_back_wanted()
         if not wanted:
             return
@@ -999,40 +1018,47 @@ class _Apply:
             )
 
     def write_back_wanted(self) -> dict[int, str]:
-        """{party: ContactID} the Capsule field should hold and (as far as this tool knows) does not:
-        this plan's contacts first, then earlier pending ones, then every matched party."""
-        candidates: dict[int, str] = {}
-        for r in rows(self.con, "party_contacts", {"plan_id": self.plan_id}):
+        return write_backs_wanted(self.con, self.plan_id)
+
+
+def write_backs_wanted(con: duckdb.DuckDBPyConnection, plan_id: int | None = None) -> dict[int, str]:
+    """{party: ContactID} the Capsule field should hold and (as far as this tool knows) does not:
+    plan ``plan_id``'s contacts first, then write-backs left pending by an earlier run (stopped by
+    Capsule's hourly limit, or killed), then every matched party. A new plan counts these (without
+    a plan id) so that a plan with nothing else to do still carries them (reverse_etl/plans.py)."""
+    if not has_table(con, "ledger", "capsule_write_backs"):
+        return {}
+    candidates: dict[int, str] = {}
+    if plan_id is not None:
+        for r in rows(con, "party_contacts", {"plan_id": plan_id}):
             if r["operation"] != "archive":
                 candidates.setdefault(int(r["party_id"]), r["contact_id"])
-        for r in rows(self.con, "pending_write_backs"):
+    for r in rows(con, "pending_write_backs"):
+        candidates.setdefault(int(r["party_id"]), r["contact_id"])
+    if has_table(con, "reconcile", "contact_matches") and has_table(con, "reconcile", "sync_scope"):
+        for r in rows(con, "matched_parties"):
             candidates.setdefault(int(r["party_id"]), r["contact_id"])
-        if has_table(self.con, "reconcile", "contact_matches") and has_table(
-            self.con, "reconcile", "sync_scope"
-        ):
-            for r in rows(self.con, "matched_parties"):
-                candidates.setdefault(int(r["party_id"]), r["contact_id"])
-        if not candidates:
-            return {}
-        query = (
-            "write_back_state"
-            if has_table(self.con, "staging", "capsule_parties")
-            else "write_back_state_without_staging"
-        )
-        states = {r["party_id"]: r for r in rows(self.con, query, {"party_ids": list(candidates)})}
-        wanted: dict[int, str] = {}
-        for party_id, contact_id in candidates.items():
-            state = states.get(party_id) or {}
-            if state.get("is_deleted"):
-                continue  # gone from Capsule: nothing to write into
-            if (state.get("capsule_value") or "") == contact_id.lower():
-                continue
-            if state.get("written_id") == contact_id and state.get("written_state") in ("written", "failed"):
-                changed_since = state.get("capsule_updated_at")
-                if changed_since is None or changed_since <= state["written_at"]:
-                    continue  # written (or refused) already; Capsule has not changed the party since
-            wanted[party_id] = contact_id
-        return wanted
+    if not candidates:
+        return {}
+    query = (
+        "write_back_state"
+        if has_table(con, "staging", "capsule_parties")
+        else "write_back_state_without_staging"
+    )
+    states = {r["party_id"]: r for r in rows(con, query, {"party_ids": list(candidates)})}
+    wanted: dict[int, str] = {}
+    for party_id, contact_id in candidates.items():
+        state = states.get(party_id) or {}
+        if state.get("is_deleted"):
+            continue  # gone from Capsule: nothing to write into
+        if (state.get("capsule_value") or "") == contact_id.lower():
+            continue
+        if state.get("written_id") == contact_id and state.get("written_state") in ("written", "failed"):
+            changed_since = state.get("capsule_updated_at")
+            if changed_since is None or changed_since <= state["written_at"]:
+                continue  # written (or refused) already; Capsule has not changed the party since
+        wanted[party_id] = contact_id
+    return wanted
 
 
 @dataclass

@@ -62,6 +62,9 @@ STATUSES = ("pending_approval", "approved", "applying", "applied", "partly_appli
 NOT_STARTED = ("pending_approval", "approved")
 # Plans a new identical one may stand in for (same number, approval kept).
 REUSABLE = ("pending_approval", "approved", "empty")
+# Plans whose apply started and did not finish (killed, or stopped by Xero or its daily limit): the
+# newest such plan stands, while still current, until an apply finishes it (``create_plan``).
+INTERRUPTED = ("applying", "partly_applied")
 # Contact ids shown in a staleness message; the count says how many there are in all.
 STALE_IDS_SHOWN = 5
 # The apply loop's tables (owned by reverse_etl/apply.py): what a plan already sent, when they exist.
@@ -125,9 +128,11 @@ class Plan:
     approved_at: datetime | None = None
     applied_at: datetime | None = None
     held_back: tuple[HeldBack, ...] = ()
-    # Set by create_plan: the earlier plan stood in for an identical new one / plans it superseded.
+    # Set by create_plan: the earlier plan stood in for an identical new one / plans it superseded /
+    # the newest plan's apply was interrupted and it stands until an apply finishes it.
     reused: bool = False
     superseded: tuple[int, ...] = field(default=())
+    resumes: bool = False
 
     @property
     def operations(self) -> int:
@@ -137,6 +142,11 @@ class Plan:
     @property
     def notes(self) -> int:
         return self.counts.get("notes", 0)
+
+    @property
+    def write_backs(self) -> int:
+        """ContactIDs to write back to Capsule for contacts Xero already has (pending or missing)."""
+        return self.counts.get("write_backs", 0)
 
     @property
     def waits_for_approval(self) -> bool:
@@ -218,6 +228,9 @@ def create_plan(con: duckdb.DuckDBPyConnection, rules: Rules, *, now: datetime |
 
 
 def _create_plan(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, now: datetime) -> Plan:
+    interrupted = _interrupted(con, rules)
+    if interrupted is not None:
+        return interrupted
     held_back = _held_back_now(con, now)
     held_ids = sorted({h.party_id for h in held_back})
     con.execute(
@@ -228,10 +241,16 @@ def _create_plan(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str,
         f"create or replace temp table plan_draft_notes as {_query('notes')}", {"held_back": held_ids}
     )
     try:
+        write_backs = _write_backs_wanted(con, rules)
         ((content_hash,),) = con.execute(
-            _query("content_hash"), {"rules_fingerprint": fingerprint}
+            _query("content_hash"),
+            {
+                "rules_fingerprint": fingerprint,
+                "write_backs": ",".join(f"{p}:{c}" for p, c in sorted(write_backs.items())),
+            },
         ).fetchall()
         counts = _draft_counts(con, len(held_back))
+        counts["write_backs"] = len(write_backs)
         xero_state_at, capsule_state_at = _source_states(con)
         latest = _latest_row(con)
         if latest is not None and latest["status"] in REUSABLE and latest["content_hash"] == content_hash:
@@ -317,8 +336,51 @@ def _reuse(
 
 
 def counts_total(counts: dict[str, int]) -> int:
-    """Writes and notes of a plan's counts: zero means the plan is empty."""
-    return sum(counts.get(op, 0) for op in PLANNED_OPERATIONS) + counts.get("notes", 0)
+    """Writes, notes and write-backs of a plan's counts: zero means the plan is empty."""
+    return (
+        sum(counts.get(op, 0) for op in PLANNED_OPERATIONS)
+        + counts.get("notes", 0)
+        + counts.get("write_backs", 0)
+    )
+
+
+def _interrupted(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan | None:
+    """The newest plan, when its apply was interrupted and it still fits Xero and the rules: it stands
+    (a person approved it; what it started is finished by the next apply, without a new approval).
+    A newest plan that was interrupted but no longer fits is closed as ``partly_applied``: its
+    outcomes say what landed, and the new plan, made from the diff, carries the rest (the ledger
+    and ``ledger.group_outbox`` keep this tool's own writes from looking like someone else's)."""
+    latest = _latest_row(con)
+    if latest is None or latest["status"] not in INTERRUPTED:
+        return None
+    plan_id = latest["plan_id"]
+    # No apply runs while a plan is made (one process holds the DuckDB file): "applying" here means
+    # the run that was applying it died.
+    con.execute("update ledger.plans set status = 'partly_applied' where plan_id = ?", [plan_id])
+    try:
+        check_plan_is_current(con, plan_id, rules)
+    except StalePlanError:
+        return None
+    plan = load_plan(con, plan_id)
+    assert plan is not None
+    return replace(plan, resumes=True)
+
+
+def _write_backs_wanted(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[int, str]:
+    """The ContactIDs Capsule should hold and does not (reverse_etl/apply.py decides which), unless
+    Capsule has no field to hold them: then they cannot be written and a plan must not carry them."""
+    # Imported here: the apply loop imports this module.
+    from reverse_etl.apply import ensure_apply_tables, write_backs_wanted
+
+    ensure_apply_tables(con)
+    if has_table(con, "raw", "capsule_party_field_definitions"):
+        ((defined,),) = con.execute(
+            "select count(*) from raw.capsule_party_field_definitions where lower(trim(name)) = lower(trim(?))",
+            [rules.capsule.xero_contact_id_field],
+        ).fetchall()
+        if not defined:
+            return {}
+    return write_backs_wanted(con)
 
 
 def _draft_counts(con: duckdb.DuckDBPyConnection, held_back: int) -> dict[str, int]:

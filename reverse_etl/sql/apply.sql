@@ -209,6 +209,19 @@ from (
 ) as g
 where w.contact_id = g.contact_id;
 
+-- name: groups_sending
+insert or replace into ledger.group_outbox (contact_id, party_id, plan_id, target, started_at)
+select
+    unnest(cast($contact_id as varchar[])),
+    unnest(cast($party_id as bigint[])),
+    unnest(cast($plan_id as bigint[])),
+    unnest(cast($target as varchar[])),
+    $at;
+
+-- name: groups_done
+delete from ledger.group_outbox
+where contact_id in (select unnest(cast($contact_id as varchar[])));
+
 -- name: audit
 insert into ledger.audit (plan_id, seq, party_id, contact_id, field, before, after, "at", reason, is_undo)
 select
@@ -361,6 +374,13 @@ select
     b."at" as written_at
 from (select unnest($party_ids) as party_id) as w
 left join ledger.capsule_write_backs as b on b.party_id = w.party_id;
+
+-- name: settle_pending_write_backs
+-- Pending write-backs Capsule already shows (written by a run killed before it recorded them).
+update ledger.capsule_write_backs as b
+set state = 'written', message = null, "at" = $at
+from staging.capsule_parties as p
+where b.state = 'pending' and p.party_id = b.party_id and lower(p.xero_contact_id) = lower(b.contact_id);
 
 -- name: write_backs_pending
 insert or replace into ledger.capsule_write_backs (party_id, contact_id, plan_id, state, message, "at")

@@ -531,14 +531,32 @@ def test_a_superseded_plan_is_never_current(scene: Scene) -> None:
     assert caught.value.superseded_by == 2
 
 
-def test_an_older_plan_left_partly_applied_is_stale_once_a_newer_plan_exists(scene: Scene) -> None:
+def test_an_interrupted_plan_stands_until_it_is_finished_while_xero_has_not_moved_on(scene: Scene) -> None:
     a_few_updates(scene, 1)
     first = create_plan(scene.con, rules())
-    mark_plan(scene.con, first.plan_id, "partly_applied")
-    check_plan_is_current(scene.con, first.plan_id)  # nothing newer: the apply loop may resume it
+    mark_plan(scene.con, first.plan_id, "applying")  # the run applying it was killed
+    scene.operation("create", 70, name="Seventy")  # a change in Capsule meanwhile
+    again = create_plan(scene.con, rules())
+    assert (again.plan_id, again.resumes, again.status) == (first.plan_id, True, "partly_applied")
+    assert [o.party_id for o in plan_operations(scene.con, first.plan_id)] == [100]  # its own, with approval
+    check_plan_is_current(scene.con, first.plan_id)  # the apply loop may finish it
+    assert "was interrupted before it finished" in text_of(render_plan(scene.con, again))
+
+
+def test_an_interrupted_plan_xero_has_moved_on_from_is_closed_and_a_new_plan_carries_the_rest(
+    scene: Scene,
+) -> None:
+    a_few_updates(scene, 1)
+    first = create_plan(scene.con, rules())
+    mark_plan(scene.con, first.plan_id, "applying")
+    scene.con.execute(
+        "update raw.xero_contacts set updated_date_utc = ? where contact_id = 'c-0'",
+        [first.xero_state_at + timedelta(minutes=5)],  # someone edited the contact in Xero
+    )
     scene.operation("create", 70, name="Seventy")
-    create_plan(scene.con, rules())
-    assert load_plan(scene.con, first.plan_id).status == "partly_applied"  # its record stays true
+    second = create_plan(scene.con, rules())
+    assert (second.plan_id, second.resumes) == (2, False)
+    assert load_plan(scene.con, first.plan_id).status == "partly_applied"  # closed; its record stays true
     with pytest.raises(StalePlanError, match="superseded by plan 2"):
         check_plan_is_current(scene.con, first.plan_id)
 
