@@ -84,14 +84,29 @@ WRITE_BACKS_PER_RECORD = 100
 XERO_STOPS = (XeroUnavailable, DailyLimitReached, XeroWriteError, httpx.TransportError)
 
 
+# Error kinds the error queue retries by itself (with RetryPolicy's delays). Everything else Xero
+# refuses — a validation error (the record must change), a refusal its state decides (an outstanding
+# balance) — gives the same answer however often it is sent, so it waits for a person at once.
+RETRIED_ERROR_KINDS = frozenset({"transient"})
+
+
+def release_hint(party_id: int) -> str:
+    """What ends a wait in the error queue, for the person reading it."""
+    return (
+        "fix the record in Capsule or Xero (a changed record is sent again by the next sync),"
+        f" or `capsule-xero retry {party_id}` to send it again as it is"
+    )
+
+
 class PlanNotApplicable(PlanError):
     """The plan does not exist, or is not in a state that may be applied (pending approval, superseded)."""
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How the error queue spaces its retries: ``first_delay`` × ``factor`` ^ (attempts − 1), at most
-    ``max_delay``; after ``max_attempts`` failed attempts the party is ``dead``."""
+    """How the error queue spaces the retries of a transient failure (``RETRIED_ERROR_KINDS``):
+    ``first_delay`` × ``factor`` ^ (attempts − 1), at most ``max_delay``; after ``max_attempts``
+    failed attempts the party is ``dead``. Other refusals are dead at once."""
 
     first_delay: timedelta = timedelta(minutes=15)
     factor: float = 4.0
@@ -268,6 +283,7 @@ class PlannedOp:
     before: Mapping[str, Any]
     kept_fields: tuple[str, ...]
     reason: str | None
+    inputs_hash: str | None = None  # what it asks of Xero (sql/plans.sql cx_operation_inputs)
 
     @classmethod
     def from_row(cls, plan_id: int, row: Mapping[str, Any]) -> PlannedOp:
@@ -283,6 +299,7 @@ class PlannedOp:
             json.loads(row["before"]) if row["before"] else {},
             tuple(row["kept_fields"] or ()),
             row["reason"],
+            row.get("inputs_hash"),
         )
 
     @property
@@ -298,6 +315,14 @@ class PlannedOp:
         number = self.contact_number or (f"party {self.party_id}" if self.operation == "archive" else "")
         contact_id = None if self.operation == "create" else self.contact_id
         return ContactOperation(self.operation, self.party_id, number, fields, contact_id)  # type: ignore[arg-type]
+
+
+def release(con: duckdb.DuckDBPyConnection, party_ids: Iterable[int]) -> list[int]:
+    """A person releases parties that wait in the error queue: the next plan sends their operation
+    again, as it is (and if Xero refuses it again, it waits again). Returns the parties released."""
+    ensure_apply_tables(con)
+    found = con.execute(sql("release_failures"), {"party_ids": sorted(set(party_ids))}).fetchall()
+    return sorted(row[0] for row in found)
 
 
 def load_operations(con: duckdb.DuckDBPyConnection, plan_id: int) -> list[PlannedOp]:
@@ -588,7 +613,9 @@ class _Apply:
         if row is None:
             return None
         if row["state"] == "dead":
-            return f"dead in the error queue after {row['attempts']} attempts ({row['message']}): a person must act"
+            if row.get("inputs_hash") is None or row["inputs_hash"] != op.inputs_hash:
+                return None  # the record changed since Xero refused it, or a person released it
+            return f"waits for a person in the error queue ({row['message']}): {release_hint(op.party_id)}"
         if row["next_attempt_at"] is not None and row["next_attempt_at"] > at:
             return (
                 f"waiting in the error queue until {row['next_attempt_at']:%Y-%m-%d %H:%M %Z} "
@@ -674,14 +701,22 @@ class _Apply:
         self.record_outcome(op, status, op.contact_id, error_kind, message, at)
         previous = self._queue.get(op.party_id)
         attempts = (previous["attempts"] if previous else 0) + 1
+        # A validation error or a refusal Xero's state decides gives the same answer however often
+        # it is sent: it waits for a person (or a change of the record) at once. Only a failure
+        # named transient is retried, with growing delays.
+        retry = error_kind in RETRIED_ERROR_KINDS and attempts < self.retry.max_attempts
+        # What is held back until it changes. A Name or ContactNumber another contact holds is no
+        # fault of the record: every plan's preflight checks it against a fresh read of Xero (and
+        # suffixes, links or sends it to review), so a plan that still carries the same write has
+        # found the value free again; holding it back would only keep it from Xero.
+        inputs_hash = None if "already assigned to another contact" in message.lower() else op.inputs_hash
         entry = {
             "party_id": op.party_id,
-            "state": "dead" if attempts >= self.retry.max_attempts else "retrying",
+            "state": "retrying" if retry else "dead",
             "attempts": attempts,
-            "next_attempt_at": None
-            if attempts >= self.retry.max_attempts
-            else at + self.retry.delay(attempts),
+            "next_attempt_at": at + self.retry.delay(attempts) if retry else None,
             "message": message,
+            "inputs_hash": inputs_hash,
         }
         self._queue[op.party_id] = entry
         self.con.execute(
@@ -697,15 +732,27 @@ class _Apply:
                 "attempts": attempts,
                 "max_attempts": self.retry.max_attempts,
                 "delay": self.retry.delay(attempts),
+                "retry": error_kind in RETRIED_ERROR_KINDS,
+                "inputs_hash": inputs_hash,
                 "at": at,
             },
         )
         setattr(self.result, status, getattr(self.result, status) + 1)
-        dead = " (now dead: a person must act)" if attempts >= self.retry.max_attempts else ""
-        self.result.problems.append(
-            f"party {op.party_id} ({op.operation} {op.contact_number or op.contact_id}): {status}: "
-            f"{message} — attempt {attempts} of {self.retry.max_attempts}{dead}"
-        )
+        record = f"party {op.party_id} ({op.operation} {op.contact_number or op.contact_id})"
+        if retry:
+            self.result.problems.append(
+                f"{record}: {status}: {message} — attempt {attempts} of {self.retry.max_attempts}, "
+                f"retried after {entry['next_attempt_at']:%Y-%m-%d %H:%M %Z}"
+            )
+        elif inputs_hash is None:
+            self.result.problems.append(
+                f"{record}: {status}: {message} — sent again once no other Xero contact holds it"
+                " (each plan checks a fresh read of Xero first)"
+            )
+        else:
+            self.result.problems.append(
+                f"{record}: {status}: {message} — waits for a person: {release_hint(op.party_id)}"
+            )
 
     def record_success(
         self, op: PlannedOp, status: str, contact_id: str | None, message: str | None, at: datetime

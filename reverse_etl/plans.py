@@ -231,16 +231,10 @@ def _create_plan(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str,
     interrupted = _interrupted(con, rules)
     if interrupted is not None:
         return interrupted
-    held_back = _held_back_now(con, now)
-    held_ids = sorted({h.party_id for h in held_back})
-    con.execute(
-        f"create or replace temp table plan_draft_operations as {_query('operations')}",
-        {"held_back": held_ids},
-    )
-    con.execute(
-        f"create or replace temp table plan_draft_notes as {_query('notes')}", {"held_back": held_ids}
-    )
+    con.execute(f"create or replace temp table plan_draft_operations as {_query('operations')}")
+    con.execute(f"create or replace temp table plan_draft_notes as {_query('notes')}")
     try:
+        held_back = _hold_back(con, now)
         write_backs = _write_backs_wanted(con, rules)
         ((content_hash,),) = con.execute(
             _query("content_hash"),
@@ -437,11 +431,22 @@ def _plural(count: int, word: str) -> str:
     return word if count == 1 else f"{word}s"
 
 
-def _held_back_now(con: duckdb.DuckDBPyConnection, now: datetime) -> list[HeldBack]:
+def _hold_back(con: duckdb.DuckDBPyConnection, now: datetime) -> list[HeldBack]:
+    """Take the parties the error queue holds back out of the draft (sql/plans/held_back.sql), and
+    drop queue entries the reconcile no longer wants anything for (nothing is left to refuse)."""
     if not has_table(con, "ledger", "error_queue"):
         return []
-    rows = con.execute(_query("held_back"), {"now": now}).fetchall()
-    return [HeldBack(*row) for row in rows]
+    held = [HeldBack(*row) for row in con.execute(_query("held_back"), {"now": now}).fetchall()]
+    con.execute(_query("moot_failures"))  # before the held parties leave the draft
+    ids = sorted({h.party_id for h in held})
+    if ids:
+        con.execute("delete from plan_draft_operations where list_contains(?, party_id)", [ids])
+        con.execute("delete from plan_draft_notes where list_contains(?, party_id)", [ids])
+        con.execute(
+            "create or replace temp table plan_draft_operations as select * replace"
+            " (cast(row_number() over (order by seq) as integer) as seq) from plan_draft_operations"
+        )
+    return held
 
 
 def _store_held_back(con: duckdb.DuckDBPyConnection, plan_id: int, held_back: list[HeldBack]) -> None:

@@ -53,9 +53,12 @@ create table if not exists ledger.audit (
     is_undo boolean not null default false
 );
 
--- Parties whose last write Xero refused, with Xero's message: retried by later plans after
--- next_attempt_at (growing delays), then `dead` until a person acts. Plans leave out parties that are
--- dead or not yet due (assets/sql/reconcile/README.md; reverse_etl/plans.py).
+-- Parties whose last write Xero refused, with Xero's message. A refusal no retry can change (a
+-- validation error, or Xero's state forbids it) is `dead` at once: it waits for a person, and plans
+-- leave the party out while the reconcile wants the very same operation (inputs_hash, the
+-- cx_operation_inputs of what was refused: sql/plans.sql); once the record changes, or a person
+-- releases it (inputs_hash null), it is sent again. Only a transient failure is `retrying`: sent
+-- again by later plans after next_attempt_at (growing delays), dead after max_attempts.
 create table if not exists ledger.error_queue (
     party_id bigint primary key,
     contact_id varchar,
@@ -67,7 +70,8 @@ create table if not exists ledger.error_queue (
     attempts integer not null,
     first_failed_at timestamptz not null,
     next_attempt_at timestamptz,
-    state varchar not null
+    state varchar not null,
+    inputs_hash varchar
 );
 
 -- A History note on its way: inserted before the call, removed when ledger.history_notes has it. A
@@ -107,7 +111,10 @@ select
     cast(o.after as varchar) as after,
     cast(o.before as varchar) as before,
     coalesce(o.kept_fields, []::varchar[]) as kept_fields,
-    o.reason
+    o.reason,
+    cx_operation_inputs(
+        o.operation, o.contact_id, o.contact_number, o.changed_fields, o.after, o.before, o.expect_refusal
+    ) as inputs_hash
 from ledger.plan_operations as o
 where o.plan_id = $plan_id and o.operation in ('create', 'update', 'archive', 'restore')
 order by o.seq;
@@ -237,21 +244,22 @@ select
     $is_undo;
 
 -- name: error_queue
-select party_id, state, attempts, next_attempt_at, message
+select party_id, state, attempts, next_attempt_at, message, inputs_hash
 from ledger.error_queue;
 
 -- name: queue_failure
--- A party that fails again keeps its first_failed_at and counts one more attempt; the wait before the
--- next try grows with the attempts ($delay is worked out from them in Python), and after
--- $max_attempts it is dead: a person must act.
+-- A party that fails again keeps its first_failed_at and counts one more attempt. A transient failure
+-- ($retry) waits a delay that grows with the attempts ($delay is worked out from them in Python) and
+-- is dead after $max_attempts; any other refusal is dead at once: a person must act.
 insert into ledger.error_queue (
     party_id, contact_id, plan_id, seq, operation, error_kind, message, attempts, first_failed_at,
-    next_attempt_at, state
+    next_attempt_at, state, inputs_hash
 )
 values (
     $party_id, $contact_id, $plan_id, $seq, $operation, $error_kind, $message, $attempts, $at,
-    case when $attempts >= $max_attempts then null else $at + $delay end,
-    case when $attempts >= $max_attempts then 'dead' else 'retrying' end
+    case when $retry and $attempts < $max_attempts then $at + $delay end,
+    case when $retry and $attempts < $max_attempts then 'retrying' else 'dead' end,
+    $inputs_hash
 )
 on conflict (party_id) do update set
     contact_id = excluded.contact_id,
@@ -262,7 +270,15 @@ on conflict (party_id) do update set
     message = excluded.message,
     attempts = excluded.attempts,
     next_attempt_at = excluded.next_attempt_at,
-    state = excluded.state;
+    state = excluded.state,
+    inputs_hash = excluded.inputs_hash;
+
+-- name: release_failures
+-- A person releases parties waiting in the error queue: the next plan sends their operation again.
+update ledger.error_queue
+set inputs_hash = null
+where list_contains(cast($party_ids as bigint[]), party_id) and state = 'dead'
+returning party_id;
 
 -- name: clear_failure
 delete from ledger.error_queue

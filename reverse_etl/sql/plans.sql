@@ -64,3 +64,23 @@ create table if not exists ledger.plan_held_back (
     error_kind varchar,
     message varchar
 );
+
+-- What an operation asks of Xero, as one hash: the same hash means Xero would be asked the very same
+-- thing (the same fields, values and contact, against the same Xero values, with the same expected
+-- refusal). The error queue keeps the hash of what Xero refused; a plan leaves that party out while
+-- the reconcile still wants exactly that, and sends it again once it changes (reverse_etl/apply.py).
+create or replace temp macro cx_operation_inputs(
+    operation, contact_id, contact_number, changed_fields, after, before, expect_refusal
+) as md5(to_json(struct_pack(
+    operation := operation,
+    contact_id := lower(contact_id),
+    contact_number := contact_number,
+    changed_fields := changed_fields,
+    after := cast(after as varchar),
+    before := cast(before as varchar),
+    expect_refusal := coalesce(expect_refusal, false)
+))::varchar);
+
+-- The error queue is the apply loop's table (sql/apply.sql); plans read the hash it keeps. Added to
+-- a queue made before the hash existed (its rows have none: each is sent once more, then kept).
+alter table if exists ledger.error_queue add column if not exists inputs_hash varchar;

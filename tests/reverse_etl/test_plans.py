@@ -263,11 +263,23 @@ class Scene:
             [XERO_STATE - timedelta(days=30)],
         )
 
-    def queue(self, party_id: int, state: str, next_attempt_at: datetime | None, message: str) -> None:
+    def queue(
+        self, party_id: int, state: str, next_attempt_at: datetime | None, message: str, refused_in: int = 1
+    ) -> None:
+        """An error-queue entry as the apply loop leaves it after plan ``refused_in`` sent the party's
+        operation (its inputs hash is that operation's)."""
         self.con.execute(ERROR_QUEUE_DDL)
         self.con.execute(
-            "insert into ledger.error_queue values (?, null, 1, 1, 'update', 'validation', ?, 3, ?, ?, ?)",
-            [party_id, message, XERO_STATE, next_attempt_at, state],
+            "insert into ledger.error_queue (party_id, contact_id, plan_id, seq, operation, error_kind, message,"
+            " attempts, first_failed_at, next_attempt_at, state)"
+            " values (?, null, ?, 1, 'update', 'validation', ?, 3, ?, ?, ?)",
+            [party_id, refused_in, message, XERO_STATE, next_attempt_at, state],
+        )
+        self.con.execute(
+            "update ledger.error_queue as q set inputs_hash = cx_operation_inputs(o.operation, o.contact_id,"
+            " o.contact_number, o.changed_fields, o.after, o.before, o.expect_refusal)"
+            " from ledger.plan_operations as o where o.plan_id = ? and o.party_id = q.party_id and q.party_id = ?",
+            [refused_in, party_id],
         )
 
     def clear(self) -> None:
@@ -569,7 +581,8 @@ def test_parties_the_error_queue_holds_back_are_left_out_and_reported(scene: Sce
     a_few_updates(scene, 3)  # parties 100, 101, 102
     scene.note(100, "c-0", "Capsule update: opportunity won")
     scene.note(102, "c-2", "Capsule update: task done")
-    scene.queue(100, "dead", None, "TaxNumber is not valid")
+    first = create_plan(scene.con, rules(), now=PLANNED_AT - timedelta(hours=1))  # sent them; Xero refused
+    scene.queue(100, "dead", None, "TaxNumber is not valid", refused_in=first.plan_id)
     scene.queue(101, "retrying", PLANNED_AT + timedelta(hours=2), "Xero was unavailable")
     scene.queue(102, "retrying", PLANNED_AT - timedelta(minutes=1), "Xero was unavailable")  # due: sent again
     plan = create_plan(scene.con, rules(), now=PLANNED_AT)
@@ -584,6 +597,26 @@ def test_parties_the_error_queue_holds_back_are_left_out_and_reported(scene: Sce
     assert "2 held back by the error queue" in shown
     assert "party 100 (update) dead, a person must act: TaxNumber is not valid" in shown
     assert load_plan(scene.con, plan.plan_id).held_back == plan.held_back
+
+
+def test_a_refused_write_is_planned_again_once_the_record_changed_and_forgotten_once_nothing_is_wanted(
+    scene: Scene,
+) -> None:
+    scene.wrote_before()
+    a_few_updates(scene, 2)  # parties 100, 101
+    first = create_plan(scene.con, rules(), now=PLANNED_AT)
+    scene.queue(100, "dead", None, "TaxNumber is not valid", refused_in=first.plan_id)
+    scene.queue(101, "dead", None, "The contact name must not contain the characters < or >.", refused_in=1)
+    held = create_plan(scene.con, rules(), now=PLANNED_AT + timedelta(days=30))
+    assert plan_operations(scene.con, held.plan_id) == [] and held.counts["held_back"] == 2
+
+    scene.clear()
+    scene.operation("update", 100, "c-0", name="New 0", tax_number="51824753556")  # fixed in Capsule
+    fixed = create_plan(scene.con, rules(), now=PLANNED_AT + timedelta(days=31))
+    assert [o.party_id for o in plan_operations(scene.con, fixed.plan_id)] == [100]  # sent again
+    assert fixed.held_back == ()
+    # Party 101 needs nothing any more (its name was fixed and Xero has it): nobody must act on it.
+    assert [r["party_id"] for r in rows(scene.con, "select party_id from ledger.error_queue")] == [100]
 
 
 def test_a_write_the_planned_row_rules_rejected_is_left_out_of_the_plan(scene: Scene) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,15 +100,17 @@ class World:
         *,
         approve_first: bool = True,
         interrupt: Callable[[XeroContactWriter, CapsuleWriteBack], None] | None = None,
+        now: datetime | None = None,
     ) -> SyncRun:
         """Extract both systems, reconcile, plan, approve a waiting plan, apply: ``sync --apply``
         after ``approve`` (the CLI's order), each step on the real clock as the CLI runs it.
-        ``interrupt`` may wrap the writers' methods (e.g. to die part-way, as a killed process)."""
+        ``interrupt`` may wrap the writers' methods (e.g. to die part-way, as a killed process);
+        ``now`` is the time the plan and the error queue go by (the real time when None)."""
         since = self.last_call()
         self.extract()
         with duckdb.connect(str(self.settings.duckdb_path)) as con:
             reconcile(con, self.rules)
-            plan = create_plan(con, self.rules)
+            plan = create_plan(con, self.rules, now=now)
             run = SyncRun(plan)
             if plan.status == "pending_approval" and approve_first:
                 approve(con, plan.plan_id)
@@ -120,7 +123,7 @@ class World:
                     if interrupt is not None:
                         interrupt(writer, back)
                     run.result = apply_plan(
-                        con, self.settings, self.rules, plan.plan_id, writer=writer, capsule=back
+                        con, self.settings, self.rules, plan.plan_id, writer=writer, capsule=back, now=now
                     )
         run.xero_writes = self.xero_writes(since)
         return run
