@@ -40,11 +40,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +53,12 @@ from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from pipelines.capsule.pacing import CapsuleError
 from pipelines.xero.pacing import DailyLimitReached, XeroUnavailable
+from reverse_etl import sqlfile
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.ledger import COMPARED_FIELDS
 from reverse_etl.payloads import NOT_SENT, ContactOperation, PayloadError, contact_element
 from reverse_etl.plans import PlanError, check_plan_is_current, ensure_plans, has_table, mark_plan
+from reverse_etl.write_backs import write_backs_wanted
 from reverse_etl.xero_writer import (
     BatchAttempt,
     BatchResult,
@@ -166,23 +166,9 @@ class Progress:
 # ---- SQL ---------------------------------------------------------------------------------------
 
 
-@cache
 def statements(path: Path = APPLY_SQL) -> dict[str, str]:
     """The named statements of an SQL file (``-- name: x`` starts statement x)."""
-    out: dict[str, str] = {}
-    name: str | None = None
-    lines: list[str] = []
-    for line in path.read_text().splitlines():
-        match = re.match(r"--\s*name:\s*(\w+)\s*$", line)
-        if match:
-            if name:
-                out[name] = "\n".join(lines).strip()
-            name, lines = match.group(1), []
-        elif name:
-            lines.append(line)
-    if name:
-        out[name] = "\n".join(lines).strip()
-    return out
+    return sqlfile.statements(path)
 
 
 def sql(name: str) -> str:
@@ -321,8 +307,10 @@ def release(con: duckdb.DuckDBPyConnection, party_ids: Iterable[int]) -> list[in
     """A person releases parties that wait in the error queue: the next plan sends their operation
     again, as it is (and if Xero refuses it again, it waits again). Returns the parties released."""
     ensure_apply_tables(con)
-    found = con.execute(sql("release_failures"), {"party_ids": sorted(set(party_ids))}).fetchall()
-    return sorted(row[0] for row in found)
+    wanted = {"party_ids": sorted(set(party_ids))}
+    waiting = [row[0] for row in con.execute(sql("waiting_failures"), wanted).fetchall()]
+    con.execute(sql("release_failures"), wanted)
+    return waiting
 
 
 def load_operations(con: duckdb.DuckDBPyConnection, plan_id: int) -> list[PlannedOp]:
@@ -733,10 +721,13 @@ class _Apply:
                 "max_attempts": self.retry.max_attempts,
                 "delay": self.retry.delay(attempts),
                 "retry": error_kind in RETRIED_ERROR_KINDS,
-                "inputs_hash": inputs_hash,
                 "at": at,
             },
         )
+        if inputs_hash is None or retry:
+            self.con.execute(sql("forget_inputs"), {"party_id": op.party_id})
+        else:
+            self.con.execute(sql("keep_inputs"), {"party_id": op.party_id, "inputs_hash": inputs_hash})
         setattr(self.result, status, getattr(self.result, status) + 1)
         record = f"party {op.party_id} ({op.operation} {op.contact_number or op.contact_id})"
         if retry:
@@ -763,6 +754,7 @@ class _Apply:
             setattr(self.result, status, getattr(self.result, status) + 1)
         if self._queue.pop(op.party_id, None) is not None:
             self.con.execute(sql("clear_failure"), {"party_id": op.party_id})
+            self.con.execute(sql("forget_inputs"), {"party_id": op.party_id})
         if contact_id is None:
             return
         self.write_ledger_row(op, contact_id, at)
@@ -1066,46 +1058,6 @@ class _Apply:
 
     def write_back_wanted(self) -> dict[int, str]:
         return write_backs_wanted(self.con, self.plan_id)
-
-
-def write_backs_wanted(con: duckdb.DuckDBPyConnection, plan_id: int | None = None) -> dict[int, str]:
-    """{party: ContactID} the Capsule field should hold and (as far as this tool knows) does not:
-    plan ``plan_id``'s contacts first, then write-backs left pending by an earlier run (stopped by
-    Capsule's hourly limit, or killed), then every matched party. A new plan counts these (without
-    a plan id) so that a plan with nothing else to do still carries them (reverse_etl/plans.py)."""
-    if not has_table(con, "ledger", "capsule_write_backs"):
-        return {}
-    candidates: dict[int, str] = {}
-    if plan_id is not None:
-        for r in rows(con, "party_contacts", {"plan_id": plan_id}):
-            if r["operation"] != "archive":
-                candidates.setdefault(int(r["party_id"]), r["contact_id"])
-    for r in rows(con, "pending_write_backs"):
-        candidates.setdefault(int(r["party_id"]), r["contact_id"])
-    if has_table(con, "reconcile", "contact_matches") and has_table(con, "reconcile", "sync_scope"):
-        for r in rows(con, "matched_parties"):
-            candidates.setdefault(int(r["party_id"]), r["contact_id"])
-    if not candidates:
-        return {}
-    query = (
-        "write_back_state"
-        if has_table(con, "staging", "capsule_parties")
-        else "write_back_state_without_staging"
-    )
-    states = {r["party_id"]: r for r in rows(con, query, {"party_ids": list(candidates)})}
-    wanted: dict[int, str] = {}
-    for party_id, contact_id in candidates.items():
-        state = states.get(party_id) or {}
-        if state.get("is_deleted"):
-            continue  # gone from Capsule: nothing to write into
-        if (state.get("capsule_value") or "") == contact_id.lower():
-            continue
-        if state.get("written_id") == contact_id and state.get("written_state") in ("written", "failed"):
-            changed_since = state.get("capsule_updated_at")
-            if changed_since is None or changed_since <= state["written_at"]:
-                continue  # written (or refused) already; Capsule has not changed the party since
-        wanted[party_id] = contact_id
-    return wanted
 
 
 @dataclass

@@ -47,7 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from reverse_etl.ledger import ensure_ledger
+from reverse_etl.ledger import ensure_ledger, has_table
+from reverse_etl.write_backs import write_backs_wanted
 
 if TYPE_CHECKING:
     from capsule_xero.rules import Rules
@@ -190,13 +191,6 @@ def ensure_plans(con: duckdb.DuckDBPyConnection) -> None:
 
 def _query(name: str) -> str:
     return (QUERIES / f"{name}.sql").read_text()
-
-
-def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    rows = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
-    ).fetchall()
-    return rows[0][0] > 0
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -363,10 +357,6 @@ def _interrupted(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan | None:
 def _write_backs_wanted(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[int, str]:
     """The ContactIDs Capsule should hold and does not (reverse_etl/apply.py decides which), unless
     Capsule has no field to hold them: then they cannot be written and a plan must not carry them."""
-    # Imported here: the apply loop imports this module.
-    from reverse_etl.apply import ensure_apply_tables, write_backs_wanted
-
-    ensure_apply_tables(con)
     if has_table(con, "raw", "capsule_party_field_definitions"):
         ((defined,),) = con.execute(
             "select count(*) from raw.capsule_party_field_definitions where lower(trim(name)) = lower(trim(?))",

@@ -55,10 +55,10 @@ create table if not exists ledger.audit (
 
 -- Parties whose last write Xero refused, with Xero's message. A refusal no retry can change (a
 -- validation error, or Xero's state forbids it) is `dead` at once: it waits for a person, and plans
--- leave the party out while the reconcile wants the very same operation (inputs_hash, the
--- cx_operation_inputs of what was refused: sql/plans.sql); once the record changes, or a person
--- releases it (inputs_hash null), it is sent again. Only a transient failure is `retrying`: sent
--- again by later plans after next_attempt_at (growing delays), dead after max_attempts.
+-- leave the party out while the reconcile wants the very same operation (ledger.error_queue_inputs,
+-- sql/plans.sql); once the record changes, or a person releases it, it is sent again. Only a
+-- transient failure is `retrying`: sent again by later plans after next_attempt_at (growing
+-- delays), dead after max_attempts.
 create table if not exists ledger.error_queue (
     party_id bigint primary key,
     contact_id varchar,
@@ -70,8 +70,7 @@ create table if not exists ledger.error_queue (
     attempts integer not null,
     first_failed_at timestamptz not null,
     next_attempt_at timestamptz,
-    state varchar not null,
-    inputs_hash varchar
+    state varchar not null
 );
 
 -- A History note on its way: inserted before the call, removed when ledger.history_notes has it. A
@@ -82,17 +81,6 @@ create table if not exists ledger.note_outbox (
     party_id bigint not null,
     contact_id varchar not null,
     started_at timestamptz not null
-);
-
--- The ContactID write-back into the Capsule custom field: pending until Capsule took it. Capsule's
--- hourly limit (capsule FACTS §10) can stop a run part way; what is pending is done by the next run.
-create table if not exists ledger.capsule_write_backs (
-    party_id bigint primary key,
-    contact_id varchar not null,
-    plan_id bigint,
-    state varchar not null,
-    message varchar,
-    "at" timestamptz not null
 );
 
 -- name: plan
@@ -244,8 +232,9 @@ select
     $is_undo;
 
 -- name: error_queue
-select party_id, state, attempts, next_attempt_at, message, inputs_hash
-from ledger.error_queue;
+select q.party_id, q.state, q.attempts, q.next_attempt_at, q.message, i.inputs_hash
+from ledger.error_queue as q
+left join ledger.error_queue_inputs as i on i.party_id = q.party_id;
 
 -- name: queue_failure
 -- A party that fails again keeps its first_failed_at and counts one more attempt. A transient failure
@@ -253,13 +242,12 @@ from ledger.error_queue;
 -- is dead after $max_attempts; any other refusal is dead at once: a person must act.
 insert into ledger.error_queue (
     party_id, contact_id, plan_id, seq, operation, error_kind, message, attempts, first_failed_at,
-    next_attempt_at, state, inputs_hash
+    next_attempt_at, state
 )
 values (
     $party_id, $contact_id, $plan_id, $seq, $operation, $error_kind, $message, $attempts, $at,
     case when $retry and $attempts < $max_attempts then $at + $delay end,
-    case when $retry and $attempts < $max_attempts then 'retrying' else 'dead' end,
-    $inputs_hash
+    case when $retry and $attempts < $max_attempts then 'retrying' else 'dead' end
 )
 on conflict (party_id) do update set
     contact_id = excluded.contact_id,
@@ -270,15 +258,30 @@ on conflict (party_id) do update set
     message = excluded.message,
     attempts = excluded.attempts,
     next_attempt_at = excluded.next_attempt_at,
-    state = excluded.state,
-    inputs_hash = excluded.inputs_hash;
+    state = excluded.state;
+
+-- name: forget_inputs
+delete from ledger.error_queue_inputs
+where party_id = $party_id;
+
+-- name: keep_inputs
+-- What Xero refused, for a party that now waits for a person (see sql/plans.sql).
+insert or replace into ledger.error_queue_inputs (party_id, inputs_hash)
+values ($party_id, $inputs_hash);
 
 -- name: release_failures
 -- A person releases parties waiting in the error queue: the next plan sends their operation again.
-update ledger.error_queue
-set inputs_hash = null
+delete from ledger.error_queue_inputs
+where party_id in (
+    select party_id from ledger.error_queue
+    where list_contains(cast($party_ids as bigint[]), party_id) and state = 'dead'
+);
+
+-- name: waiting_failures
+select party_id
+from ledger.error_queue
 where list_contains(cast($party_ids as bigint[]), party_id) and state = 'dead'
-returning party_id;
+order by party_id;
 
 -- name: clear_failure
 delete from ledger.error_queue
@@ -328,16 +331,6 @@ from ledger.note_outbox as o
 left join ledger.plan_notes as n on n.plan_id = o.plan_id and n.note_hash = o.note_hash
 order by o.started_at;
 
--- name: matched_parties
--- Parties matched to an existing Xero contact (an earlier sync, a killed run that never wrote back):
--- their Capsule field should hold the ContactID too (CASES.md synced_crossref_missing_in_capsule).
--- Parties the rules leave out of the sync are left alone in Capsule too.
-select m.party_id, lower(m.contact_id) as contact_id
-from reconcile.contact_matches as m
-left join reconcile.sync_scope as s on s.party_id = m.party_id
-where m.outcome = 'matched' and m.contact_id is not null and coalesce(s.in_scope, true)
-order by m.party_id;
-
 -- name: plan_time_xero
 -- Xero's values when planned (the reconcile tables a current plan was made from), for the ledger's
 -- fields the plan neither sends nor keeps.
@@ -356,40 +349,6 @@ select
     phone_mobile, phone_fax, street_address, postal_address, contact_persons, contact_groups
 from reconcile.desired_contacts
 where party_id in (select unnest($party_ids));
-
--- name: pending_write_backs
-select party_id, contact_id
-from ledger.capsule_write_backs
-where state = 'pending'
-order by "at", party_id;
-
--- name: write_back_state
--- What Capsule holds (as last extracted) and what this tool last wrote there, per party. A write this
--- tool made counts until Capsule shows a later change of the party (the next extract brings the value
--- in, or a person cleared it: then it is written again).
-select
-    w.party_id,
-    p.is_deleted,
-    lower(p.xero_contact_id) as capsule_value,
-    p.updated_at as capsule_updated_at,
-    b.contact_id as written_id,
-    b.state as written_state,
-    b."at" as written_at
-from (select unnest($party_ids) as party_id) as w
-left join staging.capsule_parties as p on p.party_id = w.party_id
-left join ledger.capsule_write_backs as b on b.party_id = w.party_id;
-
--- name: write_back_state_without_staging
-select
-    w.party_id,
-    false as is_deleted,
-    null as capsule_value,
-    null as capsule_updated_at,
-    b.contact_id as written_id,
-    b.state as written_state,
-    b."at" as written_at
-from (select unnest($party_ids) as party_id) as w
-left join ledger.capsule_write_backs as b on b.party_id = w.party_id;
 
 -- name: settle_pending_write_backs
 -- Pending write-backs Capsule already shows (written by a run killed before it recorded them).

@@ -58,3 +58,14 @@ create table if not exists ledger.group_outbox (
     target varchar,
     started_at timestamptz not null
 );
+
+-- The ContactID write-back into the Capsule custom field: pending until Capsule took it. Capsule's
+-- hourly limit (capsule FACTS §10) can stop a run part way; what is pending is done by the next run.
+create table if not exists ledger.capsule_write_backs (
+    party_id bigint primary key,
+    contact_id varchar not null,
+    plan_id bigint,
+    state varchar not null,
+    message varchar,
+    "at" timestamptz not null
+);

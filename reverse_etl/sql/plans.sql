@@ -81,6 +81,11 @@ create or replace temp macro cx_operation_inputs(
     expect_refusal := coalesce(expect_refusal, false)
 ))::varchar);
 
--- The error queue is the apply loop's table (sql/apply.sql); plans read the hash it keeps. Added to
--- a queue made before the hash existed (its rows have none: each is sent once more, then kept).
-alter table if exists ledger.error_queue add column if not exists inputs_hash varchar;
+-- Beside the apply loop's error queue (sql/apply.sql), one row per party it holds dead: the
+-- cx_operation_inputs of the operation Xero refused. A plan leaves the party out while the reconcile
+-- wants that very operation. No row (a person released it, the refusal was about another contact's
+-- Name or ContactNumber, or it was refused before this table existed): the next plan sends it again.
+create table if not exists ledger.error_queue_inputs (
+    party_id bigint primary key,
+    inputs_hash varchar not null
+);

@@ -276,9 +276,9 @@ class Scene:
             [party_id, refused_in, message, XERO_STATE, next_attempt_at, state],
         )
         self.con.execute(
-            "update ledger.error_queue as q set inputs_hash = cx_operation_inputs(o.operation, o.contact_id,"
-            " o.contact_number, o.changed_fields, o.after, o.before, o.expect_refusal)"
-            " from ledger.plan_operations as o where o.plan_id = ? and o.party_id = q.party_id and q.party_id = ?",
+            "insert into ledger.error_queue_inputs select party_id, cx_operation_inputs(operation, contact_id,"
+            " contact_number, changed_fields, after, before, expect_refusal)"
+            " from ledger.plan_operations where plan_id = ? and party_id = ?",
             [refused_in, party_id],
         )
 

@@ -2,7 +2,8 @@
 -- plan_draft_operations and plan_draft_notes):
 -- - dead: Xero refused the operation and no retry can change that (a validation error, or its state
 --   forbids it). Held back while the draft asks Xero the very same thing (cx_operation_inputs equal
---   to the hash the queue kept); a changed record, or a person's release (hash null), sends it again.
+--   to the hash kept in ledger.error_queue_inputs); a changed record, or a person's release (no hash),
+--   sends it again.
 --   A party the draft wants only a History note for is not held: the refused write is no longer
 --   wanted (sql/plans/moot_failures.sql drops it).
 -- - retrying (a transient failure): held until next_attempt_at, with its notes.
@@ -30,7 +31,8 @@ select distinct on (q.party_id)
     q.message
 from ledger.error_queue as q
 inner join wanted as w on w.party_id = q.party_id
+left join ledger.error_queue_inputs as i on i.party_id = q.party_id
 where
-    (q.state = 'dead' and w.operation <> 'note' and q.inputs_hash = w.inputs_hash)
+    (q.state = 'dead' and w.operation <> 'note' and i.inputs_hash = w.inputs_hash)
     or (q.state = 'retrying' and q.next_attempt_at > $now)
 order by q.party_id

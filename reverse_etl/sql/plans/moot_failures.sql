@@ -4,4 +4,7 @@
 delete from ledger.error_queue as q
 where
     q.party_id not in (select party_id from plan_draft_operations)
-    and q.party_id not in (select party_id from plan_draft_notes)
+    and q.party_id not in (select party_id from plan_draft_notes);
+
+delete from ledger.error_queue_inputs
+where party_id not in (select party_id from ledger.error_queue)
