@@ -57,7 +57,14 @@ from reverse_etl import sqlfile
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.ledger import COMPARED_FIELDS
 from reverse_etl.payloads import NOT_SENT, ContactOperation, PayloadError, contact_element
-from reverse_etl.plans import PlanError, check_plan_is_current, ensure_plans, has_table, mark_plan
+from reverse_etl.plans import (
+    PlanError,
+    check_plan_is_current,
+    define_macros,
+    ensure_plans,
+    has_table,
+    mark_plan,
+)
 from reverse_etl.write_backs import write_backs_wanted
 from reverse_etl.xero_writer import (
     BatchAttempt,
@@ -314,6 +321,7 @@ def release(con: duckdb.DuckDBPyConnection, party_ids: Iterable[int]) -> list[in
 
 
 def load_operations(con: duckdb.DuckDBPyConnection, plan_id: int) -> list[PlannedOp]:
+    define_macros(con)
     return [PlannedOp.from_row(plan_id, r) for r in rows(con, "plan_operations", {"plan_id": plan_id})]
 
 

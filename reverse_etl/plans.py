@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 PLANS_SQL = SQL_DIR / "plans.sql"
+PLAN_MACROS_SQL = SQL_DIR / "plan_macros.sql"
 QUERIES = SQL_DIR / "plans"
 
 PLANNED_OPERATIONS = ("create", "update", "archive", "restore")
@@ -187,6 +188,12 @@ def ensure_plans(con: duckdb.DuckDBPyConnection) -> None:
     """Create the plan tables (and the ledger they sit beside) when missing; never touch existing rows."""
     ensure_ledger(con)
     con.execute(PLANS_SQL.read_text())
+    define_macros(con)
+
+
+def define_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The connection's macros over plans (``sql/plan_macros.sql``: ``cx_operation_inputs``)."""
+    con.execute(PLAN_MACROS_SQL.read_text())
 
 
 def _query(name: str) -> str:

@@ -65,22 +65,6 @@ create table if not exists ledger.plan_held_back (
     message varchar
 );
 
--- What an operation asks of Xero, as one hash: the same hash means Xero would be asked the very same
--- thing (the same fields, values and contact, against the same Xero values, with the same expected
--- refusal). The error queue keeps the hash of what Xero refused; a plan leaves that party out while
--- the reconcile still wants exactly that, and sends it again once it changes (reverse_etl/apply.py).
-create or replace temp macro cx_operation_inputs(
-    operation, contact_id, contact_number, changed_fields, after, before, expect_refusal
-) as md5(to_json(struct_pack(
-    operation := operation,
-    contact_id := lower(contact_id),
-    contact_number := contact_number,
-    changed_fields := changed_fields,
-    after := cast(after as varchar),
-    before := cast(before as varchar),
-    expect_refusal := coalesce(expect_refusal, false)
-))::varchar);
-
 -- Beside the apply loop's error queue (sql/apply.sql), one row per party it holds dead: the
 -- cx_operation_inputs of the operation Xero refused. A plan leaves the party out while the reconcile
 -- wants that very operation. No row (a person released it, the refusal was about another contact's
