@@ -18,20 +18,30 @@
    in one transaction: ``ledger.operation_outcomes``, ``ledger.written_contacts`` (the base of the
    next three-way diff, by the rule in ``sql/ledger.sql``), one ``ledger.audit`` row per field
    changed, the error queue.
-4. **Error queue.** An item Xero refused goes to ``ledger.error_queue`` with Xero's message, one more
-   attempt and a growing delay (``RetryPolicy``); after ``max_attempts`` it is ``dead`` and waits for
-   a person. New plans leave such parties out until they are due; a plan that still holds one does
-   not send it (outcome ``queued``). Success takes the party out of the queue.
+4. **Error queue.** An item Xero refused goes to ``ledger.error_queue`` with Xero's message. A
+   validation error or a refusal Xero's state decides is ``dead`` at once — it waits for a person —
+   and ``ledger.error_queue_inputs`` keeps the hash of what was refused (``cx_operation_inputs``):
+   new plans leave the party out while they would ask the very same thing, a plan that still holds
+   it does not send it (outcome ``queued``), and a changed record, or ``release`` (``capsule-xero
+   retry``), sends it again. A Name or ContactNumber another contact holds is left to each plan's
+   preflight. Only a failure in ``RETRIED_ERROR_KINDS`` is retried by itself, after growing delays
+   (``RetryPolicy``), dead after ``max_attempts``. Success takes the party out of the queue.
 5. **Around the contact.** Contact groups (``ensure_groups`` + ``set_group_members``, one call per
    group); the History notes of ``ledger.plan_notes`` (each note_hash once, ever: ``ledger.note_outbox``
    records a note before it is sent and a crash is settled by reading the History); the ContactID
    written back to the Capsule field, durable in ``ledger.capsule_write_backs`` so what Capsule's
    hourly limit stops is done by the next run.
-6. **End.** ``applied`` when every operation has a final outcome, else ``partly_applied``.
+6. **End.** ``applied`` when every operation has a final outcome and nothing stopped the run (groups
+   and notes included), else ``partly_applied``: the next run finishes it (``reverse_etl.plans.
+   create_plan`` lets an interrupted plan stand while it still fits Xero). Xero's daily limit is
+   said once, in ``ApplyResult.stopped``, with the writes not sent (``not_sent``: a 429 means Xero
+   took nothing, so they are sent by a later run, not looked up).
 
-Groups are recorded in ``written_contacts.contact_groups`` only once Xero holds them: a run killed
-between the contact write and the group change leaves the ledger at Xero's old groups, so the next
-plan sees "changed in Capsule" and sends the groups again instead of losing them.
+Groups are recorded in ``written_contacts.contact_groups`` only once Xero holds them, and each
+contact's target is in ``ledger.group_outbox`` from before the first group call until then: a run
+killed between group calls leaves contacts in some of their groups, and the diff
+(assets/sql/reconcile/contact_diffs.sql) counts that as this tool's own write, so the rest is sent
+instead of being kept as if someone had edited Xero.
 
 No dagster here (DESIGN.md layout); the Dagster asset and the CLI call ``apply_plan``.
 """

@@ -10,15 +10,23 @@ A plan is a snapshot of the reconcile's writes (``reconcile.contact_operations``
 - ``ledger.plan_operations``: one row per contact written, with per-field ``before`` / ``after``
   values (canonical text, assets/sql/reconcile/README.md "The contact shape") and the reason;
 - ``ledger.plan_notes``: the History notes it adds; ``ledger.plan_held_back``: the parties the error
-  queue kept out of it.
+  queue kept out of it; ``counts["write_backs"]``: ContactIDs of contacts Xero already has that the
+  Capsule field should hold and does not (left pending by an earlier run, or never written).
 
 Rules, in the order a run meets them:
 
-1. ``create_plan`` numbers plans 1, 2, … Parties the error queue holds back (dead, or not yet due for
-   a retry) are left out and listed. A plan with nothing to write is stored as ``empty`` — still
+0. The newest plan, when its apply was interrupted (``applying``: the run died; ``partly_applied``:
+   it stopped), stands while it still fits Xero and the rules (``check_plan_is_current``):
+   ``create_plan`` returns it (``Plan.resumes``) instead of a new plan, so the next apply finishes
+   what it started with the approval it had. When it no longer fits it is closed as
+   ``partly_applied`` and a new plan is made; the diff plans whatever it left undone.
+1. ``create_plan`` numbers plans 1, 2, … Parties the error queue holds back (dead, while the draft
+   asks Xero the very same thing that was refused; retrying, until due) are left out and listed;
+   queue entries of parties the draft wants nothing from are dropped. A plan with nothing to write
+   (no operation, note or write-back) is stored as ``empty`` — still
    numbered, so the newest plan always says what the newest reconcile found, and an ``empty`` plan
    supersedes an unapplied one the data has since made moot. A plan that comes out exactly like the
-   newest unapplied (or empty) one — same rules, same operations, same notes — is not stored again:
+   newest unapplied (or empty) one — same rules, operations, notes and write-backs — is not stored again:
    the earlier plan is kept with its number and approval, and only its ``xero_state_at`` moves
    forward (it was just recomputed against the newer Xero and found the same). That keeps an
    approval valid across reruns and keeps nightly no-change runs from minting numbers.
