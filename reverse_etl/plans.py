@@ -370,12 +370,11 @@ def _interrupted(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan | None:
 
 
 def _write_backs_wanted(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[int, str]:
-    """The ContactIDs Capsule should hold and does not (reverse_etl/apply.py decides which), unless
-    Capsule has no field to hold them: then they cannot be written and a plan must not carry them."""
+    """The ContactIDs Capsule should hold and does not (reverse_etl/write_backs.py), unless Capsule has
+    no field to hold them: then none can be written, and a plan carrying them would never be empty."""
     if has_table(con, "raw", "capsule_party_field_definitions"):
         ((defined,),) = con.execute(
-            "select count(*) from raw.capsule_party_field_definitions where lower(trim(name)) = lower(trim(?))",
-            [rules.capsule.xero_contact_id_field],
+            _query("write_back_field"), {"field_name": rules.capsule.xero_contact_id_field}
         ).fetchall()
         if not defined:
             return {}
