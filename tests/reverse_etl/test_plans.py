@@ -214,7 +214,9 @@ create or replace table reconcile.history_notes (
 create or replace table raw.xero_contacts (
     contact_id varchar, contact_number varchar, name varchar, updated_date_utc timestamptz
 );
-create or replace table staging.capsule_parties (party_id bigint, updated_at timestamptz, deleted_at timestamptz);
+create or replace table staging.capsule_parties (
+    party_id bigint, updated_at timestamptz, deleted_at timestamptz, is_deleted boolean, xero_contact_id varchar
+);
 """
 
 
@@ -617,6 +619,28 @@ def test_a_refused_write_is_planned_again_once_the_record_changed_and_forgotten_
     assert fixed.held_back == ()
     # Party 101 needs nothing any more (its name was fixed and Xero has it): nobody must act on it.
     assert [r["party_id"] for r in rows(scene.con, "select party_id from ledger.error_queue")] == [100]
+
+
+def test_contact_ids_left_to_write_back_make_a_plan_unless_capsule_has_no_field_to_hold_them(
+    scene: Scene,
+) -> None:
+    scene.wrote_before()
+    scene.con.execute(
+        "insert into staging.capsule_parties values (5, ?, null, false, null)",
+        [XERO_STATE - timedelta(days=1)],
+    )
+    scene.con.execute(  # a run stopped by Capsule's hourly limit (or killed) before it wrote party 5's
+        "insert into ledger.capsule_write_backs values (5, 'c-5', 1, 'pending', null, ?)", [XERO_STATE]
+    )
+    plan = create_plan(scene.con, rules(), now=PLANNED_AT)
+    assert (plan.status, plan.operations, plan.write_backs) == ("approved", 0, 1)  # not "empty"
+    assert "1 ContactIDs to write back to Capsule" in text_of(render_plan(scene.con, plan))
+
+    scene.con.execute("create schema if not exists raw")
+    scene.con.execute("create table raw.capsule_party_field_definitions (id bigint, name varchar)")
+    scene.con.execute("insert into raw.capsule_party_field_definitions values (1, 'Customer Since')")
+    nowhere = create_plan(scene.con, rules(), now=PLANNED_AT)  # no "Xero Contact ID" field in Capsule
+    assert (nowhere.status, nowhere.write_backs) == ("empty", 0)
 
 
 def test_a_write_the_planned_row_rules_rejected_is_left_out_of_the_plan(scene: Scene) -> None:
