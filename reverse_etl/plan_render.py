@@ -139,7 +139,12 @@ def plan_header(plan: Plan) -> list[Text]:
         Text(
             ", ".join(f"{counts.get(op, 0):,} {NOUNS[op]}" for op in PLANNED_OPERATIONS)
             + f", {plan.notes:,} History {'note' if plan.notes == 1 else 'notes'}"
-            + (f", {plan.write_backs:,} ContactIDs to write back to Capsule" if plan.write_backs else ""),
+            + (
+                f", {plan.write_backs:,} {'ContactID' if plan.write_backs == 1 else 'ContactIDs'} to write back"
+                " to Capsule"
+                if plan.write_backs
+                else ""
+            ),
             style="bold",
         )
     )

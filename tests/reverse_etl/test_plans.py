@@ -634,7 +634,7 @@ def test_contact_ids_left_to_write_back_make_a_plan_unless_capsule_has_no_field_
     )
     plan = create_plan(scene.con, rules(), now=PLANNED_AT)
     assert (plan.status, plan.operations, plan.write_backs) == ("approved", 0, 1)  # not "empty"
-    assert "1 ContactIDs to write back to Capsule" in text_of(render_plan(scene.con, plan))
+    assert "1 ContactID to write back to Capsule" in text_of(render_plan(scene.con, plan))
 
     scene.con.execute("create schema if not exists raw")
     scene.con.execute("create table raw.capsule_party_field_definitions (id bigint, name varchar)")
