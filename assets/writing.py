@@ -2,7 +2,9 @@
 
 A dry run by default: the plan is stored and shown, nothing is written until the run config says
 ``apply: true`` (Launchpad, or a schedule's config). Plans over the rules file's approval limits
-wait for ``capsule-xero approve PLAN`` whatever the config says.
+wait for ``capsule-xero approve PLAN`` whatever the config says. A plan whose apply was interrupted
+(a run killed, Xero's daily limit) stands while it still fits Xero, so this asset finishes it with
+the approval it had before anything newer is planned (reverse_etl/plans.py).
 """
 
 import dagster as dg
@@ -39,7 +41,9 @@ def xero_contacts_written(
         metadata: dict[str, object] = {
             "plan": plan.plan_id,
             "plan_status": plan.status,
+            "finishes_interrupted_plan": plan.resumes,
             "operations": plan.operations,
+            "write_backs": plan.write_backs,
             **{f"planned_{op}": plan.counts.get(op, 0) for op in ("create", "update", "archive", "restore")},
         }
         if plan.status == "empty" or not config.apply or plan.waits_for_approval:

@@ -1,6 +1,7 @@
-"""``capsule-xero apply [PLAN]`` and ``capsule-xero undo PLAN``: the commands that write to Xero.
+"""``capsule-xero apply [PLAN]`` and ``capsule-xero undo PLAN``: the commands that write to Xero, and
+``capsule-xero retry PARTY...``, which lets records waiting in the error queue be sent again.
 
-``register(app)`` adds both to the one ``capsule-xero`` Typer app (capsule_xero/cli.py).
+``register(app)`` adds them to the one ``capsule-xero`` Typer app (capsule_xero/cli.py).
 
 Exit codes (DESIGN.md: 0 only when the run did what it said):
 
@@ -17,7 +18,7 @@ Exit codes (DESIGN.md: 0 only when the run did what it said):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -40,9 +41,40 @@ LINES_SHOWN = 50
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``apply`` and ``undo`` to the ``capsule-xero`` app."""
+    """Add ``apply``, ``undo`` and ``retry`` to the ``capsule-xero`` app."""
     app.command("apply")(apply_command)
     app.command("undo")(undo_command)
+    app.command("retry")(retry_command)
+
+
+def retry_command(
+    party_ids: Annotated[
+        list[int], typer.Argument(metavar="PARTY...", help="Capsule party ids from `capsule-xero status`.")
+    ],
+) -> None:
+    """Send records waiting in the error queue again, as they are, with the next sync (e.g. after a balance was settled in Xero)."""
+    from capsule_xero.cli import _connect, console
+    from reverse_etl.apply import release
+
+    path = Settings.from_env().duckdb_path
+    if not path.exists():
+        console.print(f"No DuckDB file at {path} yet: run `capsule-xero sync` first.", highlight=False)
+        raise typer.Exit(1)
+    with _connect(path, read_only=False) as con:
+        released = release(con, party_ids)
+    if released:
+        console.print(
+            f"Released {', '.join(map(str, released))}: the next `capsule-xero sync --apply` sends "
+            f"{'it' if len(released) == 1 else 'them'} again.",
+            highlight=False,
+        )
+    others = sorted(set(party_ids) - set(released))
+    if others:
+        console.print(
+            f"Not waiting in the error queue: {', '.join(map(str, others))} (`capsule-xero status` lists what waits).",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 def apply_command(
@@ -181,8 +213,8 @@ def _print_result(result: ApplyResult) -> None:
     queued = result.failed + result.refused
     if queued:
         console.print(
-            f"[yellow]{queued:,} went to the error queue with Xero's reason[/yellow] (retried later with growing "
-            "delays, then left for a person): `capsule-xero status` lists them.",
+            f"[yellow]{queued:,} went to the error queue with Xero's reason[/yellow] (they wait for a person, or"
+            " for the record to change): `capsule-xero status` lists them.",
             highlight=False,
         )
     for problem in result.problems[:LINES_SHOWN]:

@@ -18,20 +18,30 @@
    in one transaction: ``ledger.operation_outcomes``, ``ledger.written_contacts`` (the base of the
    next three-way diff, by the rule in ``sql/ledger.sql``), one ``ledger.audit`` row per field
    changed, the error queue.
-4. **Error queue.** An item Xero refused goes to ``ledger.error_queue`` with Xero's message, one more
-   attempt and a growing delay (``RetryPolicy``); after ``max_attempts`` it is ``dead`` and waits for
-   a person. New plans leave such parties out until they are due; a plan that still holds one does
-   not send it (outcome ``queued``). Success takes the party out of the queue.
+4. **Error queue.** An item Xero refused goes to ``ledger.error_queue`` with Xero's message. A
+   validation error or a refusal Xero's state decides is ``dead`` at once — it waits for a person —
+   and ``ledger.error_queue_inputs`` keeps the hash of what was refused (``cx_operation_inputs``):
+   new plans leave the party out while they would ask the very same thing, a plan that still holds
+   it does not send it (outcome ``queued``), and a changed record, or ``release`` (``capsule-xero
+   retry``), sends it again. A Name or ContactNumber another contact holds is left to each plan's
+   preflight. Only a failure in ``RETRIED_ERROR_KINDS`` is retried by itself, after growing delays
+   (``RetryPolicy``), dead after ``max_attempts``. Success takes the party out of the queue.
 5. **Around the contact.** Contact groups (``ensure_groups`` + ``set_group_members``, one call per
    group); the History notes of ``ledger.plan_notes`` (each note_hash once, ever: ``ledger.note_outbox``
    records a note before it is sent and a crash is settled by reading the History); the ContactID
    written back to the Capsule field, durable in ``ledger.capsule_write_backs`` so what Capsule's
    hourly limit stops is done by the next run.
-6. **End.** ``applied`` when every operation has a final outcome, else ``partly_applied``.
+6. **End.** ``applied`` when every operation has a final outcome and nothing stopped the run (groups
+   and notes included), else ``partly_applied``: the next run finishes it (``reverse_etl.plans.
+   create_plan`` lets an interrupted plan stand while it still fits Xero). Xero's daily limit is
+   said once, in ``ApplyResult.stopped``, with the writes not sent (``not_sent``: a 429 means Xero
+   took nothing, so they are sent by a later run, not looked up).
 
-Groups are recorded in ``written_contacts.contact_groups`` only once Xero holds them: a run killed
-between the contact write and the group change leaves the ledger at Xero's old groups, so the next
-plan sees "changed in Capsule" and sends the groups again instead of losing them.
+Groups are recorded in ``written_contacts.contact_groups`` only once Xero holds them, and each
+contact's target is in ``ledger.group_outbox`` from before the first group call until then: a run
+killed between group calls leaves contacts in some of their groups, and the diff
+(assets/sql/reconcile/contact_diffs.sql) counts that as this tool's own write, so the rest is sent
+instead of being kept as if someone had edited Xero.
 
 No dagster here (DESIGN.md layout); the Dagster asset and the CLI call ``apply_plan``.
 """
@@ -40,11 +50,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +63,19 @@ from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from pipelines.capsule.pacing import CapsuleError
 from pipelines.xero.pacing import DailyLimitReached, XeroUnavailable
+from reverse_etl import sqlfile
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.ledger import COMPARED_FIELDS
 from reverse_etl.payloads import NOT_SENT, ContactOperation, PayloadError, contact_element
-from reverse_etl.plans import PlanError, check_plan_is_current, ensure_plans, has_table, mark_plan
+from reverse_etl.plans import (
+    PlanError,
+    check_plan_is_current,
+    define_macros,
+    ensure_plans,
+    has_table,
+    mark_plan,
+)
+from reverse_etl.write_backs import write_backs_wanted
 from reverse_etl.xero_writer import (
     BatchAttempt,
     BatchResult,
@@ -84,14 +101,29 @@ WRITE_BACKS_PER_RECORD = 100
 XERO_STOPS = (XeroUnavailable, DailyLimitReached, XeroWriteError, httpx.TransportError)
 
 
+# Error kinds the error queue retries by itself (with RetryPolicy's delays). Everything else Xero
+# refuses — a validation error (the record must change), a refusal its state decides (an outstanding
+# balance) — gives the same answer however often it is sent, so it waits for a person at once.
+RETRIED_ERROR_KINDS = frozenset({"transient"})
+
+
+def release_hint(party_id: int) -> str:
+    """What ends a wait in the error queue, for the person reading it."""
+    return (
+        "fix the record in Capsule or Xero (a changed record is sent again by the next sync),"
+        f" or `capsule-xero retry {party_id}` to send it again as it is"
+    )
+
+
 class PlanNotApplicable(PlanError):
     """The plan does not exist, or is not in a state that may be applied (pending approval, superseded)."""
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How the error queue spaces its retries: ``first_delay`` × ``factor`` ^ (attempts − 1), at most
-    ``max_delay``; after ``max_attempts`` failed attempts the party is ``dead``."""
+    """How the error queue spaces the retries of a transient failure (``RETRIED_ERROR_KINDS``):
+    ``first_delay`` × ``factor`` ^ (attempts − 1), at most ``max_delay``; after ``max_attempts``
+    failed attempts the party is ``dead``. Other refusals are dead at once."""
 
     first_delay: timedelta = timedelta(minutes=15)
     factor: float = 4.0
@@ -117,6 +149,7 @@ class ApplyResult:
     refused: int = 0  # Xero's state forbids it, e.g. an outstanding balance (in the error queue)
     queued: int = 0  # not sent: the party waits in the error queue (dead, or not due yet)
     unknown: int = 0  # answer lost and not settled: looked up before anything is sent next run
+    not_sent: int = 0  # never reached Xero (the run stopped first, e.g. at the daily limit): sent next run
     recovered: int = 0  # outcomes settled by a lookup after a crash
     write_calls: int = 0  # contact write attempts (batches sent, retries with a new key included)
     batches: int = 0
@@ -134,7 +167,7 @@ class ApplyResult:
 
     def counts(self) -> dict[str, int]:
         names = ("created", "exists", "updated", "archived", "restored", "failed", "refused", "queued")
-        extra = ("unknown", "recovered", "write_calls", "groups_changed", "notes", "written_back")
+        extra = ("unknown", "not_sent", "recovered", "write_calls", "groups_changed", "notes", "written_back")
         return {name: getattr(self, name) for name in (*names, *extra, "write_backs_pending")}
 
 
@@ -150,23 +183,9 @@ class Progress:
 # ---- SQL ---------------------------------------------------------------------------------------
 
 
-@cache
 def statements(path: Path = APPLY_SQL) -> dict[str, str]:
     """The named statements of an SQL file (``-- name: x`` starts statement x)."""
-    out: dict[str, str] = {}
-    name: str | None = None
-    lines: list[str] = []
-    for line in path.read_text().splitlines():
-        match = re.match(r"--\s*name:\s*(\w+)\s*$", line)
-        if match:
-            if name:
-                out[name] = "\n".join(lines).strip()
-            name, lines = match.group(1), []
-        elif name:
-            lines.append(line)
-    if name:
-        out[name] = "\n".join(lines).strip()
-    return out
+    return sqlfile.statements(path)
 
 
 def sql(name: str) -> str:
@@ -267,6 +286,7 @@ class PlannedOp:
     before: Mapping[str, Any]
     kept_fields: tuple[str, ...]
     reason: str | None
+    inputs_hash: str | None = None  # what it asks of Xero (sql/plans.sql cx_operation_inputs)
 
     @classmethod
     def from_row(cls, plan_id: int, row: Mapping[str, Any]) -> PlannedOp:
@@ -282,6 +302,7 @@ class PlannedOp:
             json.loads(row["before"]) if row["before"] else {},
             tuple(row["kept_fields"] or ()),
             row["reason"],
+            row.get("inputs_hash"),
         )
 
     @property
@@ -299,7 +320,18 @@ class PlannedOp:
         return ContactOperation(self.operation, self.party_id, number, fields, contact_id)  # type: ignore[arg-type]
 
 
+def release(con: duckdb.DuckDBPyConnection, party_ids: Iterable[int]) -> list[int]:
+    """A person releases parties that wait in the error queue: the next plan sends their operation
+    again, as it is (and if Xero refuses it again, it waits again). Returns the parties released."""
+    ensure_apply_tables(con)
+    wanted = {"party_ids": sorted(set(party_ids))}
+    waiting = [row[0] for row in con.execute(sql("waiting_failures"), wanted).fetchall()]
+    con.execute(sql("release_failures"), wanted)
+    return waiting
+
+
 def load_operations(con: duckdb.DuckDBPyConnection, plan_id: int) -> list[PlannedOp]:
+    define_macros(con)
     return [PlannedOp.from_row(plan_id, r) for r in rows(con, "plan_operations", {"plan_id": plan_id})]
 
 
@@ -425,9 +457,15 @@ class _Apply:
             self.recover()
         except XERO_STOPS as exc:
             # Nothing new may be sent while an earlier attempt is unsettled.
-            result.stopped = f"settling an interrupted earlier run needs Xero: {exc}"
+            result.stopped = (
+                f"{exc.situation}: an interrupted earlier run could not be settled, so nothing was sent;"
+                f" the next run settles it {exc.timing}."
+                if isinstance(exc, DailyLimitReached)
+                else f"settling an interrupted earlier run needs Xero: {exc}"
+            )
             result.status = status
             return result
+        stop: BaseException | None = None
         if status in APPLICABLE:
             check_current(self.con, self.plan_id)
             self.set_status("applying")
@@ -436,18 +474,35 @@ class _Apply:
                 self.set_groups()
                 self.add_notes()
             except XERO_STOPS as exc:
-                result.stopped = str(exc)
-                result.problems.append(f"Xero stopped the run: {exc}")
+                stop = exc
         self.write_back()
         outcomes = {r["seq"]: r["status"] for r in rows(self.con, "outcomes", {"plan_id": self.plan_id})}
+        result.unknown = sum(1 for op in self.ops if outcomes.get(op.seq) == "unknown")
+        result.not_sent = sum(1 for op in self.ops if outcomes.get(op.seq) is None)
+        if stop is not None:
+            # Said once, in `stopped` (the commands print it), never once per contact.
+            result.stopped = self.stop_message(stop)
         if status in DONE:
             result.status = status
         else:
-            done = all(outcomes.get(op.seq) in FINAL_STATUSES for op in self.ops)
+            done = stop is None and all(outcomes.get(op.seq) in FINAL_STATUSES for op in self.ops)
             result.status = "applied" if done else "partly_applied"
             self.set_status(result.status)
-        result.unknown = sum(1 for op in self.ops if outcomes.get(op.seq) == "unknown")
         return result
+
+    def stop_message(self, stop: BaseException) -> str:
+        """Why sending stopped, in one line: for Xero's daily limit, what was not sent and when it goes."""
+        if not isinstance(stop, DailyLimitReached):
+            return str(stop)
+        left = self.result.not_sent + self.result.unknown
+        what = (
+            f"{left:,} contact {'write' if left == 1 else 'writes'} and the groups and History notes after them"
+            if left
+            else "the contact groups and History notes still to set"
+        )
+        return (
+            f"{stop.situation}: writing stopped with {what} not sent; the next run sends them {stop.timing}."
+        )
 
     def set_status(self, status: str) -> None:
         mark_plan(self.con, self.plan_id, status, at=self.now())
@@ -564,7 +619,9 @@ class _Apply:
         if row is None:
             return None
         if row["state"] == "dead":
-            return f"dead in the error queue after {row['attempts']} attempts ({row['message']}): a person must act"
+            if row.get("inputs_hash") is None or row["inputs_hash"] != op.inputs_hash:
+                return None  # the record changed since Xero refused it, or a person released it
+            return f"waits for a person in the error queue ({row['message']}): {release_hint(op.party_id)}"
         if row["next_attempt_at"] is not None and row["next_attempt_at"] > at:
             return (
                 f"waiting in the error queue until {row['next_attempt_at']:%Y-%m-%d %H:%M %Z} "
@@ -609,6 +666,8 @@ class _Apply:
         op = self.by_seq[self._seq_of[id(item.operation)]]
         if item.ok:
             self.record_success(op, item.status, item.contact_id or op.contact_id, item.message, at)
+        elif item.status == "not_sent":
+            pass  # no outcome: the next run sends it like any operation not yet sent
         elif item.status == "unknown":
             self.record_outcome(op, "unknown", None, item.error_kind, item.message, at)
             self.result.problems.append(
@@ -648,14 +707,22 @@ class _Apply:
         self.record_outcome(op, status, op.contact_id, error_kind, message, at)
         previous = self._queue.get(op.party_id)
         attempts = (previous["attempts"] if previous else 0) + 1
+        # A validation error or a refusal Xero's state decides gives the same answer however often
+        # it is sent: it waits for a person (or a change of the record) at once. Only a failure
+        # named transient is retried, with growing delays.
+        retry = error_kind in RETRIED_ERROR_KINDS and attempts < self.retry.max_attempts
+        # What is held back until it changes. A Name or ContactNumber another contact holds is no
+        # fault of the record: every plan's preflight checks it against a fresh read of Xero (and
+        # suffixes, links or sends it to review), so a plan that still carries the same write has
+        # found the value free again; holding it back would only keep it from Xero.
+        inputs_hash = None if "already assigned to another contact" in message.lower() else op.inputs_hash
         entry = {
             "party_id": op.party_id,
-            "state": "dead" if attempts >= self.retry.max_attempts else "retrying",
+            "state": "retrying" if retry else "dead",
             "attempts": attempts,
-            "next_attempt_at": None
-            if attempts >= self.retry.max_attempts
-            else at + self.retry.delay(attempts),
+            "next_attempt_at": at + self.retry.delay(attempts) if retry else None,
             "message": message,
+            "inputs_hash": inputs_hash,
         }
         self._queue[op.party_id] = entry
         self.con.execute(
@@ -671,15 +738,30 @@ class _Apply:
                 "attempts": attempts,
                 "max_attempts": self.retry.max_attempts,
                 "delay": self.retry.delay(attempts),
+                "retry": error_kind in RETRIED_ERROR_KINDS,
                 "at": at,
             },
         )
+        if inputs_hash is None or retry:
+            self.con.execute(sql("forget_inputs"), {"party_id": op.party_id})
+        else:
+            self.con.execute(sql("keep_inputs"), {"party_id": op.party_id, "inputs_hash": inputs_hash})
         setattr(self.result, status, getattr(self.result, status) + 1)
-        dead = " (now dead: a person must act)" if attempts >= self.retry.max_attempts else ""
-        self.result.problems.append(
-            f"party {op.party_id} ({op.operation} {op.contact_number or op.contact_id}): {status}: "
-            f"{message} — attempt {attempts} of {self.retry.max_attempts}{dead}"
-        )
+        record = f"party {op.party_id} ({op.operation} {op.contact_number or op.contact_id})"
+        if retry:
+            self.result.problems.append(
+                f"{record}: {status}: {message} — attempt {attempts} of {self.retry.max_attempts}, "
+                f"retried after {entry['next_attempt_at']:%Y-%m-%d %H:%M %Z}"
+            )
+        elif inputs_hash is None:
+            self.result.problems.append(
+                f"{record}: {status}: {message} — sent again once no other Xero contact holds it"
+                " (each plan checks a fresh read of Xero first)"
+            )
+        else:
+            self.result.problems.append(
+                f"{record}: {status}: {message} — waits for a person: {release_hint(op.party_id)}"
+            )
 
     def record_success(
         self, op: PlannedOp, status: str, contact_id: str | None, message: str | None, at: datetime
@@ -690,6 +772,7 @@ class _Apply:
             setattr(self.result, status, getattr(self.result, status) + 1)
         if self._queue.pop(op.party_id, None) is not None:
             self.con.execute(sql("clear_failure"), {"party_id": op.party_id})
+            self.con.execute(sql("forget_inputs"), {"party_id": op.party_id})
         if contact_id is None:
             return
         self.write_ledger_row(op, contact_id, at)
@@ -807,6 +890,22 @@ class _Apply:
             work.append((op, contact_id, before, add, remove))
         if not work:
             return
+        # Recorded before the first call: a run killed between group calls leaves contacts in some of
+        # their groups, and the next diff must see that as this tool's doing (ledger.sql group_outbox).
+        insert_rows(
+            self.con,
+            "groups_sending",
+            (
+                {
+                    "contact_id": contact_id,
+                    "party_id": op.party_id,
+                    "plan_id": op.plan_id,
+                    "target": groups_value(group_names(op.after.get("contact_groups"))),
+                }
+                for op, contact_id, *_ in work
+            ),
+            at=self.now(),
+        )
         wanted = [name for *_, add, _ in work for name in add]
         ensured = self.writer.ensure_groups(wanted) if wanted else GroupsEnsured(ids={})
         existing: dict[str, str] = {}
@@ -870,6 +969,7 @@ class _Apply:
                 )
         with transaction(self.con):
             insert_rows(self.con, "set_written_groups", settled, at=at)
+            insert_rows(self.con, "groups_done", ({"contact_id": r["contact_id"]} for r in settled))
             self.flush(at)
 
     # ---- 5b. History notes -----------------------------------------------------------------
@@ -922,6 +1022,8 @@ class _Apply:
 
     # ---- 5c. write-back to Capsule ---------------------------------------------------------
     def write_back(self) -> None:
+        if has_table(self.con, "staging", "capsule_parties"):
+            self.con.execute(sql("settle_pending_write_backs"), {"at": self.now()})
         wanted = self.write_back_wanted()
         if not wanted:
             return
@@ -973,40 +1075,7 @@ class _Apply:
             )
 
     def write_back_wanted(self) -> dict[int, str]:
-        """{party: ContactID} the Capsule field should hold and (as far as this tool knows) does not:
-        this plan's contacts first, then earlier pending ones, then every matched party."""
-        candidates: dict[int, str] = {}
-        for r in rows(self.con, "party_contacts", {"plan_id": self.plan_id}):
-            if r["operation"] != "archive":
-                candidates.setdefault(int(r["party_id"]), r["contact_id"])
-        for r in rows(self.con, "pending_write_backs"):
-            candidates.setdefault(int(r["party_id"]), r["contact_id"])
-        if has_table(self.con, "reconcile", "contact_matches") and has_table(
-            self.con, "reconcile", "sync_scope"
-        ):
-            for r in rows(self.con, "matched_parties"):
-                candidates.setdefault(int(r["party_id"]), r["contact_id"])
-        if not candidates:
-            return {}
-        query = (
-            "write_back_state"
-            if has_table(self.con, "staging", "capsule_parties")
-            else "write_back_state_without_staging"
-        )
-        states = {r["party_id"]: r for r in rows(self.con, query, {"party_ids": list(candidates)})}
-        wanted: dict[int, str] = {}
-        for party_id, contact_id in candidates.items():
-            state = states.get(party_id) or {}
-            if state.get("is_deleted"):
-                continue  # gone from Capsule: nothing to write into
-            if (state.get("capsule_value") or "") == contact_id.lower():
-                continue
-            if state.get("written_id") == contact_id and state.get("written_state") in ("written", "failed"):
-                changed_since = state.get("capsule_updated_at")
-                if changed_since is None or changed_since <= state["written_at"]:
-                    continue  # written (or refused) already; Capsule has not changed the party since
-            wanted[party_id] = contact_id
-        return wanted
+        return write_backs_wanted(self.con, self.plan_id)
 
 
 @dataclass

@@ -44,7 +44,8 @@ STATUS_TEXT = {
     "approved": "approved, ready to apply",
     "applying": "being applied (an interrupted apply resumes on the next run)",
     "applied": "applied",
-    "partly_applied": "partly applied: some operations failed (`capsule-xero status` lists them)",
+    "partly_applied": "partly applied: stopped before the end (the next `capsule-xero sync --apply` finishes it,"
+    " or a newer plan carries the rest)",
     "superseded": "superseded by a newer plan (not applied)",
     "empty": "empty: nothing to write",
 }
@@ -121,6 +122,14 @@ def plan_header(plan: Plan) -> list[Text]:
         lines.append(Text(f"  approved {_when(plan.approved_at)}", style="dim"))
     if plan.applied_at is not None:
         lines.append(Text(f"  applied {_when(plan.applied_at)}", style="dim"))
+    if plan.resumes:
+        lines.append(
+            Text(
+                f"  Plan {plan.plan_id} was interrupted before it finished; it stands, with its approval, until"
+                " `capsule-xero sync --apply` finishes it. Changes made since are planned after that.",
+                style="yellow",
+            )
+        )
     if plan.approval_reasons:
         waits = plan.status == "pending_approval"
         lines.append(Text("  needs approval because:" if waits else "  needed approval because:"))
@@ -134,7 +143,13 @@ def plan_header(plan: Plan) -> list[Text]:
     lines.append(
         Text(
             ", ".join(f"{counts.get(op, 0):,} {NOUNS[op]}" for op in PLANNED_OPERATIONS)
-            + f", {plan.notes:,} History {'note' if plan.notes == 1 else 'notes'}",
+            + f", {plan.notes:,} History {'note' if plan.notes == 1 else 'notes'}"
+            + (
+                f", {plan.write_backs:,} {'ContactID' if plan.write_backs == 1 else 'ContactIDs'} to write back"
+                " to Capsule"
+                if plan.write_backs
+                else ""
+            ),
             style="bold",
         )
     )

@@ -10,15 +10,23 @@ A plan is a snapshot of the reconcile's writes (``reconcile.contact_operations``
 - ``ledger.plan_operations``: one row per contact written, with per-field ``before`` / ``after``
   values (canonical text, assets/sql/reconcile/README.md "The contact shape") and the reason;
 - ``ledger.plan_notes``: the History notes it adds; ``ledger.plan_held_back``: the parties the error
-  queue kept out of it.
+  queue kept out of it; ``counts["write_backs"]``: ContactIDs of contacts Xero already has that the
+  Capsule field should hold and does not (left pending by an earlier run, or never written).
 
 Rules, in the order a run meets them:
 
-1. ``create_plan`` numbers plans 1, 2, … Parties the error queue holds back (dead, or not yet due for
-   a retry) are left out and listed. A plan with nothing to write is stored as ``empty`` — still
+0. The newest plan, when its apply was interrupted (``applying``: the run died; ``partly_applied``:
+   it stopped), stands while it still fits Xero and the rules (``check_plan_is_current``):
+   ``create_plan`` returns it (``Plan.resumes``) instead of a new plan, so the next apply finishes
+   what it started with the approval it had. When it no longer fits it is closed as
+   ``partly_applied`` and a new plan is made; the diff plans whatever it left undone.
+1. ``create_plan`` numbers plans 1, 2, … Parties the error queue holds back (dead, while the draft
+   asks Xero the very same thing that was refused; retrying, until due) are left out and listed;
+   queue entries of parties the draft wants nothing from are dropped. A plan with nothing to write
+   (no operation, note or write-back) is stored as ``empty`` — still
    numbered, so the newest plan always says what the newest reconcile found, and an ``empty`` plan
    supersedes an unapplied one the data has since made moot. A plan that comes out exactly like the
-   newest unapplied (or empty) one — same rules, same operations, same notes — is not stored again:
+   newest unapplied (or empty) one — same rules, operations, notes and write-backs — is not stored again:
    the earlier plan is kept with its number and approval, and only its ``xero_state_at`` moves
    forward (it was just recomputed against the newer Xero and found the same). That keeps an
    approval valid across reruns and keeps nightly no-change runs from minting numbers.
@@ -47,13 +55,15 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from reverse_etl.ledger import ensure_ledger
+from reverse_etl.ledger import ensure_ledger, has_table
+from reverse_etl.write_backs import write_backs_wanted
 
 if TYPE_CHECKING:
     from capsule_xero.rules import Rules
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 PLANS_SQL = SQL_DIR / "plans.sql"
+PLAN_MACROS_SQL = SQL_DIR / "plan_macros.sql"
 QUERIES = SQL_DIR / "plans"
 
 PLANNED_OPERATIONS = ("create", "update", "archive", "restore")
@@ -62,6 +72,9 @@ STATUSES = ("pending_approval", "approved", "applying", "applied", "partly_appli
 NOT_STARTED = ("pending_approval", "approved")
 # Plans a new identical one may stand in for (same number, approval kept).
 REUSABLE = ("pending_approval", "approved", "empty")
+# Plans whose apply started and did not finish (killed, or stopped by Xero or its daily limit): the
+# newest such plan stands, while still current, until an apply finishes it (``create_plan``).
+INTERRUPTED = ("applying", "partly_applied")
 # Contact ids shown in a staleness message; the count says how many there are in all.
 STALE_IDS_SHOWN = 5
 # The apply loop's tables (owned by reverse_etl/apply.py): what a plan already sent, when they exist.
@@ -125,9 +138,11 @@ class Plan:
     approved_at: datetime | None = None
     applied_at: datetime | None = None
     held_back: tuple[HeldBack, ...] = ()
-    # Set by create_plan: the earlier plan stood in for an identical new one / plans it superseded.
+    # Set by create_plan: the earlier plan stood in for an identical new one / plans it superseded /
+    # the newest plan's apply was interrupted and it stands until an apply finishes it.
     reused: bool = False
     superseded: tuple[int, ...] = field(default=())
+    resumes: bool = False
 
     @property
     def operations(self) -> int:
@@ -137,6 +152,11 @@ class Plan:
     @property
     def notes(self) -> int:
         return self.counts.get("notes", 0)
+
+    @property
+    def write_backs(self) -> int:
+        """ContactIDs to write back to Capsule for contacts Xero already has (pending or missing)."""
+        return self.counts.get("write_backs", 0)
 
     @property
     def waits_for_approval(self) -> bool:
@@ -176,17 +196,16 @@ def ensure_plans(con: duckdb.DuckDBPyConnection) -> None:
     """Create the plan tables (and the ledger they sit beside) when missing; never touch existing rows."""
     ensure_ledger(con)
     con.execute(PLANS_SQL.read_text())
+    define_macros(con)
+
+
+def define_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The connection's macros over plans (``sql/plan_macros.sql``: ``cx_operation_inputs``)."""
+    con.execute(PLAN_MACROS_SQL.read_text())
 
 
 def _query(name: str) -> str:
     return (QUERIES / f"{name}.sql").read_text()
-
-
-def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    rows = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
-    ).fetchall()
-    return rows[0][0] > 0
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -218,20 +237,23 @@ def create_plan(con: duckdb.DuckDBPyConnection, rules: Rules, *, now: datetime |
 
 
 def _create_plan(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, now: datetime) -> Plan:
-    held_back = _held_back_now(con, now)
-    held_ids = sorted({h.party_id for h in held_back})
-    con.execute(
-        f"create or replace temp table plan_draft_operations as {_query('operations')}",
-        {"held_back": held_ids},
-    )
-    con.execute(
-        f"create or replace temp table plan_draft_notes as {_query('notes')}", {"held_back": held_ids}
-    )
+    interrupted = _interrupted(con, rules)
+    if interrupted is not None:
+        return interrupted
+    con.execute(f"create or replace temp table plan_draft_operations as {_query('operations')}")
+    con.execute(f"create or replace temp table plan_draft_notes as {_query('notes')}")
     try:
+        held_back = _hold_back(con, now)
+        write_backs = _write_backs_wanted(con, rules)
         ((content_hash,),) = con.execute(
-            _query("content_hash"), {"rules_fingerprint": fingerprint}
+            _query("content_hash"),
+            {
+                "rules_fingerprint": fingerprint,
+                "write_backs": ",".join(f"{p}:{c}" for p, c in sorted(write_backs.items())),
+            },
         ).fetchall()
         counts = _draft_counts(con, len(held_back))
+        counts["write_backs"] = len(write_backs)
         xero_state_at, capsule_state_at = _source_states(con)
         latest = _latest_row(con)
         if latest is not None and latest["status"] in REUSABLE and latest["content_hash"] == content_hash:
@@ -317,8 +339,46 @@ def _reuse(
 
 
 def counts_total(counts: dict[str, int]) -> int:
-    """Writes and notes of a plan's counts: zero means the plan is empty."""
-    return sum(counts.get(op, 0) for op in PLANNED_OPERATIONS) + counts.get("notes", 0)
+    """Writes, notes and write-backs of a plan's counts: zero means the plan is empty."""
+    return (
+        sum(counts.get(op, 0) for op in PLANNED_OPERATIONS)
+        + counts.get("notes", 0)
+        + counts.get("write_backs", 0)
+    )
+
+
+def _interrupted(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan | None:
+    """The newest plan, when its apply was interrupted and it still fits Xero and the rules: it stands
+    (a person approved it; what it started is finished by the next apply, without a new approval).
+    A newest plan that was interrupted but no longer fits is closed as ``partly_applied``: its
+    outcomes say what landed, and the new plan, made from the diff, carries the rest (the ledger
+    and ``ledger.group_outbox`` keep this tool's own writes from looking like someone else's)."""
+    latest = _latest_row(con)
+    if latest is None or latest["status"] not in INTERRUPTED:
+        return None
+    plan_id = latest["plan_id"]
+    # No apply runs while a plan is made (one process holds the DuckDB file): "applying" here means
+    # the run that was applying it died.
+    con.execute("update ledger.plans set status = 'partly_applied' where plan_id = ?", [plan_id])
+    try:
+        check_plan_is_current(con, plan_id, rules)
+    except StalePlanError:
+        return None
+    plan = load_plan(con, plan_id)
+    assert plan is not None
+    return replace(plan, resumes=True)
+
+
+def _write_backs_wanted(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[int, str]:
+    """The ContactIDs Capsule should hold and does not (reverse_etl/write_backs.py), unless Capsule has
+    no field to hold them: then none can be written, and a plan carrying them would never be empty."""
+    if has_table(con, "raw", "capsule_party_field_definitions"):
+        ((defined,),) = con.execute(
+            _query("write_back_field"), {"field_name": rules.capsule.xero_contact_id_field}
+        ).fetchall()
+        if not defined:
+            return {}
+    return write_backs_wanted(con)
 
 
 def _draft_counts(con: duckdb.DuckDBPyConnection, held_back: int) -> dict[str, int]:
@@ -375,11 +435,22 @@ def _plural(count: int, word: str) -> str:
     return word if count == 1 else f"{word}s"
 
 
-def _held_back_now(con: duckdb.DuckDBPyConnection, now: datetime) -> list[HeldBack]:
+def _hold_back(con: duckdb.DuckDBPyConnection, now: datetime) -> list[HeldBack]:
+    """Take the parties the error queue holds back out of the draft (sql/plans/held_back.sql), and
+    drop queue entries the reconcile no longer wants anything for (nothing is left to refuse)."""
     if not has_table(con, "ledger", "error_queue"):
         return []
-    rows = con.execute(_query("held_back"), {"now": now}).fetchall()
-    return [HeldBack(*row) for row in rows]
+    held = [HeldBack(*row) for row in con.execute(_query("held_back"), {"now": now}).fetchall()]
+    con.execute(_query("moot_failures"))  # before the held parties leave the draft
+    ids = sorted({h.party_id for h in held})
+    if ids:
+        con.execute("delete from plan_draft_operations where list_contains(?, party_id)", [ids])
+        con.execute("delete from plan_draft_notes where list_contains(?, party_id)", [ids])
+        con.execute(
+            "create or replace temp table plan_draft_operations as select * replace"
+            " (cast(row_number() over (order by seq) as integer) as seq) from plan_draft_operations"
+        )
+    return held
 
 
 def _store_held_back(con: duckdb.DuckDBPyConnection, plan_id: int, held_back: list[HeldBack]) -> None:

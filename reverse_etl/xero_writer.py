@@ -31,7 +31,9 @@ Retries and exactly once
     happened (creates by ContactNumber among the contacts changed since the attempt started,
     archives and restores by ContactID) and sends only what did not land, with a new key, at most
     ``batch_attempts`` times. What stays unknown is reported ``unknown`` (``transient``) and the
-    run stops: the next run calls ``find_contacts`` before it sends anything again.
+    run stops: the next run calls ``find_contacts`` before it sends anything again. A batch whose
+    first attempt Xero refuses for its daily limit (a 429 is answered before anything is taken,
+    §11) is ``not_sent``: nothing to look up, a later run sends it; the run stops there.
 
     ``write(..., on_attempt=...)`` calls back *before* each attempt with the batch number, attempt,
     key and operations, so an apply loop can record "about to send batch K" durably first and the
@@ -56,7 +58,7 @@ import stamina
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, XeroHttpxAuth
 from capsule_xero.xero_budget import budget_file_in
-from pipelines.xero.pacing import PacedTransport, PacingPolicy, XeroUnavailable
+from pipelines.xero.pacing import DailyLimitReached, PacedTransport, PacingPolicy, XeroUnavailable
 from reverse_etl.payloads import ContactOperation, contact_element, encoded
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ IDEMPOTENCY_KEY_MAX = 128  # §10
 LOOKUP_MARGIN = timedelta(minutes=5)
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
-ItemStatus = Literal["created", "updated", "archived", "restored", "exists", "failed", "unknown"]
+ItemStatus = Literal["created", "updated", "archived", "restored", "exists", "failed", "unknown", "not_sent"]
 ErrorKind = Literal["validation", "refused", "transient"]
 SUCCESS: dict[str, ItemStatus] = {
     "create": "created",
@@ -84,6 +86,14 @@ SUCCESS: dict[str, ItemStatus] = {
 
 class XeroWriteError(Exception):
     """A whole request was refused in a way no retry can fix (401/403/404...): the run must stop."""
+
+
+class _RefusedForTheDay(Exception):
+    """The write itself met Xero's daily limit: a 429 means Xero took none of it (§11)."""
+
+    def __init__(self, stop: DailyLimitReached) -> None:
+        super().__init__(str(stop))
+        self.stop = stop
 
 
 # ---- what the writer reports -----------------------------------------------------------------------
@@ -112,7 +122,7 @@ class ItemOutcome:
     @property
     def ok(self) -> bool:
         """Xero holds the change (``exists``: the contact was there already, made by an earlier try)."""
-        return self.status not in ("failed", "unknown")
+        return self.status not in ("failed", "unknown", "not_sent")
 
 
 @dataclass(frozen=True)
@@ -396,11 +406,20 @@ class XeroContactWriter:
                 pending.append(index)
         lost = ""
         stop: BaseException | None = None
+        not_sent: list[int] = []
         for attempt in range(1, self.batch_attempts + 1):
             if not pending:
                 break
             try:
                 pending, lost = self._attempt(batch, attempt, pending, outcomes, result, on_attempt)
+            except _RefusedForTheDay as refused:
+                # Refused before Xero took anything. On a first attempt nothing of the batch went
+                # out: not sent, sent by a later run. After a lost attempt the earlier one may still
+                # have landed: those stay unknown and are looked up first.
+                stop = refused.stop
+                not_sent, pending = (pending, []) if attempt == 1 else ([], pending)
+                lost = "Xero's daily call limit"
+                break
             except Exception as exc:
                 # Whatever stops the run (the day's limit, a refused authorisation, Xero gone even
                 # for the lookup), the outcomes settled so far are yielded first.
@@ -413,6 +432,14 @@ class XeroContactWriter:
                     len(pending),
                     lost,
                 )
+        for index in not_sent:
+            outcomes[index] = ItemOutcome(
+                batch.operations[index],
+                "not_sent",
+                batch.elements[index],
+                error_kind="transient",
+                message="not sent: Xero's daily call limit is used up",
+            )
         for index in pending:
             outcomes[index] = ItemOutcome(
                 batch.operations[index],
@@ -420,7 +447,7 @@ class XeroContactWriter:
                 batch.elements[index],
                 error_kind="transient",
                 message=(
-                    f"{lost}. Whether Xero applied it is not known: the next run looks it up by "
+                    f"{lost.rstrip('.')}. Whether Xero applied it is not known: the next run looks it up by "
                     "ContactNumber/ContactID before sending it again."
                 ),
             )
@@ -472,6 +499,8 @@ class XeroContactWriter:
                 content=body,
                 headers={"Idempotency-Key": key, "Content-Type": "application/json"},
             )
+        except DailyLimitReached as stop:
+            raise _RefusedForTheDay(stop) from stop
         except (XeroUnavailable, httpx.TransportError) as exc:
             response = None
             lost = f"no answer from Xero ({type(exc).__name__})"

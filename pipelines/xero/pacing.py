@@ -109,14 +109,16 @@ class DailyLimitReached(Exception):
             state = f"is nearly used up: {remaining} calls left, kept for writes (reserve {reserve})"
         else:
             state = "is used up (Xero refused a call with 429, limit: day)"
-        timing = (
+        # The parts a writer words its own stop with (reverse_etl/apply.py): this text is the reader's.
+        self.situation = f"Xero's daily call limit for {org} {state}"
+        self.timing = (
             f"after {when}"
             if exact
             else f"after {when} at the latest (Xero's daily window resets within 24 hours)"
         )
         super().__init__(
-            f"Xero's daily call limit for {org} {state}. Reads stopped cleanly; what was read is loaded, "
-            f"and the next run continues from its cursor. Run again {timing}."
+            f"{self.situation}. Reads stopped cleanly; what was read is loaded, "
+            f"and the next run continues from its cursor. Run again {self.timing}."
         )
 
 

@@ -53,9 +53,12 @@ create table if not exists ledger.audit (
     is_undo boolean not null default false
 );
 
--- Parties whose last write Xero refused, with Xero's message: retried by later plans after
--- next_attempt_at (growing delays), then `dead` until a person acts. Plans leave out parties that are
--- dead or not yet due (assets/sql/reconcile/README.md; reverse_etl/plans.py).
+-- Parties whose last write Xero refused, with Xero's message. A refusal no retry can change (a
+-- validation error, or Xero's state forbids it) is `dead` at once: it waits for a person, and plans
+-- leave the party out while the reconcile wants the very same operation (ledger.error_queue_inputs,
+-- sql/plans.sql); once the record changes, or a person releases it, it is sent again. Only a
+-- transient failure is `retrying`: sent again by later plans after next_attempt_at (growing
+-- delays), dead after max_attempts.
 create table if not exists ledger.error_queue (
     party_id bigint primary key,
     contact_id varchar,
@@ -80,17 +83,6 @@ create table if not exists ledger.note_outbox (
     started_at timestamptz not null
 );
 
--- The ContactID write-back into the Capsule custom field: pending until Capsule took it. Capsule's
--- hourly limit (capsule FACTS §10) can stop a run part way; what is pending is done by the next run.
-create table if not exists ledger.capsule_write_backs (
-    party_id bigint primary key,
-    contact_id varchar not null,
-    plan_id bigint,
-    state varchar not null,
-    message varchar,
-    "at" timestamptz not null
-);
-
 -- name: plan
 select plan_id, status, xero_state_at
 from ledger.plans
@@ -107,7 +99,10 @@ select
     cast(o.after as varchar) as after,
     cast(o.before as varchar) as before,
     coalesce(o.kept_fields, []::varchar[]) as kept_fields,
-    o.reason
+    o.reason,
+    cx_operation_inputs(
+        o.operation, o.contact_id, o.contact_number, o.changed_fields, o.after, o.before, o.expect_refusal
+    ) as inputs_hash
 from ledger.plan_operations as o
 where o.plan_id = $plan_id and o.operation in ('create', 'update', 'archive', 'restore')
 order by o.seq;
@@ -209,6 +204,19 @@ from (
 ) as g
 where w.contact_id = g.contact_id;
 
+-- name: groups_sending
+insert or replace into ledger.group_outbox (contact_id, party_id, plan_id, target, started_at)
+select
+    unnest(cast($contact_id as varchar[])),
+    unnest(cast($party_id as bigint[])),
+    unnest(cast($plan_id as bigint[])),
+    unnest(cast($target as varchar[])),
+    $at;
+
+-- name: groups_done
+delete from ledger.group_outbox
+where contact_id in (select unnest(cast($contact_id as varchar[])));
+
 -- name: audit
 insert into ledger.audit (plan_id, seq, party_id, contact_id, field, before, after, "at", reason, is_undo)
 select
@@ -224,21 +232,22 @@ select
     $is_undo;
 
 -- name: error_queue
-select party_id, state, attempts, next_attempt_at, message
-from ledger.error_queue;
+select q.party_id, q.state, q.attempts, q.next_attempt_at, q.message, i.inputs_hash
+from ledger.error_queue as q
+left join ledger.error_queue_inputs as i on i.party_id = q.party_id;
 
 -- name: queue_failure
--- A party that fails again keeps its first_failed_at and counts one more attempt; the wait before the
--- next try grows with the attempts ($delay is worked out from them in Python), and after
--- $max_attempts it is dead: a person must act.
+-- A party that fails again keeps its first_failed_at and counts one more attempt. A transient failure
+-- ($retry) waits a delay that grows with the attempts ($delay is worked out from them in Python) and
+-- is dead after $max_attempts; any other refusal is dead at once: a person must act.
 insert into ledger.error_queue (
     party_id, contact_id, plan_id, seq, operation, error_kind, message, attempts, first_failed_at,
     next_attempt_at, state
 )
 values (
     $party_id, $contact_id, $plan_id, $seq, $operation, $error_kind, $message, $attempts, $at,
-    case when $attempts >= $max_attempts then null else $at + $delay end,
-    case when $attempts >= $max_attempts then 'dead' else 'retrying' end
+    case when $retry and $attempts < $max_attempts then $at + $delay end,
+    case when $retry and $attempts < $max_attempts then 'retrying' else 'dead' end
 )
 on conflict (party_id) do update set
     contact_id = excluded.contact_id,
@@ -250,6 +259,29 @@ on conflict (party_id) do update set
     attempts = excluded.attempts,
     next_attempt_at = excluded.next_attempt_at,
     state = excluded.state;
+
+-- name: forget_inputs
+delete from ledger.error_queue_inputs
+where party_id = $party_id;
+
+-- name: keep_inputs
+-- What Xero refused, for a party that now waits for a person (see sql/plans.sql).
+insert or replace into ledger.error_queue_inputs (party_id, inputs_hash)
+values ($party_id, $inputs_hash);
+
+-- name: release_failures
+-- A person releases parties waiting in the error queue: the next plan sends their operation again.
+delete from ledger.error_queue_inputs
+where party_id in (
+    select party_id from ledger.error_queue
+    where list_contains(cast($party_ids as bigint[]), party_id) and state = 'dead'
+);
+
+-- name: waiting_failures
+select party_id
+from ledger.error_queue
+where list_contains(cast($party_ids as bigint[]), party_id) and state = 'dead'
+order by party_id;
 
 -- name: clear_failure
 delete from ledger.error_queue
@@ -299,16 +331,6 @@ from ledger.note_outbox as o
 left join ledger.plan_notes as n on n.plan_id = o.plan_id and n.note_hash = o.note_hash
 order by o.started_at;
 
--- name: matched_parties
--- Parties matched to an existing Xero contact (an earlier sync, a killed run that never wrote back):
--- their Capsule field should hold the ContactID too (CASES.md synced_crossref_missing_in_capsule).
--- Parties the rules leave out of the sync are left alone in Capsule too.
-select m.party_id, lower(m.contact_id) as contact_id
-from reconcile.contact_matches as m
-left join reconcile.sync_scope as s on s.party_id = m.party_id
-where m.outcome = 'matched' and m.contact_id is not null and coalesce(s.in_scope, true)
-order by m.party_id;
-
 -- name: plan_time_xero
 -- Xero's values when planned (the reconcile tables a current plan was made from), for the ledger's
 -- fields the plan neither sends nor keeps.
@@ -328,39 +350,12 @@ select
 from reconcile.desired_contacts
 where party_id in (select unnest($party_ids));
 
--- name: pending_write_backs
-select party_id, contact_id
-from ledger.capsule_write_backs
-where state = 'pending'
-order by "at", party_id;
-
--- name: write_back_state
--- What Capsule holds (as last extracted) and what this tool last wrote there, per party. A write this
--- tool made counts until Capsule shows a later change of the party (the next extract brings the value
--- in, or a person cleared it: then it is written again).
-select
-    w.party_id,
-    p.is_deleted,
-    lower(p.xero_contact_id) as capsule_value,
-    p.updated_at as capsule_updated_at,
-    b.contact_id as written_id,
-    b.state as written_state,
-    b."at" as written_at
-from (select unnest($party_ids) as party_id) as w
-left join staging.capsule_parties as p on p.party_id = w.party_id
-left join ledger.capsule_write_backs as b on b.party_id = w.party_id;
-
--- name: write_back_state_without_staging
-select
-    w.party_id,
-    false as is_deleted,
-    null as capsule_value,
-    null as capsule_updated_at,
-    b.contact_id as written_id,
-    b.state as written_state,
-    b."at" as written_at
-from (select unnest($party_ids) as party_id) as w
-left join ledger.capsule_write_backs as b on b.party_id = w.party_id;
+-- name: settle_pending_write_backs
+-- Pending write-backs Capsule already shows (written by a run killed before it recorded them).
+update ledger.capsule_write_backs as b
+set state = 'written', message = null, "at" = $at
+from staging.capsule_parties as p
+where b.state = 'pending' and p.party_id = b.party_id and lower(p.xero_contact_id) = lower(b.contact_id);
 
 -- name: write_backs_pending
 insert or replace into ledger.capsule_write_backs (party_id, contact_id, plan_id, state, message, "at")

@@ -43,3 +43,29 @@ create table if not exists ledger.history_notes (
     item_keys varchar[] not null,
     written_at timestamptz not null
 );
+
+-- A contact's managed groups on their way (the apply loop's group step, reverse_etl/apply.py): one
+-- row per contact, inserted before the first ContactGroups call and removed in the transaction that
+-- records the groups in written_contacts. Group calls are not atomic per contact, so a run killed
+-- between them leaves a contact in some of its groups: while a row is here, the three-way diff
+-- (assets/sql/reconcile/contact_diffs.sql) counts membership Xero gained or lost on the way to
+-- target as this tool's own write, never as an edit made in Xero. target is the canonical
+-- contact_groups value being set (null = none).
+create table if not exists ledger.group_outbox (
+    contact_id varchar primary key,
+    party_id bigint not null,
+    plan_id bigint not null,
+    target varchar,
+    started_at timestamptz not null
+);
+
+-- The ContactID write-back into the Capsule custom field: pending until Capsule took it. Capsule's
+-- hourly limit (capsule FACTS §10) can stop a run part way; what is pending is done by the next run.
+create table if not exists ledger.capsule_write_backs (
+    party_id bigint primary key,
+    contact_id varchar not null,
+    plan_id bigint,
+    state varchar not null,
+    message varchar,
+    "at" timestamptz not null
+);

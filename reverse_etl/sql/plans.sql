@@ -64,3 +64,12 @@ create table if not exists ledger.plan_held_back (
     error_kind varchar,
     message varchar
 );
+
+-- Beside the apply loop's error queue (sql/apply.sql), one row per party it holds dead: the
+-- cx_operation_inputs of the operation Xero refused. A plan leaves the party out while the reconcile
+-- wants that very operation. No row (a person released it, the refusal was about another contact's
+-- Name or ContactNumber, or it was refused before this table existed): the next plan sends it again.
+create table if not exists ledger.error_queue_inputs (
+    party_id bigint primary key,
+    inputs_hash varchar not null
+);

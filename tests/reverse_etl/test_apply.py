@@ -29,7 +29,7 @@ from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.token_store import TokenSet
 from capsule_xero.xero_auth import XeroAuth
-from reverse_etl.apply import ApplyResult, PlanNotApplicable, RetryPolicy, apply_plan, ensure_apply_tables
+from reverse_etl.apply import ApplyResult, PlanNotApplicable, apply_plan, ensure_apply_tables, release
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans import StalePlanError
 from reverse_etl.xero_writer import XeroContactWriter
@@ -485,7 +485,7 @@ def test_an_answer_lost_for_good_is_recorded_unknown_and_settled_by_lookup_on_th
 # ---- the error queue ---------------------------------------------------------------------------------
 
 
-def test_a_validation_failure_is_queued_with_xeros_message_retried_only_when_due_and_dead_after_five(
+def test_a_validation_error_waits_for_a_person_at_once_and_is_not_sent_again_until_the_record_changes(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     writer: XeroContactWriter,
@@ -494,9 +494,9 @@ def test_a_validation_failure_is_queued_with_xeros_message_retried_only_when_due
     xero: XeroControl,
     control: SandboxControl,
 ) -> None:
-    xero.create_contact(Name="Taken Pty Ltd")
     bad, good = parties[0], parties[1]
-    plan_id = add_plan(con, [create(bad, name="Taken Pty Ltd"), create(good)])
+    plan_id = add_plan(con, [create(bad, name="Smith <Plumbing> Pty Ltd"), create(good)])
+    since = control.last_seq()
     result = run(con, settings, plan_id, writer, back, now=T0)
     assert (result.created, result.failed, result.status) == (1, 1, "applied")
     (entry,) = query(con, "select * from ledger.error_queue")
@@ -504,36 +504,49 @@ def test_a_validation_failure_is_queued_with_xeros_message_retried_only_when_due
         bad,
         "create",
         "validation",
-        "retrying",
+        "dead",  # waits for a person now: sending it again would get the same answer
     )
-    assert "already assigned to another contact" in entry["message"]
-    assert (entry["attempts"], entry["next_attempt_at"]) == (1, T0 + timedelta(minutes=15))
-    assert outcomes(con, plan_id)[1]["status"] == "failed"
-    assert any("already assigned" in p for p in result.problems)
+    assert (entry["attempts"], entry["next_attempt_at"]) == (1, None)
+    (said,) = [p for p in result.problems if f"party {bad}" in p]
+    assert f"CAP-{bad}" in said and "waits for a person" in said
+    assert entry["message"] and entry["message"] in said  # Xero's own words, with the record named
+    assert len(xero_calls(control, since, "PUT")) == 1
 
-    policy = RetryPolicy()
-    when = T0
-    for attempt in range(2, 6):
-        early = add_plan(con, [create(bad, name="Taken Pty Ltd")])
+    # Days later the reconcile still wants the very same create: it is not sent, however often.
+    for days in (1, 30):
+        again = add_plan(con, [create(bad, name="Smith <Plumbing> Pty Ltd")])
         since = control.last_seq()
-        held = run(
-            con, settings, early, writer, back, now=when + policy.delay(attempt - 1) - timedelta(minutes=1)
-        )
-        assert held.queued == 1 and xero_calls(control, since, "PUT") == []  # not due: not sent
-        assert outcomes(con, early)[1]["status"] == "queued"
-        when = when + policy.delay(attempt - 1)
-        due = add_plan(con, [create(bad, name="Taken Pty Ltd")])
-        retried = run(con, settings, due, writer, back, now=when)
-        assert retried.failed == 1 and len(xero_calls(control, since, "PUT")) == 1
-        (entry,) = query(con, "select * from ledger.error_queue")
-        assert entry["attempts"] == attempt and entry["first_failed_at"] == T0
-    assert entry["state"] == "dead" and entry["next_attempt_at"] is None
-    last = add_plan(con, [create(bad, name="Taken Pty Ltd")])
+        held = run(con, settings, again, writer, back, now=T0 + timedelta(days=days))
+        assert held.queued == 1 and xero_calls(control, since, "PUT") == []
+        assert "waits for a person" in outcomes(con, again)[1]["message"]
+    assert query(con, "select attempts from ledger.error_queue")[0]["attempts"] == 1
+
+    # The name is fixed in Capsule: the changed create is sent, lands, and leaves the queue.
+    fixed = add_plan(con, [create(bad, name="Smith Plumbing Pty Ltd")])
+    done = run(con, settings, fixed, writer, back, now=T0 + timedelta(days=31))
+    assert done.created == 1 and query(con, "select * from ledger.error_queue") == []
+    assert [c["Name"] for c in by_number(xero)[f"CAP-{bad}"]] == ["Smith Plumbing Pty Ltd"]
+
+
+def test_a_person_can_release_a_waiting_record_to_be_sent_again_as_it_is(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    writer: XeroContactWriter,
+    back: CapsuleWriteBack,
+    parties: list[int],
+    control: SandboxControl,
+) -> None:
+    refused = create(parties[0], name="Smith <Plumbing> Pty Ltd")
+    assert run(con, settings, add_plan(con, [refused]), writer, back, now=T0).failed == 1
+    assert run(con, settings, add_plan(con, [refused]), writer, back, now=T0 + timedelta(hours=1)).queued == 1
+
+    assert release(con, [parties[0], 999]) == [parties[0]]  # 999 waits for nothing: not released
     since = control.last_seq()
-    after_death = run(con, settings, last, writer, back, now=when + timedelta(days=30))
-    assert after_death.queued == 1 and xero_calls(control, since, "PUT") == []
-    assert "a person must act" in outcomes(con, last)[1]["message"]
-    assert len(by_number(xero)) == 1  # only the good one
+    again = run(con, settings, add_plan(con, [refused]), writer, back, now=T0 + timedelta(hours=2))
+    assert again.failed == 1 and len(xero_calls(control, since, "PUT")) == 1  # sent once more, as it is
+    (entry,) = query(con, "select * from ledger.error_queue")
+    assert (entry["state"], entry["attempts"]) == ("dead", 2)  # and waits again
+    assert run(con, settings, add_plan(con, [refused]), writer, back, now=T0 + timedelta(days=9)).queued == 1
 
 
 def test_a_success_takes_the_party_out_of_the_error_queue(
@@ -850,3 +863,70 @@ def test_the_apply_command_refuses_a_plan_xero_has_moved_on_from_and_exits_1(
     result = CliRunner().invoke(cli(), ["apply", str(plan_id)])
     assert result.exit_code == 1 and "out of date" in result.output
     assert [c["Name"] for c in xero.contacts()] == ["Made By A Person Meanwhile"]
+
+
+def test_the_retry_command_releases_a_waiting_record_and_says_which_were_not_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+    server: SandboxServer,
+    settings: Settings,
+    writer: XeroContactWriter,
+    back: CapsuleWriteBack,
+    parties: list[int],
+) -> None:
+    command_env(monkeypatch, server, settings)
+    refused = create(parties[0], name="Smith <Plumbing> Pty Ltd")
+    with open_ledger(settings.duckdb_path) as con:
+        assert run(con, settings, add_plan(con, [refused]), writer, back, now=T0).failed == 1
+    result = CliRunner().invoke(cli(), ["retry", str(parties[0]), "42"])
+    assert result.exit_code == 1  # 42 was not waiting: said, not silently passed over
+    assert f"Released {parties[0]}: the next `capsule-xero sync --apply` sends it again." in result.output
+    assert "Not waiting in the error queue: 42" in result.output
+    with open_ledger(settings.duckdb_path) as con:
+        again = run(con, settings, add_plan(con, [refused]), writer, back, now=T0 + timedelta(hours=1))
+    assert (again.failed, again.queued) == (1, 0)  # sent again as it was, and refused again
+
+
+# ---- Xero's daily limit --------------------------------------------------------------------------------
+
+
+def test_the_daily_limit_stops_writing_with_one_message_and_what_was_not_sent_goes_on_the_next_day(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    writer: XeroContactWriter,
+    back: CapsuleWriteBack,
+    parties: list[int],
+    xero: XeroControl,
+    control: SandboxControl,
+    sandbox: Sandbox,
+    tenant: str,
+    auth: XeroAuth,
+) -> None:
+    plan_id = add_plan(con, [create(p) for p in parties[:120]])  # three PUT batches: 50, 50, 20
+    xero.set_limits(tenant, day=1)  # the first batch is the day's last call
+    since = control.last_seq()
+    stopped = run(con, settings, plan_id, writer, back)
+
+    assert [c["status"] for c in xero_calls(control, since, "PUT")] == [200, 429]
+    counts = stopped.counts()
+    assert (counts["created"], counts["not_sent"], counts["unknown"]) == (50, 70, 0)
+    assert stopped.status == "partly_applied" and stopped.stopped is not None
+    said = [*stopped.problems, stopped.stopped]
+    assert sum("daily call limit" in line for line in said) == 1  # one message, not one per contact
+    assert "Reads stopped" not in stopped.stopped and ".." not in stopped.stopped
+    assert "not sent" in stopped.stopped
+    # A 429 means Xero took nothing: the 70 are not sent (no outcome), not unknown, and not looked up.
+    assert sorted(r["status"] for r in outcomes(con, plan_id).values()) == ["created"] * 50
+    assert query(con, "select * from ledger.outbox where state <> 'settled'") == []
+
+    sandbox.clock.advance(86_400)  # the organisation's daily window resets
+    sign_in_again(auth, xero, tenant)
+    xero.set_limits(tenant, day=5000)
+    since = control.last_seq()
+    with XeroContactWriter(settings, auth, policy=QUICK) as next_day:
+        finished = run(con, settings, plan_id, next_day, back)
+    assert (finished.status, finished.created, finished.recovered) == ("applied", 70, 0)
+    assert [c["method"] for c in control.calls("xero", since) if c["path"].startswith(CONTACTS)] == [
+        "PUT",
+        "PUT",
+    ]
+    assert sorted(len(found) for found in by_number(xero).values()) == [1] * 120

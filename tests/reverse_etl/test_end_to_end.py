@@ -215,7 +215,7 @@ def test_contacts_of_parties_deleted_in_capsule_are_archived_unless_a_balance_st
         ).fetchall()
     assert len(queued) == 1
     contact_id, operation, kind, message, state = queued[0]
-    assert (contact_id, operation, kind, state) == (with_balance, "archive", "refused", "retrying")
+    assert (contact_id, operation, kind, state) == (with_balance, "archive", "refused", "dead")
     assert "outstanding balance" in message  # Xero's own reason, for the person who must act on it
 
 

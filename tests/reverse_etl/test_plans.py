@@ -214,7 +214,9 @@ create or replace table reconcile.history_notes (
 create or replace table raw.xero_contacts (
     contact_id varchar, contact_number varchar, name varchar, updated_date_utc timestamptz
 );
-create or replace table staging.capsule_parties (party_id bigint, updated_at timestamptz, deleted_at timestamptz);
+create or replace table staging.capsule_parties (
+    party_id bigint, updated_at timestamptz, deleted_at timestamptz, is_deleted boolean, xero_contact_id varchar
+);
 """
 
 
@@ -263,11 +265,23 @@ class Scene:
             [XERO_STATE - timedelta(days=30)],
         )
 
-    def queue(self, party_id: int, state: str, next_attempt_at: datetime | None, message: str) -> None:
+    def queue(
+        self, party_id: int, state: str, next_attempt_at: datetime | None, message: str, refused_in: int = 1
+    ) -> None:
+        """An error-queue entry as the apply loop leaves it after plan ``refused_in`` sent the party's
+        operation (its inputs hash is that operation's)."""
         self.con.execute(ERROR_QUEUE_DDL)
         self.con.execute(
-            "insert into ledger.error_queue values (?, null, 1, 1, 'update', 'validation', ?, 3, ?, ?, ?)",
-            [party_id, message, XERO_STATE, next_attempt_at, state],
+            "insert into ledger.error_queue (party_id, contact_id, plan_id, seq, operation, error_kind, message,"
+            " attempts, first_failed_at, next_attempt_at, state)"
+            " values (?, null, ?, 1, 'update', 'validation', ?, 3, ?, ?, ?)",
+            [party_id, refused_in, message, XERO_STATE, next_attempt_at, state],
+        )
+        self.con.execute(
+            "insert into ledger.error_queue_inputs select party_id, cx_operation_inputs(operation, contact_id,"
+            " contact_number, changed_fields, after, before, expect_refusal)"
+            " from ledger.plan_operations where plan_id = ? and party_id = ?",
+            [refused_in, party_id],
         )
 
     def clear(self) -> None:
@@ -531,14 +545,32 @@ def test_a_superseded_plan_is_never_current(scene: Scene) -> None:
     assert caught.value.superseded_by == 2
 
 
-def test_an_older_plan_left_partly_applied_is_stale_once_a_newer_plan_exists(scene: Scene) -> None:
+def test_an_interrupted_plan_stands_until_it_is_finished_while_xero_has_not_moved_on(scene: Scene) -> None:
     a_few_updates(scene, 1)
     first = create_plan(scene.con, rules())
-    mark_plan(scene.con, first.plan_id, "partly_applied")
-    check_plan_is_current(scene.con, first.plan_id)  # nothing newer: the apply loop may resume it
+    mark_plan(scene.con, first.plan_id, "applying")  # the run applying it was killed
+    scene.operation("create", 70, name="Seventy")  # a change in Capsule meanwhile
+    again = create_plan(scene.con, rules())
+    assert (again.plan_id, again.resumes, again.status) == (first.plan_id, True, "partly_applied")
+    assert [o.party_id for o in plan_operations(scene.con, first.plan_id)] == [100]  # its own, with approval
+    check_plan_is_current(scene.con, first.plan_id)  # the apply loop may finish it
+    assert "was interrupted before it finished" in text_of(render_plan(scene.con, again))
+
+
+def test_an_interrupted_plan_xero_has_moved_on_from_is_closed_and_a_new_plan_carries_the_rest(
+    scene: Scene,
+) -> None:
+    a_few_updates(scene, 1)
+    first = create_plan(scene.con, rules())
+    mark_plan(scene.con, first.plan_id, "applying")
+    scene.con.execute(
+        "update raw.xero_contacts set updated_date_utc = ? where contact_id = 'c-0'",
+        [first.xero_state_at + timedelta(minutes=5)],  # someone edited the contact in Xero
+    )
     scene.operation("create", 70, name="Seventy")
-    create_plan(scene.con, rules())
-    assert load_plan(scene.con, first.plan_id).status == "partly_applied"  # its record stays true
+    second = create_plan(scene.con, rules())
+    assert (second.plan_id, second.resumes) == (2, False)
+    assert load_plan(scene.con, first.plan_id).status == "partly_applied"  # closed; its record stays true
     with pytest.raises(StalePlanError, match="superseded by plan 2"):
         check_plan_is_current(scene.con, first.plan_id)
 
@@ -551,7 +583,8 @@ def test_parties_the_error_queue_holds_back_are_left_out_and_reported(scene: Sce
     a_few_updates(scene, 3)  # parties 100, 101, 102
     scene.note(100, "c-0", "Capsule update: opportunity won")
     scene.note(102, "c-2", "Capsule update: task done")
-    scene.queue(100, "dead", None, "TaxNumber is not valid")
+    first = create_plan(scene.con, rules(), now=PLANNED_AT - timedelta(hours=1))  # sent them; Xero refused
+    scene.queue(100, "dead", None, "TaxNumber is not valid", refused_in=first.plan_id)
     scene.queue(101, "retrying", PLANNED_AT + timedelta(hours=2), "Xero was unavailable")
     scene.queue(102, "retrying", PLANNED_AT - timedelta(minutes=1), "Xero was unavailable")  # due: sent again
     plan = create_plan(scene.con, rules(), now=PLANNED_AT)
@@ -566,6 +599,48 @@ def test_parties_the_error_queue_holds_back_are_left_out_and_reported(scene: Sce
     assert "2 held back by the error queue" in shown
     assert "party 100 (update) dead, a person must act: TaxNumber is not valid" in shown
     assert load_plan(scene.con, plan.plan_id).held_back == plan.held_back
+
+
+def test_a_refused_write_is_planned_again_once_the_record_changed_and_forgotten_once_nothing_is_wanted(
+    scene: Scene,
+) -> None:
+    scene.wrote_before()
+    a_few_updates(scene, 2)  # parties 100, 101
+    first = create_plan(scene.con, rules(), now=PLANNED_AT)
+    scene.queue(100, "dead", None, "TaxNumber is not valid", refused_in=first.plan_id)
+    scene.queue(101, "dead", None, "The contact name must not contain the characters < or >.", refused_in=1)
+    held = create_plan(scene.con, rules(), now=PLANNED_AT + timedelta(days=30))
+    assert plan_operations(scene.con, held.plan_id) == [] and held.counts["held_back"] == 2
+
+    scene.clear()
+    scene.operation("update", 100, "c-0", name="New 0", tax_number="51824753556")  # fixed in Capsule
+    fixed = create_plan(scene.con, rules(), now=PLANNED_AT + timedelta(days=31))
+    assert [o.party_id for o in plan_operations(scene.con, fixed.plan_id)] == [100]  # sent again
+    assert fixed.held_back == ()
+    # Party 101 needs nothing any more (its name was fixed and Xero has it): nobody must act on it.
+    assert [r["party_id"] for r in rows(scene.con, "select party_id from ledger.error_queue")] == [100]
+
+
+def test_contact_ids_left_to_write_back_make_a_plan_unless_capsule_has_no_field_to_hold_them(
+    scene: Scene,
+) -> None:
+    scene.wrote_before()
+    scene.con.execute(
+        "insert into staging.capsule_parties values (5, ?, null, false, null)",
+        [XERO_STATE - timedelta(days=1)],
+    )
+    scene.con.execute(  # a run stopped by Capsule's hourly limit (or killed) before it wrote party 5's
+        "insert into ledger.capsule_write_backs values (5, 'c-5', 1, 'pending', null, ?)", [XERO_STATE]
+    )
+    plan = create_plan(scene.con, rules(), now=PLANNED_AT)
+    assert (plan.status, plan.operations, plan.write_backs) == ("approved", 0, 1)  # not "empty"
+    assert "1 ContactID to write back to Capsule" in text_of(render_plan(scene.con, plan))
+
+    scene.con.execute("create schema if not exists raw")
+    scene.con.execute("create table raw.capsule_party_field_definitions (id bigint, name varchar)")
+    scene.con.execute("insert into raw.capsule_party_field_definitions values (1, 'Customer Since')")
+    nowhere = create_plan(scene.con, rules(), now=PLANNED_AT)  # no "Xero Contact ID" field in Capsule
+    assert (nowhere.status, nowhere.write_backs) == ("empty", 0)
 
 
 def test_a_write_the_planned_row_rules_rejected_is_left_out_of_the_plan(scene: Scene) -> None:

@@ -1,14 +1,16 @@
 """Crash trials of the apply loop: a generated migration in the sandbox, an apply child process killed
 with SIGKILL at chosen points of the sandbox's call log, reruns, and the invariants checked at the end.
 
-Used by tests/reverse_etl/test_crash_trials.py (a CI-sized migration) and bench/apply.py (the full
+Used by tests/reverse_etl/test_crash_trials.py (CI-sized migrations) and bench/apply.py (the full
 2,000-party one and the time-scaled throughput figures).
 
 The sandbox runs in the calling process (a server thread); each apply runs in a child process started
-with ``subprocess`` (extract Xero, then ``apply_plan``, as ``capsule-xero apply`` does), so a SIGKILL
-takes the apply down at an arbitrary instruction while Xero and Capsule live on. Time is scaled: the
-sandbox clock runs ``speed`` times faster and the child's pacing minute is ``60 / speed`` seconds, so
-Xero's 60 calls a minute are kept in sandbox time.
+with ``subprocess``, so a SIGKILL takes the apply down at an arbitrary instruction while Xero and
+Capsule live on. A child is either an ``apply`` of the migration's plan (extract Xero, then
+``apply_plan``, as ``capsule-xero apply`` does) or a ``sync`` (extract both, reconcile, make the next
+plan, apply it when it needs no approval: ``capsule-xero sync --apply``), the rerun a person makes
+after a run died. Time is scaled: the sandbox clock runs ``speed`` times faster and the child's
+pacing minute is ``60 / speed`` seconds, so Xero's 60 calls a minute are kept in sandbox time.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
 from pipelines.xero import PacingPolicy, XeroExtractConfig, run_xero_extract
-from reverse_etl.apply import FINAL_STATUSES, load_operations
+from reverse_etl.apply import FINAL_STATUSES, group_names, load_operations
 from reverse_etl.payloads import SCALAR_FIELDS, contact_element
 from reverse_etl.plans import approve, create_plan
 from sandbox.app import Sandbox
@@ -53,18 +55,24 @@ CONTACTS = f"{API}/Contacts"
 RULES = Rules.model_validate({"conflicts": {"policy": "xero_wins"}})
 ROOT = Path(__file__).resolve().parents[2]
 
-# The apply process: what `capsule-xero apply` does (read Xero, then apply the plan), with the pacing
-# minute shortened to match the sped-up sandbox clock. Prints one JSON line with its figures.
+# The apply process, with the pacing minute shortened to match the sped-up sandbox clock: CRASH_MODE
+# apply is `capsule-xero apply PLAN` (read Xero, then apply the plan), sync is `capsule-xero sync
+# --apply` (read both, reconcile, make the next plan, apply it unless it waits for approval). Prints
+# one JSON line with its figures.
 CHILD = """
 import json, os, resource, sys, time
+from datetime import datetime
 import duckdb
+from assets.pipeline import reconcile
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth
+from pipelines.capsule import extract_capsule
 from pipelines.capsule.pacing import CapsulePacer
 from pipelines.xero import PacingPolicy, XeroExtractConfig, run_xero_extract
 from reverse_etl.apply import apply_plan
 from reverse_etl.capsule_writer import CapsuleWriteBack
+from reverse_etl.plans import create_plan
 from reverse_etl.xero_writer import XeroContactWriter
 
 minute = float(os.environ["CRASH_MINUTE_SECONDS"])
@@ -73,7 +81,10 @@ policy = PacingPolicy(
     backoff_initial=float(os.environ["CRASH_BACKOFF"]), backoff_max=2.0, backoff_jitter=0.0,
 )
 settings = Settings.from_env()
+sync = os.environ["CRASH_MODE"] == "sync"
 started = time.perf_counter()
+if sync:
+    extract_capsule(settings)
 run_xero_extract(settings, options=XeroExtractConfig(pacing=PacingPolicy(minute_seconds=minute)))
 extracted = time.perf_counter()
 rules = Rules.model_validate(json.loads(os.environ["CRASH_RULES"]))
@@ -84,11 +95,18 @@ pacer = CapsulePacer(backoff_initial=0.05, backoff_max=1.0, backoff_jitter=0.0, 
 with duckdb.connect(str(settings.duckdb_path)) as con, \\
         XeroContactWriter(settings, XeroAuth(settings), policy=policy) as writer, \\
         CapsuleWriteBack(settings, pacer=pacer, field_name=rules.capsule.xero_contact_id_field) as back:
-    result = apply_plan(con, settings, rules, int(os.environ["CRASH_PLAN"]), writer=writer, capsule=back,
-                        on_progress=progress)
+    plan_id, plan_status, result = int(os.environ["CRASH_PLAN"]), None, None
+    if sync:
+        reconcile(con, rules, now=datetime.fromisoformat(os.environ["CRASH_NOW"]))
+        plan = create_plan(con, rules)
+        plan_id, plan_status = plan.plan_id, plan.status
+    if plan_status not in ("empty", "pending_approval"):
+        result = apply_plan(con, settings, rules, plan_id, writer=writer, capsule=back, on_progress=progress)
 print("APPLY-RESULT " + json.dumps({
-    "status": result.status, "counts": result.counts(), "stopped": result.stopped,
-    "problems": result.problems[:20], "extract_seconds": extracted - started,
+    "plan": plan_id, "plan_status": plan_status,
+    "status": result.status if result else plan_status, "counts": result.counts() if result else {},
+    "stopped": result.stopped if result else None, "problems": result.problems[:20] if result else [],
+    "extract_seconds": extracted - started,
     "apply_seconds": time.perf_counter() - extracted, "stages": stages,
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }), flush=True)
@@ -198,6 +216,7 @@ class Migration:
     counts: dict[str, int]
     minute_seconds: float
     xero_before: list[dict[str, Any]]
+    rules: Rules = RULES
     trials: list[dict[str, Any]] = field(default_factory=list)
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -206,11 +225,17 @@ class Migration:
 
 @contextmanager
 def migration(
-    parties: int, home: Path, *, seed: int = 21, speed: float = 600.0, capsule_hourly: int | None = None
+    parties: int,
+    home: Path,
+    *,
+    seed: int = 21,
+    speed: float = 600.0,
+    capsule_hourly: int | None = None,
+    rules: Rules = RULES,
 ) -> Iterator[Migration]:
-    """A generated world in a sandbox served from this process, extracted, reconciled and planned (the
-    plan approved: a first migration waits for approval). ``capsule_hourly`` raises Capsule's hourly
-    limit (None: Capsule's own 4,000)."""
+    """A generated world in a sandbox served from this process, extracted, reconciled and planned under
+    ``rules`` (the plan approved: a first migration waits for approval). ``capsule_hourly`` raises
+    Capsule's hourly limit (None: Capsule's own 4,000)."""
     dataset = generate(parties=parties, seed=seed)
     sandbox = Sandbox(seed=seed)  # real time for the sign-in: an authorisation code lives minutes
     sandbox.load(dataset)
@@ -234,8 +259,8 @@ def migration(
         extract_capsule(settings)
         run_xero_extract(settings, options=XeroExtractConfig(pacing=PacingPolicy(minute_seconds=minute)))
         with duckdb.connect(str(settings.duckdb_path)) as con:
-            reconcile(con, RULES, now=dataset.now)
-            plan = create_plan(con, RULES)
+            reconcile(con, rules, now=dataset.now)
+            plan = create_plan(con, rules)
             if plan.status == "pending_approval":
                 approve(con, plan.plan_id)
         try:
@@ -252,6 +277,7 @@ def migration(
                 dict(plan.counts),
                 minute,
                 xero.contacts(),
+                rules,
             )
         finally:
             for client in (control, xero, capsule):
@@ -276,8 +302,10 @@ def run_apply(
     timeout: float = 600.0,
     read_timeout: float = 5.0,
     backoff: float = 0.3,
+    mode: str = "apply",
 ) -> dict[str, Any]:
-    """One apply child; killed with SIGKILL at ``kill`` (if it gets there). Returns what happened."""
+    """One child, ``apply`` (the migration's plan) or ``sync`` (the next plan, as `sync --apply`);
+    killed with SIGKILL at ``kill`` (if it gets there). Returns what happened."""
     if kill is not None and kill.fault is not None:
         m.control.add_fault(**kill.fault)
     since = m.control.last_seq()
@@ -289,7 +317,9 @@ def run_apply(
         "CRASH_MINUTE_SECONDS": str(m.minute_seconds),
         "CRASH_READ_TIMEOUT": str(read_timeout),
         "CRASH_BACKOFF": str(backoff),
-        "CRASH_RULES": json.dumps(RULES.model_dump(mode="json")),
+        "CRASH_RULES": json.dumps(m.rules.model_dump(mode="json")),
+        "CRASH_MODE": mode,
+        "CRASH_NOW": m.dataset.now.isoformat(),
     }
     started = time.perf_counter()
     killed = False
@@ -327,6 +357,7 @@ def run_apply(
     if not killed and child.returncode != 0:
         raise AssertionError(f"the apply child failed (exit {child.returncode}):\n{err[-3000:]}")
     trial = {
+        "mode": mode,
         "label": kill.label if kill else "to the end",
         "killed": killed,
         "returncode": child.returncode,
@@ -339,11 +370,11 @@ def run_apply(
     return trial
 
 
-def run_to_the_end(m: Migration, limit: int = 4) -> dict[str, Any]:
-    """Apply without a kill until the plan is applied and every write-back done (Capsule's hourly
-    limit may leave some for the next run: the sandbox hour passes quickly)."""
+def run_to_the_end(m: Migration, limit: int = 4, mode: str = "apply") -> dict[str, Any]:
+    """Apply (or sync) without a kill until the plan is applied and every write-back done (Capsule's
+    hourly limit may leave some for the next run: the sandbox hour passes quickly)."""
     for _ in range(limit):
-        trial = run_apply(m)
+        trial = run_apply(m, mode=mode)
         counts = trial["report"]["counts"]
         if trial["report"]["status"] == "applied" and counts["write_backs_pending"] == 0:
             return trial
@@ -351,11 +382,12 @@ def run_to_the_end(m: Migration, limit: int = 4) -> dict[str, Any]:
     raise AssertionError(f"the plan is not done after {limit} clean runs: {trial['report']}")
 
 
-def crash_trials(m: Migration, points: list[KillPoint]) -> list[dict[str, Any]]:
-    """Kill at each point in turn, each on a rerun of the same plan; then run to the end."""
-    for point in points:
-        run_apply(m, point)
-    run_to_the_end(m)
+def crash_trials(m: Migration, points: list[KillPoint], rerun: str = "apply") -> list[dict[str, Any]]:
+    """Kill the migration's apply at the first point, then each rerun (``apply`` of the same plan, or
+    ``sync``: the next plan, as `capsule-xero sync --apply`) at the next one; then run to the end."""
+    for number, point in enumerate(points):
+        run_apply(m, point, mode="apply" if number == 0 else rerun)
+    run_to_the_end(m, mode=rerun)
     return m.trials
 
 
@@ -381,6 +413,30 @@ def _name_key(contact: dict[str, Any]) -> str | None:
 
 def _scalar(value: Any) -> str:
     return "" if value is None else str(value).strip()
+
+
+def _groups_astray(
+    ops: list[Any], outcome: dict[int, dict[str, Any]], by_id: dict[str, dict[str, Any]]
+) -> list[Any]:
+    """Contacts whose planned group change is not what Xero holds: each group the plan adds is there,
+    each it takes away is gone, once (a membership is a set in Xero: twice cannot show, so once is
+    the same as present)."""
+    astray = []
+    for op in ops:
+        if op.operation == "archive" or "contact_groups" not in op.changed_fields:
+            continue
+        contact_id = (outcome.get(op.seq) or {}).get("contact_id") or op.contact_id
+        contact = by_id.get(str(contact_id).lower())
+        if contact is None:
+            continue  # reported as a planned change missing in Xero
+        held = {g["Name"].casefold() for g in contact.get("ContactGroups") or []}
+        wanted = group_names(op.after.get("contact_groups"))
+        before = group_names(op.before.get("contact_groups")) if op.operation != "create" else []
+        missing = [n for n in wanted if n.casefold() not in held]
+        extra = [n for n in before if n not in wanted and n.casefold() in held]
+        if missing or extra:
+            astray.append((op.seq, contact.get("ContactNumber"), missing, extra))
+    return astray
 
 
 def check_invariants(m: Migration) -> dict[str, Any]:
@@ -459,6 +515,16 @@ def check_invariants(m: Migration) -> dict[str, Any]:
                     wrong.append((op.seq, xero_name, element[xero_name], contact.get(xero_name)))
         problems["planned change missing in Xero"] = lost
         problems["value not as planned"] = wrong
+        problems["groups not as planned"] = _groups_astray(ops, outcome, by_id)
+        # Every plan ends final: applied or empty, superseded before anything was sent, or partly
+        # applied with a newer plan carrying the rest. None stays "applying", none is left to finish.
+        statuses = query(con, "select plan_id, status from ledger.plans order by plan_id")
+        problems["plan left open"] = [
+            (r["plan_id"], r["status"])
+            for r in statuses
+            if r["status"] == "applying" or (r is statuses[-1] and r["status"] not in ("applied", "empty"))
+        ]
+        problems["group change left on its way"] = query(con, "select * from ledger.group_outbox")
         problems["open outbox rows"] = query(con, "select * from ledger.outbox where state <> 'settled'")
         problems["open note outbox rows"] = query(con, "select * from ledger.note_outbox")
         noted = query(con, "select contact_id, count(*) as n from ledger.history_notes group by all")
@@ -488,7 +554,7 @@ def check_invariants(m: Migration) -> dict[str, Any]:
         else [f"{sum(r['n'] for r in noted)} of {notes_planned}"]
     )
 
-    field_name = RULES.capsule.xero_contact_id_field
+    field_name = m.rules.capsule.xero_contact_id_field
     wrong_field = [r for r in write_backs if r["state"] != "written"]
     for party_id, contact_id in contact_ids.items():
         party = m.capsule.get_party(party_id)
@@ -509,12 +575,12 @@ def check_invariants(m: Migration) -> dict[str, Any]:
         m.settings, options=XeroExtractConfig(pacing=PacingPolicy(minute_seconds=m.minute_seconds))
     )
     with m.connect() as con:
-        reconcile(con, RULES, now=m.dataset.now)
-        final = create_plan(con, RULES)
+        reconcile(con, m.rules, now=m.dataset.now)
+        final = create_plan(con, m.rules)
     left = {
         k: v
         for k, v in final.counts.items()
-        if k in ("create", "update", "archive", "restore", "notes") and v
+        if k in ("create", "update", "archive", "restore", "notes", "write_backs") and v
     }
     problems["final sync plans something"] = (
         [] if final.status == "empty" and not left else [(final.status, left)]
@@ -526,6 +592,11 @@ def check_invariants(m: Migration) -> dict[str, Any]:
             "contacts in Xero": len(contacts),
             "History notes": sum(r["n"] for r in noted),
             "Capsule fields": len(contact_ids),
+            "group memberships": sum(
+                len(group_names(op.after.get("contact_groups")))
+                for op in ops
+                if op.operation != "archive" and "contact_groups" in op.changed_fields
+            ),
         },
     }
 

@@ -6,7 +6,9 @@ shortened to match, so Xero's real limits (60 calls a minute) hold in scaled tim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,25 +95,35 @@ class World:
         extract_capsule(self.settings)
         run_xero_extract(self.settings, options=replace(XeroExtractConfig(), pacing=PACING))
 
-    def sync(self, *, approve_first: bool = True) -> SyncRun:
+    def sync(
+        self,
+        *,
+        approve_first: bool = True,
+        interrupt: Callable[[XeroContactWriter, CapsuleWriteBack], None] | None = None,
+        now: datetime | None = None,
+    ) -> SyncRun:
         """Extract both systems, reconcile, plan, approve a waiting plan, apply: ``sync --apply``
-        after ``approve`` (the CLI's order), each step on the real clock as the CLI runs it."""
+        after ``approve`` (the CLI's order), each step on the real clock as the CLI runs it.
+        ``interrupt`` may wrap the writers' methods (e.g. to die part-way, as a killed process);
+        ``now`` is the time the plan and the error queue go by (the real time when None)."""
         since = self.last_call()
         self.extract()
         with duckdb.connect(str(self.settings.duckdb_path)) as con:
             reconcile(con, self.rules)
-            plan = create_plan(con, self.rules)
+            plan = create_plan(con, self.rules, now=now)
             run = SyncRun(plan)
             if plan.status == "pending_approval" and approve_first:
                 approve(con, plan.plan_id)
                 run.approved = True
-            if plan.status != "empty":
+            if plan.status != "empty" and (run.approved or not plan.waits_for_approval):
                 with (
                     XeroContactWriter(self.settings, self.auth, policy=PACING) as writer,
                     CapsuleWriteBack(self.settings, pacer=fast_capsule_pacer()) as back,
                 ):
+                    if interrupt is not None:
+                        interrupt(writer, back)
                     run.result = apply_plan(
-                        con, self.settings, self.rules, plan.plan_id, writer=writer, capsule=back
+                        con, self.settings, self.rules, plan.plan_id, writer=writer, capsule=back, now=now
                     )
         run.xero_writes = self.xero_writes(since)
         return run

@@ -42,6 +42,33 @@ differing_targets as (
     where dh.fields_hash <> ch.fields_hash
 ),
 
+-- Group membership an interrupted run of this tool was setting (ledger.group_outbox: recorded before
+-- the group calls, removed once the result is in the ledger). Xero's groups differ from the ledger
+-- only on the way to target — each group gained is in target, none lost is — so they are this tool's
+-- own half-done write: that state is the base, and whatever is still missing counts as changed in
+-- Capsule and is sent. Without this, newest_wins would read the tool's own write as a newer Xero edit
+-- (the contact's UpdatedDateUTC is the tool's create) and keep the half-set groups for good.
+own_group_writes as (
+    select
+        t.contact_id,
+        list_has_all(list_concat(b.groups, g.target_groups), c.groups)
+        and len(list_intersect(list_filter(b.groups, lambda x: not list_contains(c.groups, x)), g.target_groups)) = 0
+            as explained
+    from differing_targets as t
+    inner join (
+        select contact_id, coalesce(from_json(target, '["VARCHAR"]'), []::varchar[]) as target_groups
+        from ledger.group_outbox
+    ) as g on g.contact_id = t.contact_id
+    inner join (
+        select contact_id, coalesce(from_json(contact_groups, '["VARCHAR"]'), []::varchar[]) as groups
+        from reconcile.current_contacts
+    ) as c on c.contact_id = t.contact_id
+    inner join (
+        select contact_id, coalesce(from_json(contact_groups, '["VARCHAR"]'), []::varchar[]) as groups
+        from ledger.written_contacts
+    ) as b on b.contact_id = t.contact_id
+),
+
 pairs as (
     select
         t.party_id,
@@ -96,11 +123,12 @@ pairs as (
         b.contact_persons as b_contact_persons,
         d.contact_groups as d_contact_groups,
         c.contact_groups as c_contact_groups,
-        b.contact_groups as b_contact_groups
+        case when coalesce(o.explained, false) then c.contact_groups else b.contact_groups end as b_contact_groups
     from differing_targets as t
     inner join reconcile.desired_contacts as d on d.party_id = t.party_id
     inner join reconcile.current_contacts as c on c.contact_id = t.contact_id
     left join ledger.written_contacts as b on b.contact_id = t.contact_id
+    left join own_group_writes as o on o.contact_id = t.contact_id
 ),
 
 -- include nulls: DuckDB's multi-value unpivot otherwise drops a field when any one of D, C, B is

@@ -1,16 +1,15 @@
 -- The operations of a new plan: the writes of reconcile.contact_operations (create, update, archive,
--- restore; noop, review and hold send nothing), minus the parties the error queue holds back and
--- the rows the planned-row rules rejected (reconcile.planned_rejects: a write Xero would refuse).
+-- restore; noop, review and hold send nothing), minus the rows the planned-row rules rejected (reconcile.planned_rejects: a write Xero would refuse).
 -- after holds exactly the fields that will be sent (changed_fields), as canonical text (null clears
 -- the field); before holds the same fields as Xero has them now, so a person sees each change and
 -- undo knows what to put back. A create has no before. JSON values of addresses, persons and groups
 -- stay JSON text, as in the contact shape (assets/sql/reconcile/README.md).
--- Parameters: $held_back (bigint[]: party ids left out).
+-- The parties the error queue holds back are taken out afterwards (held_back.sql: it compares what
+-- each operation asks of Xero with what Xero refused). No parameters.
 with planned as (
     select *
     from reconcile.contact_operations
     where operation in ('create', 'update', 'archive', 'restore')
-        and not list_contains($held_back, party_id)
         and party_id not in (select r.party_id from reconcile.planned_rejects as r)
 ),
 
