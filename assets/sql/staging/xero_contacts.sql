@@ -1,6 +1,7 @@
 -- One tidy row per Xero contact (archived included), normalised like the Capsule side and carrying
 -- the parts the current contact is compared by (reconcile/current_contacts.sql).
 -- Each nested row is normalised once and aggregated by its parent's _dlt_id.
+-- Parameter: $contact_number_prefix ('CAP-'), to read which Capsule party a ContactNumber names.
 with contacts as (
     select * from raw.xero_contacts
 ),
@@ -85,6 +86,15 @@ groups as (
 select
     c.contact_id,
     c.contact_number,
+    -- The Capsule party this tool numbered the contact after (prefix ∥ party id), else null: such a
+    -- contact belongs to that party and is never another party's match (contact_matches.sql).
+    case
+        when starts_with(lower(trim(c.contact_number)), lower($contact_number_prefix))
+            then try_cast(
+                regexp_extract(substr(trim(c.contact_number), length($contact_number_prefix) + 1), '^[0-9]{1,18}$')
+                as bigint
+            )
+    end as numbered_party_id,
     c.account_number,
     c.contact_status,
     c.contact_status = 'ARCHIVED' as is_archived,
