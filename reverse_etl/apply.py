@@ -411,6 +411,7 @@ class _Apply:
         self._ledger: dict[str, dict[str, Any]] = {}
         self._audit: list[dict[str, Any]] = []
         self._queue = {r["party_id"]: r for r in rows(con, "error_queue")}
+        self._capsule_updated_before: dict[int, Any] = {}  # party -> its updatedAt before the write-back
 
     def progress(self, stage: str, done: int, total: int) -> None:
         if self.on_progress is not None:
@@ -928,7 +929,10 @@ class _Apply:
         insert_rows(
             self.con,
             "write_backs_pending",
-            ({"party_id": p, "contact_id": c} for p, c in wanted.items()),
+            (
+                {"party_id": p, "contact_id": c, "updated_before": self._capsule_updated_before.get(p)}
+                for p, c in wanted.items()
+            ),
             plan_id=self.plan_id,
             at=self.now(),
         )
@@ -939,10 +943,10 @@ class _Apply:
             insert_rows(self.con, "write_backs_done", done, state=state, at=self.now())
             done.clear()
 
-        def on_written(party_id: int, _contact_id: str) -> None:
+        def on_written(party_id: int, _contact_id: str, updated_at: str | None) -> None:
             nonlocal written
             written += 1
-            done.append({"party_id": party_id, "message": None})
+            done.append({"party_id": party_id, "message": None, "updated_after": updated_at})
             if len(done) >= WRITE_BACKS_PER_RECORD:
                 record("written")
             self.progress("write_back", written, len(wanted))
@@ -959,7 +963,7 @@ class _Apply:
             )
             return
         record("written")
-        done.extend({"party_id": p, "message": m} for p, m in outcome.failed.items())
+        done.extend({"party_id": p, "message": m, "updated_after": None} for p, m in outcome.failed.items())
         record("failed")
         for party_id, message in outcome.failed.items():
             self.result.problems.append(f"party {party_id}: ContactID not written back to Capsule: {message}")
@@ -1006,6 +1010,8 @@ class _Apply:
                 if changed_since is None or changed_since <= state["written_at"]:
                     continue  # written (or refused) already; Capsule has not changed the party since
             wanted[party_id] = contact_id
+            # Capsule's stamp before this tool's write: its own write is nobody's edit (staging).
+            self._capsule_updated_before[party_id] = state.get("capsule_updated_at")
         return wanted
 
 

@@ -82,14 +82,20 @@ create table if not exists ledger.note_outbox (
 
 -- The ContactID write-back into the Capsule custom field: pending until Capsule took it. Capsule's
 -- hourly limit (capsule FACTS §10) can stop a run part way; what is pending is done by the next run.
+-- The write bumps the party's updatedAt like anyone's edit would: capsule_updated_before (as staged
+-- when it was planned) and capsule_updated_after (Capsule's answer) let staging tell the two apart.
 create table if not exists ledger.capsule_write_backs (
     party_id bigint primary key,
     contact_id varchar not null,
     plan_id bigint,
     state varchar not null,
     message varchar,
-    "at" timestamptz not null
+    "at" timestamptz not null,
+    capsule_updated_before timestamptz,
+    capsule_updated_after timestamptz
 );
+alter table ledger.capsule_write_backs add column if not exists capsule_updated_before timestamptz;
+alter table ledger.capsule_write_backs add column if not exists capsule_updated_after timestamptz;
 
 -- name: plan
 select plan_id, status, xero_state_at
@@ -363,13 +369,25 @@ from (select unnest($party_ids) as party_id) as w
 left join ledger.capsule_write_backs as b on b.party_id = w.party_id;
 
 -- name: write_backs_pending
-insert or replace into ledger.capsule_write_backs (party_id, contact_id, plan_id, state, message, "at")
-select unnest(cast($party_id as bigint[])), unnest(cast($contact_id as varchar[])), $plan_id, 'pending', null, $at;
+insert or replace into ledger.capsule_write_backs
+    (party_id, contact_id, plan_id, state, message, "at", capsule_updated_before, capsule_updated_after)
+select
+    unnest(cast($party_id as bigint[])),
+    unnest(cast($contact_id as varchar[])),
+    $plan_id,
+    'pending',
+    null,
+    $at,
+    unnest(cast($updated_before as timestamptz[])),
+    null;
 
 -- name: write_backs_done
 update ledger.capsule_write_backs as b
-set state = $state, message = d.message, "at" = $at
+set state = $state, message = d.message, "at" = $at, capsule_updated_after = d.updated_after
 from (
-    select unnest(cast($party_id as bigint[])) as party_id, unnest(cast($message as varchar[])) as message
+    select
+        unnest(cast($party_id as bigint[])) as party_id,
+        unnest(cast($message as varchar[])) as message,
+        unnest(cast($updated_after as timestamptz[])) as updated_after
 ) as d
 where b.party_id = d.party_id;

@@ -36,7 +36,7 @@ people as (
     select
         p.organisation_id,
         count(*) filter (where not p.is_deleted) as people_total,
-        greatest(max(p.updated_at) filter (where not p.is_deleted), max(p.deleted_at)) as people_changed_at,
+        greatest(max(p.changed_at) filter (where not p.is_deleted), max(p.deleted_at)) as people_changed_at,
         list_transform(
             list_sort(
                 list(
@@ -87,9 +87,11 @@ select
             else cast([] as varchar[])
         end
     ) as contact_groups,
+    -- The last change anyone but this tool made (staging: changed_at); the ContactID it writes back
+    -- to a party, or to one of an organisation's people, is not a Capsule edit.
     case
-        when c.party_type = 'organisation' then greatest(c.updated_at, p.people_changed_at)
-        else c.updated_at
+        when c.party_type = 'organisation' then greatest(c.changed_at, p.people_changed_at)
+        else c.changed_at
     end as capsule_updated_at,
     case when c.party_type = 'organisation' then coalesce(p.people_total, 0) end as people_total
 from syncable as k

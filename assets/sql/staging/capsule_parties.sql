@@ -2,6 +2,8 @@
 -- parts the desired Xero contact is built from (reconcile/mapped_contacts.sql).
 -- Parameters: $abn_field and $xero_id_field, the names of the Capsule custom fields that hold the
 -- ABN and the Xero ContactID (both configurable; defaults "ABN" and "Xero Contact ID").
+-- Reads ledger.capsule_write_backs (assets/staging.py: build_capsule_parties creates it when missing):
+-- changed_at is updated_at unless this tool's own write-back was the party's last change.
 -- Each nested value is normalised once (the cx_* normalisers are the costly part at a million
 -- parties) and then aggregated by its parent's _dlt_id; the party id is joined on at the end.
 with parties as (
@@ -138,6 +140,17 @@ deletions as (
     group by id
 ),
 
+own_write_backs as (
+    -- This tool's ContactID write-back bumps a party's updatedAt as anyone's edit would (capsule FACTS
+    -- §7), seconds after a migration wrote Xero. While Capsule's stamp is still the one Capsule gave
+    -- that write, and the field still holds what was written, nobody has changed the party since: its
+    -- change time is the stamp from before the write. Otherwise a newest_wins settlement would read
+    -- the write-back as a Capsule edit newer than Xero's, and overwrite what Xero had won.
+    select party_id, contact_id, capsule_updated_before, capsule_updated_after
+    from ledger.capsule_write_backs
+    where state = 'written' and capsule_updated_after is not null
+),
+
 details as (
     select
         p.id as party_id,
@@ -208,6 +221,11 @@ live as (
         p.owner__id as owner_id,
         p.created_at,
         p.updated_at,
+        case
+            when p.updated_at <= w.capsule_updated_after and lower(p.xero_contact_id) = lower(w.contact_id)
+                then w.capsule_updated_before
+            else p.updated_at
+        end as changed_at,
         d.deleted_at,
         d.deleted_at is not null as is_deleted,
         p.tags,
@@ -231,6 +249,7 @@ live as (
     from details as p
     left join owners as o on o.user_id = p.owner__id
     left join deletions as d on d.party_id = p.party_id
+    left join own_write_backs as w on w.party_id = p.party_id
 )
 
 select * from live
