@@ -294,3 +294,13 @@ def test_a_transform_value_written_as_sql_is_just_text(mapped: duckdb.DuckDBPyCo
     sql, params = transforms_sql(parse_rules(f"transforms:\n{text}"), "reconcile.mapped_contacts", ["name"])
     assert evil not in sql and "drop" not in sql
     assert evil in params.values()
+
+
+def test_a_transformed_value_is_cleaned_like_staged_text(mapped: duckdb.DuckDBPyConnection) -> None:
+    # A suffix typed with an escape, a replace leaving two spaces, a prefix of only spaces: what
+    # reaches Xero is cleaned text (no controls, single spaces, nothing invisible at the ends).
+    assert (
+        desired(mapped, '  - {field: name, op: suffix, value: " (AU)\\x00\\u200b"}')[2] == "Zoë Müller (AU)"
+    )
+    assert desired(mapped, '  - {field: name, op: replace, find: "&", with: ""}')[1] == "O'BRIEN SONS PTY LTD"
+    assert desired(mapped, '  - {field: first_name, op: prefix, value: "  "}', "first_name")[2] == "Zoë"

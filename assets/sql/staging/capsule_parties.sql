@@ -111,9 +111,10 @@ tags as (
     -- In list order; sorting the (index, name) pairs afterwards is cheaper than an ordered aggregate.
     select
         _dlt_parent_id as parent_id,
-        list_transform(list_sort(list({'idx': _dlt_list_idx, 'name': name})), lambda tag: tag.name) as tags
+        list_transform(list_sort(list({'idx': _dlt_list_idx, 'name': cx_text(name)})), lambda tag: tag.name)
+            as tags
     from raw.capsule_parties__tags
-    where name is not null
+    where cx_text(name) is not null
     group by _dlt_parent_id
 ),
 
@@ -155,10 +156,16 @@ details as (
     select
         p.id as party_id,
         p.*,
+        -- Names as they are matched and sent (cx_name: NFC, no controls, nothing invisible at the
+        -- ends, single spaces); one that is empty after that is held back (assets/validation.py).
         case
-            when p.type = 'organisation' then trim(p.name)
-            else trim(concat_ws(' ', nullif(trim(p.first_name), ''), nullif(trim(p.last_name), '')))
+            when p.type = 'organisation' then cx_name(p.name)
+            else cx_name(concat_ws(' ', cx_name(p.first_name), cx_name(p.last_name)))
         end as display_name,
+        case
+            when p.type = 'organisation' then p.name
+            else concat_ws(' ', p.first_name, p.last_name)
+        end as name_as_typed,
         e.email,
         coalesce(e.bad_emails, 0) as bad_emails,
         e.first_bad_email,
@@ -199,9 +206,10 @@ live as (
         p.party_id,
         p.type as party_type,
         p.display_name,
+        p.name_as_typed,
         cx_fold_name(p.display_name) as folded_name,
-        p.first_name,
-        p.last_name,
+        cx_name(p.first_name) as first_name,
+        cx_name(p.last_name) as last_name,
         p.organisation__id as organisation_id,
         p.email,
         -- The e-mail is canonical already (cx_email): its domain is what follows the one "@".

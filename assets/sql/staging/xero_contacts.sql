@@ -77,9 +77,9 @@ persons as (
 groups as (
     -- The groups a contact is in, as each paged contact lists them (pipelines/xero: no extra call);
     -- a deleted group keeps no members.
-    select _dlt_parent_id as parent_id, list(distinct name order by name) as contact_groups
+    select _dlt_parent_id as parent_id, list(distinct cx_text(name) order by cx_text(name)) as contact_groups
     from raw.xero_contacts__contact_groups
-    where upper(coalesce(status, 'ACTIVE')) = 'ACTIVE' and cx_blank(name) is not null
+    where upper(coalesce(status, 'ACTIVE')) = 'ACTIVE' and cx_text(name) is not null
     group by _dlt_parent_id
 )
 
@@ -98,10 +98,12 @@ select
     c.account_number,
     c.contact_status,
     c.contact_status = 'ARCHIVED' as is_archived,
-    trim(c.name) as name,
+    -- Cleaned as the Capsule side is (cx_name), so equal names compare equal and the preflight sees a
+    -- name Xero already holds in another spelling (NFD, an invisible character at an end).
+    cx_name(c.name) as name,
     cx_fold_name(c.name) as folded_name,
-    c.first_name,
-    c.last_name,
+    cx_name(c.first_name) as first_name,
+    cx_name(c.last_name) as last_name,
     c.email,
     -- The e-mail is canonical already (cx_email): its domain is what follows the one "@".
     split_part(c.email, '@', 2) as email_domain,

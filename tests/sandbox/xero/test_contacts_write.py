@@ -186,6 +186,22 @@ def test_put_never_updates_a_contact_given_by_id(api: XeroApi) -> None:
             "Country must contain letters only.",
         ),
         (
+            {"Name": "A", "Addresses": [{"AddressType": "STREET", "Country": "Réunion"}]},
+            "Country must contain letters only.",
+        ),
+        ({"Name": "\u200b\u200b"}, "Contact Name cannot be empty"),
+        ({"Name": "\ufeff \u3164"}, "Contact Name cannot be empty"),
+        ({"Name": "Acme\x00 Pty Ltd"}, "Name must not contain control characters."),
+        ({"Name": "\x1b[31mAcme"}, "Name must not contain control characters."),
+        (
+            {"Name": "A", "Addresses": [{"AddressType": "STREET", "City": "Bal\x07main"}]},
+            "City must not contain control characters.",
+        ),
+        (
+            {"Name": "A", "ContactPersons": [{"FirstName": "Jo\x00"}]},
+            "FirstName must not contain control characters.",
+        ),
+        (
             {"Name": "A", "Addresses": [{"AddressType": "DELIVERY"}]},
             "AddressType must be POBOX or STREET for a contact.",
         ),
