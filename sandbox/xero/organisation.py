@@ -253,8 +253,13 @@ def fold(text: str) -> str:
 
 
 def unique_key(text: str) -> str:
-    """How uniqueness is compared: case-insensitive (Xero's database collation), accents kept."""
-    return text.strip().casefold()
+    """How uniqueness is compared: case-insensitive (Xero's database collation), accents kept.
+
+    Composed and decomposed spellings ("Café" as one character or as e + U+0301) are one name here:
+    whether Xero's collation equates them is not on record, and refusing the look-alike is the
+    stricter reading.
+    """
+    return unicodedata.normalize("NFC", text).strip().casefold()
 
 
 def is_guid(text: str) -> bool:

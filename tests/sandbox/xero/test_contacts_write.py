@@ -56,6 +56,13 @@ def test_put_contacts_refuses_a_name_already_used_by_an_active_contact(api: Xero
     assert len(listed(api)) == 1
 
 
+def test_a_name_spelled_decomposed_is_the_name_spelled_composed(api: XeroApi) -> None:
+    assert api.put("/Contacts", json={"Name": "Caf\u00e9 Nero"}).status_code == 200
+    response = api.put("/Contacts", json={"Name": "Cafe\u0301 Nero"})
+    assert response.status_code == 400
+    assert "is already assigned to another contact" in messages(response.json()["Elements"][0])[0]
+
+
 def test_a_name_used_only_by_an_archived_contact_can_be_reused(api: XeroApi) -> None:
     old = api.create(Name="Acme Pty Ltd")
     assert (
