@@ -4,11 +4,15 @@ states it refuses (FACTS §4, §5; xero_accounting.yaml), each reject naming its
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from assets.validation import reject_planned
+from assets import normalise
+from assets.validation import CANONICAL_EMAIL, _address_fits, _json_rule, _persons_fit, reject_planned
 
 ADDRESS = {
     "lines": ["12 Dock Rd"],
@@ -101,3 +105,57 @@ def test_a_control_character_in_any_text_is_held_back_and_shown_escaped() -> Non
     }
     shown = rejects.set_index("party_id")["value"]
     assert shown[11] == "Acme\\u001b[31m Pty Ltd" and "\x1b" not in "".join(rejects["value"])
+
+
+# ------------------------------------------------------------------ the vectorised forms are exact
+
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PIECE = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(["a", "Z", ".", "@", "-", " ", '"', "\\", "\x00", "\x85", "é", "x" * 51, "u.s.a"]),
+)
+TEXTY = st.one_of(st.none(), st.lists(PIECE, max_size=5).map("".join))
+EMAILISH = st.one_of(TEXTY, st.emails(), st.emails().map(str.upper))
+
+
+@PROPERTY
+@given(value=st.one_of(EMAILISH, st.text()))
+def test_the_canonical_email_pattern_holds_exactly_the_addresses_normalise_keeps_as_they_are(value) -> None:
+    if value is None:
+        return
+    assert (re.fullmatch(CANONICAL_EMAIL, value) is not None) == (normalise.email(value) == value)
+
+
+@PROPERTY
+@given(
+    addresses=st.lists(
+        st.fixed_dictionaries(
+            {
+                "lines": st.lists(TEXTY.map(lambda v: v or "x"), max_size=6),
+                "city": TEXTY,
+                "region": TEXTY,
+                "postal_code": TEXTY,
+                "country": st.one_of(TEXTY, st.sampled_from(["Australia", "New Zealand", "U.S.A."])),
+            }
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    persons=st.lists(
+        st.lists(
+            st.fixed_dictionaries({"first_name": TEXTY, "last_name": TEXTY, "email_address": EMAILISH}),
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    compact=st.booleans(),
+)
+def test_the_json_rules_judge_every_address_and_person_list_as_parsing_it_would(
+    addresses, persons, compact
+) -> None:
+    separators = (",", ":") if compact else None
+    address_text = pd.Series([json.dumps(a, separators=separators, ensure_ascii=compact) for a in addresses])
+    persons_text = pd.Series([json.dumps(p, separators=separators, ensure_ascii=compact) for p in persons])
+    assert list(_json_rule(_address_fits)(address_text)) == [_address_fits(a) for a in addresses]
+    assert list(_json_rule(_persons_fit)(persons_text)) == [_persons_fit(p) for p in persons]
