@@ -23,15 +23,21 @@ contacts as (
 -- numbered prefix ∥ id is that Capsule party's, even when the party is gone or out of scope. After an
 -- apply stopped part way with people as contacts, a person's new contact shares its organisation's
 -- e-mail domain (and often its ABN); taking it would send the organisation to review and strand the
--- person. The cross-reference still counts: a person wrote it, and contact_diffs renumbers the contact.
+-- person. A cross-reference still counts when that party no longer syncs (see candidates).
 unowned_contacts as (
     select * from contacts where numbered_party_id is null
 ),
 
 candidates as (
+    -- A cross-reference to a contact numbered after another party counts only when that party is no
+    -- longer a syncing party (merged away, deleted, out of scope): then the contact is renumbered.
     select p.party_id, c.contact_id, 1 as rule_rank, 'cross_reference' as match_rule, 1.0 as confidence
     from parties as p
     inner join contacts as c on c.contact_id = lower(p.xero_contact_id)
+    where
+        c.numbered_party_id is null
+        or c.numbered_party_id = p.party_id
+        or not exists (select 1 from parties as owner where owner.party_id = c.numbered_party_id)
     union all
     select p.party_id, c.contact_id, 2, 'contact_number', 1.0
     from parties as p
