@@ -1,4 +1,4 @@
-"""Normalisers the staging SQL calls: e-mails, domains, AU phones, ABNs and names folded for matching.
+"""Normalisers the staging SQL calls: text, names, e-mails, domains, AU phones, ABNs and folded names.
 
 Every function here is pure and total: it never raises (whatever the input, ``None`` and any unicode
 included), returns ``None`` when there is nothing usable, and is idempotent (``f(f(x)) == f(x)`` where
@@ -26,6 +26,8 @@ __all__ = [
     "LEGAL_SUFFIXES",
     "abn",
     "abn_problem",
+    "clean_name",
+    "clean_text",
     "company_domain",
     "email",
     "email_domain",
@@ -35,6 +37,57 @@ __all__ = [
     "register",
     "website_domain",
 ]
+
+# ----------------------------------------------------------------------------------------------- text
+
+# Inside a value, a control character that separates (tab, line and page breaks) becomes a space and
+# any other (NUL, ESC, DEL, the C1 controls) goes, with the rest of a terminal escape sequence
+# (ESC [ ... final byte, or the one-byte CSI): Xero would store and show them as they are.
+_ESCAPE_SEQUENCE_RE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]")
+_SEPARATING_CONTROLS = "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\u2028\u2029"
+_CONTROLS = str.maketrans(
+    {
+        **{code: None for code in [*range(0x20), *range(0x7F, 0xA0)]},
+        **{ord(char): " " for char in _SEPARATING_CONTROLS},
+    }
+)
+# Blank "letters" (Hangul fillers, the braille blank) that render as nothing: used to fake a name.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _invisible(char: str) -> bool:
+    """Whitespace, a control or format character (zero-width space and joiners, bidi marks, the BOM,
+    the soft hyphen) or a blank letter: nothing a reader sees at either end of a value."""
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf") or char in _BLANK_LETTERS
+
+
+def clean_text(value: Any) -> str | None:
+    """Text as it may be compared and sent to Xero: NFC, controls gone, nothing invisible at the ends.
+
+    Separating controls inside become spaces and other controls (and terminal escape sequences) go;
+    then NFC (so "Café" typed composed or decomposed is one value); then whitespace, controls,
+    zero-width and other format characters are stripped from both ends. None when nothing is left.
+    Inner format characters stay: a zero-width joiner inside a word is part of some scripts.
+    """
+    if not isinstance(value, str):
+        return None
+    text = unicodedata.normalize("NFC", _ESCAPE_SEQUENCE_RE.sub("", value).translate(_CONTROLS))
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end] or None
+
+
+def clean_name(value: Any) -> str | None:
+    """A name as it may be compared and sent: ``clean_text`` with every run of whitespace one space
+    (Xero is reported to refuse a Name with repeated spaces, FACTS §5)."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    return " ".join(text.split()) or None
+
 
 # --------------------------------------------------------------------------------------------- e-mail
 
@@ -53,10 +106,12 @@ def email(value: Any) -> str | None:
     Plausible: exactly one ``@``, a non-empty local part, a domain with a dot and a top-level domain
     of letters, no whitespace, no consecutive dots, no leading or trailing dot on either side. ASCII
     only (Xero accepts ASCII addresses only), so a unicode address is quarantined, not mangled.
+    Invisible characters at the ends and controls inside go first (``clean_text``).
     """
-    if not isinstance(value, str):
+    cleaned = clean_text(value)
+    if cleaned is None:
         return None
-    text = value.strip().lower()
+    text = cleaned.lower()
     if not text.isascii() or text.count("@") != 1:
         return None
     local, _, domain = text.partition("@")
@@ -232,7 +287,7 @@ def phone_e164(value: Any, default_region: str = "AU", *, strict: bool = False) 
     """
     if not isinstance(value, str) or not isinstance(default_region, str) or not isinstance(strict, bool):
         return None
-    return _phone_e164(value, default_region.upper(), strict)
+    return _phone_e164(clean_text(value) or "", default_region.upper(), strict)
 
 
 _AU_NATIONAL_SHAPE_RE = re.compile(r"[23478]\d{8}")
@@ -319,7 +374,8 @@ _ABN_SEPARATORS_RE = re.compile(r"[\s\-./_]+")
 
 def _abn_digits(value: Any) -> str | None:
     """The text without an ``ABN``/``ABN:`` prefix and separators; None when nothing is left."""
-    if not isinstance(value, str):
+    value = clean_text(value)
+    if value is None:
         return None
     text = _ABN_SEPARATORS_RE.sub("", _ABN_PREFIX_RE.sub("", unicodedata.normalize("NFKC", value)))
     return text or None
@@ -401,9 +457,11 @@ def fold_name(value: Any) -> str | None:
     collapsed, legal-form words (``LEGAL_SUFFIXES``) stripped from the end and "the" from the start
     (never the last word). Non-Latin scripts (CJK, Hangul, kana, Devanagari ...) keep their characters
     and marks. "Harbourside Joinery Pty Ltd" == "HARBOURSIDE JOINERY PTY. LIMITED" == "Harbourside
-    Joinery"; "Smith & Sons" == "Smith and Sons".
+    Joinery"; "Smith & Sons" == "Smith and Sons". The name is ``clean_text`` first, and format
+    characters inside (zero-width joiners, bidi marks) are dropped: "Ac\u200bme" is "acme".
     """
-    if not isinstance(value, str):
+    value = clean_text(value)
+    if value is None:
         return None
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", value).casefold())
     text = text.translate(_LATIN_EXTRA).translate(_APOSTROPHES).replace("&", " and ")
@@ -411,6 +469,8 @@ def fold_name(value: Any) -> str | None:
     base_is_latin = True
     for char in text:
         category = unicodedata.category(char)
+        if category == "Cf":
+            continue
         if category[0] == "M":
             if not base_is_latin:  # a mark of a non-Latin script is part of the letter
                 chars.append(char)
@@ -431,6 +491,8 @@ def fold_name(value: Any) -> str | None:
 
 _MACROS_SQL = Path(__file__).resolve().with_name("normalise.sql")
 _PYTHON_FUNCTIONS = {
+    "text": clean_text,
+    "name": clean_name,
     "email": email,
     "email_domain": email_domain,
     "website_domain": website_domain,

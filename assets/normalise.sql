@@ -13,6 +13,29 @@
 -- {free_mail_domains} (a parenthesised list of literals) and {legal_suffixes_pattern} (an alternation) are the
 -- module's own constants, filled in by register().
 
+-- text: printable ASCII has no control, format or non-space whitespace character and is NFC already,
+-- so only spaces at the ends go (DuckDB's trim strips spaces). Anything else is read by Python.
+create or replace temp macro cx_text(value) as
+    list_transform(
+        [value],
+        lambda cx_value: case
+            when cx_value is null then null
+            when regexp_full_match(cx_value, '[ -~]*') then nullif(trim(cx_value), '')
+            else normalise_py_text(cx_value)
+        end
+    )[1];
+
+-- name: the same, and every run of spaces one space (in printable ASCII, whitespace is the space).
+create or replace temp macro cx_name(value) as
+    list_transform(
+        [value],
+        lambda cx_value: case
+            when cx_value is null then null
+            when regexp_full_match(cx_value, '[ -~]*') then nullif(regexp_replace(trim(cx_value), ' {2,}', ' ', 'g'), '')
+            else normalise_py_name(cx_value)
+        end
+    )[1];
+
 -- e-mail: ASCII without whitespace or controls (strip() changes nothing); the local part is runs of
 -- the allowed characters joined by single dots (no leading, trailing or double dot), one "@", then
 -- a host of labels and a top-level domain.
@@ -206,8 +229,8 @@ create or replace temp macro cx_abn(value) as
         end
     )[1];
 
--- name: ASCII (as many bytes as characters): casefold is lower(), NFKD changes nothing, letters and
--- digits are [a-z0-9]; apostrophes go, "&" is "and", anything else splits words. Then leading
+-- folded name: printable ASCII (no control for clean_text to drop): casefold is lower(), NFKD changes
+-- nothing, letters and digits are [a-z0-9]; apostrophes go, "&" is "and", anything else splits words. Then leading
 -- "the"s and trailing legal-form words go but never the last word: both patterns need a space
 -- after or before each word they take, and the last word left has none.
 create or replace temp macro cx_fold_name(value) as
@@ -215,7 +238,7 @@ create or replace temp macro cx_fold_name(value) as
         [value],
         lambda cx_value: case
             when cx_value is null then null
-            when strlen(cx_value) = length(cx_value) then list_transform(
+            when regexp_full_match(cx_value, '[ -~]*') then list_transform(
                 [
                     regexp_replace(
                         regexp_replace(

@@ -21,6 +21,7 @@ from assets.rules_sql import apply_transforms, build_sync_scope
 from assets.sql import build
 from assets.validation import build_planned_rejects, build_quarantine
 from capsule_xero.rules import Rules
+from reverse_etl.apply import ensure_apply_tables
 from reverse_etl.ledger import ensure_ledger
 
 # A first run notes only the last 30 days of opportunities, cases and tasks: a first migration must
@@ -35,6 +36,7 @@ def sql_params(rules: Rules, now: datetime | None = None) -> dict[str, Any]:
 
 def stage(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any]) -> dict[str, int]:
     """Staging rows of both systems and the quarantine of broken rows."""
+    ensure_apply_tables(con)  # staging.capsule_parties reads this tool's own write-backs to Capsule
     counts = {
         "staging.capsule_parties": build(con, "staging", "capsule_parties", params),
         "staging.xero_contacts": build(con, "staging", "xero_contacts", params),

@@ -89,12 +89,14 @@ TRANSFORM_SQL = {
 
 # After the transforms each field goes back to the canonical form the diff compares
 # (README "The contact shape"): null when empty, e-mail through cx_email like the current side.
+# A transformed value is cleaned again as staging cleans it (assets/normalise.py): a prefix, a
+# replace or a cut must not leave spaces, controls or invisible characters that Xero would keep.
 CANONICAL_SQL = {
-    "name": "nullif(trim({column}), '')",
-    "first_name": "nullif(trim({column}), '')",
-    "last_name": "nullif(trim({column}), '')",
+    "name": "cx_name({column})",
+    "first_name": "cx_name({column})",
+    "last_name": "cx_name({column})",
     "email_address": "cx_email({column})",
-    "website": "nullif(trim({column}), '')",
+    "website": "cx_text({column})",
 }
 TRANSFORM_COLUMNS = frozenset(CANONICAL_SQL)
 

@@ -8,6 +8,7 @@ from assets.pipeline import sql_params
 from assets.resources import RulesResource
 from assets.sql import build
 from assets.validation import build_quarantine, quarantine, staged_parties
+from reverse_etl.apply import ensure_apply_tables
 
 
 @dg.asset(
@@ -20,6 +21,7 @@ from assets.validation import build_quarantine, quarantine, staged_parties
 def staging_capsule_parties(duckdb: DuckDBResource, rules: RulesResource) -> dg.MaterializeResult:
     """One row per Capsule party: valid e-mail, E.164 phone, checked ABN, company domain, folded name."""
     with duckdb.get_connection() as con:
+        ensure_apply_tables(con)  # the model reads this tool's own write-backs to Capsule
         rows = build(con, "staging", "capsule_parties", sql_params(rules.load()))
         ((bad_abn, bad_email, bad_phone, deleted),) = con.sql(
             "select count(*) filter (where abn_problem is not null), count(*) filter (where bad_emails > 0),"

@@ -443,6 +443,7 @@ class _Apply:
         self._ledger: dict[str, dict[str, Any]] = {}
         self._audit: list[dict[str, Any]] = []
         self._queue = {r["party_id"]: r for r in rows(con, "error_queue")}
+        self._capsule_updated_before: dict[int, Any] = {}  # party -> its updatedAt before the write-back
 
     def progress(self, stage: str, done: int, total: int) -> None:
         if self.on_progress is not None:
@@ -1030,7 +1031,10 @@ class _Apply:
         insert_rows(
             self.con,
             "write_backs_pending",
-            ({"party_id": p, "contact_id": c} for p, c in wanted.items()),
+            (
+                {"party_id": p, "contact_id": c, "updated_before": self._capsule_updated_before.get(p)}
+                for p, c in wanted.items()
+            ),
             plan_id=self.plan_id,
             at=self.now(),
         )
@@ -1041,10 +1045,10 @@ class _Apply:
             insert_rows(self.con, "write_backs_done", done, state=state, at=self.now())
             done.clear()
 
-        def on_written(party_id: int, _contact_id: str) -> None:
+        def on_written(party_id: int, _contact_id: str, updated_at: str | None) -> None:
             nonlocal written
             written += 1
-            done.append({"party_id": party_id, "message": None})
+            done.append({"party_id": party_id, "message": None, "updated_after": updated_at})
             if len(done) >= WRITE_BACKS_PER_RECORD:
                 record("written")
             self.progress("write_back", written, len(wanted))
@@ -1061,7 +1065,7 @@ class _Apply:
             )
             return
         record("written")
-        done.extend({"party_id": p, "message": m} for p, m in outcome.failed.items())
+        done.extend({"party_id": p, "message": m, "updated_after": None} for p, m in outcome.failed.items())
         record("failed")
         for party_id, message in outcome.failed.items():
             self.result.problems.append(f"party {party_id}: ContactID not written back to Capsule: {message}")
@@ -1075,7 +1079,7 @@ class _Apply:
             )
 
     def write_back_wanted(self) -> dict[int, str]:
-        return write_backs_wanted(self.con, self.plan_id)
+        return write_backs_wanted(self.con, self.plan_id, updated_before=self._capsule_updated_before)
 
 
 @dataclass

@@ -151,9 +151,13 @@ class CapsuleWriteBack:
         contact_ids: Mapping[int, str],
         field_name: str | None = None,
         *,
-        on_written: Callable[[int, str], None] | None = None,
+        on_written: Callable[[int, str, str | None], None] | None = None,
     ) -> WriteBackResult:
-        """Set the field to the ContactID on every party in ``contact_ids`` ({party id: ContactID})."""
+        """Set the field to the ContactID on every party in ``contact_ids`` ({party id: ContactID}).
+
+        ``on_written(party, ContactID, updatedAt)`` follows each write, with the party's ``updatedAt``
+        from Capsule's answer (None when it has none): the stamp this tool's own write gave the party,
+        which the reconcile must not read as somebody's edit."""
         name = field_name or self.field_name
         result = WriteBackResult()
         if not contact_ids:
@@ -188,12 +192,22 @@ class CapsuleWriteBack:
             if response.status_code in (200, 201):
                 result.written[party_id] = contact_id
                 if on_written is not None:
-                    on_written(party_id, contact_id)
+                    on_written(party_id, contact_id, _updated_at(response))
             elif response.status_code == 404:
                 result.failed[party_id] = f"party {party_id} no longer exists in Capsule"
             else:
                 result.failed[party_id] = f"HTTP {response.status_code}: {_message(response)}"
         return result
+
+
+def _updated_at(response: httpx.Response) -> str | None:
+    """The ``updatedAt`` of the party Capsule answered a PUT with (``{"party": {...}}``, §7), if any."""
+    try:
+        party = response.json().get("party")
+    except (ValueError, AttributeError):
+        return None
+    stamp = party.get("updatedAt") if isinstance(party, Mapping) else None
+    return stamp if isinstance(stamp, str) else None
 
 
 def _message(response: httpx.Response) -> str:

@@ -8,6 +8,7 @@ left pending (Capsule's hourly limit, a kill) and is not "empty". SQL: ``sql/wri
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -17,11 +18,19 @@ from reverse_etl.sqlfile import fetch
 WRITE_BACKS_SQL = Path(__file__).resolve().parent / "sql" / "write_backs.sql"
 
 
-def write_backs_wanted(con: duckdb.DuckDBPyConnection, plan_id: int | None = None) -> dict[int, str]:
+def write_backs_wanted(
+    con: duckdb.DuckDBPyConnection,
+    plan_id: int | None = None,
+    *,
+    updated_before: dict[int, Any] | None = None,
+) -> dict[int, str]:
     """{party: ContactID}: plan ``plan_id``'s contacts first, then write-backs an earlier run left
     pending, then every matched party; minus parties deleted in Capsule, parties whose field already
     holds the ContactID (as last extracted), and ones written (or refused) already that Capsule has
-    not changed since."""
+    not changed since.
+
+    ``updated_before`` receives each wanted party's Capsule ``updatedAt`` as staged: the write bumps
+    it, and staging must not read this tool's own write as somebody's edit."""
     if not has_table(con, "ledger", "capsule_write_backs"):
         return {}
     candidates: dict[int, str] = {}
@@ -53,4 +62,6 @@ def write_backs_wanted(con: duckdb.DuckDBPyConnection, plan_id: int | None = Non
             if changed_since is None or changed_since <= state["written_at"]:
                 continue  # written (or refused) already; Capsule has not changed the party since
         wanted[party_id] = contact_id
+        if updated_before is not None:
+            updated_before[party_id] = state.get("capsule_updated_at")
     return wanted

@@ -3,13 +3,14 @@
 -- equal means equal. Temporary: they live with the connection, like the cx_* normalisers, and no
 -- table depends on them after it is built.
 
--- An empty or blank text is no value.
-create or replace temp macro cx_blank(value) as nullif(trim(value), '');
+-- Text as it is compared and sent (cx_text, assets/normalise.py clean_text: NFC, no controls, nothing
+-- invisible at the ends); an empty or blank text is no value.
+create or replace temp macro cx_blank(value) as cx_text(value);
 
 -- Australia written any common way; anything else is a foreign country, kept as typed.
 create or replace temp macro cx_country(value) as
     case
-        when upper(trim(value)) in ('AU', 'AUS', 'AUSTRALIA') then 'Australia'
+        when upper(cx_text(value)) in ('AU', 'AUS', 'AUSTRALIA') then 'Australia'
         else cx_blank(value)
     end;
 
@@ -19,7 +20,7 @@ create or replace temp macro cx_region(value, country) as
     case
         when cx_country(country) is not null and cx_country(country) <> 'Australia' then cx_blank(value)
         else coalesce(
-            case upper(regexp_replace(trim(value), '\.$', ''))
+            case upper(regexp_replace(cx_text(value), '\.$', ''))
                 when 'NEW SOUTH WALES' then 'NSW'
                 when 'NSW' then 'NSW'
                 when 'VICTORIA' then 'VIC'
@@ -46,11 +47,10 @@ create or replace temp macro cx_region(value, country) as
 create or replace temp macro cx_fit_lines(lines) as
     case when len(lines) > 4 then lines[1:3] || [array_to_string(lines[4:], ', ')] else lines end;
 
--- Address lines: trimmed, blank ones dropped (Xero pads with empty lines, Capsule splits on newlines).
+-- Address lines: cleaned (cx_text), blank ones dropped (Xero pads with empty lines, Capsule splits on
+-- newlines).
 create or replace temp macro cx_address_lines(lines) as
-    cx_fit_lines(
-        list_filter(list_transform(lines, lambda line: trim(line)), lambda line: coalesce(line, '') <> '')
-    );
+    cx_fit_lines(list_filter(list_transform(lines, lambda line: cx_text(line)), lambda line: line is not null));
 
 -- A Capsule street: one text, lines separated by newlines.
 create or replace temp macro cx_street_lines(street) as
@@ -72,11 +72,11 @@ create or replace temp macro cx_address_json(lines, city, region, postal_code, c
             )
     end;
 
--- One ContactPerson as compared: names trimmed, the e-mail already canonical (cx_email) or null.
+-- One ContactPerson as compared: names cleaned (cx_name), the e-mail already canonical (cx_email) or null.
 create or replace temp macro cx_contact_person(first_name, last_name, email_address) as
     struct_pack(
-        first_name := cx_blank(first_name),
-        last_name := cx_blank(last_name),
+        first_name := cx_name(first_name),
+        last_name := cx_name(last_name),
         email_address := email_address
     );
 

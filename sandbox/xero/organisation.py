@@ -66,6 +66,7 @@ MSG_PERSONS = "A contact can have a maximum of 5 contact persons."
 MSG_NAME_CHARS = "The contact name must not contain the characters < or >."
 MSG_NAME_SPACES = "The contact name must not have leading, trailing or repeated spaces."
 MSG_COUNTRY = "Country must contain letters only."
+MSG_CONTROL_CHARS = "{field} must not contain control characters."
 MSG_ADDRESS_TYPE = "AddressType must be POBOX or STREET for a contact."
 MSG_CONTACT_ID_UNKNOWN = "The contact with ContactID {id} could not be found."
 MSG_CONTACT_ID_EXISTS = "A contact with ContactID {id} already exists. Use POST to update it."
@@ -227,7 +228,18 @@ EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
-COUNTRY_RE = re.compile(r"^[^\W\d_]+(?: [^\W\d_]+)*$")
+# Address.Country is "[A-Z], [a-z] only" (the spec's own words): ASCII letters, so "Réunion" is refused
+# too. Single spaces between words are allowed, the lenient side of an uncertain fact: Xero's own
+# country names have them ("New Zealand") and nothing says it refuses them.
+COUNTRY_RE = re.compile(r"^[A-Za-z]+(?: [A-Za-z]+)*$")
+# C0 and C1 controls (NUL, ESC, DEL ...). Xero states no rule on them; the stricter reading refuses
+# them in every string field rather than storing and showing them (stand-in wording).
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Characters nobody sees: a Name made only of them is an empty Name here. Not on record for Xero
+# (.NET's whitespace test does not count a zero-width space), so this is the stricter reading too.
+INVISIBLE_RE = re.compile(
+    r"^[\s\x00-\x1f\x7f-\x9f\u00ad\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0]*$"
+)
 
 
 class PostDataInvalid(Exception):
@@ -241,8 +253,13 @@ def fold(text: str) -> str:
 
 
 def unique_key(text: str) -> str:
-    """How uniqueness is compared: case-insensitive (Xero's database collation), accents kept."""
-    return text.strip().casefold()
+    """How uniqueness is compared: case-insensitive (Xero's database collation), accents kept.
+
+    Composed and decomposed spellings ("Café" as one character or as e + U+0301) are one name here:
+    whether Xero's collation equates them is not on record, and refusing the look-alike is the
+    stricter reading.
+    """
+    return unicodedata.normalize("NFC", text).strip().casefold()
 
 
 def is_guid(text: str) -> bool:
@@ -447,6 +464,21 @@ def _length_errors(values: dict[str, Any], limits: dict[str, int | None] | dict[
         if limit is not None and isinstance(value, str) and len(value) > limit:
             errors.append(MSG_TOO_LONG.format(field=name, limit=limit))
     return errors
+
+
+def persons_of(element: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(element.get("ContactPersons") or ())
+
+
+def _control_errors(*parts: Any) -> list[str]:
+    """One error per field name holding a control character, in the contact or any nested element."""
+    fields: list[str] = []
+    for part in parts:
+        for values in [part] if isinstance(part, dict) else part:
+            for name, value in values.items():
+                if isinstance(value, str) and CONTROL_RE.search(value) and name not in fields:
+                    fields.append(name)
+    return [MSG_CONTROL_CHARS.format(field=name) for name in fields]
 
 
 def _same_read_only(name: str, sent: Any, target: dict[str, Any] | None) -> bool:
@@ -885,7 +917,7 @@ class Organisation:
         errors: list[str] = []
         cid = target["ContactID"] if target else None
         name = new.get("Name")
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str) or INVISIBLE_RE.match(name):
             errors.append(MSG_NAME_EMPTY)
         elif "Name" in element:
             # Reported invalid forms (FACTS §5 [?]); stricter here so a sync normalises names first.
@@ -897,6 +929,9 @@ class Organisation:
             if field_name in element and not _same_read_only(field_name, element[field_name], target):
                 errors.append(MSG_READ_ONLY.format(field=field_name))
         errors += _length_errors(element, STRING_FIELDS)
+        errors += _control_errors(
+            element, element.get("Addresses", ()), element.get("Phones", ()), persons_of(element)
+        )
         email = element.get("EmailAddress")
         if isinstance(email, str) and not _email_ok(email):
             errors.append(MSG_EMAIL_INVALID)

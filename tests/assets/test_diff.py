@@ -751,6 +751,75 @@ def test_an_organisation_with_more_than_five_people_gets_a_note(scene: Scene) ->
     assert (note["problem"], note["settlement"], note["value"]) == ("more_than_five_people", "note", "8")
 
 
+def test_a_name_xero_refuses_for_its_characters_or_spaces_goes_to_review_with_the_rule_named(
+    scene: Scene,
+) -> None:
+    scene.desire(24, name="Acme <Wholesale> Pty Ltd")
+    contact = scene.synced(25)
+    scene.set("reconcile.desired_contacts", "party_id", 25, capsule_updated_at=LATER, name="Acme > Co")
+    scene.desire(26, name="Acme  Pty Ltd ")  # a rules-file transform can leave spaces Xero refuses
+
+    ops = scene.plan()
+
+    assert {party: ops[party]["operation"] for party in (24, 25, 26)} == {
+        24: "review",
+        25: "review",
+        26: "review",
+    }
+    assert ops[25]["contact_id"] == contact
+    problems = {(p["party_id"], p["problem"], p["settlement"]) for p in scene.problems()}
+    assert problems == {
+        (24, "name_characters", "review"),
+        (25, "name_characters", "review"),
+        (26, "name_spaces", "review"),
+    }
+    assert "< or >" in ops[24]["reason"] and "spaces" in ops[26]["reason"]
+
+
+def test_an_update_that_would_empty_the_name_goes_to_review(scene: Scene) -> None:
+    scene.synced(27)
+    scene.set("reconcile.desired_contacts", "party_id", 27, capsule_updated_at=LATER, name=None)
+
+    op = scene.plan()[27]
+
+    assert op["operation"] == "review" and "Name is empty" in op["reason"]
+
+
+def test_an_email_xero_refuses_or_a_country_that_is_not_letters_is_not_sent_and_the_rest_is(
+    scene: Scene,
+) -> None:
+    foreign = '{"lines":["1 Main St"],"city":"Austin","region":"TX","postal_code":"78701","country":"U.S.A."}'
+    people = '[{"first_name":"Zoë","last_name":"Brandt","email_address":"zoë@brandt.de"}]'
+    scene.desire(28, email_address="accounts@brandt", street_address=foreign, contact_persons=people)
+
+    op = scene.plan()[28]
+
+    assert op["operation"] == "create" and "name" in op["changed_fields"]
+    assert not {"email_address", "street_address", "contact_persons"} & set(op["changed_fields"])
+    assert op["email_address"] is None and op["street_address"] is None and op["contact_persons"] is None
+    assert {(p["field"], p["problem"], p["settlement"]) for p in scene.problems()} == {
+        ("email_address", "email_invalid", "not_sent"),
+        ("street_address", "country_not_letters", "not_sent"),
+        ("contact_persons", "email_invalid", "not_sent"),
+    }
+
+
+def test_a_control_character_never_reaches_xero(scene: Scene) -> None:
+    address = '{"lines":["12 Dock Rd\\u0000"],"city":"Balmain","region":"NSW","postal_code":"2041","country":"Australia"}'
+    scene.desire(29, name="Acme\x1b[31m Pty Ltd", street_address=address)
+    scene.desire(30, street_address=address)
+
+    ops = scene.plan()
+
+    assert ops[29]["operation"] == "review"
+    assert ops[30]["operation"] == "create" and "street_address" not in ops[30]["changed_fields"]
+    assert {(p["party_id"], p["field"], p["problem"], p["settlement"]) for p in scene.problems()} == {
+        (29, "name", "control_characters", "review"),
+        (29, "street_address", "control_characters", "not_sent"),
+        (30, "street_address", "control_characters", "not_sent"),
+    }
+
+
 # --- invariants ----------------------------------------------------------------------------------
 
 

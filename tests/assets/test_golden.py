@@ -27,6 +27,7 @@ from capsule_xero.settings import Settings
 from capsule_xero.xero_auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
 from pipelines.xero import run_xero_extract
+from reverse_etl.apply import ensure_apply_tables
 from reverse_etl.ledger import COMPARED_FIELDS, ensure_ledger
 from sandbox.app import Sandbox
 from sandbox.generator import Dataset
@@ -51,6 +52,7 @@ def _written_rows(dataset: Dataset, home: Path) -> list[tuple[Any, ...]]:
         extract_capsule(settings)  # the managed groups are named after Capsule's tags
     with duckdb.connect(str(settings.duckdb_path)) as con:
         params = sql_params(Rules())
+        ensure_apply_tables(con)
         build(con, "staging", "capsule_parties", params)
         build(con, "staging", "xero_contacts", params)
         build(con, "reconcile", "current_contacts", params)

@@ -367,6 +367,15 @@ def test_a_long_title_is_cut_between_words(capsule: Capsule) -> None:
     assert len(title) <= 80
 
 
+def test_a_title_reaches_xeros_history_without_controls_or_terminal_escapes(capsule: Capsule) -> None:
+    capsule.party(1)
+    capsule.task(301, "\x1b[31mChase\x00 the\tinvoice\x1b[0m\u200b", at(1), party_id=1)
+
+    (line,) = lines_of(capsule.notes()[1]["note"])
+
+    assert line.split('"')[1] == "Chase the invoice"
+
+
 def test_items_changed_before_history_since_are_left_out_of_a_first_note(capsule: Capsule) -> None:
     capsule.party(1)
     capsule.party(2)

@@ -97,3 +97,55 @@ def test_people_of_an_organisation_and_deleted_parties_are_not_contacts_of_their
         "select count(*) from reconcile.contact_matches where party_id in (select unnest($ids)) or party_id = $deleted",
         {"ids": people, "deleted": deleted},
     ).fetchall() == [(0,)]
+
+
+# --- contacts numbered after a Capsule party ---------------------------------------------------------
+
+NUMBERED_WORLD = """
+create schema staging;
+create schema reconcile;
+create table staging.capsule_parties (
+    party_id bigint, party_type varchar, display_name varchar, is_deleted boolean, organisation_id bigint,
+    xero_contact_id varchar, abn varchar, email varchar, company_domain varchar, folded_name varchar
+);
+create table reconcile.sync_scope (party_id bigint, in_scope boolean);
+create table staging.xero_contacts (
+    contact_id varchar, contact_number varchar, numbered_party_id bigint, abn varchar, email varchar,
+    company_domain varchar, folded_name varchar, is_archived boolean
+);
+insert into staging.capsule_parties values
+    (1, 'organisation', 'Acme Pty Ltd', false, null, null, '51824753556', 'info@acme.com.au', 'acme.com.au', 'acme'),
+    (2, 'person', 'Sam Lee', false, 1, 'c-2', null, 'sam@acme.com.au', 'acme.com.au', 'sam lee'),
+    (4, 'organisation', 'Other Pty Ltd', false, null, 'c-2', null, null, null, 'other'),
+    (5, 'organisation', 'Merged Pty Ltd', false, null, 'c-6', null, null, null, 'merged'),
+    (6, 'organisation', null, true, null, null, null, null, null, null);
+insert into reconcile.sync_scope select party_id, true from staging.capsule_parties;
+insert into staging.xero_contacts values
+    ('c-2', 'CAP-2', 2, '51824753556', 'sam@acme.com.au', 'acme.com.au', 'sam lee', false),
+    ('c-6', 'CAP-6', 6, null, null, null, 'merged', false),
+    ('c-7', 'CAP-7', 7, null, 'info@acme.com.au', 'acme.com.au', 'acme', true);
+"""
+
+
+def test_a_contact_numbered_after_another_party_is_never_that_partys_match_but_a_merged_ones_is(
+    sql_params: dict[str, object],
+) -> None:
+    from assets.sql import build
+
+    con = duckdb.connect()
+    con.execute(NUMBERED_WORLD)
+    build(con, "reconcile", "contact_matches", sql_params | {"people_as_contacts": True})
+    found = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "select party_id, outcome, match_rule, contact_id, review_reason from reconcile.contact_matches"
+        ).fetchall()
+    }
+    # The organisation shares its person's ABN, domain and e-mail host, and its archived look-alike
+    # is numbered after a party Capsule no longer has: none of them is its contact.
+    assert found[1] == ("new", None, None, None)
+    assert found[2] == ("matched", "cross_reference", "c-2", None)
+    # A cross-reference copied onto another party does not take a live party's contact away...
+    assert found[4] == ("new", None, None, None)
+    # ...but one left by a merge (the numbered party is gone) links the contact, to be renumbered.
+    assert found[5] == ("matched", "cross_reference", "c-6", None)

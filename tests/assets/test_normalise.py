@@ -295,6 +295,8 @@ def test_the_free_mail_list_holds_the_providers_casesmd_names() -> None:
 # ---------------------------------------------------------------------------------------- properties
 
 TEXT_NORMALISERS = [
+    n.clean_text,
+    n.clean_name,
     n.email,
     n.website_domain,
     n.company_domain,
@@ -424,6 +426,8 @@ def test_every_abn_the_generator_marks_valid_passes_and_every_invalid_one_fails(
 # ---------------------------------------------------------------------------------------------- DuckDB
 
 SQL_FUNCTIONS = {
+    "cx_text": n.clean_text,
+    "cx_name": n.clean_name,
     "cx_email": n.email,
     "cx_email_domain": n.email_domain,
     "cx_website_domain": n.website_domain,
@@ -493,6 +497,35 @@ ABN_SHAPED = st.one_of(
     st.from_regex(r"\A\s?([Aa][Bb][Nn]\s?[:#.]?\s?)?[0-9 ._/-]{8,16}\s?\Z"),
     st.text(alphabet="0123456789 -._/abnABN:#\t", max_size=18),
 )
+# Names with what a paste or a hostile party brings: controls, escapes, zero-width and decomposed letters.
+HOSTILE_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "Acme",
+            "Café",
+            "Cafe\u0301",
+            " ",
+            "\t",
+            "\n",
+            "\x00",
+            "\x1b[31m",
+            "\x1b",
+            "\x7f",
+            "\x85",
+            "\u200b",
+            "\u200d",
+            "\ufeff",
+            "\u00ad",
+            "\u3164",
+            "\u00a0",
+            "  ",
+            "Pty",
+            "<",
+            ">",
+        ]
+    ),
+    max_size=8,
+).map("".join)
 NAME_SHAPED = st.one_of(
     NAME_LIKE,
     st.lists(
@@ -504,6 +537,8 @@ NAME_SHAPED = st.one_of(
     st.text(alphabet=PRINTABLE, max_size=20),
 )
 FAST_PATHS = {
+    "cx_text": (n.clean_text, st.one_of(ANY_TEXT, NAME_SHAPED, HOSTILE_TEXT, st.text(alphabet=PRINTABLE))),
+    "cx_name": (n.clean_name, st.one_of(ANY_TEXT, NAME_SHAPED, HOSTILE_TEXT, st.text(alphabet=PRINTABLE))),
     "cx_email": (n.email, st.one_of(ANY_TEXT, EMAIL_LIKE, st.emails(), st.text(alphabet=PRINTABLE))),
     "cx_email_domain": (n.email_domain, st.one_of(ANY_TEXT, EMAIL_LIKE, st.emails())),
     "cx_website_domain": (n.website_domain, st.one_of(ANY_TEXT, URL_LIKE, st.text(alphabet=PRINTABLE))),
@@ -511,7 +546,7 @@ FAST_PATHS = {
     "cx_phone_e164": (n.phone_e164, st.one_of(ANY_TEXT, PHONE_SHAPED)),
     "cx_abn": (n.abn, st.one_of(ANY_TEXT, ABN_SHAPED, st.text(alphabet=PRINTABLE))),
     "cx_abn_problem": (n.abn_problem, st.one_of(ANY_TEXT, ABN_SHAPED, st.text(alphabet=PRINTABLE))),
-    "cx_fold_name": (n.fold_name, st.one_of(ANY_TEXT, NAME_SHAPED)),
+    "cx_fold_name": (n.fold_name, st.one_of(ANY_TEXT, NAME_SHAPED, HOSTILE_TEXT)),
 }
 
 
@@ -554,3 +589,59 @@ def test_the_fast_paths_answer_the_generators_values_like_python(fast_con) -> No
     for function, values in cases.items():
         python = FAST_PATHS[function][0]
         assert _sql_answers(fast_con, function, values) == [python(value) for value in values], function
+
+
+# ------------------------------------------------------------------------------------------------ text
+
+TEXT_EXAMPLES = [
+    ("\u200b\u200b", None),  # only zero-width: nothing a reader sees, so no name
+    ("\ufeff\u200d \u00a0", None),
+    ("\u3164", None),  # a Hangul filler: a blank letter
+    ("  Acme Pty Ltd\t", "Acme Pty Ltd"),
+    ("\u200bAcme\u200b", "Acme"),
+    ("Ac\x00me", "Acme"),  # NUL inside goes
+    ("\x1b[31mRed\x1b[0m Co", "Red Co"),  # a terminal escape sequence goes whole
+    ("Acme\x1b", "Acme"),
+    ("Line one\nline two", "Line one line two"),
+    ("Cafe\u0301 Nero", "Caf\u00e9 Nero"),  # NFD becomes NFC
+    ("Caf\u00e9 Nero", "Caf\u00e9 Nero"),
+    (
+        "\u0928\u092e\u0938\u094d\u200d\u0924\u0947",
+        "\u0928\u092e\u0938\u094d\u200d\u0924\u0947",
+    ),  # a joiner inside stays
+    (None, None),
+]
+
+
+@pytest.mark.parametrize(("typed", "expected"), TEXT_EXAMPLES)
+def test_text_is_nfc_without_controls_or_anything_invisible_at_the_ends(
+    typed: str | None, expected: str | None
+) -> None:
+    assert n.clean_text(typed) == expected
+
+
+def test_a_name_has_single_spaces_and_composed_and_decomposed_spellings_are_one_name() -> None:
+    assert n.clean_name("Acme \u00a0 Pty\t\tLtd") == "Acme Pty Ltd"
+    assert n.clean_name("Cafe\u0301  Nero") == n.clean_name("Caf\u00e9 Nero") == "Caf\u00e9 Nero"
+    assert n.clean_name("\u200b \u200b") is None
+
+
+def test_emails_phones_and_abns_survive_invisible_characters_at_the_ends() -> None:
+    assert n.email("\u200bsam@acme.com.au\ufeff") == "sam@acme.com.au"
+    assert n.phone_e164("0412 345 678\u200b") == "+61412345678"
+    assert n.abn("51 824 753 556\u200b") == "51824753556"
+    assert n.fold_name("Ac\u200bme") == n.fold_name("Acme") == "acme"
+
+
+@PROPERTY
+@given(value=st.one_of(ANY_TEXT, NAME_LIKE, HOSTILE_TEXT))
+def test_cleaned_text_has_no_control_and_nothing_invisible_at_its_ends(value) -> None:
+    for result in (n.clean_text(value), n.clean_name(value)):
+        if result is None:
+            continue
+        assert unicodedata.is_normalized("NFC", result)
+        assert not any(unicodedata.category(c) == "Cc" for c in result)
+        assert not result[0].isspace() and unicodedata.category(result[0]) != "Cf"
+        assert not result[-1].isspace() and unicodedata.category(result[-1]) != "Cf"
+    name = n.clean_name(value)
+    assert name is None or ("  " not in name and not any(c.isspace() and c != " " for c in name))

@@ -321,3 +321,13 @@ def test_the_most_conditions_a_rules_file_may_hold_run_in_the_scope(con: duckdb.
     reasons = scope(con, f"sync:\n  skip_if:\n{conditions}    - tag: Staff\n")
     assert reasons[3] == f"skip_if[{MAX_CONDITIONS - 1}]: tagged Staff"
     assert sum(reason is not None for reason in reasons.values()) == 1
+
+
+def test_a_transformed_value_is_cleaned_like_staged_text(mapped: duckdb.DuckDBPyConnection) -> None:
+    # A suffix typed with an escape, a replace leaving two spaces, a prefix of only spaces: what
+    # reaches Xero is cleaned text (no controls, single spaces, nothing invisible at the ends).
+    assert (
+        desired(mapped, '  - {field: name, op: suffix, value: " (AU)\\x00\\u200b"}')[2] == "Zoë Müller (AU)"
+    )
+    assert desired(mapped, '  - {field: name, op: replace, find: "&", with: ""}')[1] == "O'BRIEN SONS PTY LTD"
+    assert desired(mapped, '  - {field: first_name, op: prefix, value: "  "}', "first_name")[2] == "Zoë"

@@ -227,3 +227,55 @@ def test_an_idle_sync_with_nothing_staged_or_planned_passes_validation_without_d
     assert reject_planned(nothing_planned)[1] == []
     # A genuinely retyped column is still drift when nothing came.
     assert quarantine(nothing_staged.astype({"party_id": "float64"}))[1]
+
+
+def _copy_of(con: duckdb.DuckDBPyConnection, to: Path) -> duckdb.DuckDBPyConnection:
+    con.execute("checkpoint")
+    (path,) = con.sql(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()[0]
+    shutil.copyfile(path, to)
+    return duckdb.connect(str(to))
+
+
+def test_this_tools_own_write_back_is_no_capsule_change_but_a_later_edit_is(
+    world: tuple[Dataset, Any, int], tmp_path: Path, sql_params: dict[str, object]
+) -> None:
+    from assets.sql import build
+
+    _, con, _ = world
+    before = "2024-01-02 03:04:05+00"
+    with _copy_of(con, tmp_path / "copy.duckdb") as scratch:
+        ours, edited, replaced = (
+            row[0]
+            for row in scratch.sql(
+                "select party_id from staging.capsule_parties where xero_contact_id is not null"
+                " and not is_deleted order by party_id limit 3"
+            ).fetchall()
+        )
+        # Each party's ContactID was written back, and Capsule answered with the party's stamp: the
+        # one it still has (ours), an older one (edited: somebody changed the party after the write),
+        # or the one it has while its field holds another id (replaced in the same second).
+        scratch.execute(
+            """
+            insert into ledger.capsule_write_backs
+            select
+                p.party_id,
+                case when p.party_id = $replaced then 'another-id' else p.xero_contact_id end,
+                1, 'written', null, now(), cast($before as timestamptz),
+                case when p.party_id = $edited then p.updated_at - interval 1 minute else p.updated_at end
+            from staging.capsule_parties as p
+            where p.party_id in ($ours, $edited, $replaced)
+            """,
+            {"before": before, "ours": ours, "edited": edited, "replaced": replaced},
+        )
+        build(scratch, "staging", "capsule_parties", sql_params)
+        changed_at = dict(
+            scratch.execute(
+                "select party_id, case when changed_at = updated_at then 'updated_at'"
+                " when changed_at = cast($before as timestamptz) then 'before' end"
+                " from staging.capsule_parties where party_id in ($ours, $edited, $replaced)",
+                {"ours": ours, "edited": edited, "replaced": replaced, "before": before},
+            ).fetchall()
+        )
+    assert changed_at == {ours: "before", edited: "updated_at", replaced: "updated_at"}

@@ -3,6 +3,8 @@
 -- never free mail), folded name. The first rule with a candidate wins; several candidates, an
 -- ABN conflict, an archived look-alike, a contact claimed twice or a confidence under
 -- $min_confidence go to review, never to an automatic write.
+-- A contact numbered after another Capsule party (staging: numbered_party_id) is never a candidate of
+-- the fuzzy rules.
 -- Parameters: $contact_number_prefix ('CAP-'), $min_confidence (0.6), $people_as_contacts (false).
 -- Only parties in reconcile.sync_scope take part: a party the rules keep out never claims a contact.
 with parties as (
@@ -17,10 +19,25 @@ contacts as (
     select * from staging.xero_contacts
 ),
 
+-- The fuzzy rules (ABN, e-mail, domain, name) only look at contacts no other party owns: a contact
+-- numbered prefix ∥ id is that Capsule party's, even when the party is gone or out of scope. After an
+-- apply stopped part way with people as contacts, a person's new contact shares its organisation's
+-- e-mail domain (and often its ABN); taking it would send the organisation to review and strand the
+-- person. A cross-reference still counts when that party no longer syncs (see candidates).
+unowned_contacts as (
+    select * from contacts where numbered_party_id is null
+),
+
 candidates as (
+    -- A cross-reference to a contact numbered after another party counts only when that party is no
+    -- longer a syncing party (merged away, deleted, out of scope): then the contact is renumbered.
     select p.party_id, c.contact_id, 1 as rule_rank, 'cross_reference' as match_rule, 1.0 as confidence
     from parties as p
     inner join contacts as c on c.contact_id = lower(p.xero_contact_id)
+    where
+        c.numbered_party_id is null
+        or c.numbered_party_id = p.party_id
+        or not exists (select 1 from parties as owner where owner.party_id = c.numbered_party_id)
     union all
     select p.party_id, c.contact_id, 2, 'contact_number', 1.0
     from parties as p
@@ -28,22 +45,22 @@ candidates as (
     union all
     select p.party_id, c.contact_id, 3, 'abn', 0.95
     from parties as p
-    inner join contacts as c on c.abn = p.abn and not c.is_archived
+    inner join unowned_contacts as c on c.abn = p.abn and not c.is_archived
     union all
     select p.party_id, c.contact_id, 4, 'email', 0.9
     from parties as p
-    inner join contacts as c on c.email = p.email and not c.is_archived
+    inner join unowned_contacts as c on c.email = p.email and not c.is_archived
     union all
     select p.party_id, c.contact_id, 5, 'email_domain', 0.75
     from parties as p
-    inner join contacts as c on c.company_domain = p.company_domain and not c.is_archived
+    inner join unowned_contacts as c on c.company_domain = p.company_domain and not c.is_archived
     where p.party_type = 'organisation'
     union all
     -- Archived look-alikes count here (Xero refuses a duplicate name only among active contacts,
     -- but adopting an archived contact is a person's call): they end in review below.
     select p.party_id, c.contact_id, 6, 'name', 0.6
     from parties as p
-    inner join contacts as c on c.folded_name = p.folded_name
+    inner join unowned_contacts as c on c.folded_name = p.folded_name
 ),
 
 best_rank as (

@@ -27,9 +27,9 @@ select
     c.updated_at as xero_updated_at,
     c.balance_outstanding,
     cx_blank(c.contact_number) as contact_number,
-    cx_blank(c.name) as name,
-    cx_blank(c.first_name) as first_name,
-    cx_blank(c.last_name) as last_name,
+    cx_name(c.name) as name,
+    cx_name(c.first_name) as first_name,
+    cx_name(c.last_name) as last_name,
     c.email as email_address,
     -- A TaxNumber that is no valid ABN is still a value: it differs from the desired one and shows.
     coalesce(c.abn, cx_blank(c.tax_number)) as tax_number,

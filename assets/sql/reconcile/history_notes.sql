@@ -230,7 +230,8 @@ lines as (
                 when length(t) <= 80 then nullif(t, '')
                 else regexp_replace(left(t, 79), '\s+\S*$', '') || '…'
             end as clean_title
-        from (select *, trim(regexp_replace(coalesce(title, ''), '\s+', ' ', 'g')) as t from fresh)
+        -- cx_name: no controls or terminal escapes reach Xero's History, single spaces, NFC.
+        from (select *, coalesce(cx_name(title), '') as t from fresh)
     ) as f
 ),
 

@@ -36,7 +36,7 @@ people as (
     select
         p.organisation_id,
         count(*) filter (where not p.is_deleted) as people_total,
-        greatest(max(p.updated_at) filter (where not p.is_deleted), max(p.deleted_at)) as people_changed_at,
+        greatest(max(p.changed_at) filter (where not p.is_deleted), max(p.deleted_at)) as people_changed_at,
         list_transform(
             list_sort(
                 list(
@@ -66,9 +66,9 @@ select
     case when k.outcome = 'matched' then k.contact_id end as contact_id,
     k.outcome as match_outcome,
     $contact_number_prefix || cast(c.party_id as varchar) as contact_number,
-    cx_blank(c.display_name) as name,
-    case when c.party_type = 'person' then cx_blank(c.first_name) end as first_name,
-    case when c.party_type = 'person' then cx_blank(c.last_name) end as last_name,
+    cx_name(c.display_name) as name,
+    case when c.party_type = 'person' then cx_name(c.first_name) end as first_name,
+    case when c.party_type = 'person' then cx_name(c.last_name) end as last_name,
     c.email as email_address,
     c.abn as tax_number,
     c.website,
@@ -87,9 +87,11 @@ select
             else cast([] as varchar[])
         end
     ) as contact_groups,
+    -- The last change anyone but this tool made (staging: changed_at); the ContactID it writes back
+    -- to a party, or to one of an organisation's people, is not a Capsule edit.
     case
-        when c.party_type = 'organisation' then greatest(c.updated_at, p.people_changed_at)
-        else c.updated_at
+        when c.party_type = 'organisation' then greatest(c.changed_at, p.people_changed_at)
+        else c.changed_at
     end as capsule_updated_at,
     case when c.party_type = 'organisation' then coalesce(p.people_total, 0) end as people_total
 from syncable as k

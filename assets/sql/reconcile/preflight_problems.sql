@@ -7,6 +7,9 @@
 --   ContactNumber taken (unique among ALL contacts, archived included) → review;
 --   a value over Xero's length → review for Name and ContactNumber (a contact cannot go without
 --     them, and cutting a name silently would make it another name), otherwise the field is not sent;
+--   a Name with < or >, leading, trailing or repeated spaces, or left empty → review; a control
+--     character → review for Name and ContactNumber, otherwise the field is not sent; an e-mail Xero
+--     would refuse (the contact's or a person's) or a country that is not letters → not sent;
 --   more than five people → a note: the desired side already sends the first five.
 -- Parameters: $name_collision.
 with planned as (
@@ -220,6 +223,118 @@ length_problems as (
     where over_limit
 ),
 
+-- Each text a write carries, one row per part (a scalar field is its own part; an address and the
+-- contact persons have several): what the character and format rules below read. Unpacking every
+-- address and person of a first migration costs more than the rest of the preflight, so a JSON value
+-- is unpacked whole only when its text holds an escape or a C1 control (to_json spells C0 controls
+-- as \u00XX); the country and the persons' e-mails, which need no control to be wrong, are read on
+-- their own.
+sent_parts as (
+    select party_id, contact_id, operation, field, field as part, value as text
+    from sent_values
+    where list_contains(changed_fields, field) and field not in ('street_address', 'postal_address', 'contact_persons')
+    union all
+    select party_id, contact_id, operation, field, 'country', json_extract_string(value, '$.country')
+    from sent_values
+    where list_contains(changed_fields, field) and field in ('street_address', 'postal_address')
+    union all
+    select party_id, contact_id, operation, field, 'email_address', unnest(emails)
+    from (
+        select
+            *,
+            list_filter(
+                json_extract_string(value, '$[*].email_address'), lambda e: cx_email(e) is distinct from e
+            ) as emails
+        from sent_values
+        where list_contains(changed_fields, field) and field = 'contact_persons'
+    )
+    union all
+    select p.party_id, p.contact_id, p.operation, p.field, part.name, part.text
+    from (
+        select
+            *,
+            case
+                when field = 'contact_persons' then
+                    list_transform(json_extract_string(value, '$[*].first_name'), lambda v: {'name': 'first_name', 'text': v})
+                    || list_transform(json_extract_string(value, '$[*].last_name'), lambda v: {'name': 'last_name', 'text': v})
+                else
+                    [
+                        {'name': 'city', 'text': json_extract_string(value, '$.city')},
+                        {'name': 'region', 'text': json_extract_string(value, '$.region')},
+                        {'name': 'postal_code', 'text': json_extract_string(value, '$.postal_code')}
+                    ]
+                    || list_transform(json_extract_string(value, '$.lines[*]'), lambda line: {'name': 'line', 'text': line})
+            end as parts
+        from sent_values
+        where
+            list_contains(changed_fields, field)
+            and field in ('street_address', 'postal_address', 'contact_persons')
+            and regexp_matches(value, '[\\\x7f-\x9f]')
+    ) as p, unnest(p.parts) as t(part)
+),
+
+-- Rules Xero states (FACTS §4, §5; xero_accounting.yaml Contact, Address), and controls, on which it
+-- states nothing: the stricter reading refuses them (the stand-in does). Staging cleans every text
+-- (cx_text, cx_name), so these catch what the rules file's transforms or a model bug let through.
+character_problems as (
+    select
+        party_id,
+        contact_id,
+        operation,
+        field,
+        case
+            when part = 'name' and regexp_matches(text, '[<>]') then 'name_characters'
+            when part = 'name' and (text <> trim(text) or contains(text, '  ')) then 'name_spaces'
+            when regexp_matches(text, '[\x00-\x1f\x7f-\x9f]') then 'control_characters'
+            when part = 'email_address' and cx_email(text) is distinct from text then 'email_invalid'
+            when part = 'country' and not regexp_full_match(text, '[A-Za-z]+(?: [A-Za-z]+)*') then 'country_not_letters'
+        end as problem,
+        any_value(text) as value
+    from sent_parts
+    where text is not null
+    group by all
+    having problem is not null
+),
+
+format_problems as (
+    select
+        party_id,
+        contact_id,
+        operation,
+        field,
+        problem,
+        value,
+        case when field in ('name', 'contact_number') then 'review' else 'not_sent' end as settlement,
+        null as settled_value,
+        case problem
+            when 'name_characters' then 'Name "' || value || '" has < or >, which Xero refuses in a contact name'
+            when 'name_spaces' then 'Name "' || value || '" has leading, trailing or repeated spaces, which Xero refuses'
+            when 'control_characters' then field || ' holds a control character (NUL, ESC ...)'
+            when 'email_invalid' then field || ' has an e-mail address Xero would refuse: "' || value || '"'
+            when 'country_not_letters'
+                then field || ' has the country "' || value || '": Xero takes letters only (A-Z, a-z)'
+        end
+        || case when field in ('name', 'contact_number') then ': a person decides' else ': not sent' end as detail
+    from character_problems
+),
+
+-- A contact cannot go without a Name (FACTS §4: "Contact Name cannot be empty").
+empty_names as (
+    select
+        party_id,
+        contact_id,
+        operation,
+        'name' as field,
+        'name_empty' as problem,
+        null as value,
+        'review' as settlement,
+        null as settled_value,
+        'Name is empty after the rules file''s transforms, and Xero refuses a contact without one: '
+        || 'a person decides' as detail
+    from planned
+    where (operation = 'create' or list_contains(changed_fields, 'name')) and name is null
+),
+
 link_notes as (
     select
         o.party_id,
@@ -260,6 +375,10 @@ union all by name
 select * from number_problems
 union all by name
 select * from length_problems
+union all by name
+select * from format_problems
+union all by name
+select * from empty_names
 union all by name
 select * from link_notes
 union all by name

@@ -2,6 +2,8 @@
 -- parts the desired Xero contact is built from (reconcile/mapped_contacts.sql).
 -- Parameters: $abn_field and $xero_id_field, the names of the Capsule custom fields that hold the
 -- ABN and the Xero ContactID (both configurable; defaults "ABN" and "Xero Contact ID").
+-- Reads ledger.capsule_write_backs (assets/staging.py: build_capsule_parties creates it when missing):
+-- changed_at is updated_at unless this tool's own write-back was the party's last change.
 -- Each nested value is normalised once (the cx_* normalisers are the costly part at a million
 -- parties) and then aggregated by its parent's _dlt_id; the party id is joined on at the end.
 with parties as (
@@ -109,9 +111,10 @@ tags as (
     -- In list order; sorting the (index, name) pairs afterwards is cheaper than an ordered aggregate.
     select
         _dlt_parent_id as parent_id,
-        list_transform(list_sort(list({'idx': _dlt_list_idx, 'name': name})), lambda tag: tag.name) as tags
+        list_transform(list_sort(list({'idx': _dlt_list_idx, 'name': cx_text(name)})), lambda tag: tag.name)
+            as tags
     from raw.capsule_parties__tags
-    where name is not null
+    where cx_text(name) is not null
     group by _dlt_parent_id
 ),
 
@@ -138,14 +141,31 @@ deletions as (
     group by id
 ),
 
+own_write_backs as (
+    -- This tool's ContactID write-back bumps a party's updatedAt as anyone's edit would (capsule FACTS
+    -- §7), seconds after a migration wrote Xero. While Capsule's stamp is still the one Capsule gave
+    -- that write, and the field still holds what was written, nobody has changed the party since: its
+    -- change time is the stamp from before the write. Otherwise a newest_wins settlement would read
+    -- the write-back as a Capsule edit newer than Xero's, and overwrite what Xero had won.
+    select party_id, contact_id, capsule_updated_before, capsule_updated_after
+    from ledger.capsule_write_backs
+    where state = 'written' and capsule_updated_after is not null
+),
+
 details as (
     select
         p.id as party_id,
         p.*,
+        -- Names as they are matched and sent (cx_name: NFC, no controls, nothing invisible at the
+        -- ends, single spaces); one that is empty after that is held back (assets/validation.py).
         case
-            when p.type = 'organisation' then trim(p.name)
-            else trim(concat_ws(' ', nullif(trim(p.first_name), ''), nullif(trim(p.last_name), '')))
+            when p.type = 'organisation' then cx_name(p.name)
+            else cx_name(concat_ws(' ', cx_name(p.first_name), cx_name(p.last_name)))
         end as display_name,
+        case
+            when p.type = 'organisation' then p.name
+            else concat_ws(' ', p.first_name, p.last_name)
+        end as name_as_typed,
         e.email,
         coalesce(e.bad_emails, 0) as bad_emails,
         e.first_bad_email,
@@ -186,9 +206,10 @@ live as (
         p.party_id,
         p.type as party_type,
         p.display_name,
+        p.name_as_typed,
         cx_fold_name(p.display_name) as folded_name,
-        p.first_name,
-        p.last_name,
+        cx_name(p.first_name) as first_name,
+        cx_name(p.last_name) as last_name,
         p.organisation__id as organisation_id,
         p.email,
         -- The e-mail is canonical already (cx_email): its domain is what follows the one "@".
@@ -208,6 +229,11 @@ live as (
         p.owner__id as owner_id,
         p.created_at,
         p.updated_at,
+        case
+            when p.updated_at <= w.capsule_updated_after and lower(p.xero_contact_id) = lower(w.contact_id)
+                then w.capsule_updated_before
+            else p.updated_at
+        end as changed_at,
         d.deleted_at,
         d.deleted_at is not null as is_deleted,
         p.tags,
@@ -231,6 +257,7 @@ live as (
     from details as p
     left join owners as o on o.user_id = p.owner__id
     left join deletions as d on d.party_id = p.party_id
+    left join own_write_backs as w on w.party_id = p.party_id
 )
 
 select * from live

@@ -1,6 +1,7 @@
 -- One tidy row per Xero contact (archived included), normalised like the Capsule side and carrying
 -- the parts the current contact is compared by (reconcile/current_contacts.sql).
 -- Each nested row is normalised once and aggregated by its parent's _dlt_id.
+-- Parameter: $contact_number_prefix ('CAP-'), to read which Capsule party a ContactNumber names.
 with contacts as (
     select * from raw.xero_contacts
 ),
@@ -76,22 +77,33 @@ persons as (
 groups as (
     -- The groups a contact is in, as each paged contact lists them (pipelines/xero: no extra call);
     -- a deleted group keeps no members.
-    select _dlt_parent_id as parent_id, list(distinct name order by name) as contact_groups
+    select _dlt_parent_id as parent_id, list(distinct cx_text(name) order by cx_text(name)) as contact_groups
     from raw.xero_contacts__contact_groups
-    where upper(coalesce(status, 'ACTIVE')) = 'ACTIVE' and cx_blank(name) is not null
+    where upper(coalesce(status, 'ACTIVE')) = 'ACTIVE' and cx_text(name) is not null
     group by _dlt_parent_id
 )
 
 select
     c.contact_id,
     c.contact_number,
+    -- The Capsule party this tool numbered the contact after (prefix ∥ party id), else null: such a
+    -- contact belongs to that party and is never another party's match (contact_matches.sql).
+    case
+        when starts_with(lower(trim(c.contact_number)), lower($contact_number_prefix))
+            then try_cast(
+                regexp_extract(substr(trim(c.contact_number), length($contact_number_prefix) + 1), '^[0-9]{1,18}$')
+                as bigint
+            )
+    end as numbered_party_id,
     c.account_number,
     c.contact_status,
     c.contact_status = 'ARCHIVED' as is_archived,
-    trim(c.name) as name,
+    -- Cleaned as the Capsule side is (cx_name), so equal names compare equal and the preflight sees a
+    -- name Xero already holds in another spelling (NFD, an invisible character at an end).
+    cx_name(c.name) as name,
     cx_fold_name(c.name) as folded_name,
-    c.first_name,
-    c.last_name,
+    cx_name(c.first_name) as first_name,
+    cx_name(c.last_name) as last_name,
     c.email,
     -- The e-mail is canonical already (cx_email): its domain is what follows the one "@".
     split_part(c.email, '@', 2) as email_domain,

@@ -56,6 +56,13 @@ def test_put_contacts_refuses_a_name_already_used_by_an_active_contact(api: Xero
     assert len(listed(api)) == 1
 
 
+def test_a_name_spelled_decomposed_is_the_name_spelled_composed(api: XeroApi) -> None:
+    assert api.put("/Contacts", json={"Name": "Caf\u00e9 Nero"}).status_code == 200
+    response = api.put("/Contacts", json={"Name": "Cafe\u0301 Nero"})
+    assert response.status_code == 400
+    assert "is already assigned to another contact" in messages(response.json()["Elements"][0])[0]
+
+
 def test_a_name_used_only_by_an_archived_contact_can_be_reused(api: XeroApi) -> None:
     old = api.create(Name="Acme Pty Ltd")
     assert (
@@ -184,6 +191,22 @@ def test_put_never_updates_a_contact_given_by_id(api: XeroApi) -> None:
         (
             {"Name": "A", "Addresses": [{"AddressType": "POBOX", "Country": "Australia 2"}]},
             "Country must contain letters only.",
+        ),
+        (
+            {"Name": "A", "Addresses": [{"AddressType": "STREET", "Country": "Réunion"}]},
+            "Country must contain letters only.",
+        ),
+        ({"Name": "\u200b\u200b"}, "Contact Name cannot be empty"),
+        ({"Name": "\ufeff \u3164"}, "Contact Name cannot be empty"),
+        ({"Name": "Acme\x00 Pty Ltd"}, "Name must not contain control characters."),
+        ({"Name": "\x1b[31mAcme"}, "Name must not contain control characters."),
+        (
+            {"Name": "A", "Addresses": [{"AddressType": "STREET", "City": "Bal\x07main"}]},
+            "City must not contain control characters.",
+        ),
+        (
+            {"Name": "A", "ContactPersons": [{"FirstName": "Jo\x00"}]},
+            "FirstName must not contain control characters.",
         ),
         (
             {"Name": "A", "Addresses": [{"AddressType": "DELIVERY"}]},
