@@ -66,9 +66,9 @@ def stop_write_back_after(
         def write_contact_ids(wanted: Any, field_name: Any = None, *, on_written: Any = None) -> Any:
             written = itertools.count(1)
 
-            def counted(party_id: int, contact_id: str) -> None:
+            def counted(party_id: int, contact_id: str, updated_at: str | None) -> None:
                 if on_written is not None:
-                    on_written(party_id, contact_id)
+                    on_written(party_id, contact_id, updated_at)
                 if next(written) >= n:
                     raise error
 

@@ -630,7 +630,9 @@ def test_contact_ids_left_to_write_back_make_a_plan_unless_capsule_has_no_field_
         [XERO_STATE - timedelta(days=1)],
     )
     scene.con.execute(  # a run stopped by Capsule's hourly limit (or killed) before it wrote party 5's
-        "insert into ledger.capsule_write_backs values (5, 'c-5', 1, 'pending', null, ?)", [XERO_STATE]
+        'insert into ledger.capsule_write_backs (party_id, contact_id, plan_id, state, message, "at")'
+        " values (5, 'c-5', 1, 'pending', null, ?)",
+        [XERO_STATE],
     )
     plan = create_plan(scene.con, rules(), now=PLANNED_AT)
     assert (plan.status, plan.operations, plan.write_backs) == ("approved", 0, 1)  # not "empty"
