@@ -1,7 +1,7 @@
-"""Alert sensors: tell a person only when a person must act (capsule_xero/alerts.py says what that is).
+"""Alert sensors: tell a person only when a person must act (reverse_etl/alerts.py says what that is).
 
 ``alerts_sensor`` looks every few minutes for dead-lettered records, a plan waiting for approval,
-a refresh token near expiry and Xero's daily call budget used up (capsule_xero/xero_budget.py); ``alert_on_failed_run`` reports a run that failed after its retries.
+a refresh token near expiry and Xero's daily call budget used up (capsule_xero/xero/budget.py); ``alert_on_failed_run`` reports a run that failed after its retries.
 Both send to the channels in the rules file's ``alerts:`` section and never repeat an alert
 within a day. Transient retries never reach them: those succeed or end as a failed run.
 """
@@ -11,10 +11,10 @@ from contextlib import nullcontext
 import dagster as dg
 import duckdb
 
-from capsule_xero.alerts import SentLog, check_and_send, run_failed, send
 from capsule_xero.home_lock import HomeBusy, home_lock
 from capsule_xero.rules import RulesError, load_rules
 from capsule_xero.settings import Settings
+from reverse_etl.alerts import SentLog, check_and_send, run_failed, send
 
 ALERT_CHECK_SECONDS = 300
 

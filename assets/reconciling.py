@@ -1,21 +1,21 @@
 """Reconcile assets (schema ``reconcile``): scope, matches, desired and current contacts, the diff
 and its operations, History notes, and the report views. Each asset runs one step of
-``assets.pipeline`` so Dagster, the CLI and the benchmarks build the same tables."""
+``transform.stages`` so Dagster, the CLI and the benchmarks build the same tables."""
 
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
 from assets.extract import DUCKDB_POOL
-from assets.pipeline import sql_params
-from assets.reconcile import build_plan_tables
-from assets.reports import create_report_views
 from assets.resources import RulesResource
-from assets.rules_sql import apply_transforms, build_sync_scope
-from assets.sql import build
 from assets.staging import staging_capsule_parties, staging_quarantine, staging_xero_contacts
-from assets.validation import build_planned_rejects
 from reverse_etl.ledger import ensure_ledger
+from transform.plan_tables import build_plan_tables
+from transform.reports import create_report_views
+from transform.rules_sql import apply_transforms, build_sync_scope
+from transform.sql import build
+from transform.stages import sql_params
+from transform.validation import build_planned_rejects
 
 RECONCILE = {"group_name": "reconcile", "pool": DUCKDB_POOL, "kinds": {"duckdb", "sql"}}
 

@@ -15,8 +15,8 @@ import dagster as dg
 import httpx
 
 from assets.jobs import incremental_sync_job
+from capsule_xero.capsule.pacing import CapsuleError, CapsuleRequestRejected, shared_pacer
 from capsule_xero.settings import Settings
-from pipelines.capsule.pacing import CapsuleError, CapsuleRequestRejected, shared_pacer
 from pipelines.capsule.settings import DELETED_SINCE_START
 
 PARTIES_PATH = "parties"

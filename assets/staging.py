@@ -4,11 +4,11 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.extract import DUCKDB_POOL
-from assets.pipeline import sql_params
 from assets.resources import RulesResource
-from assets.sql import build
-from assets.validation import build_quarantine, quarantine, staged_parties
 from reverse_etl.apply import ensure_apply_tables
+from transform.sql import build
+from transform.stages import sql_params
+from transform.validation import build_quarantine, quarantine, staged_parties
 
 
 @dg.asset(

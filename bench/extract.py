@@ -39,7 +39,7 @@ sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resol
 import httpx  # noqa: E402
 
 from capsule_xero.settings import Settings  # noqa: E402
-from capsule_xero.xero_auth import XeroAuth, login  # noqa: E402
+from capsule_xero.xero.auth import XeroAuth, login  # noqa: E402
 from sandbox.app import Sandbox  # noqa: E402
 from sandbox.capsule.control import CapsuleControl  # noqa: E402
 from sandbox.control import SandboxControl  # noqa: E402

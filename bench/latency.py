@@ -34,7 +34,7 @@ Runners:
 - ``--runner dagster`` (default): the real thing. The environment the product's processes get is
   the sandbox's URLs and demo credentials, CAPSULE_XERO_HOME (a temporary folder), CAPSULE_XERO_APPLY
   =true, CAPSULE_POLL_SECONDS, CAPSULE_HOOK_TOKEN and WEBHOOK_PORT; DAGSTER_HOME is
-  ``$CAPSULE_XERO_HOME/dagster`` with the product's dagster.yaml (capsule_xero/dagster_home.py). The
+  ``$CAPSULE_XERO_HOME/dagster`` with the product's dagster.yaml (cli/dagster_home.py). The
   bench starts ``capsule-xero ui`` (``dagster dev -w workspace.yaml``: webserver, daemon with its
   sensor loop and run queue, a code server; each run is a new run worker process, which executes
   the steps in its own process) or, with ``--dagster-command daemon``, only
@@ -51,7 +51,7 @@ Runners:
   ``dg.build_sensor_context`` (keeping its cursor, skipping a run key it has already run, as Dagster
   does) every tick and, on a RunRequest, runs the incremental sync in-process before the next tick.
   The sync is the plain functions the job's assets run, in their order — Capsule extract, Xero
-  extract, ``assets.pipeline.reconcile``, ``reverse_etl.plans.create_plan``,
+  extract, ``transform.stages.reconcile``, ``reverse_etl.plans.create_plan``,
   ``reverse_etl.apply.apply_plan`` — with no Dagster overhead (no queue, run worker or event log):
   the floor the Dagster figures sit on.
 
@@ -101,21 +101,21 @@ import duckdb  # noqa: E402
 import httpx  # noqa: E402
 from dagster._core.definitions.run_request import InstigatorType  # noqa: E402 - not in dagster's public API
 
-from assets.pipeline import reconcile  # noqa: E402
-from capsule_xero.dagster_home import prepare_dagster_home  # noqa: E402
 from capsule_xero.rules import Rules  # noqa: E402
 from capsule_xero.settings import SecretStr, Settings  # noqa: E402
 from capsule_xero.spool import Spool  # noqa: E402
 from capsule_xero.webhooks import CAPSULE_PREFIX, HEALTH_PATH, WebhookReceiver  # noqa: E402
+from capsule_xero.xero.pacing import reset_pacers  # noqa: E402
+from cli.dagster_home import prepare_dagster_home  # noqa: E402
 from pipelines.capsule import extract_capsule  # noqa: E402
 from pipelines.xero import run_xero_extract  # noqa: E402
-from pipelines.xero.pacing import reset_pacers  # noqa: E402
 from reverse_etl.apply import apply_plan  # noqa: E402
 from reverse_etl.plans import create_plan  # noqa: E402
 from sandbox.capsule.control import CapsuleControl  # noqa: E402
 from sandbox.generator import generate  # noqa: E402
 from sandbox.xero.control import XeroControl  # noqa: E402
 from tests.support.sync_world import World  # noqa: E402
+from transform.stages import reconcile  # noqa: E402
 
 WATCH_EVERY = 0.1
 JOB = "incremental_sync_job"

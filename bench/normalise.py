@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/normalise.py                      # 100k and 1M distinct values each
     .venv/bin/python bench/normalise.py --sizes 100000
-    git show HEAD:assets/normalise.py > /tmp/normalise_before.py
+    git show HEAD:transform/normalise.py > /tmp/normalise_before.py
     .venv/bin/python bench/normalise.py --before /tmp/normalise_before.py   # adds an earlier version
 
 The values are the distinct raw values each function meets in the 1M-party world of
@@ -10,8 +10,8 @@ The values are the distinct raw values each function meets in the 1M-party world
 staging model assembles them), so the mix of clean, odd and garbage shapes is the generator's. A
 function with fewer distinct values than asked for runs on all it has (the count is printed).
 "row" registers each ``cx_*`` as the Python function called row by row
-(``register(con, sql_fast_paths=False)``), "fast" as the macros of ``assets/normalise.sql`` with the
-Python fallback. ``--before FILE`` adds a column for another version of ``assets/normalise.py``
+(``register(con, sql_fast_paths=False)``), "fast" as the macros of ``transform/normalise.sql`` with the
+Python fallback. ``--before FILE`` adds a column for another version of ``transform/normalise.py``
 registered its own way (e.g. the committed one). Rows/s are on CPU seconds (all threads), steadier
 than wall time on a shared machine; the wall-time speed-up is printed too.
 """
@@ -30,7 +30,7 @@ sys.path[:] = [str(_HERE.parent), str(_HERE)] + [p for p in sys.path if Path(p o
 
 import duckdb  # noqa: E402
 
-from assets import normalise  # noqa: E402
+from transform import normalise  # noqa: E402
 
 # function → the distinct raw values it is called on (both sides).
 INPUTS = {
@@ -114,7 +114,9 @@ def main() -> None:
         default=Path(tempfile.gettempdir()) / "capsule-xero-bench",
         help="world cache",
     )
-    parser.add_argument("--before", type=Path, default=None, help="an earlier assets/normalise.py to compare")
+    parser.add_argument(
+        "--before", type=Path, default=None, help="an earlier transform/normalise.py to compare"
+    )
     args = parser.parse_args()
     import worlds
 

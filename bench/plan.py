@@ -23,9 +23,9 @@ from pathlib import Path
 
 import duckdb
 
-from assets.reconcile import PLAN_MODELS
-from assets.sql import build, model_params, register_functions
 from reverse_etl.ledger import ensure_ledger
+from transform.plan_tables import PLAN_MODELS
+from transform.sql import build, model_params, register_functions
 
 RULES = {
     "contact_number_prefix": "CAP-",

@@ -15,10 +15,10 @@ VmHWM) is the pipeline's alone: DuckDB's buffers, the Python fallbacks and panda
 each wall time is the child's CPU time (all its threads): on a machine shared with other work the
 wall time wanders, the CPU time much less; with 2 idle cores, wall ≈ CPU / 2 for the SQL steps.
 
-The pipeline is ``assets.pipeline.reconcile`` (stage → match → desire → diff, as ``capsule-xero
+The pipeline is ``transform.stages.reconcile`` (stage → match → desire → diff, as ``capsule-xero
 sync`` runs it), with each table it builds timed on its own: every ``build`` of a model, the
 pandera quarantine, ``build_sync_scope``, ``apply_transforms`` and the report views. Until
-``assets.pipeline`` exists, the bench builds every model of ``assets/sql/reconcile`` itself in the
+``transform.stages`` exists, the bench builds every model of ``transform/sql/reconcile`` itself in the
 order their inputs allow; a step whose module or model does not exist yet prints "not built yet".
 The ledger starts empty: a first run.
 """
@@ -102,13 +102,13 @@ def _failure(error: Exception) -> str:
     return f"failed: {type(error).__name__}: {str(error).splitlines()[0][:90]}"
 
 
-# ------------------------------------------------------------------------ through assets.pipeline
+# ------------------------------------------------------------------------ through transform.stages
 
 
 def _via_pipeline(con: Any, steps: Steps) -> None:
-    """``assets.pipeline.reconcile`` with each table it builds timed (its module's names wrapped)."""
-    import assets.pipeline as pipeline
-    import assets.reconcile as plan
+    """``transform.stages.reconcile`` with each table it builds timed (its module's names wrapped)."""
+    import transform.plan_tables as plan
+    import transform.stages as pipeline
 
     model = lambda con, schema, table, *rest, **kw: f"{schema}.{table}"  # noqa: E731
     pipeline.build = steps.timed(model, pipeline.build)
@@ -143,8 +143,8 @@ def _via_pipeline(con: Any, steps: Steps) -> None:
 
 # Tables built by Python rather than by a model of their own name: (module, function, its inputs).
 PYTHON_BUILT = {
-    "reconcile.sync_scope": ("assets.rules_sql", "build_sync_scope", {"staging.capsule_parties"}),
-    "reconcile.desired_contacts": ("assets.rules_sql", "apply_transforms", {"reconcile.mapped_contacts"}),
+    "reconcile.sync_scope": ("transform.rules_sql", "build_sync_scope", {"staging.capsule_parties"}),
+    "reconcile.desired_contacts": ("transform.rules_sql", "apply_transforms", {"reconcile.mapped_contacts"}),
 }
 _TABLE_RE = re.compile(r"\b((?:staging|reconcile|ledger)\.[a-z_]+)\b")
 
@@ -175,8 +175,8 @@ def plan_order(sql_dir: Path) -> list[str]:
 
 
 def _model_by_model(con: Any, steps: Steps) -> None:
-    from assets.sql import SQL_DIR, build
     from capsule_xero.rules import Rules
+    from transform.sql import SQL_DIR, build
 
     rules = Rules()
     params = rules.sql_params()
@@ -186,7 +186,7 @@ def _model_by_model(con: Any, steps: Steps) -> None:
         return lambda: build(con, schema, table, params) if path.exists() else NOT_BUILT
 
     def validate() -> Any:
-        build_quarantine = _optional("assets.validation", "build_quarantine")
+        build_quarantine = _optional("transform.validation", "build_quarantine")
         return NOT_BUILT if build_quarantine is None else len(build_quarantine(con)[0])
 
     def python_built(table: str) -> Callable[[], Any]:
@@ -210,7 +210,7 @@ def _child(db_path: str, memory_limit: str, out: Any) -> None:
     """The pipeline in a fresh process: each step's wall and CPU time and rows, then the VmHWM."""
     import duckdb
 
-    from assets.sql import register_functions
+    from transform.sql import register_functions
 
     steps = Steps()
     figures: dict[str, Any] = {}
@@ -220,8 +220,13 @@ def _child(db_path: str, memory_limit: str, out: Any) -> None:
             with duckdb.connect(db_path) as setup:
                 ensure_ledger(setup)
         # Imports (pandas, pandera, pydantic ...) are the process's start-up, not the pipeline's work.
-        via_pipeline = _optional("assets.pipeline", "reconcile") is not None
-        for module in ("assets.validation", "assets.rules_sql", "assets.reconcile", "sandbox.generator"):
+        via_pipeline = _optional("transform.stages", "reconcile") is not None
+        for module in (
+            "transform.validation",
+            "transform.rules_sql",
+            "transform.plan_tables",
+            "sandbox.generator",
+        ):
             _optional(module, "__name__")
         started, cpu_started = time.perf_counter(), time.process_time()
         con = duckdb.connect(db_path)
@@ -230,10 +235,10 @@ def _child(db_path: str, memory_limit: str, out: Any) -> None:
         register_functions(con)
         figures["threads"] = con.execute("select current_setting('threads')").fetchall()[0][0]
         if via_pipeline:
-            figures["via"] = "assets.pipeline.reconcile"
+            figures["via"] = "transform.stages.reconcile"
             _via_pipeline(con, steps)
         else:
-            figures["via"] = "each model in input order (assets.pipeline not built yet)"
+            figures["via"] = "each model in input order (transform.stages not built yet)"
             _model_by_model(con, steps)
         con.close()
         figures["total"] = (time.perf_counter() - started, time.process_time() - cpu_started)

@@ -65,7 +65,7 @@ sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resol
 
 import duckdb  # noqa: E402
 
-from assets.normalise import ABN_WEIGHTS, FREE_MAIL_DOMAINS  # noqa: E402
+from transform.normalise import ABN_WEIGHTS, FREE_MAIL_DOMAINS  # noqa: E402
 
 WORLD_VERSION = 2
 ID_STRIDE = 10_000_000
@@ -110,7 +110,7 @@ def base_world(work_dir: Path, parties: int, seed: int) -> Path:
     import httpx
 
     from capsule_xero.settings import Settings
-    from capsule_xero.xero_auth import XeroAuth, login
+    from capsule_xero.xero.auth import XeroAuth, login
     from pipelines.capsule import extract_capsule
     from pipelines.xero import run_xero_extract
     from sandbox.app import Sandbox

@@ -7,11 +7,11 @@ one line of a ``RulesError`` that names the file, the line and the problem in pl
     capsule-xero.yaml line 14: sync.skip_if[0]: unknown condition "tags" (expected one of tag, type, owner, field)
 
 Every section forbids keys it does not know, so a misspelt key is an error, never silently ignored.
-The ``alerts:`` section says where alerts go (capsule_xero/alerts.py); it names environment variables
+The ``alerts:`` section says where alerts go (reverse_etl/alerts.py); it names environment variables
 for secrets (a Slack webhook URL, an SMTP password) rather than holding them.
 
 Nothing in here builds SQL: ``Rules.sql_params()`` hands plain values to the SQL models as bound
-parameters (assets/sql/reconcile/README.md, "Rules parameters"), and ``assets/rules_sql.py`` compiles
+parameters (transform/sql/reconcile/README.md, "Rules parameters"), and ``transform/rules_sql.py`` compiles
 ``sync.only_if`` / ``sync.skip_if`` and ``transforms`` from fixed templates.
 """
 
@@ -56,7 +56,7 @@ MAX_FILE_CHARACTERS = 100_000  # PyYAML reads roughly 100 KB a second on a busy 
 MAX_VALUES = 20_000  # every key, value and list, counted after aliases (*name) are expanded
 MAX_DEPTH = 20  # the deepest rule needs 6 levels; PyYAML's composer recurses once per level
 MAX_TEXT = 1_000  # characters in any one key or value
-# Each transform is one nested step of a single DuckDB query (assets/rules_sql.py): DuckDB refuses
+# Each transform is one nested step of a single DuckDB query (transform/rules_sql.py): DuckDB refuses
 # past 1,000 levels of expressions, and planning slows long before that.
 MAX_TRANSFORMS = 100
 # Each condition is one branch of the sync-scope query's CASE, evaluated for every party.
@@ -71,7 +71,7 @@ GROUP_NAME_LIMIT = 255
 # An echoed value is cut to this many characters: an error names the value, never prints it whole.
 SHOWN_CHARACTERS = 60
 
-# The compared fields of the contact shape (assets/sql/reconcile/README.md), in its order.
+# The compared fields of the contact shape (transform/sql/reconcile/README.md), in its order.
 COMPARED_FIELDS = (
     "contact_number",
     "name",
@@ -561,7 +561,7 @@ class Rules(_Section):
     alerts: AlertRules = AlertRules()
 
     def sql_params(self) -> dict[str, Any]:
-        """The bound parameters of the SQL models (assets/sql/reconcile/README.md, "Rules parameters")."""
+        """The bound parameters of the SQL models (transform/sql/reconcile/README.md, "Rules parameters")."""
         all_tags = self.groups.tags == "all"
         return {
             "abn_field": self.capsule.abn_field,

@@ -40,7 +40,7 @@
 Groups are recorded in ``written_contacts.contact_groups`` only once Xero holds them, and each
 contact's target is in ``ledger.group_outbox`` from before the first group call until then: a run
 killed between group calls leaves contacts in some of their groups, and the diff
-(assets/sql/reconcile/contact_diffs.sql) counts that as this tool's own write, so the rest is sent
+(transform/sql/reconcile/contact_diffs.sql) counts that as this tool's own write, so the rest is sent
 instead of being kept as if someone had edited Xero.
 
 No dagster here (DESIGN.md layout); the Dagster asset and the CLI call ``apply_plan``.
@@ -59,10 +59,10 @@ from typing import Any
 import duckdb
 import httpx
 
+from capsule_xero.capsule.pacing import CapsuleError
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
-from pipelines.capsule.pacing import CapsuleError
-from pipelines.xero.pacing import DailyLimitReached, XeroUnavailable
+from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable
 from reverse_etl import sqlfile
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.ledger import COMPARED_FIELDS
@@ -263,7 +263,7 @@ def group_names(value: Any) -> list[str]:
 
 
 def groups_value(names: Iterable[str]) -> str | None:
-    """Canonical ``contact_groups``: sorted, distinct, null when none (assets/sql/macros.sql cx_groups_json)."""
+    """Canonical ``contact_groups``: sorted, distinct, null when none (transform/sql/macros.sql cx_groups_json)."""
     unique = sorted(set(names))
     return canonical(unique) if unique else None
 
@@ -375,7 +375,7 @@ def apply_plan(
     own_writer = writer is None
     own_capsule = capsule is None
     if writer is None:
-        from capsule_xero.xero_auth import XeroAuth
+        from capsule_xero.xero.auth import XeroAuth
 
         writer = XeroContactWriter(settings, XeroAuth(settings))
     if capsule is None:

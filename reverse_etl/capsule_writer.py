@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 
+from capsule_xero.capsule.pacing import CapsuleError, CapsulePacer, shared_pacer
 from capsule_xero.settings import Settings
-from pipelines.capsule.pacing import CapsuleError, CapsulePacer, shared_pacer
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ __all__ = ["COMPARED_FIELDS", "LEDGER_SQL", "ensure_ledger", "has_table"]
 
 LEDGER_SQL = Path(__file__).resolve().parent / "sql" / "ledger.sql"
 
-# The compared fields of a contact (assets/sql/reconcile/README.md, "The contact shape"): one list,
+# The compared fields of a contact (transform/sql/reconcile/README.md, "The contact shape"): one list,
 # kept with the rules that name them; re-exported here for the ledger's readers.
 
 

@@ -1,6 +1,6 @@
 """Xero contact JSON from one planned operation (canonical values in, Xero's field names out).
 
-The canonical form is the contract of ``assets/sql/reconcile/README.md`` ("The contact shape"):
+The canonical form is the contract of ``transform/sql/reconcile/README.md`` ("The contact shape"):
 every compared field is text or null, phones are E.164, addresses and contact persons are JSON
 text. This module turns an operation holding such values into the element Xero expects in
 ``{"Contacts": [...]}``, so that reading the contact back and normalising it gives the same
@@ -37,7 +37,7 @@ from typing import Any, Literal
 OperationKind = Literal["create", "update", "archive", "restore"]
 OPERATION_KINDS: tuple[OperationKind, ...] = ("create", "update", "archive", "restore")
 
-# Canonical compared fields (assets/sql/reconcile/README.md) this module knows how to send.
+# Canonical compared fields (transform/sql/reconcile/README.md) this module knows how to send.
 SCALAR_FIELDS: dict[str, str] = {
     "name": "Name",
     "first_name": "FirstName",

@@ -8,7 +8,7 @@ A plan is a snapshot of the reconcile's writes (``reconcile.contact_operations``
   (``pending_approval | approved | applying | applied | partly_applied | superseded | empty``), why it
   waits for approval, and counts per operation;
 - ``ledger.plan_operations``: one row per contact written, with per-field ``before`` / ``after``
-  values (canonical text, assets/sql/reconcile/README.md "The contact shape") and the reason;
+  values (canonical text, transform/sql/reconcile/README.md "The contact shape") and the reason;
 - ``ledger.plan_notes``: the History notes it adds; ``ledger.plan_held_back``: the parties the error
   queue kept out of it; ``counts["write_backs"]``: ContactIDs of contacts Xero already has that the
   Capsule field should hold and does not (left pending by an earlier run, or never written).
@@ -218,7 +218,7 @@ def _utc(value: datetime | None) -> datetime | None:
 def create_plan(con: duckdb.DuckDBPyConnection, rules: Rules, *, now: datetime | None = None) -> Plan:
     """Snapshot the reconcile's writes as the next numbered plan (see the module docstring for the rules).
 
-    Needs the reconcile tables (``assets.pipeline.reconcile``) and ``raw.xero_contacts``.
+    Needs the reconcile tables (``transform.stages.reconcile``) and ``raw.xero_contacts``.
     """
     now = now or datetime.now(UTC)
     ensure_plans(con)

@@ -118,7 +118,7 @@ def undo_plan(
     clock = now or (lambda: datetime.now(UTC))
     own_writer = writer is None
     if writer is None:
-        from capsule_xero.xero_auth import XeroAuth
+        from capsule_xero.xero.auth import XeroAuth
 
         writer = XeroContactWriter(settings, XeroAuth(settings))
     try:

@@ -61,13 +61,7 @@ from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers.rest_client import RESTClient
 
-from capsule_xero.duckdb_file import check_duckdb_file
-from capsule_xero.home_lock import home_lock
-from capsule_xero.settings import Settings
-from pipelines import declared_tables, find_cause, prepare_dlt
-from pipelines.capsule import drift
-from pipelines.capsule.helpers import make_client, restricted, shaped, tombstone
-from pipelines.capsule.pacing import (
+from capsule_xero.capsule.pacing import (
     CapsuleError,
     CapsuleLoadFailed,
     CapsulePacer,
@@ -76,6 +70,12 @@ from pipelines.capsule.pacing import (
     CapsuleUnavailable,
     shared_pacer,
 )
+from capsule_xero.duckdb_file import check_duckdb_file
+from capsule_xero.home_lock import home_lock
+from capsule_xero.settings import Settings
+from pipelines import declared_tables, find_cause, prepare_dlt
+from pipelines.capsule import drift
+from pipelines.capsule.helpers import make_client, restricted, shaped, tombstone
 from pipelines.capsule.settings import (
     DATASET_NAME,
     DEFINITION_COLUMNS,

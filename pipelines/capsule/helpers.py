@@ -25,7 +25,7 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests.auth import AuthBase
 from requests.hooks import default_hooks, dispatch_hook
 
-from pipelines.capsule.pacing import CapsulePacer, CapsuleRequestRejected
+from capsule_xero.capsule.pacing import CapsulePacer, CapsuleRequestRejected
 from pipelines.capsule.settings import PER_PAGE, REQUEST_TIMEOUT
 
 # Retried after a timeout, a drop or a 5xx. Not PUT: Capsule merges nested arrays, so a repeated

@@ -39,7 +39,16 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from capsule_xero.home_lock import home_lock
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, XeroAuthError
+from capsule_xero.xero.auth import XeroAuth, XeroAuthError
+from capsule_xero.xero.pacing import (
+    DailyLimitReached,
+    PacedHTTPAdapter,
+    PacedTransport,
+    PacingPolicy,
+    XeroUnavailable,
+    pacer_for,
+    reset_pacers,
+)
 from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.cursors import align_cursors, duckdb_path_of
 from pipelines.xero.helpers import (
@@ -53,15 +62,6 @@ from pipelines.xero.helpers import (
     convert_dates,
     modified_since_header,
     tidy_contact,
-)
-from pipelines.xero.pacing import (
-    DailyLimitReached,
-    PacedHTTPAdapter,
-    PacedTransport,
-    PacingPolicy,
-    XeroUnavailable,
-    pacer_for,
-    reset_pacers,
 )
 from pipelines.xero.settings import (
     CONTACT_COLUMNS,

@@ -16,9 +16,9 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator, SinglePage
 from requests.auth import AuthBase
 
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, XeroAuthError, fresh_token_may_help
-from capsule_xero.xero_budget import budget_file_in
-from pipelines.xero.pacing import DailyLimitReached, paced_session
+from capsule_xero.xero.auth import XeroAuth, XeroAuthError, fresh_token_may_help
+from capsule_xero.xero.budget import budget_file_in
+from capsule_xero.xero.pacing import DailyLimitReached, paced_session
 from pipelines.xero.settings import (
     ARRAY,
     BOOLEAN,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from capsule_xero.settings import Settings
-from pipelines.xero.pacing import PacingPolicy
+from capsule_xero.xero.pacing import PacingPolicy
 
 PIPELINE_NAME = "xero"
 SOURCE_NAME = "xero"

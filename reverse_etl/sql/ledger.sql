@@ -4,7 +4,7 @@
 create schema if not exists ledger;
 
 -- One row per Xero contact this tool created, updated, restored or archived: the base of the
--- three-way diff (assets/sql/reconcile/contact_diffs.sql). Each compared field holds, after a write:
+-- three-way diff (transform/sql/reconcile/contact_diffs.sql). Each compared field holds, after a write:
 -- the value sent (a field in the operation's changed_fields); for a field in kept_fields (Xero's
 -- value kept on purpose by the conflict policy), the Capsule value it was compared with; otherwise
 -- the value Xero holds. Recording the Capsule value for a kept field is what makes the next run see
@@ -35,7 +35,7 @@ create table if not exists ledger.written_contacts (
 
 -- Every History note this tool added to a Xero contact, so a note is never added twice (Xero's
 -- History is append-only). The note's hash covers the party and the items it summarised
--- (assets/sql/reconcile/history_notes.sql); a row is written only after Xero accepted the note.
+-- (transform/sql/reconcile/history_notes.sql); a row is written only after Xero accepted the note.
 create table if not exists ledger.history_notes (
     party_id bigint not null,
     contact_id varchar,
@@ -48,7 +48,7 @@ create table if not exists ledger.history_notes (
 -- row per contact, inserted before the first ContactGroups call and removed in the transaction that
 -- records the groups in written_contacts. Group calls are not atomic per contact, so a run killed
 -- between them leaves a contact in some of its groups: while a row is here, the three-way diff
--- (assets/sql/reconcile/contact_diffs.sql) counts membership Xero gained or lost on the way to
+-- (transform/sql/reconcile/contact_diffs.sql) counts membership Xero gained or lost on the way to
 -- target as this tool's own write, never as an edit made in Xero. target is the canonical
 -- contact_groups value being set (null = none).
 create table if not exists ledger.group_outbox (

@@ -12,7 +12,7 @@ import pytest
 from assets.alerting import alerts_sensor
 from reverse_etl.apply import ensure_apply_tables
 from reverse_etl.plans import ensure_plans
-from tests.capsule_xero.test_alerts import HttpReceiver, queue, store_plan
+from tests.reverse_etl.test_alerts import HttpReceiver, queue, store_plan
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from reverse_etl.apply import ensure_apply_tables
 from reverse_etl.plans import ensure_plans
 from tests.assets.test_alerting import home, http  # noqa: F401 - fixtures
 from tests.assets.test_extract_assets_and_the_home import running_sync
-from tests.capsule_xero.test_alerts import HttpReceiver, queue
+from tests.reverse_etl.test_alerts import HttpReceiver, queue
 
 
 def test_the_alert_sensor_leaves_the_duckdb_file_to_a_running_sync_and_reads_it_afterwards(

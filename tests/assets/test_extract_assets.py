@@ -12,7 +12,7 @@ from dagster_dlt import DagsterDltResource
 
 from assets.extract import capsule_extract, xero_extract
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, login
+from capsule_xero.xero.auth import XeroAuth, login
 from sandbox.generator import generate
 from sandbox.server import SandboxServer
 

@@ -22,7 +22,7 @@ from assets.extract import capsule_extract, xero_extract
 from assets.resources import HomeDuckDBResource
 from capsule_xero.home_lock import HomeBusy
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, login
+from capsule_xero.xero.auth import XeroAuth, login
 from sandbox.generator import generate
 from sandbox.server import SandboxServer
 

@@ -124,7 +124,7 @@ def test_the_error_shown_in_the_example_files_header_is_what_that_mistake_gives(
 
 
 def test_sql_params_are_exactly_the_rules_parameters_the_reconcile_contract_names() -> None:
-    readme = (REPO / "assets" / "sql" / "reconcile" / "README.md").read_text()
+    readme = (REPO / "transform" / "sql" / "reconcile" / "README.md").read_text()
     section = readme.split("## Rules parameters", 1)[1].split("\n## ", 1)[0]
     names = set(re.findall(r"`([a-z_]+)`", section)) - {
         "newest_wins", "capsule_wins", "xero_wins", "manual", "suffix", "link", "review",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from capsule_xero.token_store import TokenFileError, TokenSet, TokenStore, token_file_made_private
+from capsule_xero.xero.token_store import TokenFileError, TokenSet, TokenStore, token_file_made_private
 
 
 def _tokens(access: str = "access-abc", refresh: str | None = "refresh-xyz") -> TokenSet:
@@ -151,9 +151,9 @@ def test_an_unusable_token_file_says_what_is_wrong_and_to_sign_in_again(
 
 
 def test_an_unusable_token_file_is_an_alert_to_sign_in_again_not_a_failing_sensor(tmp_path: Path) -> None:
-    from capsule_xero.alerts import find_alerts
     from capsule_xero.rules import Rules
     from capsule_xero.settings import Settings
+    from reverse_etl.alerts import find_alerts
 
     TokenStore(tmp_path).path.write_text('{"access_token": "tok-123"')
     (alert,) = find_alerts(

@@ -16,14 +16,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from capsule_xero import cli_webhooks
 from capsule_xero.settings import SecretStr, Settings
 from capsule_xero.spool import Spool, SpoolFull, SpoolLimits
 from capsule_xero.webhooks import WebhookReceiver, WebhookSettings, xero_signature
+from cli import webhooks as cli_webhooks
 from sandbox.capsule.control import CapsuleControl
 from sandbox.server import SandboxServer
 from sandbox.xero.control import XeroControl
-from tests.capsule_xero.test_alerts import HttpReceiver
+from tests.reverse_etl.test_alerts import HttpReceiver
 from tests.sandbox.capsule.world import api_client
 from tests.support.waiting import wait_for
 

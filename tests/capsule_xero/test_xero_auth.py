@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from capsule_xero.settings import Settings
-from capsule_xero.token_store import TokenStore
-from capsule_xero.xero_auth import ConsentRequired, XeroAuth, XeroAuthError, XeroHttpxAuth, login
+from capsule_xero.xero.auth import ConsentRequired, XeroAuth, XeroAuthError, XeroHttpxAuth, login
+from capsule_xero.xero.token_store import TokenStore
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 from sandbox.xero.oauth_control import XeroIdentityControl

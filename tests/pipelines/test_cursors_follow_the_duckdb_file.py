@@ -61,7 +61,7 @@ class Replan:
 
 
 def plan_again(world: World) -> Replan:
-    from assets.pipeline import reconcile
+    from transform.stages import reconcile
 
     world.extract()
     with world.connect() as con:

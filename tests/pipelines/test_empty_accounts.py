@@ -14,20 +14,20 @@ import pytest
 from dagster_dlt import DagsterDltResource
 
 from assets.extract import xero_extract
-from assets.pipeline import reconcile, sql_params
-from assets.reports import REPORTS
-from assets.sql import build
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, login
+from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
 from pipelines.xero import run_xero_extract
 from sandbox.app import Sandbox
 from sandbox.generator import Dataset, generate
 from sandbox.server import SandboxServer
+from transform.reports import REPORTS
+from transform.sql import build
+from transform.stages import reconcile, sql_params
 
 SEED = 11
-# Every Xero table the staging and reconcile SQL select from (assets/sql/staging/xero_contacts.sql,
+# Every Xero table the staging and reconcile SQL select from (transform/sql/staging/xero_contacts.sql,
 # reconcile/owner_matches.sql), the contact groups as listed, and the nested lists of a contact.
 XERO_TABLES = (
     "xero_contacts",

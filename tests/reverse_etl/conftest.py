@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from capsule_xero.capsule.pacing import CapsulePacer
 from capsule_xero.settings import Settings
-from capsule_xero.token_store import TokenSet
-from capsule_xero.xero_auth import XeroAuth
-from pipelines.capsule.pacing import CapsulePacer
-from pipelines.xero.pacing import PacingPolicy, reset_pacers
+from capsule_xero.xero.auth import XeroAuth
+from capsule_xero.xero.pacing import PacingPolicy, reset_pacers
+from capsule_xero.xero.token_store import TokenSet
 from reverse_etl.payloads import ContactOperation
 from reverse_etl.xero_writer import XeroContactWriter
 from sandbox.app import Sandbox

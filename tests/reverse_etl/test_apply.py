@@ -24,11 +24,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from capsule_xero.cli_write import register
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
-from capsule_xero.token_store import TokenSet
-from capsule_xero.xero_auth import XeroAuth
+from capsule_xero.xero.auth import XeroAuth
+from capsule_xero.xero.token_store import TokenSet
+from cli.write import register
 from reverse_etl.apply import ApplyResult, PlanNotApplicable, apply_plan, ensure_apply_tables, release
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans import StalePlanError
@@ -411,7 +411,7 @@ def test_a_sigkilled_apply_leaves_its_outbox_committed_and_the_next_run_creates_
         "import os, signal, duckdb\n"
         "from capsule_xero.rules import Rules\n"
         "from capsule_xero.settings import Settings\n"
-        "from capsule_xero.xero_auth import XeroAuth\n"
+        "from capsule_xero.xero.auth import XeroAuth\n"
         "from reverse_etl.apply import apply_plan\n"
         "from reverse_etl.capsule_writer import CapsuleWriteBack\n"
         "from reverse_etl.xero_writer import XeroContactWriter\n"

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from capsule_xero.capsule.pacing import CapsuleError
 from capsule_xero.rules import Rules
-from pipelines.capsule.pacing import CapsuleError
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans import latest_plans
 from reverse_etl.xero_writer import XeroContactWriter

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from assets.pipeline import reconcile
 from capsule_xero.rules import Rules
-from pipelines.xero.pacing import reset_pacers
+from capsule_xero.xero.pacing import reset_pacers
 from reverse_etl.apply import apply_plan
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans import approve, create_plan
@@ -22,6 +21,7 @@ from reverse_etl.xero_writer import XeroContactWriter
 from sandbox.generator import generate
 from sandbox.xero.control import XeroControl
 from tests.support.sync_world import PACING, World, by_contact_number, fast_capsule_pacer, xero_contacts
+from transform.stages import reconcile
 
 pytestmark = pytest.mark.slow  # a 200-party migration, stopped and synced again: about 20 s
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from assets import normalise
 from reverse_etl.payloads import ContactOperation, PayloadError, contact_element, format_abn
+from transform import normalise
 
 STREET = json.dumps(
     {

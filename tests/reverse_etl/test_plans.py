@@ -20,10 +20,9 @@ import httpx
 import pytest
 from rich.console import Console
 
-from assets.pipeline import reconcile
 from capsule_xero.rules import ApprovalRules, ConflictRules, Rules
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, login
+from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
 from pipelines.xero import run_xero_extract
 from reverse_etl.ledger import COMPARED_FIELDS, ensure_ledger
@@ -43,6 +42,7 @@ from reverse_etl.plans import (
 from sandbox.app import Sandbox
 from sandbox.generator import generate
 from sandbox.server import SandboxServer
+from transform.stages import reconcile
 
 SEED = 21
 PLANNED = ("create", "update", "archive", "restore")

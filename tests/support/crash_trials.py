@@ -33,10 +33,9 @@ from typing import Any
 import duckdb
 import httpx
 
-from assets.pipeline import reconcile
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, login
+from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
 from pipelines.xero import PacingPolicy, XeroExtractConfig, run_xero_extract
 from reverse_etl.apply import FINAL_STATUSES, group_names, load_operations
@@ -49,6 +48,7 @@ from sandbox.generator import Dataset, generate
 from sandbox.server import SandboxServer
 from sandbox.xero.control import XeroControl
 from tests.support.waiting import wait_for
+from transform.stages import reconcile
 
 API = "/api.xro/2.0"
 CONTACTS = f"{API}/Contacts"
@@ -63,12 +63,12 @@ CHILD = """
 import json, os, resource, sys, time
 from datetime import datetime
 import duckdb
-from assets.pipeline import reconcile
+from transform.stages import reconcile
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth
+from capsule_xero.xero.auth import XeroAuth
 from pipelines.capsule import extract_capsule
-from pipelines.capsule.pacing import CapsulePacer
+from capsule_xero.capsule.pacing import CapsulePacer
 from pipelines.xero import PacingPolicy, XeroExtractConfig, run_xero_extract
 from reverse_etl.apply import apply_plan
 from reverse_etl.capsule_writer import CapsuleWriteBack

@@ -1,5 +1,5 @@
 """A generated world served by the sandbox and synced end to end the way ``capsule-xero sync --apply``
-does it (capsule_xero/cli.py: ``_extract_both`` → ``_reconcile_and_plan`` → approve → ``apply_plan``),
+does it (cli/app.py: ``_extract_both`` → ``_reconcile_and_plan`` → approve → ``apply_plan``),
 with test-sized waits: the sandbox clock runs ``SPEED`` times fast and the Xero pacing's minute is
 shortened to match, so Xero's real limits (60 calls a minute) hold in scaled time.
 """
@@ -15,14 +15,13 @@ from typing import Any
 import duckdb
 import httpx
 
-from assets.pipeline import reconcile
+from capsule_xero.capsule.pacing import CapsulePacer
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, login
+from capsule_xero.xero.auth import XeroAuth, login
+from capsule_xero.xero.pacing import PacingPolicy, reset_pacers
 from pipelines.capsule import extract_capsule
-from pipelines.capsule.pacing import CapsulePacer
 from pipelines.xero import run_xero_extract
-from pipelines.xero.pacing import PacingPolicy, reset_pacers
 from pipelines.xero.settings import XeroExtractConfig
 from reverse_etl.apply import ApplyResult, apply_plan
 from reverse_etl.capsule_writer import CapsuleWriteBack
@@ -32,6 +31,7 @@ from sandbox.app import Sandbox
 from sandbox.generator import Dataset
 from sandbox.server import SandboxServer
 from sandbox.xero.control import XeroControl
+from transform.stages import reconcile
 
 # A Xero minute lasts 1/SPEED of a real one in the sandbox, and the client's pacing agrees.
 SPEED = 60.0

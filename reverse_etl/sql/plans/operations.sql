@@ -3,7 +3,7 @@
 -- after holds exactly the fields that will be sent (changed_fields), as canonical text (null clears
 -- the field); before holds the same fields as Xero has them now, so a person sees each change and
 -- undo knows what to put back. A create has no before. JSON values of addresses, persons and groups
--- stay JSON text, as in the contact shape (assets/sql/reconcile/README.md).
+-- stay JSON text, as in the contact shape (transform/sql/reconcile/README.md).
 -- The parties the error queue holds back are taken out afterwards (held_back.sql: it compares what
 -- each operation asks of Xero with what Xero refused). No parameters.
 with planned as (

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from capsule_xero.settings import SecretStr
-from pipelines.capsule.pacing import (
+from capsule_xero.capsule.pacing import (
     CapsulePacer,
     CapsuleRateLimitReached,
     CapsuleUnavailable,
     shared_pacer,
 )
+from capsule_xero.settings import SecretStr
 
 START = 1_800_000_000.0  # a whole hour: 2027-01-15 08:00:00 UTC
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, login
+from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.xero import PacingPolicy, XeroExtractConfig, XeroRun, reset_pacers, run_xero_extract
 from sandbox.app import Sandbox
 from sandbox.control import SandboxControl

@@ -12,11 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from capsule_xero.alerts import check_and_send
 from capsule_xero.rules import parse_rules
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, XeroHttpxAuth
-from capsule_xero.xero_budget import (
+from capsule_xero.xero.auth import XeroAuth, XeroHttpxAuth
+from capsule_xero.xero.budget import (
     BudgetRecorder,
     OrganisationBudget,
     api_origin,
@@ -25,12 +24,13 @@ from capsule_xero.xero_budget import (
     read_budgets,
     record,
 )
+from capsule_xero.xero.pacing import PacedTransport, PacingPolicy, XeroPacer, pacer_for
 from pipelines.xero import DailyLimitReached, XeroRun, reset_pacers, run_xero_extract
-from pipelines.xero.pacing import PacedTransport, PacingPolicy, XeroPacer, pacer_for
+from reverse_etl.alerts import check_and_send
 from sandbox.generator import Dataset
 from sandbox.xero.control import XeroControl
-from tests.capsule_xero.test_alerts import HttpReceiver
 from tests.pipelines.xero.conftest import QUICK, options
+from tests.reverse_etl.test_alerts import HttpReceiver
 from tests.support.waiting import wait_for
 
 Extract = Callable[..., XeroRun]
@@ -140,7 +140,7 @@ def test_an_unwritable_budget_file_does_not_fail_the_xero_call(
     (tmp_path / "a-file").write_text("not a folder")
     unwritable = tmp_path / "a-file" / "xero-budget.json"
     with (
-        caplog.at_level(logging.WARNING, logger="capsule_xero.xero_budget"),
+        caplog.at_level(logging.WARNING, logger="capsule_xero.xero.budget"),
         httpx.Client(
             base_url=settings.xero_api_url,
             transport=PacedTransport(policy=QUICK, budget_file=unwritable),

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth
+from capsule_xero.xero.auth import XeroAuth
 from pipelines.xero import DailyLimitReached, XeroRun, reset_pacers, run_xero_extract
 from sandbox.control import SandboxControl
 from sandbox.generator import Dataset

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from pipelines.xero.pacing import (
+from capsule_xero.xero.pacing import (
     DailyLimitReached,
     PacingPolicy,
     XeroPacer,

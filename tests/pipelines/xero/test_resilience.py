@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, XeroHttpxAuth
+from capsule_xero.xero.auth import XeroAuth, XeroHttpxAuth
+from capsule_xero.xero.pacing import PacedTransport, pacer_for
 from pipelines.xero import XeroRun
-from pipelines.xero.pacing import PacedTransport, pacer_for
 from sandbox.control import SandboxControl
 from sandbox.generator import Dataset
 from sandbox.xero.control import XeroControl

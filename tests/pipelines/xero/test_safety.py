@@ -13,7 +13,7 @@ from dlt.common.runtime import run_context
 
 import sandbox.xero.organisation as organisation
 from capsule_xero.settings import Settings
-from capsule_xero.xero_auth import XeroAuth, XeroAuthError
+from capsule_xero.xero.auth import XeroAuth, XeroAuthError
 from pipelines.xero import XeroAccessDenied, XeroRun, run_xero_extract, xero_source
 from sandbox.app import Sandbox
 from sandbox.control import SandboxControl

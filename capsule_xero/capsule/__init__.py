@@ -1,0 +1,1 @@
+"""Capsule's client room: pacing within Capsule's hourly limit."""

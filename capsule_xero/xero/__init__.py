@@ -1,0 +1,1 @@
+"""Xero's client room: sign-in, the token store, pacing within Xero's limits and the daily budget."""

@@ -1,0 +1,126 @@
+"""``capsule-xero webhooks serve``: the webhook receiver (capsule_xero/webhooks.py) in the foreground.
+
+``register(app)`` adds the ``webhooks`` sub-app to the one ``capsule-xero`` Typer app (cli/app.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import typer
+
+from capsule_xero.settings import Settings
+
+if TYPE_CHECKING:
+    from capsule_xero.spool import SpoolFull
+
+logger = logging.getLogger(__name__)
+
+webhooks_app = typer.Typer(
+    help="Receive Xero webhooks and Capsule REST hooks into a spool the Dagster sensor turns into runs.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``webhooks serve`` to the ``capsule-xero`` app."""
+    app.add_typer(webhooks_app, name="webhooks")
+
+
+@webhooks_app.command("serve")
+def serve_command(
+    port: int | None = typer.Option(None, "--port", help="Port to listen on (default: WEBHOOK_PORT, 8710)."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind; keep 127.0.0.1 behind a TLS reverse proxy on 443."
+    ),
+) -> None:
+    """Serve POST /xero (signed Xero webhooks, Intent to Receive) and POST /capsule/<CAPSULE_HOOK_TOKEN>."""
+    from capsule_xero.display import LiteralConsole, markup_literal
+    from capsule_xero.spool import Spool
+    from capsule_xero.webhooks import CAPSULE_PREFIX, XERO_PATH, WebhookReceiver, WebhookSettings
+
+    console = LiteralConsole(soft_wrap=True, stderr=True)
+    try:
+        hooks = WebhookSettings.from_env()
+    except ValueError as error:
+        message = str(error) if "WEBHOOK_SPOOL" in str(error) else "WEBHOOK_PORT must be a number"
+        console.print(f"[red]{markup_literal(message)}.[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    problems = hooks.problems()
+    if problems:
+        for problem in problems:
+            console.print(f"[red]{markup_literal(problem)}[/red]", highlight=False)
+        raise typer.Exit(2)
+    settings = Settings.from_env()
+    spool = Spool.at_home(settings.home, hooks.limits)
+    receiver = WebhookReceiver(
+        spool,
+        xero_key=hooks.xero_key,
+        capsule_token=hooks.capsule_token,
+        host=host,
+        port=hooks.port if port is None else port,
+        on_spool_full=_SpoolFullAlert(settings),
+    )
+    where = markup_literal(spool.root)
+    console.print(f"Receiving webhooks on {receiver.base_url} into {where}", highlight=False)
+    if hooks.xero_key:
+        console.print(f"  Xero:    POST {receiver.base_url}{XERO_PATH}", highlight=False)
+    if hooks.capsule_token:
+        # The token is the Capsule route's only protection: shown as a placeholder, never printed.
+        console.print(
+            f"  Capsule: POST {receiver.base_url}{CAPSULE_PREFIX}$CAPSULE_HOOK_TOKEN", highlight=False
+        )
+    console.print(
+        f"Deliveries a sync has taken are kept {hooks.limits.keep_done.days} days (WEBHOOK_SPOOL_DAYS);"
+        f" at most {hooks.limits.max_pending_bytes // (1024 * 1024):,} MB wait (WEBHOOK_SPOOL_MAX_MB).",
+        highlight=False,
+        style="dim",
+    )
+    console.print("Ctrl-C stops.", style="dim")
+    # One line per request: method, route name and status (never the path, which holds the token).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    spool.prune_done()
+    with contextlib.suppress(KeyboardInterrupt):
+        receiver.serve_forever()
+    receiver.stop()
+
+
+class _SpoolFullAlert:
+    """Tells a person the spool is full, from the receiver itself: with the Dagster daemon stopped (the
+    usual cause) no sensor would. Sent from a thread of its own, so the sender's 503 never waits for
+    Slack or SMTP; tried at most once an hour here, and delivered at most once a day (the sent log)."""
+
+    RETRY_AFTER_SECONDS = 3600.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._last: float | None = None
+
+    def __call__(self, full: SpoolFull) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and now - self._last < self.RETRY_AFTER_SECONDS:
+                return
+            self._last = now
+        threading.Thread(target=self._send, args=(full,), name="spool-full-alert", daemon=True).start()
+
+    def _send(self, full: SpoolFull) -> None:
+        from capsule_xero.rules import RulesError, load_rules
+        from capsule_xero.spool import Spool
+        from reverse_etl.alerts import SentLog, send, webhook_backlog
+
+        try:
+            rules = load_rules(self.settings.config_file)
+        except RulesError:
+            logger.error("webhooks: the rules file has problems, so no alert about the full spool was sent")
+            return
+        spool = Spool.at_home(self.settings.home)
+        oldest = timedelta(seconds=spool.oldest_pending_age() or 0.0)
+        alert = webhook_backlog(full.pending_bytes, full.limit, oldest, str(spool.root))
+        send([alert], rules.alerts.channels, sent_log=SentLog.in_home(self.settings.home))
