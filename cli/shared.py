@@ -21,6 +21,13 @@ from capsule_xero import home_lock
 from capsule_xero.display import LiteralConsole
 from capsule_xero.duckdb_file import DuckDBFileProblem, damaged_reason, open_duckdb, problem
 
+# The running command's context: Typer 0.29 (pinned) runs commands on its own copy of click
+# (typer._click), whose context the installed click package cannot see.
+try:
+    from typer.main import get_current_context
+except ImportError:  # a Typer that runs on click itself
+    from click import get_current_context
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -100,16 +107,6 @@ def home_held_for_the_block() -> Iterator[None]:
             hold.__exit__(None, None, None)
 
 
-def _current_command_context() -> object | None:
-    """The running command's context. Typer 0.29 (pinned) runs commands on its own copy of click
-    (typer._click), whose context the installed click package cannot see."""
-    try:
-        from typer.main import get_current_context
-    except ImportError:  # a Typer that runs on click itself
-        from click import get_current_context
-    return get_current_context(silent=True)
-
-
 def hold_home(home: Path, *, shared: bool, wait: float | None = None) -> None:
     """Hold CAPSULE_XERO_HOME's lock (capsule_xero/home_lock.py) until the command ends; exit 1 with
     the holder named when another run keeps it. Re-entrant: a command takes it once for its whole
@@ -122,7 +119,7 @@ def hold_home(home: Path, *, shared: bool, wait: float | None = None) -> None:
     except home_lock.HomeBusy as exc:
         print_error(exc)
         raise typer.Exit(1) from None
-    context = _current_command_context()
+    context = get_current_context(silent=True)
     if _HOLD_SCOPES:
         _HOLD_SCOPES[-1].append(hold)
     elif context is None:
