@@ -34,7 +34,7 @@ Runners:
 - ``--runner dagster`` (default): the real thing. The environment the product's processes get is
   the sandbox's URLs and demo credentials, CAPSULE_XERO_HOME (a temporary folder), CAPSULE_XERO_APPLY
   =true, CAPSULE_POLL_SECONDS, CAPSULE_HOOK_TOKEN and WEBHOOK_PORT; DAGSTER_HOME is
-  ``$CAPSULE_XERO_HOME/dagster`` with the product's dagster.yaml (cli/dagster_home.py). The
+  ``$CAPSULE_XERO_HOME/dagster`` with the product's dagster.yaml (cli/ui.py). The
   bench starts ``capsule-xero ui`` (``dagster dev -w workspace.yaml``: webserver, daemon with its
   sensor loop and run queue, a code server; each run is a new run worker process, which executes
   the steps in its own process) or, with ``--dagster-command daemon``, only
@@ -106,7 +106,7 @@ from capsule_xero.settings import SecretStr, Settings  # noqa: E402
 from capsule_xero.spool import Spool  # noqa: E402
 from capsule_xero.webhooks import CAPSULE_PREFIX, HEALTH_PATH, WebhookReceiver  # noqa: E402
 from capsule_xero.xero.pacing import reset_pacers  # noqa: E402
-from cli.dagster_home import prepare_dagster_home  # noqa: E402
+from cli.ui import prepare_dagster_home  # noqa: E402
 from pipelines.capsule import extract_capsule  # noqa: E402
 from pipelines.xero import run_xero_extract  # noqa: E402
 from reverse_etl.apply import apply_plan  # noqa: E402

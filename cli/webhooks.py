@@ -1,7 +1,4 @@
-"""``capsule-xero webhooks serve``: the webhook receiver (capsule_xero/webhooks.py) in the foreground.
-
-``register(app)`` adds the ``webhooks`` sub-app to the one ``capsule-xero`` Typer app (cli/app.py).
-"""
+"""``capsule-xero webhooks serve``: the webhook receiver (capsule_xero/webhooks.py) in the foreground."""
 
 from __future__ import annotations
 
@@ -14,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from capsule_xero.display import LiteralConsole, markup_literal
 from capsule_xero.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,11 +25,6 @@ webhooks_app = typer.Typer(
 )
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``webhooks serve`` to the ``capsule-xero`` app."""
-    app.add_typer(webhooks_app, name="webhooks")
-
-
 @webhooks_app.command("serve")
 def serve_command(
     port: int | None = typer.Option(None, "--port", help="Port to listen on (default: WEBHOOK_PORT, 8710)."),
@@ -40,7 +33,8 @@ def serve_command(
     ),
 ) -> None:
     """Serve POST /xero (signed Xero webhooks, Intent to Receive) and POST /capsule/<CAPSULE_HOOK_TOKEN>."""
-    from capsule_xero.display import LiteralConsole, markup_literal
+    # The receiver (orjson, ~40 ms) and the alerts are imported where they are used: `capsule-xero
+    # --help` does without them.
     from capsule_xero.spool import Spool
     from capsule_xero.webhooks import CAPSULE_PREFIX, XERO_PATH, WebhookReceiver, WebhookSettings
 
@@ -111,6 +105,7 @@ class _SpoolFullAlert:
         threading.Thread(target=self._send, args=(full,), name="spool-full-alert", daemon=True).start()
 
     def _send(self, full: SpoolFull) -> None:
+        # Imported here: the rules file's models (pydantic) take ~0.6 s, which `--help` does without.
         from capsule_xero.rules import RulesError, load_rules
         from capsule_xero.spool import Spool
         from reverse_etl.alerts import SentLog, send, webhook_backlog

@@ -1,9 +1,7 @@
 """``capsule-xero apply [PLAN]`` and ``capsule-xero undo PLAN``: the commands that write to Xero, and
 ``capsule-xero retry PARTY...``, which lets records waiting in the error queue be sent again.
 
-``register(app)`` adds them to the one ``capsule-xero`` Typer app (cli/app.py).
-
-Exit codes (DESIGN.md: 0 only when the run did what it said):
+Exit codes (docs/architecture.md#the-command-line: 0 only when the run did what it said):
 
 - ``apply``: 0 when the plan ends ``applied`` and nothing stopped the run — every operation reached
   Xero, or sits in the error queue with Xero's reason (those are listed; ``capsule-xero status`` shows
@@ -21,14 +19,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from capsule_xero.display import markup_literal
 from capsule_xero.settings import Settings
+from cli.shared import connect, console, load_rules_or_exit, print_error, require_duckdb_file
 
 if TYPE_CHECKING:
     import duckdb
 
     from reverse_etl.apply import ApplyResult
     from reverse_etl.undo import UndoResult
+
+# pipelines (dlt), reverse_etl (duckdb) and capsule_xero.xero.pacing (requests) are imported inside the
+# commands that use them: `capsule-xero --help` does without them.
 
 STAGES = {
     "recover": "Settling an interrupted run",
@@ -40,27 +45,17 @@ STAGES = {
 LINES_SHOWN = 50
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``apply``, ``undo`` and ``retry`` to the ``capsule-xero`` app."""
-    app.command("apply")(apply_command)
-    app.command("undo")(undo_command)
-    app.command("retry")(retry_command)
-
-
 def retry_command(
     party_ids: Annotated[
         list[int], typer.Argument(metavar="PARTY...", help="Capsule party ids from `capsule-xero status`.")
     ],
 ) -> None:
     """Send records waiting in the error queue again, as they are, with the next sync (e.g. after a balance was settled in Xero)."""
-    from cli.app import _connect, console
     from reverse_etl.apply import release
 
     path = Settings.from_env().duckdb_path
-    if not path.exists():
-        console.print(f"No DuckDB file at {path} yet: run `capsule-xero sync` first.", highlight=False)
-        raise typer.Exit(1)
-    with _connect(path, read_only=False) as con:
+    require_duckdb_file(path)
+    with connect(path, read_only=False) as con:
         released = release(con, party_ids)
     if released:
         console.print(
@@ -89,35 +84,29 @@ def apply_command(
     ),
 ) -> None:
     """Write an approved plan to Xero exactly once: contacts, groups, History notes, ContactIDs back to Capsule."""
-    from rich.markup import escape
-
-    from cli.app import _connect, _load_rules_or_exit, console
-
     settings = Settings.from_env()
-    rules = _load_rules_or_exit(settings)
+    rules = load_rules_or_exit(settings)
     path = settings.duckdb_path
-    if not path.exists():
-        console.print(f"No DuckDB file at {path} yet: run `capsule-xero sync` first.", highlight=False)
-        raise typer.Exit(1)
-    with _connect(path, read_only=True) as con:
+    require_duckdb_file(path)
+    with connect(path, read_only=True) as con:
         plan_id = _plan_to_apply(con, plan_id)
     if extract:
         _read_xero(settings)
     from reverse_etl.apply import PlanNotApplicable, apply_plan
     from reverse_etl.plans import PlanError, StalePlanError
 
-    with _connect(path, read_only=False) as con:
+    with connect(path, read_only=False) as con:
         try:
             with _ProgressBars() as bars:
                 result = apply_plan(con, settings, rules, plan_id, on_progress=bars.update)
         except StalePlanError as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+            print_error(exc)
             raise typer.Exit(1) from None
         except PlanNotApplicable as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+            print_error(exc)
             raise typer.Exit(1 if "approve" in str(exc) else 2) from None
         except PlanError as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+            print_error(exc)
             raise typer.Exit(2) from None
     _print_result(result)
     if not result.complete:
@@ -126,7 +115,6 @@ def apply_command(
 
 def _plan_to_apply(con: duckdb.DuckDBPyConnection, plan_id: int | None) -> int:
     """The plan ``apply`` writes: the one named, else the newest when it may be applied."""
-    from cli.app import console
     from reverse_etl.apply import APPLICABLE
     from reverse_etl.plans import load_plan
 
@@ -153,9 +141,6 @@ def _plan_to_apply(con: duckdb.DuckDBPyConnection, plan_id: int | None) -> int:
 
 
 def _read_xero(settings: Settings) -> None:
-    from rich.markup import escape
-
-    from cli.app import console
     from pipelines.xero import run_xero_extract, xero_error
 
     try:
@@ -173,10 +158,6 @@ class _ProgressBars:
     """One rich progress bar per stage of the apply loop, fed by ``apply_plan(on_progress=...)``."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        from cli.app import console
-
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -202,9 +183,6 @@ class _ProgressBars:
 
 
 def _print_result(result: ApplyResult) -> None:
-    from capsule_xero.display import markup_literal
-    from cli.app import console
-
     counts = {name: value for name, value in result.counts().items() if value}
     summary = (
         ", ".join(f"{value:,} {name.replace('_', ' ')}" for name, value in counts.items()) or "nothing sent"
@@ -237,28 +215,23 @@ def undo_command(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing to Xero."),
 ) -> None:
     """Write back the values a plan replaced, where Xero still holds what the plan wrote; report the rest."""
-    from rich.markup import escape
-
     from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable
-    from cli.app import _connect, console
     from reverse_etl.plans import PlanError
     from reverse_etl.undo import undo_plan
     from reverse_etl.xero_writer import XeroWriteError
 
     settings = Settings.from_env()
     path = settings.duckdb_path
-    if not path.exists():
-        console.print(f"No DuckDB file at {path} yet: nothing was ever applied.", highlight=False)
-        raise typer.Exit(1)
+    require_duckdb_file(path, "nothing was ever applied")
     if not yes and not typer.confirm(
         f"Write the values plan {plan_id} replaced back to Xero (where nobody changed them since)?"
     ):
         raise typer.Exit(1)
-    with _connect(path, read_only=False) as con:
+    with connect(path, read_only=False) as con:
         try:
             result = undo_plan(con, settings, plan_id)
         except PlanError as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+            print_error(exc)
             raise typer.Exit(2) from None
         except (XeroUnavailable, DailyLimitReached, XeroWriteError) as exc:
             console.print(f"[red]Xero: {escape(str(exc))}[/red] Run the undo again later.", highlight=False)
@@ -269,8 +242,6 @@ def undo_command(
 
 
 def _print_undo(result: UndoResult) -> None:
-    from capsule_xero.display import markup_literal
-    from cli.app import console
 
     fields = [line for line in result.reverted if line.field != "contact_status"]
     console.print(

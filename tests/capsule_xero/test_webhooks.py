@@ -277,7 +277,7 @@ def test_serve_refuses_to_start_without_a_secret_or_with_a_guessable_token(
 ) -> None:
     app = typer.Typer()
     app.command("version")(lambda: None)  # a Typer app with one other command keeps sub-apps as groups
-    cli_webhooks.register(app)
+    app.add_typer(cli_webhooks.webhooks_app, name="webhooks")
     monkeypatch.setenv("CAPSULE_XERO_HOME", str(tmp_path))
     for name in ("XERO_WEBHOOK_KEY", "CAPSULE_HOOK_TOKEN", "WEBHOOK_PORT"):
         monkeypatch.delenv(name, raising=False)

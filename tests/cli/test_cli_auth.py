@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from capsule_xero.xero.token_store import TokenStore
 from cli import app as cli
+from cli import auth as cli_auth
 from sandbox.server import SandboxServer
 
 
@@ -21,7 +22,9 @@ def env(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("XERO_TENANT_ID", raising=False)
     # The person's browser: it follows Xero's consent redirect back to our loopback callback.
-    monkeypatch.setattr(cli.webbrowser, "open", lambda url: httpx.get(url, follow_redirects=True, timeout=10))
+    monkeypatch.setattr(
+        cli_auth.webbrowser, "open", lambda url: httpx.get(url, follow_redirects=True, timeout=10)
+    )
     return values
 
 

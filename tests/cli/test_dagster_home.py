@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from cli.dagster_home import prepare_dagster_home
+from cli.ui import prepare_dagster_home
 
 
 def test_the_dagster_instance_under_the_home_has_telemetry_off_and_a_pool_limit_of_one(

@@ -28,7 +28,7 @@ from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
 from capsule_xero.xero.token_store import TokenSet
-from cli.write import register
+from cli.write import apply_command, retry_command, undo_command
 from reverse_etl.apply import ApplyResult, PlanNotApplicable, apply_plan, ensure_apply_tables, release
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans import StalePlanError
@@ -816,7 +816,9 @@ def command_env(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, settings
 
 def cli() -> typer.Typer:
     app = typer.Typer()
-    register(app)
+    app.command("apply")(apply_command)
+    app.command("undo")(undo_command)
+    app.command("retry")(retry_command)
     return app
 
 
