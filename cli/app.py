@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from capsule_xero.rules import Rules
-    from reverse_etl.plans import Plan
+    from reverse_etl.plans.model import Plan
 
 
 class _CommandGroup(TyperGroup):
@@ -200,9 +200,9 @@ def _demo_sync(settings: Settings) -> None:
     """Steps 3-7 of the demo: what `capsule-xero sync --apply` does, with the approval a person gives."""
     from rich.table import Table
 
-    from reverse_etl.apply import apply_plan
-    from reverse_etl.plan_render import render_summary
-    from reverse_etl.plans import approve
+    from reverse_etl.apply.loop import apply_plan
+    from reverse_etl.plans.approval import approve
+    from reverse_etl.plans.render import render_summary
     from transform.reports import read_report
 
     rules = _load_rules_or_exit(settings)
@@ -564,7 +564,7 @@ def _extract_both(settings: Settings, full: bool) -> None:
 
 def _reconcile_and_plan(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan:
     """The whole reconcile, then the next plan; says what became of earlier plans."""
-    from reverse_etl.plans import create_plan
+    from reverse_etl.plans.create import create_plan
     from transform.stages import reconcile
 
     with console.status("Reconciling…"):
@@ -608,8 +608,9 @@ def plan_command(
 ) -> None:
     """Show a plan: counts per operation, then each contact with its fields before → after."""
 
-    from reverse_etl.plan_render import plan_json, render_plan
-    from reverse_etl.plans import PLANNED_OPERATIONS, PlanError, load_plan
+    from reverse_etl.plans.model import PLANNED_OPERATIONS, PlanError
+    from reverse_etl.plans.render import plan_json, render_plan
+    from reverse_etl.plans.store import load_plan
 
     if operation is not None and operation not in PLANNED_OPERATIONS:
         console.print(f"--operation takes one of {', '.join(PLANNED_OPERATIONS)}.", highlight=False)
@@ -660,8 +661,8 @@ def approve(
     plan_id: int = typer.Argument(..., metavar="PLAN", help="The number of the plan to approve."),
 ) -> None:
     """Approve a plan that waits (too many operations, archives, or a first migration)."""
-    from reverse_etl.plans import PlanError
-    from reverse_etl.plans import approve as approve_plan
+    from reverse_etl.plans.approval import approve as approve_plan
+    from reverse_etl.plans.model import PlanError
 
     path = Settings.from_env().duckdb_path
     if not path.exists():
@@ -689,8 +690,9 @@ def sync(
     """Extract both systems, reconcile and make a plan; with --apply also write it to Xero."""
     from rich.markup import escape
 
-    from reverse_etl.plan_render import render_summary
-    from reverse_etl.plans import PlanError, load_plan
+    from reverse_etl.plans.model import PlanError
+    from reverse_etl.plans.render import render_summary
+    from reverse_etl.plans.store import load_plan
 
     settings = Settings.from_env()
     _hold_home(settings.home, shared=False)  # one run per home, before anything is read or written
@@ -728,11 +730,13 @@ def sync(
             )
             return
         try:
-            from reverse_etl.apply import apply_plan
+            from reverse_etl.apply.loop import apply_plan
         except ModuleNotFoundError as exc:
-            if exc.name != "reverse_etl.apply":
+            if exc.name != "reverse_etl.apply.loop":
                 raise
-            console.print("[red]This version cannot apply plans yet (reverse_etl.apply is missing).[/red]")
+            console.print(
+                "[red]This version cannot apply plans yet (reverse_etl.apply.loop is missing).[/red]"
+            )
             raise typer.Exit(1) from None
         try:
             result = apply_plan(con, settings, rules, number)
@@ -908,7 +912,7 @@ def _print_plans(con: duckdb.DuckDBPyConnection, limit: int, *, apply_running: b
     from rich import box
     from rich.table import Table
 
-    from reverse_etl.plans import latest_plans
+    from reverse_etl.plans.store import latest_plans
 
     found = latest_plans(con, limit)
     if not found:
@@ -949,7 +953,7 @@ def _print_plans(con: duckdb.DuckDBPyConnection, limit: int, *, apply_running: b
 
 
 def _print_error_queue(con: duckdb.DuckDBPyConnection) -> None:
-    from reverse_etl.plans import has_table
+    from reverse_etl.sqlfile import has_table
 
     if not has_table(con, "ledger", "error_queue"):
         console.print("\n[bold]Error queue[/bold]: empty (nothing has failed).")

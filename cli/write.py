@@ -27,7 +27,7 @@ from capsule_xero.settings import Settings
 if TYPE_CHECKING:
     import duckdb
 
-    from reverse_etl.apply import ApplyResult
+    from reverse_etl.apply.result import ApplyResult
     from reverse_etl.undo import UndoResult
 
 STAGES = {
@@ -54,7 +54,7 @@ def retry_command(
 ) -> None:
     """Send records waiting in the error queue again, as they are, with the next sync (e.g. after a balance was settled in Xero)."""
     from cli.app import _connect, console
-    from reverse_etl.apply import release
+    from reverse_etl.apply.error_queue import release
 
     path = Settings.from_env().duckdb_path
     if not path.exists():
@@ -103,8 +103,9 @@ def apply_command(
         plan_id = _plan_to_apply(con, plan_id)
     if extract:
         _read_xero(settings)
-    from reverse_etl.apply import PlanNotApplicable, apply_plan
-    from reverse_etl.plans import PlanError, StalePlanError
+    from reverse_etl.apply.loop import apply_plan
+    from reverse_etl.apply.result import PlanNotApplicable
+    from reverse_etl.plans.model import PlanError, StalePlanError
 
     with _connect(path, read_only=False) as con:
         try:
@@ -127,8 +128,8 @@ def apply_command(
 def _plan_to_apply(con: duckdb.DuckDBPyConnection, plan_id: int | None) -> int:
     """The plan ``apply`` writes: the one named, else the newest when it may be applied."""
     from cli.app import console
-    from reverse_etl.apply import APPLICABLE
-    from reverse_etl.plans import load_plan
+    from reverse_etl.apply.result import APPLICABLE
+    from reverse_etl.plans.store import load_plan
 
     if plan_id is not None:
         return plan_id
@@ -241,9 +242,9 @@ def undo_command(
 
     from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable
     from cli.app import _connect, console
-    from reverse_etl.plans import PlanError
+    from reverse_etl.plans.model import PlanError
     from reverse_etl.undo import undo_plan
-    from reverse_etl.xero_writer import XeroWriteError
+    from reverse_etl.writers.xero_session import XeroWriteError
 
     settings = Settings.from_env()
     path = settings.duckdb_path

@@ -29,10 +29,13 @@ from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
 from capsule_xero.xero.token_store import TokenSet
 from cli.write import register
-from reverse_etl.apply import ApplyResult, PlanNotApplicable, apply_plan, ensure_apply_tables, release
+from reverse_etl.apply.error_queue import release
+from reverse_etl.apply.loop import apply_plan
+from reverse_etl.apply.result import ApplyResult, PlanNotApplicable
 from reverse_etl.capsule_writer import CapsuleWriteBack
-from reverse_etl.plans import StalePlanError
-from reverse_etl.xero_writer import XeroContactWriter
+from reverse_etl.ledger.schema import ensure_ledger
+from reverse_etl.plans.model import StalePlanError
+from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.app import Sandbox
 from sandbox.capsule.control import CapsuleControl
 from sandbox.control import SandboxControl
@@ -97,7 +100,7 @@ def add_plan(
     xero_state_at: datetime | None = None,
 ) -> int:
     """Store a plan with these operations (seq = position) and notes; returns its number."""
-    ensure_apply_tables(con)
+    ensure_ledger(con)
     ((plan_id,),) = con.execute("select coalesce(max(plan_id), 0) + 1 from ledger.plans").fetchall()
     con.execute(
         "insert into ledger.plans (plan_id, created_at, rules_fingerprint, xero_state_at, capsule_state_at,"
@@ -180,7 +183,7 @@ def load_parties(server: SandboxServer, sandbox: Sandbox, count: int = 150) -> l
 
 def open_ledger(path: Path) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect(str(path))
-    ensure_apply_tables(connection)
+    ensure_ledger(connection)
     return connection
 
 
@@ -412,9 +415,9 @@ def test_a_sigkilled_apply_leaves_its_outbox_committed_and_the_next_run_creates_
         "from capsule_xero.rules import Rules\n"
         "from capsule_xero.settings import Settings\n"
         "from capsule_xero.xero.auth import XeroAuth\n"
-        "from reverse_etl.apply import apply_plan\n"
+        "from reverse_etl.apply.loop import apply_plan\n"
         "from reverse_etl.capsule_writer import CapsuleWriteBack\n"
-        "from reverse_etl.xero_writer import XeroContactWriter\n"
+        "from reverse_etl.writers.xero import XeroContactWriter\n"
         "class Dies(XeroContactWriter):\n"
         "    def write(self, operations, **kwargs):\n"
         "        for result in super().write(operations, **kwargs):\n"

@@ -23,8 +23,8 @@ import pytest
 from capsule_xero.capsule.pacing import CapsuleError
 from capsule_xero.rules import Rules
 from reverse_etl.capsule_writer import CapsuleWriteBack
-from reverse_etl.plans import latest_plans
-from reverse_etl.xero_writer import XeroContactWriter
+from reverse_etl.plans.store import latest_plans
+from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.generator import Dataset, generate
 from sandbox.xero.control import XeroControl
 from tests.support.sync_world import FIELD, SyncRun, World, capsule_field_values, xero_contacts

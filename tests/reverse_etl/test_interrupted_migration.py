@@ -14,10 +14,11 @@ import pytest
 
 from capsule_xero.rules import Rules
 from capsule_xero.xero.pacing import reset_pacers
-from reverse_etl.apply import apply_plan
+from reverse_etl.apply.loop import apply_plan
 from reverse_etl.capsule_writer import CapsuleWriteBack
-from reverse_etl.plans import approve, create_plan
-from reverse_etl.xero_writer import XeroContactWriter
+from reverse_etl.plans.approval import approve
+from reverse_etl.plans.create import create_plan
+from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.generator import generate
 from sandbox.xero.control import XeroControl
 from tests.support.sync_world import PACING, World, by_contact_number, fast_capsule_pacer, xero_contacts

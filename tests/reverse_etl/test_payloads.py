@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from reverse_etl.payloads import ContactOperation, PayloadError, contact_element, format_abn
+from reverse_etl.writers.payloads import ContactOperation, PayloadError, contact_element, format_abn
 from transform import normalise
 
 STREET = json.dumps(

@@ -20,25 +20,18 @@ import httpx
 import pytest
 from rich.console import Console
 
-from capsule_xero.rules import ApprovalRules, ConflictRules, Rules
+from capsule_xero.rules import COMPARED_FIELDS, ApprovalRules, ConflictRules, Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
 from pipelines.xero import run_xero_extract
-from reverse_etl.ledger import COMPARED_FIELDS, ensure_ledger
-from reverse_etl.plan_render import plan_json, render_plan
-from reverse_etl.plans import (
-    PlanError,
-    StalePlanError,
-    approve,
-    check_plan_is_current,
-    create_plan,
-    latest_plans,
-    load_plan,
-    mark_plan,
-    plan_notes,
-    plan_operations,
-)
+from reverse_etl.ledger.schema import ensure_ledger
+from reverse_etl.plans.approval import approve
+from reverse_etl.plans.create import create_plan
+from reverse_etl.plans.model import PlanError, StalePlanError
+from reverse_etl.plans.render import plan_json, render_plan
+from reverse_etl.plans.staleness import check_plan_is_current
+from reverse_etl.plans.store import latest_plans, load_plan, mark_plan, plan_notes, plan_operations
 from sandbox.app import Sandbox
 from sandbox.generator import generate
 from sandbox.server import SandboxServer

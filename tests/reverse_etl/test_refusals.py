@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from reverse_etl.apply import release
-from reverse_etl.plans import plan_operations
+from reverse_etl.apply.error_queue import release
+from reverse_etl.plans.store import plan_operations
 from sandbox.capsule.control import CapsuleControl
 from sandbox.generator import Dataset, generate
 from tests.support.sync_world import World, xero_contacts

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from capsule_xero.settings import Settings
 from reverse_etl.capsule_writer import CapsuleWriteBack
-from reverse_etl.undo import holds_value, undo_plan
-from reverse_etl.xero_writer import XeroContactWriter
+from reverse_etl.undo import undo_plan
+from reverse_etl.writers.xero import XeroContactWriter
+from reverse_etl.writers.xero_holds import holds_value
 from sandbox.app import Sandbox
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer

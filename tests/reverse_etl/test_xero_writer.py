@@ -12,8 +12,10 @@ import pytest
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
 from capsule_xero.xero.pacing import XeroUnavailable, pacer_for
-from reverse_etl.payloads import ContactOperation, encoded
-from reverse_etl.xero_writer import BatchAttempt, BatchResult, XeroContactWriter, split_note
+from reverse_etl.writers.payloads import ContactOperation, encoded
+from reverse_etl.writers.xero import XeroContactWriter
+from reverse_etl.writers.xero_notes import split_note
+from reverse_etl.writers.xero_results import BatchAttempt, BatchResult
 from sandbox.control import SandboxControl
 from sandbox.xero.control import XeroControl
 from tests.reverse_etl.conftest import API, CONTACTS, QUICK, by_number, new_org, xero_calls
@@ -193,7 +195,8 @@ def test_a_batch_whose_every_answer_is_lost_is_confirmed_by_a_lookup_not_sent_ag
 def test_a_lasting_5xx_is_checked_then_sent_again_with_a_new_key(
     settings: Settings, auth: XeroAuth, control: SandboxControl, xero: XeroControl
 ) -> None:
-    """Xero caches a 5xx under its key (FACTS §10): after the retries, look, then use a new key."""
+    """Xero caches a 5xx under its key (docs/api-facts.md#xero-idempotency-keys): after the retries,
+    look, then use a new key."""
     control.add_fault("xero", "PUT", CONTACTS, times=2, **{"500": 1.0})
     since = control.last_seq()
     attempts: list[BatchAttempt] = []
