@@ -20,7 +20,7 @@ from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 from sandbox.xero.control import XeroControl
 from tests.reverse_etl.conftest import fast_capsule_pacer, xero_calls
-from tests.reverse_etl.test_apply import (
+from tests.reverse_etl.plans_by_hand import (
     add_plan,
     archive,
     cli,

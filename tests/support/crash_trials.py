@@ -1,7 +1,7 @@
 """Crash trials of the apply loop: a generated migration in the sandbox, an apply child process killed
 with SIGKILL at chosen points of the sandbox's call log, reruns, and the invariants checked at the end.
 
-Used by tests/reverse_etl/test_crash_trials.py (CI-sized migrations) and bench/apply.py (the full
+Used by tests/reverse_etl/apply/test_crash_trials.py (CI-sized migrations) and bench/apply.py (the full
 2,000-party one and the time-scaled throughput figures).
 
 The sandbox runs in the calling process (a server thread); each apply runs in a child process started

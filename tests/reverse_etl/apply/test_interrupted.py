@@ -7,7 +7,7 @@ flight commits) — during the contact-group step, or while ContactIDs are writt
 Then ``sync --apply`` runs again, and what the first run started is all there: every contact in its
 managed groups, every Capsule party's "Xero Contact ID", no plan left open, nothing waiting for an
 approval a person already gave. The SIGKILL versions of the same points are in the crash trials
-(tests/reverse_etl/test_crash_trials.py).
+(tests/reverse_etl/apply/test_crash_trials.py).
 """
 
 from __future__ import annotations
