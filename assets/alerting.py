@@ -14,7 +14,8 @@ import duckdb
 from capsule_xero.home_lock import HomeBusy, home_lock
 from capsule_xero.rules import RulesError, load_rules
 from capsule_xero.settings import Settings
-from reverse_etl.alerts import SentLog, check_and_send, run_failed, send
+from reverse_etl.alerts.delivery import SentLog, check_and_send, send
+from reverse_etl.alerts.finding import run_failed
 
 ALERT_CHECK_SECONDS = 300
 

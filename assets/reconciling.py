@@ -9,7 +9,7 @@ from dagster_duckdb import DuckDBResource
 from assets.extract import DUCKDB_POOL
 from assets.resources import RulesResource
 from assets.staging import staging_capsule_parties, staging_quarantine, staging_xero_contacts
-from reverse_etl.ledger import ensure_ledger
+from reverse_etl.ledger.schema import ensure_ledger
 from transform.plan_tables import build_plan_tables
 from transform.reports import create_report_views
 from transform.rules_sql import apply_transforms, build_sync_scope

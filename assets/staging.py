@@ -5,7 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.extract import DUCKDB_POOL
 from assets.resources import RulesResource
-from reverse_etl.apply import ensure_apply_tables
+from reverse_etl.ledger.schema import ensure_ledger
 from transform.sql import build
 from transform.stages import sql_params
 from transform.validation import build_quarantine, quarantine, staged_parties
@@ -21,7 +21,7 @@ from transform.validation import build_quarantine, quarantine, staged_parties
 def staging_capsule_parties(duckdb: DuckDBResource, rules: RulesResource) -> dg.MaterializeResult:
     """One row per Capsule party: valid e-mail, E.164 phone, checked ABN, company domain, folded name."""
     with duckdb.get_connection() as con:
-        ensure_apply_tables(con)  # the model reads this tool's own write-backs to Capsule
+        ensure_ledger(con)  # the model reads this tool's own write-backs to Capsule
         rows = build(con, "staging", "capsule_parties", sql_params(rules.load()))
         ((bad_abn, bad_email, bad_phone, deleted),) = con.sql(
             "select count(*) filter (where abn_problem is not null), count(*) filter (where bad_emails > 0),"

@@ -14,8 +14,8 @@ from assets.extract import DUCKDB_POOL
 from assets.reconciling import contact_operations, history_notes, report_views
 from assets.resources import RulesResource
 from capsule_xero.settings import Settings
-from reverse_etl.apply import apply_plan
-from reverse_etl.plans import create_plan
+from reverse_etl.apply.loop import apply_plan
+from reverse_etl.plans.create import create_plan
 
 
 class WriteConfig(dg.Config):

@@ -19,7 +19,7 @@ peak RSS (extract included, it is the same process). A migration bigger than Cap
 leaves write-backs for later runs: those are run (the sandbox clock moved on an hour each) and
 counted separately.
 
-``--crash-points N`` runs tests/reverse_etl/test_crash_trials.py's trial at full size instead: the
+``--crash-points N`` runs tests/reverse_etl/apply/test_crash_trials.py's trial at full size instead: the
 apply killed with SIGKILL at the first N of its ten kill points, rerun each time, then every
 invariant checked and printed.
 """

@@ -109,8 +109,8 @@ from capsule_xero.xero.pacing import reset_pacers  # noqa: E402
 from cli.ui import prepare_dagster_home  # noqa: E402
 from pipelines.capsule import extract_capsule  # noqa: E402
 from pipelines.xero import run_xero_extract  # noqa: E402
-from reverse_etl.apply import apply_plan  # noqa: E402
-from reverse_etl.plans import create_plan  # noqa: E402
+from reverse_etl.apply.loop import apply_plan  # noqa: E402
+from reverse_etl.plans.create import create_plan  # noqa: E402
 from sandbox.capsule.control import CapsuleControl  # noqa: E402
 from sandbox.generator import generate  # noqa: E402
 from sandbox.xero.control import XeroControl  # noqa: E402

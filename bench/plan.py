@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from reverse_etl.ledger import ensure_ledger
+from reverse_etl.ledger.schema import ensure_ledger
 from transform.plan_tables import PLAN_MODELS
 from transform.sql import build, model_params, register_functions
 

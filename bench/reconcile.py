@@ -215,7 +215,7 @@ def _child(db_path: str, memory_limit: str, out: Any) -> None:
     steps = Steps()
     figures: dict[str, Any] = {}
     try:
-        ensure_ledger = _optional("reverse_etl.ledger", "ensure_ledger")
+        ensure_ledger = _optional("reverse_etl.ledger.schema", "ensure_ledger")
         if ensure_ledger is not None:  # the state of a first run: an empty ledger (setup, not timed)
             with duckdb.connect(db_path) as setup:
                 ensure_ledger(setup)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from capsule_xero.rules import Rules
-    from reverse_etl.plans import Plan
+    from reverse_etl.plans.model import Plan
     from sandbox.server import SandboxServer
 
 # The sandbox (its generator, Starlette and uvicorn), reverse_etl and transform (duckdb, pandas) are
@@ -199,8 +199,8 @@ def _print_reconciliation(con: duckdb.DuckDBPyConnection) -> None:
 
 def _show_and_approve(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     """The plan's summary; one that waits is approved here, as a person would after reading it."""
-    from reverse_etl.plan_render import render_summary
-    from reverse_etl.plans import approve
+    from reverse_etl.plans.approval import approve
+    from reverse_etl.plans.render import render_summary
 
     console.print(render_summary(plan))
     if plan.waits_for_approval:
@@ -213,7 +213,7 @@ def _show_and_approve(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
 
 
 def _write_the_plan(con: duckdb.DuckDBPyConnection, settings: Settings, rules: Rules, plan: Plan) -> None:
-    from reverse_etl.apply import apply_plan
+    from reverse_etl.apply.loop import apply_plan
 
     with console.status("6. Writing the plan to Xero (batches of 50, at most 60 calls a minute)…"):
         result = apply_plan(con, settings, rules, plan.plan_id)

@@ -151,7 +151,7 @@ def _ago(elapsed: timedelta) -> str:
 def _print_plans(con: duckdb.DuckDBPyConnection, limit: int, *, apply_running: bool = True) -> None:
     """The newest plans. ``apply_running=False`` (the caller holds the home, so no apply runs): a plan
     still marked "applying" was cut off mid-apply and shows as interrupted, with how to finish it."""
-    from reverse_etl.plans import latest_plans
+    from reverse_etl.plans.store import latest_plans
 
     found = latest_plans(con, limit)
     if not found:
@@ -192,7 +192,7 @@ def _print_plans(con: duckdb.DuckDBPyConnection, limit: int, *, apply_running: b
 
 
 def _print_error_queue(con: duckdb.DuckDBPyConnection) -> None:
-    from reverse_etl.plans import has_table
+    from reverse_etl.sqlfile import has_table
 
     if not has_table(con, "ledger", "error_queue"):
         console.print("\n[bold]Error queue[/bold]: empty (nothing has failed).")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from capsule_xero.rules import Rules
-    from reverse_etl.plans import Plan
+    from reverse_etl.plans.model import Plan
 
 # pipelines (dlt), transform and reverse_etl (duckdb, pandas) are imported inside the commands that
 # use them: together they take seconds, which `capsule-xero --help` does without.
@@ -127,7 +127,7 @@ def extract_both(settings: Settings, full: bool) -> None:
 
 def reconcile_and_plan(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan:
     """The whole reconcile, then the next plan; says what became of earlier plans."""
-    from reverse_etl.plans import create_plan
+    from reverse_etl.plans.create import create_plan
     from transform.stages import reconcile
 
     with console.status("Reconciling…"):
@@ -169,8 +169,8 @@ def plan_command(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (before/after values whole)."),
 ) -> None:
     """Show a plan: counts per operation, then each contact with its fields before → after."""
-    from reverse_etl.plan_render import plan_json, render_plan
-    from reverse_etl.plans import PLANNED_OPERATIONS
+    from reverse_etl.plans.model import PLANNED_OPERATIONS
+    from reverse_etl.plans.render import plan_json, render_plan
 
     if operation is not None and operation not in PLANNED_OPERATIONS:
         console.print(f"--operation takes one of {', '.join(PLANNED_OPERATIONS)}.", highlight=False)
@@ -195,7 +195,7 @@ def plan_command(
 
 
 def _new_plan_or_exit(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan:
-    from reverse_etl.plans import PlanError
+    from reverse_etl.plans.model import PlanError
 
     try:
         return reconcile_and_plan(con, rules)
@@ -206,7 +206,7 @@ def _new_plan_or_exit(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan:
 
 def _stored_plan_or_exit(con: duckdb.DuckDBPyConnection, plan_id: int | None) -> Plan:
     """The plan named, or the newest; exit 1 saying which plans there are when it does not exist."""
-    from reverse_etl.plans import load_plan
+    from reverse_etl.plans.store import load_plan
 
     found = load_plan(con, plan_id)
     if found is not None:
@@ -223,7 +223,8 @@ def approve_command(
     plan_id: int = typer.Argument(..., metavar="PLAN", help="The number of the plan to approve."),
 ) -> None:
     """Approve a plan that waits (too many operations, archives, or a first migration)."""
-    from reverse_etl.plans import PlanError, approve
+    from reverse_etl.plans.approval import approve
+    from reverse_etl.plans.model import PlanError
 
     path = Settings.from_env().duckdb_path
     require_duckdb_file(path)
@@ -246,8 +247,8 @@ def sync_command(
     full: bool = typer.Option(False, "--full", help="Read everything again instead of from the cursors."),
 ) -> None:
     """Extract both systems, reconcile and make a plan; with --apply also write it to Xero."""
-    from reverse_etl.plan_render import render_summary
-    from reverse_etl.plans import PlanError
+    from reverse_etl.plans.model import PlanError
+    from reverse_etl.plans.render import render_summary
 
     settings = Settings.from_env()
     hold_home(settings.home, shared=False)  # one run per home, before anything is read or written
@@ -294,15 +295,10 @@ def _apply_and_say_how_it_ended(
     con: duckdb.DuckDBPyConnection, settings: Settings, rules: Rules, number: int
 ) -> None:
     """``sync --apply``'s write: what the apply loop did, then exit 1 unless the plan ended applied."""
-    from reverse_etl.plans import PlanError, load_plan
+    from reverse_etl.apply.loop import apply_plan
+    from reverse_etl.plans.model import PlanError
+    from reverse_etl.plans.store import load_plan
 
-    try:
-        from reverse_etl.apply import apply_plan
-    except ModuleNotFoundError as exc:
-        if exc.name != "reverse_etl.apply":
-            raise
-        console.print("[red]This version cannot apply plans yet (reverse_etl.apply is missing).[/red]")
-        raise typer.Exit(1) from None
     try:
         result = apply_plan(con, settings, rules, number)
     except PlanError as exc:  # stale (Xero changed meanwhile, other rules), or not applicable

@@ -108,7 +108,8 @@ class _SpoolFullAlert:
         # Imported here: the rules file's models (pydantic) take ~0.6 s, which `--help` does without.
         from capsule_xero.rules import RulesError, load_rules
         from capsule_xero.spool import Spool
-        from reverse_etl.alerts import SentLog, send, webhook_backlog
+        from reverse_etl.alerts.delivery import SentLog, send
+        from reverse_etl.alerts.finding import webhook_backlog
 
         try:
             rules = load_rules(self.settings.config_file)

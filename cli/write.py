@@ -29,7 +29,7 @@ from cli.shared import connect, console, load_rules_or_exit, print_error, requir
 if TYPE_CHECKING:
     import duckdb
 
-    from reverse_etl.apply import ApplyResult
+    from reverse_etl.apply.result import ApplyResult
     from reverse_etl.undo import UndoResult
 
 # pipelines (dlt), reverse_etl (duckdb) and capsule_xero.xero.pacing (requests) are imported inside the
@@ -51,7 +51,7 @@ def retry_command(
     ],
 ) -> None:
     """Send records waiting in the error queue again, as they are, with the next sync (e.g. after a balance was settled in Xero)."""
-    from reverse_etl.apply import release
+    from reverse_etl.apply.error_queue import release
 
     path = Settings.from_env().duckdb_path
     require_duckdb_file(path)
@@ -92,8 +92,9 @@ def apply_command(
         plan_id = _plan_to_apply(con, plan_id)
     if extract:
         _read_xero(settings)
-    from reverse_etl.apply import PlanNotApplicable, apply_plan
-    from reverse_etl.plans import PlanError, StalePlanError
+    from reverse_etl.apply.loop import apply_plan
+    from reverse_etl.apply.result import PlanNotApplicable
+    from reverse_etl.plans.model import PlanError, StalePlanError
 
     with connect(path, read_only=False) as con:
         try:
@@ -115,8 +116,8 @@ def apply_command(
 
 def _plan_to_apply(con: duckdb.DuckDBPyConnection, plan_id: int | None) -> int:
     """The plan ``apply`` writes: the one named, else the newest when it may be applied."""
-    from reverse_etl.apply import APPLICABLE
-    from reverse_etl.plans import load_plan
+    from reverse_etl.apply.result import APPLICABLE
+    from reverse_etl.plans.store import load_plan
 
     if plan_id is not None:
         return plan_id
@@ -216,9 +217,9 @@ def undo_command(
 ) -> None:
     """Write back the values a plan replaced, where Xero still holds what the plan wrote; report the rest."""
     from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable
-    from reverse_etl.plans import PlanError
+    from reverse_etl.plans.model import PlanError
     from reverse_etl.undo import undo_plan
-    from reverse_etl.xero_writer import XeroWriteError
+    from reverse_etl.writers.xero_session import XeroWriteError
 
     settings = Settings.from_env()
     path = settings.duckdb_path

@@ -1,7 +1,7 @@
 """Undo a plan: write back the values it replaced, where Xero still holds what the plan wrote.
 
 ``undo_plan(con, settings, plan_id)`` reads the plan's audit rows (``ledger.audit``, written by
-``reverse_etl.apply``), looks every contact up as Xero holds it now (``find_contacts``: one call per
+reverse_etl/apply/), looks every contact up as Xero holds it now (``find_contacts``: one call per
 40 ContactIDs), and for each field:
 
 - Xero still holds the value the plan wrote → the value from before the plan is written back (an
@@ -9,7 +9,7 @@
 - Xero holds something else → someone changed it since: it is kept and reported ("changed since: kept").
 
 Whole-contact operations are undone as a whole: a contact the plan **created** is archived (Xero has
-no delete, xero FACTS §6) — only when every field the plan wrote is still as written, since a created
+no delete, docs/api-facts.md#xero-archiving-and-restoring) — only when every field the plan wrote is still as written, since a created
 contact someone has worked on since is in use; a contact the plan **archived** is restored; a contact it
 **restored** gets its field changes undone and is archived again. The ContactNumber a plan wrote stays:
 it is how this tool finds its contacts. Contact groups are undone by membership (the groups added are
@@ -22,44 +22,32 @@ plan's values again — change Capsule or the rules first). A created contact th
 "archived by someone else" for the next sync and is held, not restored; an archived contact that undo
 restored is archived again by the next sync while its party is still deleted in Capsule.
 
-No dagster here (DESIGN.md layout).
+Reverse ETL never imports orchestration (docs/architecture.md#layers).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from capsule_xero.settings import Settings
-from reverse_etl.apply import canonical, ensure_apply_tables, group_names, groups_value, insert_audit
-from reverse_etl.payloads import (
-    ADDRESS_FIELDS,
-    PERSONS_FIELD,
-    PHONE_FIELDS,
-    SCALAR_FIELDS,
-    ContactOperation,
-    address_element,
-    persons_element,
-)
-from reverse_etl.plans import PlanError, load_plan
-from reverse_etl.xero_writer import XeroContactWriter
+from reverse_etl.apply.recording import insert_audit
+from reverse_etl.ledger.schema import ensure_ledger
+from reverse_etl.ledger.values import canonical, group_names, groups_value
+from reverse_etl.plans.model import PlanError
+from reverse_etl.plans.store import load_plan
+from reverse_etl.sqlfile import SqlFile
+from reverse_etl.writers.payloads import ContactOperation
+from reverse_etl.writers.xero import XeroContactWriter
+from reverse_etl.writers.xero_holds import folded_names, group_memberships, holds_value
 
-ADDRESS_PARTS = (
-    "AddressLine1",
-    "AddressLine2",
-    "AddressLine3",
-    "AddressLine4",
-    "City",
-    "Region",
-    "PostalCode",
-    "Country",
-)
+SQL = SqlFile(Path(__file__).resolve().parent / "undo.sql")
+
 STATUS = "contact_status"
 GROUPS = "contact_groups"
 
@@ -103,6 +91,18 @@ class _Contact:
     undone: set[str] = field(default_factory=set)  # fields an earlier undo of the plan took back
 
 
+Fields = dict[str, tuple[str | None, str | None]]  # field -> (before, after) to write back
+
+
+@dataclass
+class _UndoWork:
+    """What undo sends: field reverts and restores first, then the archives, then group memberships."""
+
+    first: list[tuple[_Contact, ContactOperation, Fields]] = field(default_factory=list)
+    then: list[_Contact] = field(default_factory=list)
+    groups: list[tuple[_Contact, list[str], list[str]]] = field(default_factory=list)
+
+
 def undo_plan(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -112,7 +112,7 @@ def undo_plan(
     now: Callable[[], datetime] | None = None,
 ) -> UndoResult:
     """Undo plan ``plan_id`` where Xero still holds what it wrote; see the module docstring."""
-    ensure_apply_tables(con)
+    ensure_ledger(con)
     if load_plan(con, plan_id) is None:
         raise PlanError(f"There is no plan {plan_id}.")
     clock = now or (lambda: datetime.now(UTC))
@@ -144,20 +144,7 @@ class _Undo:
         self.reason = f"undo of plan {plan_id}"
 
     def contacts(self) -> list[_Contact]:
-        result = self.con.execute(
-            """
-            select a.seq, o.operation, a.party_id, lower(a.contact_id), o.contact_number, a.field, a.before, a.after,
-                exists (
-                    select 1 from ledger.audit as u
-                    where u.plan_id = a.plan_id and u.seq = a.seq and u.field = a.field and u.is_undo
-                ) as undone
-            from ledger.audit as a
-            left join ledger.plan_operations as o on o.plan_id = a.plan_id and o.seq = a.seq
-            where a.plan_id = ? and not a.is_undo
-            order by a.seq, a."at"
-            """,
-            [self.plan_id],
-        ).fetchall()
+        result = SQL.execute(self.con, "plan_audit", {"plan_id": self.plan_id}).fetchall()
         contacts: dict[int, _Contact] = {}
         for seq, operation, party_id, contact_id, number, name, before, after, undone in result:
             contact = contacts.setdefault(
@@ -181,9 +168,7 @@ class _Undo:
         if not contacts:
             return self.result
         found = self.writer.find_contacts(contact_ids=sorted({c.contact_id for c in contacts}))
-        first: list[tuple[_Contact, ContactOperation, dict[str, tuple[str | None, str | None]]]] = []
-        then: list[_Contact] = []
-        groups: list[tuple[_Contact, list[str], list[str]]] = []
+        work = _UndoWork()
         for contact in contacts:
             now = found.contact(contact.contact_id)
             if now is None:
@@ -191,68 +176,14 @@ class _Undo:
                 continue
             holds = {name: holds_value(now, name, after) for name, (_, after) in contact.fields.items()}
             if contact.operation == "create":
-                changed = sorted(name for name, ok in holds.items() if not ok)
-                if changed:
-                    self.keep(
-                        contact, "*", f"created by the plan but changed since ({', '.join(changed)}): kept"
-                    )
-                else:
-                    then.append(contact)
-                continue
-            if contact.operation == "archive":
-                if holds.get(STATUS):
-                    number = contact.contact_number or now.get("ContactNumber")
-                    if number:
-                        operation = ContactOperation(
-                            "restore", contact.party_id or 0, number, {}, contact.contact_id
-                        )
-                        first.append((contact, operation, {STATUS: contact.fields[STATUS]}))
-                    else:
-                        self.keep(
-                            contact, STATUS, "archived by the plan, but has no ContactNumber to restore it by"
-                        )
-                else:
-                    self.keep(contact, STATUS, "archived by the plan, restored since: kept")
-                continue
-            revert: dict[str, tuple[str | None, str | None]] = {}
-            for name, (before, after) in contact.fields.items():
-                if name in (STATUS, GROUPS):
-                    continue
-                if name == "contact_number":
-                    self.keep(contact, name, "the ContactNumber stays: it is how this tool finds the contact")
-                elif holds[name]:
-                    revert[name] = (before, after)
-                else:
-                    self.keep(contact, name, "changed since: kept")
-            if GROUPS in contact.fields:
-                before, after = contact.fields[GROUPS]
-                added = [n for n in group_names(after) if n.casefold() not in _folded(group_names(before))]
-                left = [n for n in group_names(before) if n.casefold() not in _folded(group_names(after))]
-                if _member_of(now, added) and not _member_of_any(now, left):
-                    groups.append((contact, added, left))
-                else:
-                    self.keep(contact, GROUPS, "group membership changed since: kept")
-            number = contact.contact_number or now.get("ContactNumber")
-            if revert and not number:
-                for name in revert:  # every update carries the ContactNumber (reverse_etl/payloads.py)
-                    self.keep(contact, name, "the contact has no ContactNumber to write it back with")
-            elif revert:
-                fields = {name: before for name, (before, _) in revert.items()}
-                first.append(
-                    (
-                        contact,
-                        ContactOperation("update", contact.party_id or 0, number, fields, contact.contact_id),
-                        revert,
-                    )
-                )
-            if contact.operation == "restore" and STATUS not in contact.undone:
-                if holds.get(STATUS):
-                    then.append(contact)
-                else:
-                    self.keep(contact, STATUS, "restored by the plan, archived since: kept")
-        failed_first = self.write(first)
+                self._plan_create(contact, holds, work)
+            elif contact.operation == "archive":
+                self._plan_archive(contact, holds, now, work)
+            else:
+                self._plan_fields(contact, holds, now, work)
+        failed_first = self.write(work.first)
         archives = []
-        for contact in then:
+        for contact in work.then:
             if contact.seq in failed_first:
                 self.keep(contact, STATUS, "not archived again: undoing its fields failed")
                 continue
@@ -265,15 +196,72 @@ class _Undo:
                 )
             )
         self.write(archives)
-        self.undo_groups(groups)
+        self.undo_groups(work.groups)
         return self.result
+
+    def _plan_create(self, contact: _Contact, holds: dict[str, bool], work: _UndoWork) -> None:
+        """A contact the plan created is archived, only while every field is still as the plan wrote it."""
+        changed = sorted(name for name, ok in holds.items() if not ok)
+        if changed:
+            self.keep(contact, "*", f"created by the plan but changed since ({', '.join(changed)}): kept")
+        else:
+            work.then.append(contact)
+
+    def _plan_archive(
+        self, contact: _Contact, holds: dict[str, bool], now: Mapping[str, Any], work: _UndoWork
+    ) -> None:
+        """A contact the plan archived is restored, while it is still archived."""
+        if not holds.get(STATUS):
+            self.keep(contact, STATUS, "archived by the plan, restored since: kept")
+            return
+        number = contact.contact_number or now.get("ContactNumber")
+        if number:
+            operation = ContactOperation("restore", contact.party_id or 0, number, {}, contact.contact_id)
+            work.first.append((contact, operation, {STATUS: contact.fields[STATUS]}))
+        else:
+            self.keep(contact, STATUS, "archived by the plan, but has no ContactNumber to restore it by")
+
+    def _plan_fields(
+        self, contact: _Contact, holds: dict[str, bool], now: Mapping[str, Any], work: _UndoWork
+    ) -> None:
+        """An update or restore: each field Xero still holds as written goes back; groups by membership;
+        a restored contact is archived again afterwards."""
+        revert: dict[str, tuple[str | None, str | None]] = {}
+        for name, (before, after) in contact.fields.items():
+            if name in (STATUS, GROUPS):
+                continue
+            if name == "contact_number":
+                self.keep(contact, name, "the ContactNumber stays: it is how this tool finds the contact")
+            elif holds[name]:
+                revert[name] = (before, after)
+            else:
+                self.keep(contact, name, "changed since: kept")
+        if GROUPS in contact.fields:
+            before, after = contact.fields[GROUPS]
+            added = [n for n in group_names(after) if n.casefold() not in folded_names(group_names(before))]
+            left = [n for n in group_names(before) if n.casefold() not in folded_names(group_names(after))]
+            if _member_of(now, added) and not _member_of_any(now, left):
+                work.groups.append((contact, added, left))
+            else:
+                self.keep(contact, GROUPS, "group membership changed since: kept")
+        number = contact.contact_number or now.get("ContactNumber")
+        if revert and not number:
+            for name in revert:  # every update carries the ContactNumber (reverse_etl/writers/payloads.py)
+                self.keep(contact, name, "the contact has no ContactNumber to write it back with")
+        elif revert:
+            fields = {name: before for name, (before, _) in revert.items()}
+            operation = ContactOperation("update", contact.party_id or 0, number, fields, contact.contact_id)
+            work.first.append((contact, operation, revert))
+        if contact.operation == "restore" and STATUS not in contact.undone:
+            if holds.get(STATUS):
+                work.then.append(contact)
+            else:
+                self.keep(contact, STATUS, "restored by the plan, archived since: kept")
 
     def keep(self, contact: _Contact, name: str, detail: str) -> None:
         self.result.kept.append(UndoLine(contact.party_id, contact.contact_id, name, detail))
 
-    def write(
-        self, work: list[tuple[_Contact, ContactOperation, dict[str, tuple[str | None, str | None]]]]
-    ) -> set[int]:
+    def write(self, work: list[tuple[_Contact, ContactOperation, Fields]]) -> set[int]:
         """Send the undo operations; record an undo audit row per field taken back. Returns the seqs that failed."""
         if not work:
             return set()
@@ -361,75 +349,12 @@ class _Undo:
         insert_audit(self.con, [record], self.now(), undo=True)
 
 
-# ---- does Xero still hold what the plan wrote? --------------------------------------------------
-
-
-def holds_value(contact: Mapping[str, Any], name: str, value: str | None) -> bool:
-    """Whether Xero's contact (as the API answers it) holds the canonical ``value`` of field ``name``.
-
-    Compared the way the plan sent it (``reverse_etl.payloads``), ignoring case and spacing Xero or a
-    person may add; a field this cannot compare counts as changed (undo then leaves it alone).
-    """
-    if name == STATUS:
-        return (contact.get("ContactStatus") or None) == value
-    if name == "contact_number":
-        return _fold(contact.get("ContactNumber")) == _fold(value)
-    if name == "tax_number":
-        return _compact(contact.get("TaxNumber")) == _compact(value)
-    if name in SCALAR_FIELDS:
-        return _fold(contact.get(SCALAR_FIELDS[name])) == _fold(value)
-    if name in PHONE_FIELDS:
-        phone = next((p for p in contact.get("Phones") or () if p.get("PhoneType") == PHONE_FIELDS[name]), {})
-        joined = "".join(
-            str(phone.get(k) or "") for k in ("PhoneCountryCode", "PhoneAreaCode", "PhoneNumber")
-        )
-        return _digits(joined) == _digits(value)
-    if name in ADDRESS_FIELDS:
-        kind = ADDRESS_FIELDS[name]
-        held = next((a for a in contact.get("Addresses") or () if a.get("AddressType") == kind), {})
-        sent = address_element(kind, json.loads(value) if value else None)
-        return all(_fold(held.get(part)) == _fold(sent.get(part)) for part in ADDRESS_PARTS)
-    if name == PERSONS_FIELD:
-        sent = persons_element(json.loads(value) if value else None, None)
-        held = [
-            {k: p.get(k) for k in ("FirstName", "LastName", "EmailAddress") if p.get(k)}
-            for p in contact.get("ContactPersons") or ()
-        ]
-        return [_folded_dict(p) for p in held] == [_folded_dict(p) for p in sent]
-    if name == GROUPS:
-        members = _folded(g.get("Name", "") for g in contact.get("ContactGroups") or ())
-        return _folded(group_names(value)) <= members
-    return False
-
-
-def _fold(value: Any) -> str:
-    return " ".join(str(value or "").split()).casefold()
-
-
-def _compact(value: Any) -> str:
-    return re.sub(r"\s", "", str(value or "")).casefold()
-
-
-def _digits(value: Any) -> str:
-    return re.sub(r"\D", "", str(value or ""))
-
-
-def _folded(names: Any) -> set[str]:
-    return {str(n).strip().casefold() for n in names}
-
-
-def _folded_dict(value: Mapping[str, Any]) -> dict[str, str]:
-    return {k: _fold(v) for k, v in value.items() if _fold(v)}
-
-
 def _member_of(contact: Mapping[str, Any], names: list[str]) -> bool:
-    members = _folded(g.get("Name", "") for g in contact.get("ContactGroups") or ())
-    return _folded(names) <= members
+    return folded_names(names) <= group_memberships(contact)
 
 
 def _member_of_any(contact: Mapping[str, Any], names: list[str]) -> bool:
-    members = _folded(g.get("Name", "") for g in contact.get("ContactGroups") or ())
-    return bool(_folded(names) & members)
+    return bool(folded_names(names) & group_memberships(contact))
 
 
 def _short(value: str | None, limit: int = 60) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 
 import duckdb
 
-from reverse_etl.ledger import COMPARED_FIELDS, ensure_ledger
+from capsule_xero.rules import COMPARED_FIELDS
+from reverse_etl.ledger.schema import ensure_ledger
 from transform.sql import build
 
 # Each model reads only the ones before it (transform/sql/reconcile/README.md).

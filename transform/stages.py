@@ -16,8 +16,7 @@ from typing import Any
 import duckdb
 
 from capsule_xero.rules import Rules
-from reverse_etl.apply import ensure_apply_tables
-from reverse_etl.ledger import ensure_ledger
+from reverse_etl.ledger.schema import ensure_ledger
 from transform.plan_tables import build_plan_tables
 from transform.reports import create_report_views
 from transform.rules_sql import apply_transforms, build_sync_scope
@@ -36,7 +35,7 @@ def sql_params(rules: Rules, now: datetime | None = None) -> dict[str, Any]:
 
 def stage(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any]) -> dict[str, int]:
     """Staging rows of both systems and the quarantine of broken rows."""
-    ensure_apply_tables(con)  # staging.capsule_parties reads this tool's own write-backs to Capsule
+    ensure_ledger(con)  # staging.capsule_parties reads this tool's own write-backs to Capsule
     counts = {
         "staging.capsule_parties": build(con, "staging", "capsule_parties", params),
         "staging.xero_contacts": build(con, "staging", "xero_contacts", params),

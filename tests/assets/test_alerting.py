@@ -10,8 +10,7 @@ import duckdb
 import pytest
 
 from assets.alerting import alerts_sensor
-from reverse_etl.apply import ensure_apply_tables
-from reverse_etl.plans import ensure_plans
+from reverse_etl.ledger.schema import ensure_ledger
 from tests.reverse_etl.test_alerts import HttpReceiver, queue, store_plan
 
 
@@ -39,8 +38,7 @@ def test_without_channels_the_alert_sensor_says_there_is_nowhere_to_send(home: P
 def test_the_alert_sensor_sends_dead_letters_and_a_waiting_plan_once(home: Path, http: HttpReceiver) -> None:
     (home / "capsule-xero.yaml").write_text(f"alerts:\n  channels:\n    - webhook: {{url: {http.url}/ops}}\n")
     with duckdb.connect(str(home / "capsule_xero.duckdb")) as con:
-        ensure_plans(con)
-        ensure_apply_tables(con)
+        ensure_ledger(con)
         queue(con, 7, "dead", "Email address is not valid")
         queue(con, 8, "retrying", "Xero was busy")  # a retry in progress needs nobody
         store_plan(con, 4, "pending_approval", ["first migration"])

@@ -10,8 +10,7 @@ import dagster as dg
 import duckdb
 
 from assets.alerting import alerts_sensor
-from reverse_etl.apply import ensure_apply_tables
-from reverse_etl.plans import ensure_plans
+from reverse_etl.ledger.schema import ensure_ledger
 from tests.assets.test_alerting import home, http  # noqa: F401 - fixtures
 from tests.assets.test_extract_assets_and_the_home import running_sync
 from tests.reverse_etl.test_alerts import HttpReceiver, queue
@@ -23,8 +22,7 @@ def test_the_alert_sensor_leaves_the_duckdb_file_to_a_running_sync_and_reads_it_
 ) -> None:
     (home / "capsule-xero.yaml").write_text(f"alerts:\n  channels:\n    - webhook: {{url: {http.url}/ops}}\n")
     with duckdb.connect(str(home / "capsule_xero.duckdb")) as con:
-        ensure_plans(con)
-        ensure_apply_tables(con)
+        ensure_ledger(con)
         queue(con, 7, "dead", "Email address is not valid")
     with running_sync(home):
         alerts_sensor(dg.build_sensor_context())

@@ -18,7 +18,7 @@ from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from capsule_xero.xero.budget import OrganisationBudget, budget_file_in, flush_all, record
 from cli import app as cli
-from reverse_etl.alerts import find_alerts
+from reverse_etl.alerts.finding import find_alerts
 from sandbox.generator import generate
 from sandbox.server import SandboxServer
 from sandbox.xero.control import XeroControl

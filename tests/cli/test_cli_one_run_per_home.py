@@ -27,7 +27,7 @@ from capsule_xero import home_lock
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from cli import app as cli
-from reverse_etl.plans import mark_plan
+from reverse_etl.plans.store import mark_plan
 from sandbox.control import SandboxControl
 from sandbox.generator import generate
 from sandbox.server import SandboxServer

@@ -18,7 +18,9 @@ from typer.testing import CliRunner, Result
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from cli import app as cli
-from reverse_etl.plans import StalePlanError, check_plan_is_current, load_plan, mark_plan
+from reverse_etl.plans.model import StalePlanError
+from reverse_etl.plans.staleness import check_plan_is_current
+from reverse_etl.plans.store import load_plan, mark_plan
 from sandbox.control import SandboxControl
 from sandbox.generator import generate
 from sandbox.server import SandboxServer
@@ -190,9 +192,9 @@ class ApplyLoop:
 def apply_loop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ApplyLoop:
     """The stand-in apply loop, and rules under which a plan needs no approval."""
     loop = ApplyLoop()
-    module = types.ModuleType("reverse_etl.apply")
+    module = types.ModuleType("reverse_etl.apply.loop")
     module.apply_plan = loop.apply_plan  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "reverse_etl.apply", module)
+    monkeypatch.setitem(sys.modules, "reverse_etl.apply.loop", module)
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(NO_APPROVAL_RULES)
     monkeypatch.setenv("CAPSULE_XERO_CONFIG", str(rules_file))

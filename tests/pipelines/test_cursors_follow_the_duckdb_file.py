@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from reverse_etl.plans import create_plan
+from reverse_etl.plans.create import create_plan
 from sandbox.capsule.control import CapsuleControl
 from sandbox.generator import Dataset, generate
 from sandbox.xero.control import XeroControl

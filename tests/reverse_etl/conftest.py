@@ -14,8 +14,8 @@ from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
 from capsule_xero.xero.pacing import PacingPolicy, reset_pacers
 from capsule_xero.xero.token_store import TokenSet
-from reverse_etl.payloads import ContactOperation
-from reverse_etl.xero_writer import XeroContactWriter
+from reverse_etl.writers.payloads import ContactOperation
+from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.app import Sandbox
 from sandbox.capsule.control import CapsuleControl
 from sandbox.generator import Dataset, generate

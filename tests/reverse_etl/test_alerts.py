@@ -21,17 +21,9 @@ from capsule_xero.rules import Rules, parse_rules
 from capsule_xero.settings import Settings
 from capsule_xero.spool import Spool
 from capsule_xero.xero.token_store import TokenSet, TokenStore
-from reverse_etl.alerts import (
-    Alert,
-    SentLog,
-    budget_exhausted,
-    check_and_send,
-    find_alerts,
-    run_failed,
-    send,
-)
-from reverse_etl.apply import ensure_apply_tables
-from reverse_etl.plans import ensure_plans
+from reverse_etl.alerts.delivery import SentLog, check_and_send, send
+from reverse_etl.alerts.finding import Alert, budget_exhausted, find_alerts, run_failed
+from reverse_etl.ledger.schema import ensure_ledger
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 SLACK_SECRET = "https://hooks.slack.example/services/T000/B000/very-secret-token"
@@ -153,8 +145,7 @@ def env_for(http: HttpReceiver) -> dict[str, str]:
 @pytest.fixture
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect(":memory:")
-    ensure_plans(connection)
-    ensure_apply_tables(connection)
+    ensure_ledger(connection)
     yield connection
     connection.close()
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pipelines.xero import xero_error
-from reverse_etl.plans import PlanError
+from reverse_etl.plans.model import PlanError
 from sandbox.faults import FaultRule
 from sandbox.generator import Dataset, generate
 from sandbox.generator.xero import desired_contact

@@ -12,14 +12,15 @@ from typer.testing import CliRunner
 
 from capsule_xero.settings import Settings
 from reverse_etl.capsule_writer import CapsuleWriteBack
-from reverse_etl.undo import holds_value, undo_plan
-from reverse_etl.xero_writer import XeroContactWriter
+from reverse_etl.undo import undo_plan
+from reverse_etl.writers.xero import XeroContactWriter
+from reverse_etl.writers.xero_holds import holds_value
 from sandbox.app import Sandbox
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 from sandbox.xero.control import XeroControl
 from tests.reverse_etl.conftest import fast_capsule_pacer, xero_calls
-from tests.reverse_etl.test_apply import (
+from tests.reverse_etl.plans_by_hand import (
     add_plan,
     archive,
     cli,

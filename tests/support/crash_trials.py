@@ -1,7 +1,7 @@
 """Crash trials of the apply loop: a generated migration in the sandbox, an apply child process killed
 with SIGKILL at chosen points of the sandbox's call log, reruns, and the invariants checked at the end.
 
-Used by tests/reverse_etl/test_crash_trials.py (CI-sized migrations) and bench/apply.py (the full
+Used by tests/reverse_etl/apply/test_crash_trials.py (CI-sized migrations) and bench/apply.py (the full
 2,000-party one and the time-scaled throughput figures).
 
 The sandbox runs in the calling process (a server thread); each apply runs in a child process started
@@ -38,9 +38,12 @@ from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
 from pipelines.xero import PacingPolicy, XeroExtractConfig, run_xero_extract
-from reverse_etl.apply import FINAL_STATUSES, group_names, load_operations
-from reverse_etl.payloads import SCALAR_FIELDS, contact_element
-from reverse_etl.plans import approve, create_plan
+from reverse_etl.apply.result import FINAL_STATUSES
+from reverse_etl.ledger.values import group_names
+from reverse_etl.plans.approval import approve
+from reverse_etl.plans.create import create_plan
+from reverse_etl.plans.store import operations_to_apply
+from reverse_etl.writers.payloads import SCALAR_FIELDS, contact_element
 from sandbox.app import Sandbox
 from sandbox.capsule.control import CapsuleControl
 from sandbox.control import SandboxControl
@@ -70,10 +73,10 @@ from capsule_xero.xero.auth import XeroAuth
 from pipelines.capsule import extract_capsule
 from capsule_xero.capsule.pacing import CapsulePacer
 from pipelines.xero import PacingPolicy, XeroExtractConfig, run_xero_extract
-from reverse_etl.apply import apply_plan
+from reverse_etl.apply.loop import apply_plan
 from reverse_etl.capsule_writer import CapsuleWriteBack
-from reverse_etl.plans import create_plan
-from reverse_etl.xero_writer import XeroContactWriter
+from reverse_etl.plans.create import create_plan
+from reverse_etl.writers.xero import XeroContactWriter
 
 minute = float(os.environ["CRASH_MINUTE_SECONDS"])
 policy = PacingPolicy(
@@ -431,7 +434,7 @@ def _groups_astray(
             continue  # reported as a planned change missing in Xero
         held = {g["Name"].casefold() for g in contact.get("ContactGroups") or []}
         wanted = group_names(op.after.get("contact_groups"))
-        before = group_names(op.before.get("contact_groups")) if op.operation != "create" else []
+        before = group_names(op.before_values.get("contact_groups")) if op.operation != "create" else []
         missing = [n for n in wanted if n.casefold() not in held]
         extra = [n for n in before if n not in wanted and n.casefold() in held]
         if missing or extra:
@@ -463,7 +466,7 @@ def check_invariants(m: Migration) -> dict[str, Any]:
         problems[name] = sorted(k for k, n in after.items() if n > before.get(k, 1))
 
     with m.connect(read_only=True) as con:
-        ops = load_operations(con, m.plan_id)
+        ops = operations_to_apply(con, m.plan_id)
         refusal = {
             r["seq"]: r["expect_refusal"]
             for r in query(
@@ -604,7 +607,7 @@ def check_invariants(m: Migration) -> dict[str, Any]:
 def write_calls_minimum(m: Migration) -> dict[str, int]:
     """ceil(n/50) for creates (PUT) and for updates, archives and restores (POST)."""
     with m.connect(read_only=True) as con:
-        ops = load_operations(con, m.plan_id)
+        ops = operations_to_apply(con, m.plan_id)
     puts = sum(1 for op in ops if op.operation == "create")
     posts = len(ops) - puts
     return {"PUT": math.ceil(puts / 50), "POST": math.ceil(posts / 50), "creates": puts, "others": posts}

@@ -23,10 +23,13 @@ from capsule_xero.xero.pacing import PacingPolicy, reset_pacers
 from pipelines.capsule import extract_capsule
 from pipelines.xero import run_xero_extract
 from pipelines.xero.settings import XeroExtractConfig
-from reverse_etl.apply import ApplyResult, apply_plan
+from reverse_etl.apply.loop import apply_plan
+from reverse_etl.apply.result import ApplyResult
 from reverse_etl.capsule_writer import CapsuleWriteBack
-from reverse_etl.plans import Plan, approve, create_plan
-from reverse_etl.xero_writer import XeroContactWriter
+from reverse_etl.plans.approval import approve
+from reverse_etl.plans.create import create_plan
+from reverse_etl.plans.model import Plan
+from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.app import Sandbox
 from sandbox.generator import Dataset
 from sandbox.server import SandboxServer

@@ -17,7 +17,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from reverse_etl.ledger import COMPARED_FIELDS, ensure_ledger
+from capsule_xero.rules import COMPARED_FIELDS
+from reverse_etl.ledger.schema import ensure_ledger
 from transform.plan_tables import build_plan_tables
 
 SYNCED_AT = datetime(2026, 6, 20, 9, 0, tzinfo=UTC)

@@ -20,13 +20,12 @@ import duckdb
 import httpx
 import pytest
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules import COMPARED_FIELDS, Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
 from pipelines.xero import run_xero_extract
-from reverse_etl.apply import ensure_apply_tables
-from reverse_etl.ledger import COMPARED_FIELDS, ensure_ledger
+from reverse_etl.ledger.schema import ensure_ledger
 from sandbox.app import Sandbox
 from sandbox.generator import Dataset
 from sandbox.server import SandboxServer
@@ -52,7 +51,7 @@ def _written_rows(dataset: Dataset, home: Path) -> list[tuple[Any, ...]]:
         extract_capsule(settings)  # the managed groups are named after Capsule's tags
     with duckdb.connect(str(settings.duckdb_path)) as con:
         params = sql_params(Rules())
-        ensure_apply_tables(con)
+        ensure_ledger(con)
         build(con, "staging", "capsule_parties", params)
         build(con, "staging", "xero_contacts", params)
         build(con, "reconcile", "current_contacts", params)

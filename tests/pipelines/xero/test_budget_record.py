@@ -26,7 +26,7 @@ from capsule_xero.xero.budget import (
 )
 from capsule_xero.xero.pacing import PacedTransport, PacingPolicy, XeroPacer, pacer_for
 from pipelines.xero import DailyLimitReached, XeroRun, reset_pacers, run_xero_extract
-from reverse_etl.alerts import check_and_send
+from reverse_etl.alerts.delivery import check_and_send
 from sandbox.generator import Dataset
 from sandbox.xero.control import XeroControl
 from tests.pipelines.xero.conftest import QUICK, options

@@ -1,0 +1,66 @@
+"""What one apply run reports, and the plan and outcome statuses it goes by."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reverse_etl.plans.model import PlanError
+
+APPLICABLE = ("approved", "applying", "partly_applied")
+DONE = ("applied", "empty")
+SUCCESS_STATUSES = ("created", "exists", "updated", "archived", "restored")
+FINAL_STATUSES = (*SUCCESS_STATUSES, "failed", "refused", "queued")
+
+
+class PlanNotApplicable(PlanError):
+    """The plan does not exist, or is not in a state that may be applied (pending approval, superseded)."""
+
+
+@dataclass
+class ApplyResult:
+    """What one run of ``apply_plan`` did. ``problems`` are one plain line each, for a person."""
+
+    plan_id: int
+    status: str = ""
+    created: int = 0
+    exists: int = 0  # creates an earlier, interrupted attempt had made (found, not made again)
+    updated: int = 0
+    archived: int = 0
+    restored: int = 0
+    failed: int = 0  # validation: the record must be fixed (in the error queue)
+    refused: int = 0  # Xero's state forbids it, e.g. an outstanding balance (in the error queue)
+    queued: int = 0  # not sent: the party waits in the error queue (dead, or not due yet)
+    unknown: int = 0  # answer lost and not settled: looked up before anything is sent next run
+    not_sent: int = 0  # never reached Xero (the run stopped first, e.g. at the daily limit): sent next run
+    recovered: int = 0  # outcomes settled by a lookup after a crash
+    write_calls: int = 0  # contact write attempts (batches sent, retries with a new key included)
+    batches: int = 0
+    groups_changed: int = 0  # contacts whose managed group membership was set
+    notes: int = 0
+    written_back: int = 0
+    write_backs_pending: int = 0
+    problems: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why sending stopped early (Xero unavailable, daily limit ...)
+
+    @property
+    def complete(self) -> bool:
+        """Every operation reached Xero or the error queue with a reason, and nothing stopped the run."""
+        return self.status in DONE and self.stopped is None
+
+    def counts(self) -> dict[str, int]:
+        names = ("created", "exists", "updated", "archived", "restored", "failed", "refused", "queued")
+        extra = ("unknown", "not_sent", "recovered", "write_calls", "groups_changed", "notes", "written_back")
+        return {name: getattr(self, name) for name in (*names, *extra, "write_backs_pending")}
+
+    def count(self, status: str) -> None:
+        """One more operation with outcome ``status`` (created, updated, failed, refused ...)."""
+        setattr(self, status, getattr(self, status) + 1)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Handed to ``on_progress``: ``stage`` (recover, contacts, groups, notes, write_back), done/total."""
+
+    stage: str
+    done: int
+    total: int

@@ -1,0 +1,296 @@
+"""A stored plan as people read it (like a careful ``terraform plan``), and as JSON for scripts.
+
+``render_plan`` gives rich ``Text`` lines: a header (number, status, when, against which Xero, why it
+waits), the counts per operation, then each operation — ``+ create``, ``~ update`` with a
+``field: before → after`` line per field, ``- archive``, ``↺ restore`` — with addresses, contact
+persons and groups shown as readable text rather than their canonical JSON. Every value is put in a
+``Text`` (never parsed as rich markup or emoji codes), with its control and invisible characters spelt
+out (capsule_xero/display.py), so a name with ``[brackets]`` or ESC prints as typed and cannot move
+the cursor, hide text or reverse it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import duckdb
+from rich.console import Group
+from rich.text import Text
+
+from capsule_xero.display import spell_out
+from reverse_etl.plans.model import PLANNED_OPERATIONS, Plan, PlanOperation
+from reverse_etl.plans.store import plan_notes, plan_operations
+
+DEFAULT_LIMIT = 50
+VALUE_WIDTH = 100  # characters of one value on screen; --json has them whole
+REASON_WIDTH = 240
+HELD_BACK_SHOWN = 10
+
+SYMBOLS = {
+    "create": ("+", "green"),
+    "update": ("~", "yellow"),
+    "archive": ("-", "red"),
+    "restore": ("↺", "cyan"),
+}
+STATUS_TEXT = {
+    "pending_approval": "waiting for approval",
+    "approved": "approved, ready to apply",
+    "applying": "being applied (an interrupted apply resumes on the next run)",
+    "applied": "applied",
+    "partly_applied": "partly applied: stopped before the end (the next `capsule-xero sync --apply` finishes it,"
+    " or a newer plan carries the rest)",
+    "superseded": "superseded by a newer plan (not applied)",
+    "empty": "empty: nothing to write",
+}
+STATUS_STYLE = {
+    "pending_approval": "bold yellow",
+    "approved": "bold green",
+    "applied": "bold green",
+    "partly_applied": "bold red",
+    "superseded": "dim",
+}
+NOUNS = {"create": "to create", "update": "to update", "archive": "to archive", "restore": "to restore"}
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else "-"
+
+
+def shorten(text: str, width: int = VALUE_WIDTH) -> str:
+    """A value for the screen: control characters spelt out, then cut to ``width``."""
+    text = spell_out(text)
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def describe_value(field: str, value: str | None) -> str:
+    """One canonical value as a person reads it: quoted text, an address on one line, people, groups."""
+    if value is None:
+        return "(empty)"
+    try:
+        if field.endswith("_address") and field != "email_address":
+            return shorten(_address(json.loads(value)))
+        if field == "contact_persons":
+            return shorten(_persons(json.loads(value)))
+        if field == "contact_groups":
+            groups = json.loads(value)
+            return shorten(", ".join(groups)) if groups else "(none)"
+    except (ValueError, TypeError, AttributeError):
+        pass  # not the JSON the contact shape promises: show it as it is
+    return shorten(json.dumps(value, ensure_ascii=False))
+
+
+def _address(address: dict[str, Any]) -> str:
+    lines = [line for line in address.get("lines") or [] if line]
+    place = " ".join(p for p in (address.get("city"), address.get("region"), address.get("postal_code")) if p)
+    parts = [*lines, place, address.get("country") or ""]
+    return ", ".join(p for p in parts if p) or "(empty)"
+
+
+def _persons(people: list[dict[str, Any]]) -> str:
+    if not people:
+        return "(none)"
+    shown = []
+    for person in people:
+        name = " ".join(p for p in (person.get("first_name"), person.get("last_name")) if p) or "(no name)"
+        email = person.get("email_address")
+        shown.append(f"{name} <{email}>" if email else name)
+    return "; ".join(shown)
+
+
+def plan_header(plan: Plan) -> list[Text]:
+    """Number and status, when and against what, why it waits, and the counts per operation."""
+    lines = [
+        Text.assemble(
+            (f"Plan {plan.plan_id}", "bold"),
+            " · ",
+            (STATUS_TEXT.get(plan.status, plan.status), STATUS_STYLE.get(plan.status, "")),
+        ),
+        Text(
+            f"  made {_when(plan.created_at)} from Xero as of {_when(plan.xero_state_at)}"
+            f" and Capsule as of {_when(plan.capsule_state_at)}",
+            style="dim",
+        ),
+    ]
+    if plan.approved_at is not None and plan.status != "pending_approval":
+        lines.append(Text(f"  approved {_when(plan.approved_at)}", style="dim"))
+    if plan.applied_at is not None:
+        lines.append(Text(f"  applied {_when(plan.applied_at)}", style="dim"))
+    if plan.resumes:
+        lines.append(
+            Text(
+                f"  Plan {plan.plan_id} was interrupted before it finished; it stands, with its approval, until"
+                " `capsule-xero sync --apply` finishes it. Changes made since are planned after that.",
+                style="yellow",
+            )
+        )
+    if plan.approval_reasons:
+        waits = plan.status == "pending_approval"
+        lines.append(Text("  needs approval because:" if waits else "  needed approval because:"))
+        lines.extend(Text(f"    • {spell_out(reason)}") for reason in plan.approval_reasons)
+        if waits:
+            lines.append(
+                Text.assemble("  approve it with ", (f"capsule-xero approve {plan.plan_id}", "bold"))
+            )
+    lines.append(Text())
+    counts = plan.counts
+    lines.append(
+        Text(
+            ", ".join(f"{counts.get(op, 0):,} {NOUNS[op]}" for op in PLANNED_OPERATIONS)
+            + f", {plan.notes:,} History {'note' if plan.notes == 1 else 'notes'}"
+            + (
+                f", {plan.write_backs:,} {'ContactID' if plan.write_backs == 1 else 'ContactIDs'} to write back"
+                " to Capsule"
+                if plan.write_backs
+                else ""
+            ),
+            style="bold",
+        )
+    )
+    left_out = []
+    if counts.get("review"):
+        left_out.append(f"{counts['review']:,} waiting in review (`capsule-xero report review_queue`)")
+    if counts.get("hold"):
+        left_out.append(f"{counts['hold']:,} held (archived in Xero by someone else: left alone)")
+    if counts.get("held_back"):
+        left_out.append(f"{counts['held_back']:,} held back by the error queue")
+    if left_out:
+        lines.append(Text("Not in this plan: " + "; ".join(left_out) + "."))
+    for held in plan.held_back[:HELD_BACK_SHOWN]:
+        why = (
+            "dead, a person must act"
+            if held.queue_state == "dead"
+            else f"retrying, next attempt {_when(held.next_attempt_at)}"
+        )
+        detail = f": {shorten(held.message, REASON_WIDTH)}" if held.message else ""
+        operation = spell_out(held.operation or "-")
+        lines.append(Text(f"  party {held.party_id} ({operation}) {why}{detail}", style="dim"))
+    if len(plan.held_back) > HELD_BACK_SHOWN:
+        lines.append(
+            Text(
+                f"  … and {len(plan.held_back) - HELD_BACK_SHOWN:,} more (`capsule-xero status`)", style="dim"
+            )
+        )
+    return lines
+
+
+def _operation_lines(op: PlanOperation) -> list[Text]:
+    symbol, style = SYMBOLS.get(op.operation, ("?", ""))
+    title = Text.assemble(
+        (f"{symbol} {op.operation}", style), f" {spell_out(op.contact_number or '(no number)')}"
+    )
+    if op.name:
+        title.append(f" {spell_out(json.dumps(op.name, ensure_ascii=False))}")
+    if not (op.contact_number or "").endswith(str(op.party_id)):
+        title.append(f"  (party {op.party_id})", style="dim")
+    if op.expect_refusal:
+        title.append("  Xero may refuse this", style="red")
+    lines = [title]
+    for field in op.changed_fields:
+        after = describe_value(field, op.after.get(field))
+        if op.operation == "create" or op.before is None:
+            if op.operation == "create" and field in ("contact_number", "name"):
+                continue  # already in the title line
+            lines.append(Text.assemble(f"    {field}: ", (after, style)))
+        else:
+            before = describe_value(field, op.before.get(field))
+            lines.append(Text.assemble(f"    {field}: ", (before, "dim"), " → ", (after, style)))
+    if op.kept_fields:
+        lines.append(Text(f"    kept Xero's: {spell_out(', '.join(op.kept_fields))}", style="dim"))
+    if op.reason:
+        lines.append(Text(f"    # {shorten(op.reason, REASON_WIDTH)}", style="dim"))
+    return lines
+
+
+def render_plan(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    *,
+    limit: int | None = DEFAULT_LIMIT,
+    operation: str | None = None,
+) -> Group:
+    """The whole plan for a console: header and counts first, then at most ``limit`` operations."""
+    lines = plan_header(plan)
+    total = plan.counts.get(operation, 0) if operation else plan.operations
+    shown = plan_operations(con, plan.plan_id, operation=operation, limit=limit)
+    if shown:
+        lines.append(Text())
+    for op in shown:
+        lines.extend(_operation_lines(op))
+    if operation and not shown:
+        lines.append(Text(f"\nNo {operation} operations in plan {plan.plan_id}."))
+    if len(shown) < total:
+        what = f"{operation} operations" if operation else "operations"
+        lines.append(
+            Text(
+                f"\n… and {total - len(shown):,} more {what} ({total:,} in all): --limit {total} shows them,"
+                " --json prints everything."
+            )
+        )
+    if plan.status == "empty":
+        lines.append(Text("Nothing to do: Xero already holds what Capsule says."))
+    return Group(*lines)
+
+
+def render_summary(plan: Plan) -> Group:
+    """Header and counts only (what ``sync`` prints)."""
+    return Group(*plan_header(plan))
+
+
+def plan_json(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    *,
+    limit: int | None = None,
+    operation: str | None = None,
+) -> dict[str, Any]:
+    """The plan with its operations (before/after as canonical values), notes and held-back parties."""
+
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "plan_id": plan.plan_id,
+        "status": plan.status,
+        "created_at": when(plan.created_at),
+        "xero_state_at": when(plan.xero_state_at),
+        "capsule_state_at": when(plan.capsule_state_at),
+        "approved_at": when(plan.approved_at),
+        "applied_at": when(plan.applied_at),
+        "rules_fingerprint": plan.rules_fingerprint,
+        "approval_reasons": list(plan.approval_reasons),
+        "counts": plan.counts,
+        "operations": [
+            {
+                "seq": op.seq,
+                "operation": op.operation,
+                "party_id": op.party_id,
+                "contact_id": op.contact_id,
+                "contact_number": op.contact_number,
+                "name": op.name,
+                "changed_fields": list(op.changed_fields),
+                "before": op.before,
+                "after": op.after,
+                "kept_fields": list(op.kept_fields),
+                "reason": op.reason,
+                "expect_refusal": op.expect_refusal,
+            }
+            for op in plan_operations(con, plan.plan_id, operation=operation, limit=limit)
+        ],
+        "notes": [
+            {"party_id": n.party_id, "contact_id": n.contact_id, "note_hash": n.note_hash, "note": n.note}
+            for n in plan_notes(con, plan.plan_id)
+        ],
+        "held_back": [
+            {
+                "party_id": h.party_id,
+                "operation": h.operation,
+                "queue_state": h.queue_state,
+                "next_attempt_at": when(h.next_attempt_at),
+                "error_kind": h.error_kind,
+                "message": h.message,
+            }
+            for h in plan.held_back
+        ],
+    }
