@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from reverse_etl.ledger import COMPARED_FIELDS, ensure_ledger
-from transform.plan_tables import build_plan_tables
+from transform.stages import build_plan_tables
 
 SYNCED_AT = datetime(2026, 6, 20, 9, 0, tzinfo=UTC)
 EARLIER = SYNCED_AT + timedelta(days=1)
