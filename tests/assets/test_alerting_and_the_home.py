@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.alerting import alerts_sensor
+from assets.sensors.alerts import alerts_sensor
 from reverse_etl.apply import ensure_apply_tables
 from reverse_etl.plans import ensure_plans
 from tests.assets.test_alerting import home, http  # noqa: F401 - fixtures

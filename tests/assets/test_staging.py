@@ -169,12 +169,9 @@ def test_the_row_rule_check_passes_on_a_typical_world_and_fails_when_most_rows_a
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
+    from assets.checks import capsule_parties_follow_the_row_rules
     from assets.resources import RulesResource
-    from assets.staging import (
-        capsule_parties_follow_the_row_rules,
-        staging_capsule_parties,
-        staging_quarantine,
-    )
+    from assets.staging import staging_capsule_parties, staging_quarantine
 
     _, con, _ = world
     con.execute("checkpoint")
