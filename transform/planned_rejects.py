@@ -159,9 +159,7 @@ PLANNED_OPERATION = pa.DataFrameSchema(
             nullable=True,
         ),
         **{
-            field: pa.Column(
-                str, rule_check(f"{field}_fits_xero", _json_rule(_address_fits)), nullable=True
-            )
+            field: pa.Column(str, rule_check(f"{field}_fits_xero", _json_rule(_address_fits)), nullable=True)
             for field in _ADDRESS_FIELDS
         },
         **{field: pa.Column(str, _text_checks(field), nullable=True) for field in _SENT_TEXT},
