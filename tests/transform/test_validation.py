@@ -1,5 +1,5 @@
 """The planned-row rules (transform/planned_rejects.py): the last guard before a write, one rule per thing Xero
-states it refuses (FACTS §4, §5; xero_accounting.yaml), each reject naming its rule and field."""
+states it refuses (docs/api-facts.md#xero-errors, docs/api-facts.md#xero-contact-fields-and-limits), each reject naming its rule and field."""
 
 from __future__ import annotations
 
