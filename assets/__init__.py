@@ -1,10 +1,5 @@
-"""The Dagster code location: Definitions, resources, assets, checks, jobs, schedules, sensors."""
+"""The Dagster code location (assets/definitions.py): assets, checks, jobs, schedules, sensors, resources.
 
-import os
-
-from capsule_xero.settings import PRIVATE_UMASK
-
-# The code location is an entry point like the command line: what it and its runs write (the DuckDB
-# file, dlt's state, Dagster's storage) holds customer data, readable by its owner only. Set before
-# any asset module creates a folder or a file while loading.
-os.umask(PRIVATE_UMASK)
+Importing any module here reads no setting and creates no file: settings are read when the code
+location loads (assets/definitions.py) and when a step or a sensor tick runs.
+"""

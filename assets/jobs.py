@@ -1,25 +1,21 @@
-"""Jobs and schedules: the incremental sync the sensor starts, and the nightly reconciliation.
+"""Jobs: the incremental sync the sensors start, the nightly reconciliation and the first migration.
 
-``incremental_sync_job`` runs every asset (extract → stage → reconcile → report → plan and apply).
-A dry run until configured: its default run config sets the writer's ``apply`` from
-``CAPSULE_XERO_APPLY`` (default false). Once it is true, the approval limits of the rules file
-still hold any plan that is large or archives contacts (``capsule-xero approve PLAN``), so what
-applies unattended is the small, safe plan DESIGN.md step 7 says applies automatically. The
-Launchpad can override ``apply`` for one run.
+``incremental_sync_job`` runs every asset (ingest → stage → reconcile → report → plan and apply).
+A dry run until configured: the writer reads ``CAPSULE_XERO_APPLY`` (default false) when the run
+starts. Once it is true, the approval limits of the rules file still hold any plan that is large or
+archives contacts (``capsule-xero approve PLAN``), so what applies unattended is the small, safe plan
+that applies automatically (docs/architecture.md#plans-and-approval). The Launchpad can set
+``apply`` for one run.
 
 ``nightly_reconciliation_job`` re-reads and re-reconciles everything up to the reports but plans
 nothing: it is the full report and the conflict and drift summary, not a write. Its Xero read is
 a full one (``full_read: true``): balance and customer/supplier flags change without moving
-``UpdatedDateUTC`` (FACTS §2), so only a full read sees them.
+``UpdatedDateUTC`` (docs/api-facts.md#xero-reading-contacts), so only a full read sees them.
 """
 
 import dagster as dg
 
-from assets.writing import xero_contacts_written
-from capsule_xero.settings import Settings
-
-NIGHTLY_CRON = "0 2 * * *"
-SYDNEY = "Australia/Sydney"
+from assets.writeback import xero_contacts_written
 
 READ_AND_RECONCILE = dg.AssetSelection.key_prefixes(
     ["capsule"], ["xero"], ["staging"], ["reconcile"], ["reports"]
@@ -32,13 +28,6 @@ incremental_sync_job = dg.define_asset_job(
         "Read what changed in Capsule and Xero, reconcile, and write the plan to Xero when it is "
         "within the approval limits, once CAPSULE_XERO_APPLY=true (or apply: true in the run config)."
     ),
-    config={
-        "ops": {
-            xero_contacts_written.key.to_python_identifier(): {
-                "config": {"apply": Settings.from_env(lenient=True).apply_writes}
-            }
-        }
-    },
 )
 
 nightly_reconciliation_job = dg.define_asset_job(
@@ -68,13 +57,4 @@ historical_migration_job = dg.define_asset_job(
     },
 )
 
-nightly_reconciliation_schedule = dg.ScheduleDefinition(
-    name="nightly_reconciliation_schedule",
-    job=nightly_reconciliation_job,
-    cron_schedule=NIGHTLY_CRON,
-    # Sydney, not UTC: 02:00 stays 02:00 local through daylight saving, the quiet hour for both systems.
-    execution_timezone=SYDNEY,
-)
-
 JOBS = [incremental_sync_job, nightly_reconciliation_job, historical_migration_job]
-SCHEDULES = [nightly_reconciliation_schedule]

@@ -1,4 +1,8 @@
-"""Dagster resources of capsule-xero beyond dlt, and the DuckDB resource under the home's lock."""
+"""Dagster resources of capsule-xero beyond dlt: the DuckDB file under the home's lock, and the rules file.
+
+Both read their settings when a step uses them, never when the code location loads, so a wrong
+setting or a broken rules file fails that step with its line while the location still loads.
+"""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,10 +12,16 @@ from typing import Optional
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from capsule_xero.home_lock import home_lock
 from capsule_xero.rules import Rules, load_rules
 from capsule_xero.settings import Settings
+
+# Every step that reads or writes the DuckDB file runs in this pool, whose limit is 1 (the instance's
+# dagster.yaml, cli/dagster_home.py): DuckDB takes one writing process per file
+# (docs/architecture.md#the-duckdb-file).
+DUCKDB_POOL = "duckdb"
 
 # A Dagster step that finds a CLI sync holding the home waits for it this long before it fails
 # saying who holds it (runs are queued work: waiting is better than an alert for a busy home).
@@ -39,11 +49,17 @@ class HomeDuckDBResource(DuckDBResource):
     a reconcile or writer step and a ``capsule-xero sync`` never write the file at once, and while a
     step writes, ``capsule-xero status`` knows a run holds it."""
 
+    database: str = Field(
+        default="",
+        description="The DuckDB file; empty: capsule_xero.duckdb in CAPSULE_XERO_HOME, read when a step opens it.",
+    )
+
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        home = Path(self.database).parent
+        path = Path(self.database) if self.database else Settings.from_env().duckdb_path
+        file = DuckDBResource(database=str(path), connection_config=self.connection_config)
         with (
-            home_lock(home, "Dagster run (reconcile or write step)", wait=DAGSTER_WAIT_SECONDS),
-            super().get_connection() as connection,
+            home_lock(path.parent, "Dagster run (reconcile or write step)", wait=DAGSTER_WAIT_SECONDS),
+            file.get_connection() as connection,
         ):
             yield connection

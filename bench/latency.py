@@ -796,7 +796,7 @@ def receiver_process(env: dict[str, str], logs: Path) -> Iterator[str]:
 
 def first_polling_cursor() -> str | None:
     """The polling sensor's watermark now: a daemon that had been running would hold it."""
-    from assets.sensors import capsule_changes_sensor
+    from assets.sensors.polling import capsule_changes_sensor
 
     return capsule_changes_sensor.evaluate_tick(dg.build_sensor_context(cursor=None)).cursor
 
@@ -841,7 +841,7 @@ def main() -> None:
     if not set(paths) <= {"webhook", "polling"}:
         parser.error("--paths takes webhook and/or polling")
 
-    from assets.webhook_sensor import webhook_events_sensor
+    from assets.sensors.webhooks import webhook_events_sensor
 
     product_webhook_seconds = float(webhook_events_sensor.minimum_interval_seconds or 0)
     dagster = args.runner == "dagster"
@@ -903,8 +903,8 @@ def run_path(config: PathConfig, path: str, rng: random.Random) -> PathResult:
     (reverse_etl/apply.py, RetryPolicy); from then on every plan carries that archive and waits for
     approval, so no later edit reaches Xero unattended.
     """
-    from assets.sensors import capsule_changes_sensor
-    from assets.webhook_sensor import webhook_events_sensor
+    from assets.sensors.polling import capsule_changes_sensor
+    from assets.sensors.webhooks import webhook_events_sensor
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)

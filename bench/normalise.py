@@ -2,17 +2,19 @@
 
     .venv/bin/python bench/normalise.py                      # 100k and 1M distinct values each
     .venv/bin/python bench/normalise.py --sizes 100000
-    git show HEAD:transform/normalise.py > /tmp/normalise_before.py
-    .venv/bin/python bench/normalise.py --before /tmp/normalise_before.py   # adds an earlier version
+    mkdir -p /tmp/before && git show 5accb2b:transform/normalise.py > /tmp/before/normalise.py \
+        && git show 5accb2b:transform/normalise.sql > /tmp/before/normalise.sql
+    .venv/bin/python bench/normalise.py --before /tmp/before/normalise.py   # adds an earlier version
 
 The values are the distinct raw values each function meets in the 1M-party world of
 ``bench/worlds.py`` (e-mails, phones, websites, ABNs and names of both sides; phones of Xero as the
 staging model assembles them), so the mix of clean, odd and garbage shapes is the generator's. A
 function with fewer distinct values than asked for runs on all it has (the count is printed).
 "row" registers each ``cx_*`` as the Python function called row by row
-(``register(con, sql_fast_paths=False)``), "fast" as the macros of ``transform/normalise.sql`` with the
-Python fallback. ``--before FILE`` adds a column for another version of ``transform/normalise.py``
-registered its own way (e.g. the committed one). Rows/s are on CPU seconds (all threads), steadier
+(``register_normalisers(con, sql_fast_paths=False)``), "fast" as the macros of
+``transform/sql/normalise.sql`` with the Python fallback. ``--before FILE`` adds a column for an
+earlier ``transform/normalise.py`` that registered itself (``register(con)``, as before issue 12,
+with its ``normalise.sql`` beside it). Rows/s are on CPU seconds (all threads), steadier
 than wall time on a shared machine; the wall-time speed-up is printed too.
 """
 
@@ -30,7 +32,7 @@ sys.path[:] = [str(_HERE.parent), str(_HERE)] + [p for p in sys.path if Path(p o
 
 import duckdb  # noqa: E402
 
-from transform import normalise  # noqa: E402
+from transform.sql import register_normalisers  # noqa: E402
 
 # function → the distinct raw values it is called on (both sides).
 INPUTS = {
@@ -76,7 +78,7 @@ def measure(world: Path, sizes: list[int], before: Path | None) -> None:
         spec.loader.exec_module(module)
         cons["before"] = module.register(duckdb.connect())
     for mode, fast in (("row", False), ("fast", True)):
-        cons[mode] = normalise.register(duckdb.connect(), sql_fast_paths=fast)
+        cons[mode] = register_normalisers(duckdb.connect(), sql_fast_paths=fast)
     for con in cons.values():
         con.execute("attach ? as w (read_only)", [str(world)])
     columns = "".join(f" {mode + ' rows/cpu-s':>20}" for mode in cons)
@@ -115,7 +117,10 @@ def main() -> None:
         help="world cache",
     )
     parser.add_argument(
-        "--before", type=Path, default=None, help="an earlier transform/normalise.py to compare"
+        "--before",
+        type=Path,
+        default=None,
+        help="an earlier transform/normalise.py (with register) to compare",
     )
     args = parser.parse_args()
     import worlds

@@ -24,8 +24,8 @@ from pathlib import Path
 import duckdb
 
 from reverse_etl.ledger.schema import ensure_ledger
-from transform.plan_tables import PLAN_MODELS
 from transform.sql import build, model_params, register_functions
+from transform.stages import PLAN_MODELS
 
 RULES = {
     "contact_number_prefix": "CAP-",

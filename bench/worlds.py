@@ -65,7 +65,8 @@ sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resol
 
 import duckdb  # noqa: E402
 
-from transform.normalise import ABN_WEIGHTS, FREE_MAIL_DOMAINS  # noqa: E402
+from transform.domains import FREE_MAIL_DOMAINS  # noqa: E402
+from transform.normalise import ABN_WEIGHTS  # noqa: E402
 
 WORLD_VERSION = 2
 ID_STRIDE = 10_000_000

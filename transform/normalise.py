@@ -1,9 +1,10 @@
-"""Normalisers the staging SQL calls: text, names, e-mails, domains, AU phones, ABNs and folded names.
+"""Normalisers the staging SQL calls: text, names, e-mails, AU phones, ABNs and folded names.
 
 Every function here is pure and total: it never raises (whatever the input, ``None`` and any unicode
 included), returns ``None`` when there is nothing usable, and is idempotent (``f(f(x)) == f(x)`` where
-the output is of the input's kind). ``register(con)`` exposes each to DuckDB as ``cx_<name>``: a
-macro (``normalise.sql``) that answers the common shapes in SQL and asks these functions the rest.
+the output is of the input's kind). Domains and free mail are in transform/domains.py.
+``transform.sql.register_normalisers(con)`` exposes each to DuckDB as ``cx_<name>``: a macro
+(transform/sql/normalise.sql) that answers the common shapes in SQL and asks these functions the rest.
 
 Plain Python on purpose (no dagster import): staging SQL, pandera checks and tests all call the same
 code. ``abn_problem`` names the rule a bad ABN breaks, for the quarantine table.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from pathlib import Path
 from typing import Any
 
 import phonenumbers
@@ -22,20 +22,18 @@ import phonenumbers
 __all__ = [
     "ABN_PROBLEMS",
     "ABN_WEIGHTS",
-    "FREE_MAIL_DOMAINS",
+    "HOST_RE",
     "LEGAL_SUFFIXES",
     "abn",
     "abn_problem",
     "clean_name",
     "clean_text",
-    "company_domain",
     "email",
     "email_domain",
     "fold_name",
-    "is_free_mail",
     "phone_e164",
-    "register",
-    "website_domain",
+    "phone_e164_au",
+    "phone_e164_au_or_blank",
 ]
 
 # ----------------------------------------------------------------------------------------------- text
@@ -82,7 +80,7 @@ def clean_text(value: Any) -> str | None:
 
 def clean_name(value: Any) -> str | None:
     """A name as it may be compared and sent: ``clean_text`` with every run of whitespace one space
-    (Xero is reported to refuse a Name with repeated spaces, FACTS §5)."""
+    (Xero is reported to refuse a Name with repeated spaces: docs/api-facts.md#xero-contact-fields-and-limits)."""
     text = clean_text(value)
     if text is None:
         return None
@@ -94,7 +92,7 @@ def clean_name(value: Any) -> str | None:
 # A host name: dot-separated ASCII labels (letters, digits, inner hyphens), a top-level domain of
 # at least two letters (or an IDNA ``xn--`` label). Lower case only: callers lower-case first.
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_HOST_RE = re.compile(rf"(?:{_LABEL}\.)+(?:[a-z]{{2,63}}|xn--[a-z0-9-]{{1,59}})")
+HOST_RE = re.compile(rf"(?:{_LABEL}\.)+(?:[a-z]{{2,63}}|xn--[a-z0-9-]{{1,59}})")
 # The local part: printable ASCII except whitespace, "@", quotes, brackets and separators that no
 # mailbox a person types would contain; dot rules are checked separately.
 _LOCAL_RE = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+")
@@ -117,7 +115,7 @@ def email(value: Any) -> str | None:
     local, _, domain = text.partition("@")
     if not _LOCAL_RE.fullmatch(local) or ".." in local or local.startswith(".") or local.endswith("."):
         return None
-    if len(text) > 254 or not _HOST_RE.fullmatch(domain):
+    if len(text) > 254 or not HOST_RE.fullmatch(domain):
         return None
     return text
 
@@ -126,140 +124,6 @@ def email_domain(value: Any) -> str | None:
     """The domain of a plausible e-mail address (lower case), else None."""
     address = email(value)
     return address.partition("@")[2] if address else None
-
-
-# -------------------------------------------------------------------------------------------- website
-
-_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://")
-
-
-def website_domain(value: Any) -> str | None:
-    """The host of a website, lower case, without scheme, leading ``www.``, user, port or path.
-
-    ``"https://www.Example.com.au/about"`` → ``"example.com.au"``; ``"http://example.com:8080"`` →
-    ``"example.com"``. Unicode hosts become their IDNA (``xn--``) form. None when no plausible host.
-    """
-    if not isinstance(value, str):
-        return None
-    text = value.strip().lower()
-    text = _SCHEME_RE.sub("", text, count=1)
-    text = text.removeprefix("//")
-    text = re.split(r"[/?#\\]", text, maxsplit=1)[0]  # path, query, fragment
-    text = text.rpartition("@")[2]  # user:password@
-    text = text.partition(":")[0].rstrip(".")  # port; the root-zone dot
-    while text.startswith("www."):
-        text = text[4:]
-    if not text.isascii():
-        try:
-            text = text.encode("idna").decode("ascii")
-        except Exception:  # the codec raises UnicodeError, ValueError ... on odd labels
-            return None
-    if len(text) > 253 or not _HOST_RE.fullmatch(text):
-        return None
-    return text
-
-
-# ------------------------------------------------------------------------------------------ free mail
-
-FREE_MAIL_DOMAINS: frozenset[str] = frozenset(
-    {
-        # global webmail
-        "gmail.com",
-        "googlemail.com",
-        "outlook.com",
-        "outlook.com.au",
-        "hotmail.com",
-        "hotmail.com.au",
-        "hotmail.co.uk",
-        "hotmail.co.nz",
-        "live.com",
-        "live.com.au",
-        "live.co.uk",
-        "msn.com",
-        "windowslive.com",
-        "yahoo.com",
-        "yahoo.com.au",
-        "yahoo.co.uk",
-        "yahoo.co.nz",
-        "ymail.com",
-        "rocketmail.com",
-        "icloud.com",
-        "me.com",
-        "mac.com",
-        "aol.com",
-        "protonmail.com",
-        "protonmail.ch",
-        "proton.me",
-        "pm.me",
-        "gmx.com",
-        "gmx.net",
-        "mail.com",
-        "zoho.com",
-        "zohomail.com",
-        "fastmail.com",
-        "fastmail.fm",
-        "hey.com",
-        "tutanota.com",
-        "yandex.com",
-        "qq.com",
-        "163.com",
-        "126.com",
-        "naver.com",
-        # Australian ISPs' mailboxes
-        "bigpond.com",
-        "bigpond.net.au",
-        "bigpond.com.au",
-        "telstra.com",
-        "optusnet.com.au",
-        "optus.com.au",
-        "iinet.net.au",
-        "internode.on.net",
-        "tpg.com.au",
-        "westnet.com.au",
-        "dodo.com.au",
-        "ozemail.com.au",
-        "adam.com.au",
-        "aapt.net.au",
-        "exetel.com.au",
-        "netspace.net.au",
-        "people.net.au",
-        "primus.com.au",
-        "spin.net.au",
-        "chariot.net.au",
-        # New Zealand ISPs' mailboxes
-        "xtra.co.nz",
-        "slingshot.co.nz",
-        "orcon.net.nz",
-        "clear.net.nz",
-    }
-)
-
-
-def _domain_of(value: Any) -> str | None:
-    """The domain of an e-mail address (when ``value`` looks like one) or of a website."""
-    if not isinstance(value, str):
-        return None
-    if "@" in value and "://" not in value:
-        # website_domain again so that "sam@www.x.com.au" and "www.x.com.au" give one domain
-        return website_domain(email_domain(value))
-    return website_domain(value)
-
-
-def is_free_mail(domain: Any) -> bool:
-    """True when ``domain`` (or the domain of an e-mail address / website) is a free-mail provider's."""
-    host = _domain_of(domain)
-    return host is not None and host in FREE_MAIL_DOMAINS
-
-
-def _is_free_mail_or_null(domain: Any) -> bool | None:
-    """``is_free_mail`` with NULL in → NULL out, for SQL."""
-    return None if domain is None else is_free_mail(domain)
-
-
-def company_domain(value: Any) -> str | None:
-    """The domain of an e-mail address or website, unless it is free mail (then None)."""
-    host = _domain_of(value)
-    return None if host is None or host in FREE_MAIL_DOMAINS else host
 
 
 # ---------------------------------------------------------------------------------------------- phone
@@ -315,7 +179,7 @@ def _phone_e164(value: str, region: str, strict: bool) -> str | None:
 # not: see phone_e164); 1300/1800 and 13 xx xx numbers, with or without +61 (valid throughout); eight
 # digits without an area code (never valid; "61…" excluded, libphonenumber reads some as +61 13 …).
 # Each gives exactly what _parse_phone gives: every four-digit prefix was compared, and
-# tests/transform/test_normalise.py keeps comparing with hypothesis. transform/normalise.sql mirrors them.
+# tests/transform/test_normalise.py keeps comparing with hypothesis. transform/sql/normalise.sql mirrors them.
 _AU_FAST_RE = re.compile(r"(?:\+610?|0)?([23478]\d{8})|(?:\+61)?(1[38]00\d{6}|13\d{4})")
 _AU_NO_AREA_CODE_RE = re.compile(r"(?:[2-57-9]\d|6[02-9])\d{6}")
 _PHONE_SEPARATORS_RE = re.compile(r"[ \t().\-/]+")
@@ -353,13 +217,13 @@ def _parse_phone(text: str, region: str, strict: bool) -> str | None:
         return None
 
 
-def _phone_e164_au(value: Any) -> str | None:
+def phone_e164_au(value: Any) -> str | None:
     """``phone_e164`` with the AU default, one argument (DuckDB counts the Python parameters)."""
     return phone_e164(value)
 
 
-def _phone_e164_au_or_blank(value: Any) -> str:
-    """``_phone_e164_au`` with "" for no number: the SQL fast path's fallback (see normalise.sql)."""
+def phone_e164_au_or_blank(value: Any) -> str:
+    """``phone_e164_au`` with "" for no number: the SQL fast path's fallback (transform/sql/normalise.sql)."""
     return phone_e164(value) or ""
 
 
@@ -485,60 +349,3 @@ def fold_name(value: Any) -> str | None:
         else:
             tokens.pop()
     return " ".join(tokens) or None
-
-
-# --------------------------------------------------------------------------------------------- DuckDB
-
-_MACROS_SQL = Path(__file__).resolve().with_name("normalise.sql")
-_PYTHON_FUNCTIONS = {
-    "text": clean_text,
-    "name": clean_name,
-    "email": email,
-    "email_domain": email_domain,
-    "website_domain": website_domain,
-    "company_domain": company_domain,
-    "phone_e164": _phone_e164_au,
-    "abn": abn,
-    "abn_problem": abn_problem,
-    "fold_name": fold_name,
-}
-
-
-def _sql_literals(values: frozenset[str]) -> str:
-    return "(" + ", ".join("'" + value.replace("'", "''") + "'" for value in sorted(values)) + ")"
-
-
-def register(con: Any, *, sql_fast_paths: bool = True) -> Any:
-    """Register every normaliser on a ``duckdb.DuckDBPyConnection`` as ``cx_<name>``; returns ``con``.
-
-    NULL in → NULL out; ``cx_phone_e164`` uses the AU default region. With ``sql_fast_paths`` (the
-    default) the text normalisers are macros (``normalise.sql``) that answer the common shapes in SQL,
-    vectorised and on every thread, and hand the rest to these Python functions (registered as
-    ``normalise_py_<name>``): the same answers for 1.3-9x less CPU per value than calling Python row
-    by row (bench/normalise.py), spread over DuckDB's threads. Without it, each ``cx_<name>`` is
-    the Python function called row by row (the reference the tests compare with).
-    """
-    from duckdb import sqltypes  # local: importing this module must not need duckdb
-
-    text, boolean = sqltypes.VARCHAR, sqltypes.BOOLEAN
-    prefix = "normalise_py_" if sql_fast_paths else "cx_"
-    # SPECIAL: the functions see NULL (as None) and may return NULL; with DEFAULT, DuckDB refuses a
-    # NULL answer to a non-NULL input, and "no usable value" is exactly that. Side-effect free, so the
-    # optimiser may fold and reuse results.
-    for name, function in _PYTHON_FUNCTIONS.items():
-        con.create_function(
-            prefix + name, function, [text], text, null_handling="special", side_effects=False
-        )
-    con.create_function(
-        "cx_is_free_mail", _is_free_mail_or_null, [text], boolean, null_handling="special", side_effects=False
-    )
-    if sql_fast_paths:
-        con.create_function(
-            "normalise_py_phone_e164_or_blank", _phone_e164_au_or_blank, [text], text, side_effects=False
-        )
-        # The lists are this module's constants, spelled as SQL literals (a macro takes no parameters).
-        macros = _MACROS_SQL.read_text()
-        macros = macros.replace("{free_mail_domains}", _sql_literals(FREE_MAIL_DOMAINS))
-        macros = macros.replace("{legal_suffixes_pattern}", "|".join(sorted(LEGAL_SUFFIXES)))
-        con.execute(macros)
-    return con

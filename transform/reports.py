@@ -1,4 +1,5 @@
-"""Reports: SQL views in schema ``reports`` (DESIGN.md, data flow 8), one per ``transform/sql/reports/*.sql``.
+"""Reports: SQL views in schema ``reports``, one per ``transform/sql/reports/*.sql``
+(docs/architecture.md#data-flow, step 10, Report).
 
 The views live in the DuckDB file, so anything that can read the file can read them (the CLI, the
 duckdb shell, a notebook). ``create_report_views`` makes them after each reconcile; a report whose

@@ -1,8 +1,12 @@
-"""The whole reconcile, stage by stage, as plain functions (no Dagster): the assets run these one
-stage per asset, and ``capsule-xero sync`` and the benchmarks run them all in order.
+"""The reconcile as ONE ordered list of stages (``STAGES``), each a plain function (no Dagster here).
 
-Order and tables: transform/sql/reconcile/README.md. Every stage rebuilds its tables from the ones
-before it; only the ``ledger`` schema (what this tool wrote) is never rebuilt.
+``capsule-xero sync`` and the benchmarks run them all in order with ``reconcile``; the Dagster code
+location has one asset per stage (assets/staging.py, assets/reconcile.py) whose key, upstream assets
+and work come from this list, so both paths build the same tables. A stage is named after its main
+table (``schema.table``, the asset key ``schema/table``); ``after`` names what must be built before it:
+tables of earlier stages, or ``raw.*`` tables the extract loads. Every stage rebuilds its tables from
+those; only the ``ledger`` schema (what this tool wrote) is never rebuilt. What each table holds:
+transform/sql/reconcile/README.md.
 """
 
 from __future__ import annotations
@@ -15,17 +19,50 @@ from typing import Any
 
 import duckdb
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules import COMPARED_FIELDS, Rules
 from reverse_etl.ledger.schema import ensure_ledger
-from transform.plan_tables import build_plan_tables
-from transform.reports import create_report_views
+from transform.planned_rejects import build_planned_rejects
+from transform.quarantine import build_quarantine
+from transform.reports import REPORTS, create_report_views
 from transform.rules_sql import apply_transforms, build_sync_scope
 from transform.sql import build
-from transform.validation import build_planned_rejects, build_quarantine
 
 # A first run notes only the last 30 days of opportunities, cases and tasks: a first migration must
 # not flood every Xero contact's History with years of CRM activity.
 HISTORY_LOOKBACK = timedelta(days=30)
+
+# The plan's models, in the order each reads the ones before it (transform/sql/reconcile/README.md).
+PLAN_MODELS = (
+    "contact_targets",
+    "contact_diffs",
+    "conflict_settlements",
+    "operation_drafts",
+    "preflight_problems",
+    "contact_operations",
+)
+CONFLICT_POLICIES = ("newest_wins", "capsule_wins", "xero_wins", "manual")
+NAME_COLLISION_POLICIES = ("suffix", "link", "review")
+
+Build = Callable[[duckdb.DuckDBPyConnection, Rules, Mapping[str, Any]], dict[str, int]]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the reconcile: its name, the tables it (re)builds, what comes before it, and how."""
+
+    name: str
+    build: Build
+    after: tuple[str, ...]
+    tables: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.tables:
+            object.__setattr__(self, "tables", (self.name,))
+
+    @property
+    def summary(self) -> str:
+        """The first line of the build function's docstring: what the stage's table holds."""
+        return (self.build.__doc__ or self.name).strip().splitlines()[0]
 
 
 def sql_params(rules: Rules, now: datetime | None = None) -> dict[str, Any]:
@@ -33,54 +70,198 @@ def sql_params(rules: Rules, now: datetime | None = None) -> dict[str, Any]:
     return rules.sql_params() | {"history_since": (now or datetime.now(UTC)) - HISTORY_LOOKBACK}
 
 
-def stage(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any]) -> dict[str, int]:
-    """Staging rows of both systems and the quarantine of broken rows."""
-    ensure_ledger(con)  # staging.capsule_parties reads this tool's own write-backs to Capsule
-    counts = {
-        "staging.capsule_parties": build(con, "staging", "capsule_parties", params),
-        "staging.xero_contacts": build(con, "staging", "xero_contacts", params),
-    }
+# ------------------------------------------------------------------------------------------ staging
+
+
+def capsule_parties(
+    con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """One row per Capsule party: valid e-mail, E.164 phone, checked ABN, company domain, folded name."""
+    ensure_ledger(con)  # the model reads this tool's own write-backs to Capsule
+    return {"staging.capsule_parties": build(con, "staging", "capsule_parties", params)}
+
+
+def xero_contacts(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
+    """One row per Xero contact (archived included): ABN from TaxNumber, E.164 phones, folded name."""
+    return {"staging.xero_contacts": build(con, "staging", "xero_contacts", params)}
+
+
+def quarantine(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
+    """Capsule values and parties that break a row rule, with the rule, the field, the value and the effect."""
     rows, drift = build_quarantine(con)
-    counts["staging.quarantine"] = len(rows)
-    if drift:
-        counts["schema_drift"] = len(drift)
-    return counts
+    return {"staging.quarantine": len(rows), **({"schema_drift": len(drift)} if drift else {})}
 
 
-def match(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
-    """Which parties sync, which Xero contact each is, and the duplicates inside Xero."""
-    return {
-        "reconcile.sync_scope": build_sync_scope(con, rules),
-        "reconcile.contact_matches": build(con, "reconcile", "contact_matches", params),
-        "reconcile.xero_duplicates": build(con, "reconcile", "xero_duplicates", params),
-        "reconcile.owner_matches": build(con, "reconcile", "owner_matches", params),
-    }
+# ------------------------------------------------------------------------------------------- match
 
 
-def desire(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
-    """The Xero contact each party should become (after the rules' transforms), and Xero's in the same shape."""
-    counts = {"reconcile.mapped_contacts": build(con, "reconcile", "mapped_contacts", params)}
-    counts["reconcile.desired_contacts"] = apply_transforms(con, rules)
-    counts["reconcile.current_contacts"] = build(con, "reconcile", "current_contacts", params)
-    return counts
+def sync_scope(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
+    """Which Capsule parties the rules file lets sync, and for the others the condition that kept them out."""
+    return {"reconcile.sync_scope": build_sync_scope(con, rules)}
 
 
-def diff(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any]) -> dict[str, int]:
-    """Three-way diff, settlements, preflight, operations, History notes; then the report views."""
+def contact_matches(
+    con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Each syncable party's Xero contact: the rule that matched, its confidence, or why it waits for review."""
+    return {"reconcile.contact_matches": build(con, "reconcile", "contact_matches", params)}
+
+
+def xero_duplicates(
+    con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Active Xero contacts that look like one business (same ABN, e-mail or folded name): for review."""
+    return {"reconcile.xero_duplicates": build(con, "reconcile", "xero_duplicates", params)}
+
+
+def owner_matches(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
+    """Capsule owners matched to Xero users by e-mail; unmatched owners are reported, not guessed."""
+    return {"reconcile.owner_matches": build(con, "reconcile", "owner_matches", params)}
+
+
+# ------------------------------------------------------------------------------------------ desire
+
+
+def desired_contacts(
+    con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """The Xero contact each syncable party should become, after the rules file's transforms."""
+    mapped = build(con, "reconcile", "mapped_contacts", params)
+    return {"reconcile.mapped_contacts": mapped, "reconcile.desired_contacts": apply_transforms(con, rules)}
+
+
+def current_contacts(
+    con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Every Xero contact in the same canonical shape as the desired ones, managed groups only."""
+    return {"reconcile.current_contacts": build(con, "reconcile", "current_contacts", params)}
+
+
+# -------------------------------------------------------------------------------------------- diff
+
+
+def check_plan_params(params: Mapping[str, Any]) -> None:
+    """Refuse values the models would otherwise read as a silent default."""
+    if params["conflict_policy"] not in CONFLICT_POLICIES:
+        raise ValueError(
+            f"conflict_policy must be one of {CONFLICT_POLICIES}, not {params['conflict_policy']!r}"
+        )
+    if params["name_collision"] not in NAME_COLLISION_POLICIES:
+        raise ValueError(
+            f"name_collision must be one of {NAME_COLLISION_POLICIES}, not {params['name_collision']!r}"
+        )
+    unknown = set(params["xero_owned_fields"]) - set(COMPARED_FIELDS)
+    if unknown:
+        raise ValueError(f"xero_owned_fields names fields that are not compared: {sorted(unknown)}")
+
+
+def build_plan_tables(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any]) -> dict[str, int]:
+    """The plan's tables in ``reconcile``, from the desired and current contacts and the ledger.
+
+    ``params`` are the rules parameters (``Rules.sql_params()``); each model binds the ones it names.
+    Returns the row count of each table built (by table name), in build order.
+    """
+    check_plan_params(params)
     ensure_ledger(con)
+    return {table: build(con, "reconcile", table, params) for table in PLAN_MODELS}
+
+
+def contact_operations(
+    con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """The three-way diff settled by the conflict policy and the preflight: one operation per contact."""
     counts = {f"reconcile.{table}": rows for table, rows in build_plan_tables(con, params).items()}
+    # The planned-row rules run with the model so a plan can always leave their rejects out; the
+    # blocking Dagster check judges them.
     rejects, drift, _ = build_planned_rejects(con)
     counts["reconcile.planned_rejects"] = len(rejects)
     if drift:
         counts["plan_schema_drift"] = len(drift)
-    counts["reconcile.history_notes"] = build(con, "reconcile", "history_notes", params)
-    create_report_views(con)
     return counts
+
+
+def history_notes(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
+    """Summaries of new or changed opportunities, cases and tasks to add to each contact's History, never twice."""
+    ensure_ledger(con)
+    return {"reconcile.history_notes": build(con, "reconcile", "history_notes", params)}
+
+
+def report_views(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
+    """The ``reports`` schema views: reconciliation, review queue, data quality and the pending diff."""
+    unavailable = create_report_views(con)
+    return {"reports.views": len(REPORTS) - len(unavailable)}
+
+
+# ------------------------------------------------------------------------------------------ order
+
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "staging.capsule_parties",
+        capsule_parties,
+        after=("raw.capsule_parties", "raw.capsule_deleted_parties", "raw.capsule_users"),
+    ),
+    Stage("staging.xero_contacts", xero_contacts, after=("raw.xero_contacts",)),
+    Stage("staging.quarantine", quarantine, after=("staging.capsule_parties",)),
+    Stage("reconcile.sync_scope", sync_scope, after=("staging.capsule_parties",)),
+    Stage(
+        "reconcile.contact_matches",
+        contact_matches,
+        after=("reconcile.sync_scope", "staging.xero_contacts"),
+    ),
+    Stage("reconcile.xero_duplicates", xero_duplicates, after=("staging.xero_contacts",)),
+    Stage(
+        "reconcile.owner_matches",
+        owner_matches,
+        after=("raw.capsule_users", "raw.xero_users", "raw.capsule_parties", "raw.capsule_deleted_parties"),
+    ),
+    Stage(
+        "reconcile.desired_contacts",
+        desired_contacts,
+        after=("reconcile.contact_matches", "staging.quarantine"),
+        tables=("reconcile.mapped_contacts", "reconcile.desired_contacts"),
+    ),
+    Stage(
+        "reconcile.current_contacts",
+        current_contacts,
+        after=("staging.xero_contacts", "staging.capsule_parties"),
+    ),
+    Stage(
+        "reconcile.contact_operations",
+        contact_operations,
+        after=("reconcile.desired_contacts", "reconcile.current_contacts"),
+        tables=(*(f"reconcile.{model}" for model in PLAN_MODELS), "reconcile.planned_rejects"),
+    ),
+    Stage(
+        "reconcile.history_notes",
+        history_notes,
+        after=(
+            "reconcile.contact_matches",
+            "staging.quarantine",
+            "raw.capsule_opportunities",
+            "raw.capsule_kases",
+            "raw.capsule_tasks",
+            "raw.capsule_deleted_opportunities",
+            "raw.capsule_deleted_kases",
+        ),
+    ),
+    Stage(
+        "reports.views",
+        report_views,
+        after=(
+            "reconcile.contact_operations",
+            "reconcile.history_notes",
+            "reconcile.xero_duplicates",
+            "reconcile.owner_matches",
+        ),
+        tables=tuple(f"reports.{name}" for name in REPORTS),
+    ),
+)
+STAGE_BY_NAME = {stage.name: stage for stage in STAGES}
 
 
 @dataclass
 class ReconcileRun:
-    """Rows out and seconds taken by each stage of one reconcile."""
+    """Rows out (by table) and seconds taken (by stage) of one reconcile."""
 
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -93,20 +274,14 @@ def reconcile(
     now: datetime | None = None,
     on_stage: Callable[[str, float], None] | None = None,
 ) -> ReconcileRun:
-    """Stage → validate → match → desire → diff, in order, on one connection."""
+    """Every stage of ``STAGES``, in order, on one connection; ``on_stage(name, seconds)`` after each."""
     rules = rules or Rules()
     params = sql_params(rules, now)
     run = ReconcileRun()
-    stages: list[tuple[str, Callable[[], dict[str, int]]]] = [
-        ("stage", lambda: stage(con, params)),
-        ("match", lambda: match(con, rules, params)),
-        ("desire", lambda: desire(con, rules, params)),
-        ("diff", lambda: diff(con, params)),
-    ]
-    for name, step in stages:
+    for stage in STAGES:
         started = time.perf_counter()
-        run.rows.update(step())
-        run.seconds[name] = time.perf_counter() - started
+        run.rows.update(stage.build(con, rules, params))
+        run.seconds[stage.name] = time.perf_counter() - started
         if on_stage:
-            on_stage(name, run.seconds[name])
+            on_stage(stage.name, run.seconds[stage.name])
     return run

@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.alerting import alerts_sensor
+from assets.sensors.alerts import alerts_sensor
 from reverse_etl.ledger.schema import ensure_ledger
 from tests.reverse_etl.test_alerts import HttpReceiver, queue, store_plan
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.alerting import alerts_sensor
+from assets.sensors.alerts import alerts_sensor
 from reverse_etl.ledger.schema import ensure_ledger
 from tests.assets.test_alerting import home, http  # noqa: F401 - fixtures
 from tests.assets.test_extract_assets_and_the_home import running_sync

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_code_location_loads_with_no_credentials(monkeypatch) -> None:
@@ -10,4 +18,52 @@ def test_the_code_location_loads_with_no_credentials(monkeypatch) -> None:
         monkeypatch.delenv(name, raising=False)
     from assets.definitions import defs
 
-    dg.Definitions.validate_loadable(defs)
+    dg.Definitions.validate_loadable(defs())
+
+
+# Imports every module of the code location as `dagster dev` and every run worker do, watching the
+# environment: no setting may be read, and no file made, until the location is loaded (`defs()`).
+IMPORT_PROBE = r"""
+import importlib, json, os, pkgutil
+
+class Watched(dict):
+    read = []
+    def _saw(self, key):
+        if isinstance(key, str) and key.startswith(("CAPSULE_", "XERO_", "WEBHOOK_")):
+            Watched.read.append(key)
+    def __getitem__(self, key):
+        self._saw(key)
+        return super().__getitem__(key)
+    def get(self, key, default=None):
+        self._saw(key)
+        return super().get(key, default)
+    def __contains__(self, key):
+        self._saw(key)
+        return super().__contains__(key)
+
+os.environ = Watched(os.environ)
+import assets
+for module in pkgutil.walk_packages(assets.__path__, "assets."):
+    importlib.import_module(module.name)
+on_import = sorted(set(Watched.read))
+home_on_import = os.path.exists(os.environ["HOME_TO_WATCH"])
+import assets.definitions
+assets.definitions.defs()
+print(json.dumps({"on_import": on_import, "home_on_import": home_on_import, "on_load": sorted(set(Watched.read))}))
+"""
+
+
+def test_importing_the_code_location_reads_no_setting_and_creates_no_file(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = os.environ | {
+        "CAPSULE_XERO_HOME": str(home),
+        "HOME_TO_WATCH": str(home),
+        "CAPSULE_POLL_SECONDS": "30",
+    }
+    probe = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE], env=env, cwd=REPO, capture_output=True, text=True, timeout=240
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    seen = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert seen["on_import"] == [] and not seen["home_on_import"]
+    assert "CAPSULE_POLL_SECONDS" in seen["on_load"]  # loading reads the settings: the watch sees reads

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from dagster_dlt import DagsterDltResource
 
-from assets.extract import capsule_extract, xero_extract
+from assets.ingest import capsule_extract, xero_extract
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from sandbox.generator import generate

@@ -16,9 +16,8 @@ import httpx
 import pytest
 from dagster_dlt import DagsterDltResource
 
-from assets import extract as extract_assets
-from assets import resources
-from assets.extract import capsule_extract, xero_extract
+from assets import ingest, resources
+from assets.ingest import capsule_extract, xero_extract
 from assets.resources import HomeDuckDBResource
 from capsule_xero.home_lock import HomeBusy
 from capsule_xero.settings import Settings
@@ -100,7 +99,7 @@ def test_after_the_duckdb_file_is_lost_or_emptied_the_extract_assets_read_in_ful
 def test_an_extract_step_while_a_cli_sync_holds_the_home_fails_naming_that_sync(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(extract_assets, "DAGSTER_WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(ingest, "DAGSTER_WAIT_SECONDS", 0.5)
     with running_sync(home) as sync:
         result = materialise(capsule_extract)
     assert not result.success

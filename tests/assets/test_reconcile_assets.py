@@ -9,14 +9,10 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.reconciling import RECONCILE_ASSETS, RECONCILE_CHECKS, sync_scope
+from assets.checks import CHECKS
+from assets.reconcile import RECONCILE_ASSETS, sync_scope
 from assets.resources import RulesResource
-from assets.staging import (
-    capsule_parties_follow_the_row_rules,
-    staging_capsule_parties,
-    staging_quarantine,
-    staging_xero_contacts,
-)
+from assets.staging import staging_capsule_parties, staging_quarantine, staging_xero_contacts
 from sandbox.generator import Dataset
 
 
@@ -39,8 +35,7 @@ def _materialise(copy: Path, rules_file: Path | None = None) -> dg.ExecuteInProc
             staging_xero_contacts,
             staging_quarantine,
             *RECONCILE_ASSETS,
-            capsule_parties_follow_the_row_rules,
-            *RECONCILE_CHECKS,
+            *CHECKS,
         ],
         resources={
             "duckdb": DuckDBResource(database=str(copy)),
@@ -122,7 +117,7 @@ def test_the_writer_asset_stores_a_plan_and_writes_nothing_by_default(
 ) -> None:
     import duckdb
 
-    from assets.writing import xero_contacts_written
+    from assets.writeback import xero_contacts_written
 
     _, con, _ = world
     copy = _copy(con, tmp_path)

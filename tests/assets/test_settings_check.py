@@ -15,8 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 PROBE = r"""
 import json, sys
 import dagster as dg
-from assets.definitions import defs
+import assets.definitions
 
+defs = assets.definitions.defs()  # what loading the code location calls
 dg.Definitions.validate_loadable(defs)
 repo = defs.get_repository_def()
 sensors = {s.name: s for s in repo.sensor_defs}
@@ -34,6 +35,10 @@ if "capsule_xero_settings" in sensors:
         messages.append(error.message)
         error = error.cause
     out["failure"] = "\n".join(messages)
+else:
+    # One step that writes the DuckDB file (the report views): the first file in the home.
+    views = defs.resolve_assets_def(dg.AssetKey(["reports", "views"]))
+    out["step_succeeded"] = dg.materialize([views]).success  # with the location's own resources
 print(json.dumps(out))
 """
 
@@ -80,4 +85,5 @@ def test_with_right_settings_the_real_sensors_and_schedules_load_and_the_home_is
     shown = load(tmp_path)
     assert "capsule_changes_sensor" in shown["sensors"] and "capsule_xero_settings" not in shown["sensors"]
     assert shown["schedules"] == ["nightly_reconciliation_schedule"]
+    assert shown["step_succeeded"]
     assert (tmp_path / "home").stat().st_mode & 0o777 == 0o700

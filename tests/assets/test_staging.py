@@ -132,7 +132,7 @@ def test_a_party_only_ever_seen_as_a_tombstone_still_stages_so_its_contact_can_b
 def test_parties_breaking_a_rule_are_quarantined_with_the_rule_field_and_value(
     world: tuple[Dataset, Any, int],
 ) -> None:
-    from transform.validation import quarantine, staged_parties
+    from transform.quarantine import quarantine, staged_parties
 
     dataset, con, _ = world
     rows, drift = quarantine(staged_parties(con))
@@ -155,7 +155,7 @@ def test_parties_breaking_a_rule_are_quarantined_with_the_rule_field_and_value(
 def test_a_missing_or_retyped_staged_column_is_schema_drift_not_a_quarantined_row(
     world: tuple[Dataset, Any, int],
 ) -> None:
-    from transform.validation import quarantine
+    from transform.quarantine import quarantine
 
     _, con, _ = world
     parties = con.sql("select * from staging.capsule_parties").df()
@@ -169,12 +169,9 @@ def test_the_row_rule_check_passes_on_a_typical_world_and_fails_when_most_rows_a
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
+    from assets.checks import capsule_parties_follow_the_row_rules
     from assets.resources import RulesResource
-    from assets.staging import (
-        capsule_parties_follow_the_row_rules,
-        staging_capsule_parties,
-        staging_quarantine,
-    )
+    from assets.staging import staging_capsule_parties, staging_quarantine
 
     _, con, _ = world
     con.execute("checkpoint")
@@ -216,7 +213,8 @@ def test_the_row_rule_check_passes_on_a_typical_world_and_fails_when_most_rows_a
 def test_an_idle_sync_with_nothing_staged_or_planned_passes_validation_without_drift(
     world: tuple[Dataset, Any, int],
 ) -> None:
-    from transform.validation import planned_rows, quarantine, reject_planned, staged_parties
+    from transform.planned_rejects import planned_rows, reject_planned
+    from transform.quarantine import quarantine, staged_parties
 
     _, con, _ = world
     # DuckDB returns VARCHAR columns of an empty result as `object`; the checks must not read that

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from dagster._core.storage.tags import RUN_KEY_TAG
 
-from assets.webhook_sensor import JOB_NAME, SENSORS_WEBHOOKS, webhook_events_sensor
+from assets.sensors.webhooks import JOB_NAME, webhook_events_sensor
 from capsule_xero.settings import SecretStr
 from capsule_xero.spool import Spool
 from capsule_xero.webhooks import WebhookReceiver, xero_signature
@@ -240,7 +240,7 @@ def test_restarting_the_daemon_at_any_point_of_a_tick_loses_no_event(
 def test_a_flood_is_split_into_runs_of_at_most_the_batch_limit(
     spool: Spool, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("assets.webhook_sensor.MAX_EVENTS_PER_RUN", 3)
+    monkeypatch.setattr("assets.sensors.webhooks.MAX_EVENTS_PER_RUN", 3)
     spooled = spool_xero_events(spool, 5)
     daemon = Daemon(instance)
 
@@ -346,6 +346,6 @@ def test_the_sensor_targets_the_incremental_sync_job_by_name() -> None:
     def incremental_sync() -> None:
         noop()
 
-    defs = dg.Definitions(jobs=[incremental_sync], sensors=SENSORS_WEBHOOKS)
+    defs = dg.Definitions(jobs=[incremental_sync], sensors=[webhook_events_sensor])
     sensor = defs.resolve_sensor_def("webhook_events_sensor")
     assert sensor.job_name == "incremental_sync_job"

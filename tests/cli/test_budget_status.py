@@ -12,7 +12,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from assets.alerting import alerts_sensor
+from assets.sensors.alerts import alerts_sensor
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from dagster_dlt import DagsterDltResource
 
-from assets.extract import xero_extract
+from assets.ingest import xero_extract
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login

@@ -19,7 +19,7 @@ import pytest
 
 from capsule_xero.rules import COMPARED_FIELDS
 from reverse_etl.ledger.schema import ensure_ledger
-from transform.plan_tables import build_plan_tables
+from transform.stages import build_plan_tables
 
 SYNCED_AT = datetime(2026, 6, 20, 9, 0, tzinfo=UTC)
 EARLIER = SYNCED_AT + timedelta(days=1)

@@ -215,7 +215,7 @@ def test_after_the_plan_is_written_a_rerun_plans_nothing(
     three_way: World, tmp_path: Path, policy: str
 ) -> None:
     from tests.transform.test_diff import Scene, simulate_write
-    from transform.plan_tables import build_plan_tables
+    from transform.stages import build_plan_tables
 
     dataset, con, _ = three_way
     copy = _copy(con, tmp_path / "rerun.duckdb")

@@ -1,4 +1,5 @@
-"""Owners and History notes: the two things Xero contacts have no field for (DESIGN.md mapping).
+"""Owners and History notes: the two things Xero contacts have no field for
+(docs/mapping.md#contact-groups-tags-and-owners, docs/mapping.md#history-notes-opportunities-cases-and-tasks).
 
 ``reconcile.owner_matches`` is checked against the generated world's owner cases (CASES.md "Owners and
 users"); ``reconcile.history_notes`` on small hand-made tables, where each test says which items a

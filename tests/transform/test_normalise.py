@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from sandbox.generator import abn as generator_abn
 from sandbox.generator import generate, phones
 from sandbox.generator.capsule import DEF_ABN
+from transform import domains
 from transform import normalise as n
+from transform.sql import register_normalisers
 
 E164_RE = re.compile(r"^\+\d{8,15}$")
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -258,7 +260,7 @@ def test_emails_are_trimmed_lower_cased_and_only_kept_when_plausible(
     ],
 )
 def test_website_domains_lose_scheme_www_port_and_path(typed: str | None, expected: str | None) -> None:
-    assert n.website_domain(typed) == expected
+    assert domains.website_domain(typed) == expected
 
 
 @pytest.mark.parametrize(
@@ -282,14 +284,14 @@ def test_website_domains_lose_scheme_www_port_and_path(typed: str | None, expect
 def test_free_mail_domains_never_count_as_company_domains(
     value: str | None, free: bool, company: str | None
 ) -> None:
-    assert n.is_free_mail(value) is free
-    assert n.company_domain(value) == company
+    assert domains.is_free_mail(value) is free
+    assert domains.company_domain(value) == company
 
 
 def test_the_free_mail_list_holds_the_providers_casesmd_names() -> None:
     named = {"gmail.com", "outlook.com", "hotmail.com", "yahoo.com.au", "bigpond.com", "bigpond.net.au"}
-    assert named | {"optusnet.com.au", "icloud.com"} <= n.FREE_MAIL_DOMAINS
-    assert all(domain == n.website_domain(domain) for domain in n.FREE_MAIL_DOMAINS)
+    assert named | {"optusnet.com.au", "icloud.com"} <= domains.FREE_MAIL_DOMAINS
+    assert all(domain == domains.website_domain(domain) for domain in domains.FREE_MAIL_DOMAINS)
 
 
 # ---------------------------------------------------------------------------------------- properties
@@ -298,15 +300,17 @@ TEXT_NORMALISERS = [
     n.clean_text,
     n.clean_name,
     n.email,
-    n.website_domain,
-    n.company_domain,
+    domains.website_domain,
+    domains.company_domain,
     n.phone_e164,
     n.abn,
     n.fold_name,
 ]
 
 
-@pytest.mark.parametrize("normaliser", [*TEXT_NORMALISERS, n.email_domain, n.abn_problem, n.is_free_mail])
+@pytest.mark.parametrize(
+    "normaliser", [*TEXT_NORMALISERS, n.email_domain, n.abn_problem, domains.is_free_mail]
+)
 @PROPERTY
 @given(value=st.one_of(ANY_TEXT, PHONE_LIKE, ABN_LIKE, EMAIL_LIKE, NAME_LIKE, st.integers(), st.binary()))
 def test_no_normaliser_ever_raises(normaliser, value) -> None:
@@ -328,9 +332,9 @@ def test_an_email_domain_is_a_website_domain_and_free_or_company(value) -> None:
     domain = n.email_domain(value)
     if domain is None:
         return
-    host = n.website_domain(domain)
+    host = domains.website_domain(domain)
     assert host is not None and host in domain
-    assert n.company_domain(value) == (None if n.is_free_mail(domain) else host)
+    assert domains.company_domain(value) == (None if domains.is_free_mail(domain) else host)
 
 
 @PROPERTY
@@ -430,9 +434,9 @@ SQL_FUNCTIONS = {
     "cx_name": n.clean_name,
     "cx_email": n.email,
     "cx_email_domain": n.email_domain,
-    "cx_website_domain": n.website_domain,
-    "cx_company_domain": n.company_domain,
-    "cx_is_free_mail": n.is_free_mail,
+    "cx_website_domain": domains.website_domain,
+    "cx_company_domain": domains.company_domain,
+    "cx_is_free_mail": domains.is_free_mail,
     "cx_phone_e164": n.phone_e164,
     "cx_abn": n.abn,
     "cx_abn_problem": n.abn_problem,
@@ -452,7 +456,7 @@ def test_the_duckdb_functions_answer_like_the_python_ones_nulls_included(sql_fas
         "N/A",
         None,
     ]
-    con = n.register(duckdb.connect(), sql_fast_paths=sql_fast_paths)
+    con = register_normalisers(duckdb.connect(), sql_fast_paths=sql_fast_paths)
     con.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
     con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
     select = ", ".join(f"{name}(v)" for name in SQL_FUNCTIONS)
@@ -475,7 +479,7 @@ def test_the_duckdb_functions_answer_like_the_python_ones_nulls_included(sql_fas
 
 # ------------------------------------------------------------------------------ DuckDB's fast paths
 
-# register() answers the common shapes in SQL (transform/normalise.sql) and hands the rest to Python:
+# register_normalisers() answers the common shapes in SQL (transform/sql/normalise.sql) and hands the rest to Python:
 # on any input, the macro and the Python function must agree. The strategies aim at the edges of
 # each fast path (ASCII or not, whitespace, separators, prefixes, the "+" and "00" rules, "www.",
 # user and port in URLs, legal suffixes and "the" around names) as well as at any text at all.
@@ -541,8 +545,8 @@ FAST_PATHS = {
     "cx_name": (n.clean_name, st.one_of(ANY_TEXT, NAME_SHAPED, HOSTILE_TEXT, st.text(alphabet=PRINTABLE))),
     "cx_email": (n.email, st.one_of(ANY_TEXT, EMAIL_LIKE, st.emails(), st.text(alphabet=PRINTABLE))),
     "cx_email_domain": (n.email_domain, st.one_of(ANY_TEXT, EMAIL_LIKE, st.emails())),
-    "cx_website_domain": (n.website_domain, st.one_of(ANY_TEXT, URL_LIKE, st.text(alphabet=PRINTABLE))),
-    "cx_company_domain": (n.company_domain, st.one_of(ANY_TEXT, URL_LIKE, EMAIL_LIKE, st.emails())),
+    "cx_website_domain": (domains.website_domain, st.one_of(ANY_TEXT, URL_LIKE, st.text(alphabet=PRINTABLE))),
+    "cx_company_domain": (domains.company_domain, st.one_of(ANY_TEXT, URL_LIKE, EMAIL_LIKE, st.emails())),
     "cx_phone_e164": (n.phone_e164, st.one_of(ANY_TEXT, PHONE_SHAPED)),
     "cx_abn": (n.abn, st.one_of(ANY_TEXT, ABN_SHAPED, st.text(alphabet=PRINTABLE))),
     "cx_abn_problem": (n.abn_problem, st.one_of(ANY_TEXT, ABN_SHAPED, st.text(alphabet=PRINTABLE))),
@@ -552,7 +556,7 @@ FAST_PATHS = {
 
 @pytest.fixture(scope="module")
 def fast_con() -> duckdb.DuckDBPyConnection:
-    return n.register(duckdb.connect())
+    return register_normalisers(duckdb.connect())
 
 
 def _sql_answers(con: duckdb.DuckDBPyConnection, function: str, values: list[str | None]) -> list[object]:

@@ -19,11 +19,12 @@ import pytest
 
 from capsule_xero.rules import Rules
 from sandbox.generator import Dataset
-from transform.plan_tables import build_plan_tables
+from transform.planned_rejects import build_planned_rejects
+from transform.quarantine import build_quarantine
 from transform.reports import REPORTS, REPORTS_DIR, ReportUnavailable, create_report_views, read_report
 from transform.rules_sql import apply_transforms, build_sync_scope
 from transform.sql import build
-from transform.validation import build_planned_rejects, build_quarantine
+from transform.stages import build_plan_tables
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 

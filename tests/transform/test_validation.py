@@ -1,5 +1,5 @@
-"""The planned-row rules (transform/validation.py): the last guard before a write, one rule per thing Xero
-states it refuses (FACTS §4, §5; xero_accounting.yaml), each reject naming its rule and field."""
+"""The planned-row rules (transform/planned_rejects.py): the last guard before a write, one rule per thing Xero
+states it refuses (docs/api-facts.md#xero-errors, docs/api-facts.md#xero-contact-fields-and-limits), each reject naming its rule and field."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from transform import normalise
-from transform.validation import CANONICAL_EMAIL, _address_fits, _json_rule, _persons_fit, reject_planned
+from transform.planned_rejects import CANONICAL_EMAIL, _address_fits, _json_rule, _persons_fit, reject_planned
 
 ADDRESS = {
     "lines": ["12 Dock Rd"],

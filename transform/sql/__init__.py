@@ -2,6 +2,9 @@
 
 Models are plain ``select`` statements; ``build`` wraps them in ``create or replace table`` and
 binds their named parameters (``$abn_field`` ...), so nothing a user configures is pasted into SQL.
+The models call the ``cx_*`` functions: the normalisers of transform/normalise.py and
+transform/domains.py (``register_normalisers``, with the fast paths of ``normalise.sql``) and the
+shared macros of ``macros.sql``.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from duckdb import sqltypes
 
-from transform import normalise
+from transform import domains, normalise
 
 SQL_DIR = Path(__file__).resolve().parent
+NORMALISE_SQL = SQL_DIR / "normalise.sql"
 _PARAMETER_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
@@ -42,8 +47,71 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         "select count(*) from duckdb_functions() where function_name = 'cx_fold_name'"
     ).fetchall()
     if known[0][0] == 0:
-        normalise.register(con)
+        register_normalisers(con)
     register_macros(con)
+
+
+_NORMALISERS = {
+    "text": normalise.clean_text,
+    "name": normalise.clean_name,
+    "email": normalise.email,
+    "email_domain": normalise.email_domain,
+    "website_domain": domains.website_domain,
+    "company_domain": domains.company_domain,
+    "phone_e164": normalise.phone_e164_au,
+    "abn": normalise.abn,
+    "abn_problem": normalise.abn_problem,
+    "fold_name": normalise.fold_name,
+}
+
+
+def _sql_literals(values: frozenset[str]) -> str:
+    return "(" + ", ".join("'" + value.replace("'", "''") + "'" for value in sorted(values)) + ")"
+
+
+def register_normalisers(
+    con: duckdb.DuckDBPyConnection, *, sql_fast_paths: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """Register every normaliser on ``con`` as ``cx_<name>``; returns ``con``.
+
+    NULL in → NULL out; ``cx_phone_e164`` uses the AU default region. With ``sql_fast_paths`` (the
+    default) the text normalisers are macros (``normalise.sql``) that answer the common shapes in SQL,
+    vectorised and on every thread, and hand the rest to the Python functions (registered as
+    ``normalise_py_<name>``): the same answers for 1.3-9x less CPU per value than calling Python row
+    by row (bench/normalise.py), spread over DuckDB's threads. Without it, each ``cx_<name>`` is
+    the Python function called row by row (the reference the tests compare with).
+    """
+    text, boolean = sqltypes.VARCHAR, sqltypes.BOOLEAN
+    prefix = "normalise_py_" if sql_fast_paths else "cx_"
+    # SPECIAL: the functions see NULL (as None) and may return NULL; with DEFAULT, DuckDB refuses a
+    # NULL answer to a non-NULL input, and "no usable value" is exactly that. Side-effect free, so the
+    # optimiser may fold and reuse results.
+    for name, function in _NORMALISERS.items():
+        con.create_function(
+            prefix + name, function, [text], text, null_handling="special", side_effects=False
+        )
+    con.create_function(
+        "cx_is_free_mail",
+        domains.is_free_mail_or_null,
+        [text],
+        boolean,
+        null_handling="special",
+        side_effects=False,
+    )
+    if sql_fast_paths:
+        con.create_function(
+            "normalise_py_phone_e164_or_blank",
+            normalise.phone_e164_au_or_blank,
+            [text],
+            text,
+            side_effects=False,
+        )
+        # The lists are Python constants, spelled as SQL literals (a macro takes no parameters).
+        macros = NORMALISE_SQL.read_text()
+        macros = macros.replace("{free_mail_domains}", _sql_literals(domains.FREE_MAIL_DOMAINS))
+        macros = macros.replace("{legal_suffixes_pattern}", "|".join(sorted(normalise.LEGAL_SUFFIXES)))
+        con.execute(macros)
+    return con
 
 
 def register_macros(con: duckdb.DuckDBPyConnection) -> None:

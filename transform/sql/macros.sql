@@ -42,8 +42,9 @@ create or replace temp macro cx_region(value, country) as
         )
     end;
 
--- Xero has four address lines (AddressLine1-4, FACTS §5): a longer street keeps its first three lines
--- and joins the rest into the fourth, so nothing is dropped and the stored form compares equal.
+-- Xero has four address lines (AddressLine1-4, docs/api-facts.md#xero-contact-fields-and-limits): a
+-- longer street keeps its first three lines and joins the rest into the fourth, so nothing is dropped
+-- and the stored form compares equal.
 create or replace temp macro cx_fit_lines(lines) as
     case when len(lines) > 4 then lines[1:3] || [array_to_string(lines[4:], ', ')] else lines end;
 

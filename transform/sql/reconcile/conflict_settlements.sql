@@ -1,7 +1,7 @@
--- Every field difference the conflict policy settled (DESIGN.md, data flow 6: "every settlement is
--- logged"): changed in Xero only, changed on both sides, or different with no record of a write by
--- this tool (first migration, adopted hand-made contacts). Both timestamps are kept so a person can
--- see why newest_wins chose as it did.
+-- Every field difference the conflict policy settled (docs/mapping.md#conflict-policies: every
+-- settlement is logged): changed in Xero only, changed on both sides, or different with no record of a
+-- write by this tool (first migration, adopted hand-made contacts). Both timestamps are kept so a
+-- person can see why newest_wins chose as it did.
 -- Parameters: $conflict_policy.
 select
     party_id,

@@ -1,8 +1,8 @@
--- The three-way, per-field diff (DESIGN.md, data flow 6): for each Capsule party matched to a Xero
--- contact (active, or archived and about to be restored), one row per compared field whose desired
--- value (Capsule, D) differs from current Xero (C), with the value this tool last wrote (the ledger,
--- B) as the base. Every field goes through the same rules, in long format; a field equal on both
--- sides has no row. A new contact has nothing to compare: operation_drafts.sql sends its fields.
+-- The three-way, per-field diff (docs/mapping.md#the-three-way-diff): for each Capsule party matched to
+-- a Xero contact (active, or archived and about to be restored), one row per compared field whose
+-- desired value (Capsule, D) differs from current Xero (C), with the value this tool last wrote (the
+-- ledger, B) as the base. Every field goes through the same rules, in long format; a field equal on
+-- both sides has no row. A new contact has nothing to compare: operation_drafts.sql sends its fields.
 -- Parameters: $xero_owned_fields, $conflict_policy, $contact_number_prefix.
 with targets as (
     select party_id, contact_id, target_state, suffixed_name

@@ -1,8 +1,9 @@
--- Which Xero contact each syncable Capsule party is (DESIGN.md, data flow 4). Rules in order:
--- stored cross-reference, ContactNumber, ABN = TaxNumber, e-mail, e-mail domain (organisations,
--- never free mail), folded name. The first rule with a candidate wins; several candidates, an
--- ABN conflict, an archived look-alike, a contact claimed twice or a confidence under
--- $min_confidence go to review, never to an automatic write.
+-- Which Xero contact each syncable Capsule party is
+-- (docs/mapping.md#matching-which-xero-contact-a-party-is). Rules in order: stored cross-reference,
+-- ContactNumber, ABN = TaxNumber, e-mail, e-mail domain (organisations, never free mail), folded name.
+-- The first rule with a candidate wins; several candidates, an ABN conflict, an archived look-alike, a
+-- contact claimed twice or a confidence under $min_confidence go to review, never to an automatic
+-- write.
 -- A contact numbered after another Capsule party (staging: numbered_party_id) is never a candidate of
 -- the fuzzy rules.
 -- Parameters: $contact_number_prefix ('CAP-'), $min_confidence (0.6), $people_as_contacts (false).

@@ -1,10 +1,10 @@
--- The plan's operations (DESIGN.md, data flow 7): one row per desired contact and per Capsule
--- tombstone that has a Xero contact, after the preflight's settlements. operation is one of
+-- The plan's operations (docs/architecture.md#data-flow, step 6, Diff): one row per desired contact and
+-- per Capsule tombstone that has a Xero contact, after the preflight's settlements. operation is one of
 -- create | update | archive | restore | noop | review | hold. Only the fields named in changed_fields
--- are sent, each from its column (null clears the field); contact_number is the number the contact
--- has or will have. kept_fields are the fields that differ but keep Xero's value on purpose (policy,
--- Xero-owned field, foreign ContactNumber). A review row keeps the values it would have sent, for
--- the person deciding.
+-- are sent, each from its column (null clears the field); contact_number is the number the contact has
+-- or will have. kept_fields are the fields that differ but keep Xero's value on purpose (policy,
+-- Xero-owned field, foreign ContactNumber). A review row keeps the values it would have sent, for the
+-- person deciding.
 with settlements as (
     select
         party_id,

@@ -1,6 +1,7 @@
--- Which Xero contact each planned row concerns, and in what state (DESIGN.md, data flow 6): one row per
--- desired contact and per Capsule tombstone that still has a Xero contact. Everything after this
--- (diff, preflight, operations) keys on these rows, so none is lost on the way to the plan.
+-- Which Xero contact each planned row concerns, and in what state (docs/architecture.md#data-flow, step
+-- 6, Diff): one row per desired contact and per Capsule tombstone that still has a Xero contact.
+-- Everything after this (diff, preflight, operations) keys on these rows, so none is lost on the way to
+-- the plan.
 -- Parameters: $contact_number_prefix, $name_collision, $restore_archived_by_xero.
 with desired as (
     select party_id, contact_id, match_outcome, contact_number, name
@@ -60,7 +61,8 @@ desired_targets as (
             as target_rule,
         d.match_outcome,
         -- The name the suffix policy gives a contact whose name is taken: the ContactNumber keeps it
-        -- unique, the base is trimmed so the whole stays within Xero's 255 characters (FACTS §5).
+        -- unique, the base is trimmed so the whole stays within Xero's 255 characters
+        -- (docs/api-facts.md#xero-contact-fields-and-limits).
         rtrim(left(d.name, 255 - length(' (' || d.contact_number || ')'))) || ' (' || d.contact_number || ')'
             as suffixed_name
     from desired as d

@@ -1,11 +1,12 @@
--- The History note to add to each Xero contact (DESIGN.md mapping, "Cases / Opportunities / Tasks"):
--- Xero contacts have no custom fields, so new or changed Capsule opportunities, cases (kases) and
--- tasks travel as one short readable summary per party. One row per party with something new to say.
+-- The History note to add to each Xero contact
+-- (docs/mapping.md#history-notes-opportunities-cases-and-tasks): Xero contacts have no custom fields,
+-- so new or changed Capsule opportunities, cases (kases) and tasks travel as one short readable summary
+-- per party. One row per party with something new to say.
 --
 -- An item is one opportunity, kase or task in one state; its key is kind:id@updatedAt (UTC), so a
--- change makes a new key. Notes cannot be edited or deleted (xero FACTS §7), so an item whose key is
--- already in ledger.history_notes is never noted again, and note_hash (sha256 of the party id and the
--- item keys) lets the writer refuse to send the same note twice.
+-- change makes a new key. Notes cannot be edited or deleted (docs/api-facts.md#xero-history-notes), so
+-- an item whose key is already in ledger.history_notes is never noted again, and note_hash (sha256 of
+-- the party id and the item keys) lets the writer refuse to send the same note twice.
 --
 -- Which items count: those updated after the party's cutoff and not yet noted. The cutoff is
 -- $history_since for a party with no note yet (a first migration must not flood every contact with
@@ -20,9 +21,10 @@
 -- after it was noted gets one "deleted" line, so the History does not end on a stale state.
 --
 -- Text: "Capsule update <date of the latest change>: " then the items by updatedAt, then id, joined by
--- " · ". Dates are UTC. Xero takes at most 2,500 characters of Details (xero FACTS §7); a longer note
--- keeps the first items that fit and ends with "… and N more". Items counted in "N more" are noted
--- (their keys are in item_keys) so a busy party does not get a trickle of notes about old changes.
+-- " · ". Dates are UTC. Xero takes at most 2,500 characters of Details
+-- (docs/api-facts.md#xero-history-notes); a longer note keeps the first items that fit and ends with
+-- "… and N more". Items counted in "N more" are noted (their keys are in item_keys) so a busy party
+-- does not get a trickle of notes about old changes.
 -- Parameters: $history_since (timestamptz or null).
 with parties as (
     select party_id, party_type, organisation_id, is_deleted
@@ -98,7 +100,8 @@ kases as (
 ),
 
 live_items as (
-    -- Capsule says won or lost through closing milestones; a lost one carries lostReason (capsule FACTS §8).
+    -- Capsule says won or lost through closing milestones; a lost one carries lostReason
+    -- (docs/api-facts.md#capsule-opportunities-kases-and-tasks).
     select
         'opportunity' as kind,
         o.id as item_id,
@@ -144,8 +147,9 @@ live_items as (
         end
     from kases as k
     union all
-    -- A task hangs off a party, an opportunity or a kase (capsule FACTS §8); the last two lead to the
-    -- party through their parent, and a task of a deleted parent went with it.
+    -- A task hangs off a party, an opportunity or a kase
+    -- (docs/api-facts.md#capsule-opportunities-kases-and-tasks); the last two lead to the party through
+    -- their parent, and a task of a deleted parent went with it.
     select
         'task',
         t.id,

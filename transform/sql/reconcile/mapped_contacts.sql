@@ -1,13 +1,14 @@
--- The Xero contact each Capsule party should become (DESIGN.md, "How the seed's mapping becomes real
--- Xero"; data flow 5), before the rules file's transforms. One row per party that is a contact of its
--- own: in scope, not deleted, an organisation or (unless $people_as_contacts) a person without one,
--- and with a name Xero can take. The compared fields are in the canonical form of README.md, built
--- by the same macros (transform/sql/macros.sql) as reconcile.current_contacts.
+-- The Xero contact each Capsule party should become (docs/mapping.md#field-by-field), before the rules
+-- file's transforms. One row per party that is a contact of its own: in scope, not deleted, an
+-- organisation or (unless $people_as_contacts) a person without one, and with a name Xero can take. The
+-- compared fields are in the canonical form of README.md, built by the same macros
+-- (transform/sql/macros.sql) as reconcile.current_contacts.
 -- Parameters: $contact_number_prefix ('CAP-'), $people_as_contacts (false), $group_tags
 -- (['Customer', 'Supplier', 'Wholesale', 'VIP']), $all_tags_are_groups (false), $owner_groups (true),
 -- $owner_group_prefix ('Owner: ').
 with held_back as (
-    -- A party without a usable name cannot be a Xero contact (Name is required, ≤ 255: FACTS §5).
+    -- A party without a usable name cannot be a Xero contact (Name is required, ≤ 255:
+    -- docs/api-facts.md#xero-contact-fields-and-limits).
     -- Other quarantined values (ABN, e-mail, phone) are simply not used: their normalisers give null.
     select distinct try_cast(record_id as bigint) as party_id
     from staging.quarantine

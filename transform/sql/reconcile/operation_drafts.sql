@@ -177,7 +177,7 @@ select
     case
         when operation = 'archive' and coalesce(balance_outstanding, 0) > 0
             then 'outstanding balance of ' || balance_outstanding || ': Xero may refuse the archive'
-            || ' (DESIGN.md expects it, the sandbox refuses by default); the refusal lands in the error queue'
+            || '; a refusal lands in the error queue'
     end as refusal_reason,
     case operation
         when 'create' then 'creates a contact: ' || state_reason

@@ -1,6 +1,7 @@
--- Which Xero user each Capsule owner is (DESIGN.md mapping, "Owner → Owner by email"). Xero contacts
--- have no owner, so an owner travels as a contact group ($owner_group_prefix ∥ user name, the same name
--- reconcile.mapped_contacts puts in contact_groups) and this table reports who could be mapped.
+-- Which Xero user each Capsule owner is (docs/mapping.md#contact-groups-tags-and-owners: owner →
+-- owner by e-mail). Xero contacts have no owner, so an owner travels as a contact group
+-- ($owner_group_prefix ∥ user name, the same name reconcile.mapped_contacts puts in contact_groups)
+-- and this table reports who could be mapped.
 -- One row per Capsule user, plus one row (user_id null, outcome 'no owner') counting live parties
 -- without an owner. Xero users no Capsule user points at (bookkeepers, shared mailboxes) never appear.
 -- Parameters: $owner_groups (true), $owner_group_prefix ('Owner: ').
@@ -10,8 +11,9 @@ with users as (
 ),
 
 own_party_emails as (
-    -- Capsule users have no e-mail of their own (capsule FACTS §7): it is on the user's own person
-    -- party, so the owner's address is that party's first plausible one, in list order.
+    -- Capsule users have no e-mail of their own (docs/api-facts.md#capsule-custom-fields-and-tags): it
+    -- is on the user's own person party, so the owner's address is that party's first plausible one, in
+    -- list order.
     select
         p.id as party_id,
         arg_min(cx_email(e.address), e._dlt_list_idx) filter (where cx_email(e.address) is not null) as email

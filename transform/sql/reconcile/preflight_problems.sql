@@ -1,6 +1,8 @@
--- Every write Xero would refuse, found before anything is sent (FACTS §3, §5, §6), and how the plan
--- settles it: one row per problem of a planned create, update or restore. Names and ContactNumbers
--- compare trimmed and case-insensitively, as Xero's collation does (the stand-in's unique_key).
+-- Every write Xero would refuse, found before anything is sent
+-- (docs/api-facts.md#xero-writing-contacts, docs/api-facts.md#xero-contact-fields-and-limits,
+-- docs/api-facts.md#xero-archiving-and-restoring), and how the plan settles it: one row per problem of
+-- a planned create, update or restore. Names and ContactNumbers compare trimmed and case-insensitively,
+-- as Xero's collation does (the stand-in's unique_key).
 --   name taken (Name is unique among ACTIVE contacts, case-insensitively; a restore needs it free too)
 --     → the name_collision policy: suffix (the name ∥ " (ContactNumber)"), link (settled earlier, in
 --     contact_targets.sql: the create became an update of that contact) or review;
@@ -273,9 +275,10 @@ sent_parts as (
     ) as p, unnest(p.parts) as t(part)
 ),
 
--- Rules Xero states (FACTS §4, §5; xero_accounting.yaml Contact, Address), and controls, on which it
--- states nothing: the stricter reading refuses them (the stand-in does). Staging cleans every text
--- (cx_text, cx_name), so these catch what the rules file's transforms or a model bug let through.
+-- Rules Xero states (docs/api-facts.md#xero-errors, docs/api-facts.md#xero-contact-fields-and-limits;
+-- Xero's OpenAPI xero_accounting.yaml Contact, Address), and controls, on which it states nothing: the
+-- stricter reading refuses them (the stand-in does). Staging cleans every text (cx_text, cx_name), so
+-- these catch what the rules file's transforms or a model bug let through.
 character_problems as (
     select
         party_id,
@@ -318,7 +321,7 @@ format_problems as (
     from character_problems
 ),
 
--- A contact cannot go without a Name (FACTS §4: "Contact Name cannot be empty").
+-- A contact cannot go without a Name ("Contact Name cannot be empty": docs/api-facts.md#xero-errors).
 empty_names as (
     select
         party_id,

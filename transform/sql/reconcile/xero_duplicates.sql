@@ -1,8 +1,9 @@
 -- Active Xero contacts that look like one business: the same valid ABN, the same e-mail or the same
 -- folded name. They go to the review queue with a reason, never to an automatic merge: Xero has no
 -- merge in its API, so a person merges them in Xero (or archives one).
--- Archived contacts are left out: Xero keeps Name unique among active contacts only (FACTS §5), and an
--- archived twin of an active contact is history, not a duplicate anyone has to settle.
+-- Archived contacts are left out: Xero keeps Name unique among active contacts only
+-- (docs/api-facts.md#xero-contact-fields-and-limits), and an archived twin of an active contact is
+-- history, not a duplicate anyone has to settle.
 -- One row per contact in a group; a pair that shares ABN and e-mail is one group, named after the
 -- strongest rule, with the other shared keys in `shared_keys`.
 with active as (

@@ -1,6 +1,6 @@
 -- Every field difference the conflict policy settled (reconcile.conflict_settlements: changed in Xero
 -- only, changed on both sides, or different with no record of a write by this tool), with both
--- timestamps so a person can check why the side that won did (DESIGN.md, data flow 6).
+-- timestamps so a person can check why the side that won did (docs/mapping.md#conflict-policies).
 select
     c.party_id,
     c.contact_id,

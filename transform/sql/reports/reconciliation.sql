@@ -1,5 +1,6 @@
--- One line per reconciliation category with its count (DESIGN.md, data flow 8). Categories overlap
--- on purpose (a Capsule duplicate is also in the review queue): each line answers its own question.
+-- One line per reconciliation category with its count (docs/architecture.md#data-flow, step 10,
+-- Report). Categories overlap on purpose (a Capsule duplicate is also in the review queue): each line
+-- answers its own question.
 with rules (position, match_rule) as (
     values
         (1, 'cross_reference'),

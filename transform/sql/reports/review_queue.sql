@@ -1,8 +1,8 @@
 -- Everything a person must look at, one row per item with its reason: matches the rules could not
 -- decide, duplicates on either side, field conflicts left to a person (policy `manual`), pre-flight
 -- problems settled by review (e.g. a Name another active Xero contact has, which Xero refuses:
--- FACTS §5), planned writes the planned-row rules held back, and contacts the plan holds
--- (archived in Xero by someone else: left alone, reported).
+-- docs/api-facts.md#xero-contact-fields-and-limits), planned writes the planned-row rules held back,
+-- and contacts the plan holds (archived in Xero by someone else: left alone, reported).
 with capsule_duplicates as (
     select cast(record_id as bigint) as party_id
     from reports.duplicates

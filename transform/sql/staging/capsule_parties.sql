@@ -1,8 +1,8 @@
--- One tidy row per Capsule party, normalised for matching (DESIGN.md, data flow 2) and carrying the
--- parts the desired Xero contact is built from (reconcile/mapped_contacts.sql).
+-- One tidy row per Capsule party, normalised for matching (docs/architecture.md#data-flow, step 2,
+-- Stage) and carrying the parts the desired Xero contact is built from (reconcile/mapped_contacts.sql).
 -- Parameters: $abn_field and $xero_id_field, the names of the Capsule custom fields that hold the
 -- ABN and the Xero ContactID (both configurable; defaults "ABN" and "Xero Contact ID").
--- Reads ledger.capsule_write_backs (assets/staging.py: build_capsule_parties creates it when missing):
+-- Reads ledger.capsule_write_backs (the stage in transform/stages.py creates it when missing):
 -- changed_at is updated_at unless this tool's own write-back was the party's last change.
 -- Each nested value is normalised once (the cx_* normalisers are the costly part at a million
 -- parties) and then aggregated by its parent's _dlt_id; the party id is joined on at the end.
@@ -39,9 +39,10 @@ phone_rows as (
 ),
 
 phones as (
-    -- Xero's phone types (DESIGN.md mapping, CASES.md "The earlier sync's mapping"): FAX is what
-    -- Capsule calls Fax; an Australian +614 number is a mobile whatever its label says (people file
-    -- mobiles under Work and Home), a foreign number is a mobile when labelled so; the rest DEFAULT.
+    -- Xero's phone types (docs/mapping.md#phones; sandbox/generator/CASES.md "The earlier sync's
+    -- mapping"): FAX is what Capsule calls Fax; an Australian +614 number is a mobile whatever its
+    -- label says (people file mobiles under Work and Home), a foreign number is a mobile when labelled
+    -- so; the rest DEFAULT.
     select
         parent_id,
         arg_min(e164, idx) filter (where e164 is not null) as phone_e164,
@@ -142,11 +143,12 @@ deletions as (
 ),
 
 own_write_backs as (
-    -- This tool's ContactID write-back bumps a party's updatedAt as anyone's edit would (capsule FACTS
-    -- §7), seconds after a migration wrote Xero. While Capsule's stamp is still the one Capsule gave
-    -- that write, and the field still holds what was written, nobody has changed the party since: its
-    -- change time is the stamp from before the write. Otherwise a newest_wins settlement would read
-    -- the write-back as a Capsule edit newer than Xero's, and overwrite what Xero had won.
+    -- This tool's ContactID write-back bumps a party's updatedAt as anyone's edit would
+    -- (docs/api-facts.md#capsule-incremental-reads-and-deletions), seconds after a migration wrote
+    -- Xero. While Capsule's stamp is still the one Capsule gave that write, and the field still holds
+    -- what was written, nobody has changed the party since: its change time is the stamp from before
+    -- the write. Otherwise a newest_wins settlement would read the write-back as a Capsule edit newer
+    -- than Xero's, and overwrite what Xero had won.
     select party_id, contact_id, capsule_updated_before, capsule_updated_after
     from ledger.capsule_write_backs
     where state = 'written' and capsule_updated_after is not null
@@ -157,7 +159,7 @@ details as (
         p.id as party_id,
         p.*,
         -- Names as they are matched and sent (cx_name: NFC, no controls, nothing invisible at the
-        -- ends, single spaces); one that is empty after that is held back (transform/validation.py).
+        -- ends, single spaces); one that is empty after that is held back (transform/quarantine.py).
         case
             when p.type = 'organisation' then cx_name(p.name)
             else cx_name(concat_ws(' ', cx_name(p.first_name), cx_name(p.last_name)))

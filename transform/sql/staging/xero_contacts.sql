@@ -7,8 +7,9 @@ with contacts as (
 ),
 
 phone_rows as (
-    -- Xero splits a number into country code, area code and number (FACTS §5); put it back
-    -- together before parsing. A number typed whole with its "+" stands on its own.
+    -- Xero splits a number into country code, area code and number
+    -- (docs/api-facts.md#xero-contact-fields-and-limits); put it back together before parsing. A number
+    -- typed whole with its "+" stands on its own.
     select
         _dlt_parent_id as parent_id,
         _dlt_list_idx as idx,

@@ -1,12 +1,14 @@
 """The Capsule polling sensor: starts ``incremental_sync_job`` when a party changed or was deleted.
 
-Each check is the smallest question Capsule answers (FACTS §4): ``GET /parties?since=<cursor>&perPage=1``
-and ``GET /parties/deleted?since=<cursor>&perPage=1``. An idle account costs two one-record
-requests per check. The cursor is the newest ``updatedAt``/``deletedAt`` seen (ISO text, to the
-second): list ordering is undocumented (FACTS §3), so after a hit the sensor asks again from the
-timestamp it got, a few times, to reach the newest change. The run key is that watermark, so one
-change never starts two runs; a change the sensor has passed is still read, because the run it
-started reads from the extract's own cursors after the sensor asked.
+Each check is the smallest question Capsule answers: ``GET /parties?since=<cursor>&perPage=1`` and
+``GET /parties/deleted?since=<cursor>&perPage=1`` (docs/api-facts.md#capsule-incremental-reads-and-deletions).
+An idle account costs two one-record requests per check. The cursor is the newest
+``updatedAt``/``deletedAt`` seen (ISO text, to the second): list ordering is undocumented
+(docs/api-facts.md#capsule-paging), so after a hit the sensor asks again from the timestamp it got,
+a few times, to reach the newest change. The run key is that watermark, so one change never starts
+two runs; a change the sensor has passed is still read, because the run it started reads from the
+extract's own cursors after the sensor asked. How often it asks is ``CAPSULE_POLL_SECONDS``, read
+when the code location loads (assets/definitions.py); everything else when a check runs.
 """
 
 from collections.abc import Callable
@@ -14,7 +16,6 @@ from collections.abc import Callable
 import dagster as dg
 import httpx
 
-from assets.jobs import incremental_sync_job
 from capsule_xero.capsule.pacing import CapsuleError, CapsuleRequestRejected, shared_pacer
 from capsule_xero.settings import Settings
 from pipelines.capsule.settings import DELETED_SINCE_START
@@ -28,6 +29,8 @@ REQUEST_TIMEOUT = httpx.Timeout(10.0, read=20.0)
 # A sensor tick has about a minute: wait briefly for a rate-limit window, never the extractor's 5 min.
 PACER_OPTIONS = {"max_wait": 15.0, "attempts": 3, "backoff_max": 2.0}
 RUN_KEY_PREFIX = "capsule-change-"
+JOB_NAME = "incremental_sync_job"
+DEFAULT_POLL_SECONDS = 60  # CAPSULE_POLL_SECONDS unset
 
 
 def _newest(
@@ -85,16 +88,8 @@ def newest_capsule_change(settings: Settings, since: str) -> str | None:
     return max(found) if found else None
 
 
-@dg.sensor(
-    name="capsule_changes_sensor",
-    job=incremental_sync_job,
-    minimum_interval_seconds=Settings.from_env(lenient=True).capsule_poll_seconds,
-    description=(
-        "Asks Capsule whether a party changed or was deleted since the last change seen "
-        "(two one-record requests) and starts an incremental sync when one did."
-    ),
-)
-def capsule_changes_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+def check_capsule(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    """One check: a run request keyed by the newest change after the cursor, or why there is none."""
     settings = Settings.from_env()
     if not settings.capsule_api_token:
         return dg.SkipReason(
@@ -116,4 +111,20 @@ def capsule_changes_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest
     )
 
 
-SENSORS = [capsule_changes_sensor]
+def polling_sensor(poll_seconds: int) -> dg.SensorDefinition:
+    """``capsule_changes_sensor``, checking every ``poll_seconds``; off until a person switches it on."""
+    return dg.SensorDefinition(
+        name="capsule_changes_sensor",
+        evaluation_fn=check_capsule,
+        job_name=JOB_NAME,
+        minimum_interval_seconds=poll_seconds,
+        description=(
+            "Asks Capsule whether a party changed or was deleted since the last change seen "
+            "(two one-record requests) and starts an incremental sync when one did."
+        ),
+    )
+
+
+# At the default interval: what a test or bench/latency.py evaluates outside a code location. The
+# code location builds its own from CAPSULE_POLL_SECONDS.
+capsule_changes_sensor = polling_sensor(DEFAULT_POLL_SECONDS)

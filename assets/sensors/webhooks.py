@@ -1,6 +1,7 @@
 """``webhook_events_sensor``: spooled webhook deliveries (capsule_xero/spool.py) become ``incremental_sync`` runs.
 
-Events are hints (FACTS Capsule §12: keep polling with ``since``; Xero events are thin), so a batch of
+Events are hints (docs/api-facts.md#capsule-rest-hooks: keep polling with ``since``; Xero events are
+thin, docs/api-facts.md#xero-webhooks), so a batch of
 any size asks for one incremental run; the run reads what changed itself. The spool holds one file
 per delivery (its name gives its source and number of events); the sensor never opens one.
 
@@ -33,7 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import RUN_KEY_TAG
 
 from capsule_xero.settings import Settings
 from capsule_xero.spool import Spool, SpoolLimits, name_parts
@@ -43,6 +43,11 @@ MAX_EVENTS_PER_RUN = 10_000  # a flood (a bulk import firing thousands of hooks)
 # The cursor names a batch's deliveries by source, the first 64 bits of their digest and their number
 # of events (files are ``<source>-<sha256>-<events>.json``), which is all the run's tags need.
 EVENT_ID_HEX = 16
+# The tag Dagster puts on every run a sensor asked for under a run key (shown as such in the UI).
+RUN_KEY_TAG = "dagster/run_key"
+# A tick only lists a local folder (no API call), so it can be frequent: at 15 s the edit → Xero
+# p95 through Dagster was 31 s, at 5 s 25 s (bench/latency.py), against a 30 s target.
+TICK_SECONDS = 5
 
 
 def _spool() -> Spool:
@@ -153,17 +158,8 @@ def _run_recorded(context: dg.SensorEvaluationContext, run_key: str) -> bool:
     return any(run.status != dg.DagsterRunStatus.NOT_STARTED for run in runs)
 
 
-@dg.sensor(
-    name="webhook_events_sensor",
-    job_name=JOB_NAME,
-    # A tick only lists a local folder (no API call), so it can be frequent: at 15 s the edit → Xero
-    # p95 through Dagster was 31 s, at 5 s 25 s (bench/latency.py), against a 30 s target.
-    minimum_interval_seconds=5,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Turns Xero webhooks and Capsule REST hooks spooled by `capsule-xero webhooks serve` "
-    "into incremental sync runs.",
-)
-def webhook_events_sensor(context: dg.SensorEvaluationContext):
+def turn_spooled_events_into_runs(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    """One tick: the batch asked for last time leaves the spool once its run exists; the next is asked for."""
     spool = _spool()
     cursor = Cursor.parse(context.cursor)
     total = cursor.total
@@ -195,4 +191,17 @@ def webhook_events_sensor(context: dg.SensorEvaluationContext):
     return dg.SensorResult(run_requests=[run], cursor=Cursor(batch, total).dump())
 
 
-SENSORS_WEBHOOKS = [webhook_events_sensor]
+def webhook_sensor(tick_seconds: int = TICK_SECONDS) -> dg.SensorDefinition:
+    """``webhook_events_sensor``, ticking every ``tick_seconds``; on by default."""
+    return dg.SensorDefinition(
+        name="webhook_events_sensor",
+        evaluation_fn=turn_spooled_events_into_runs,
+        job_name=JOB_NAME,
+        minimum_interval_seconds=tick_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Turns Xero webhooks and Capsule REST hooks spooled by `capsule-xero webhooks serve` "
+        "into incremental sync runs.",
+    )
+
+
+webhook_events_sensor = webhook_sensor()

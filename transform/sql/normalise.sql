@@ -1,6 +1,7 @@
--- The cx_* normalisers as DuckDB macros (transform/normalise.py, register()). The common shapes are
--- answered here, vectorised and on every thread; anything else goes to the Python function
--- (normalise_py_<name>), which stays the definition. A fast path only takes text on which Python and
+-- The cx_* normalisers as DuckDB macros (transform/normalise.py and transform/domains.py, registered
+-- by transform.sql.register_normalisers). The common shapes are answered here, vectorised and on
+-- every thread; anything else goes to the Python function (normalise_py_<name>), which stays the
+-- definition. A fast path only takes text on which Python and
 -- DuckDB provably read alike, mostly printable ASCII: there str.strip/lower/casefold, NFKC/NFKD and
 -- Python's \s change nothing or agree with trim/lower/RE2, and no Unicode table is needed.
 -- tests/transform/test_normalise.py checks with hypothesis that macro and Python answer alike.

@@ -1,172 +1,22 @@
-"""Row rules for staged Capsule parties (pandera): breaking rows go to ``staging.quarantine``.
+"""Row rules for planned writes (pandera): a row Xero would refuse goes to ``reconcile.planned_rejects``.
 
-A row that breaks a rule is quarantined with the rule, the field and the value, and the other
-rows go on. The blocking check fails a run only on schema drift (a staged column missing or of
-another type) or when the share of quarantined parties passes the rules file's
-``validation.max_reject_share``.
+The preflight (transform/sql/reconcile/preflight_problems.sql) settles these before planning; this is
+the last guard before anything is sent, so a model bug becomes a held-back row with a reason instead
+of a batch Xero refuses. One rule per thing Xero states it refuses, each reject naming its rule and
+field (docs/api-facts.md#xero-contact-fields-and-limits).
 """
 
 import json
 import re
-import unicodedata
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 
-XERO_NAME_LIMIT = 255  # FACTS §5: Name ≤ 255
+from transform.quarantine import rule_check, typed_when_empty, visible
 
-# What each rule checks, the Capsule field a person fixes, and the staged column holding the value.
-RULES: dict[str, tuple[str, str]] = {
-    "abn_valid": ("ABN", "abn_raw"),
-    "email_valid": ("emailAddresses", "first_bad_email"),
-    "phone_valid": ("phoneNumbers", "first_bad_phone"),
-    "name_present": ("name", "name_as_typed"),
-    "name_fits_xero": ("name", "display_name"),
-}
-# What a broken rule costs the sync. A bad value is simply not sent (the normalisers already drop it);
-# a party without a usable Name cannot become a Xero contact at all, so it is held back whole.
-EFFECTS = {
-    "abn_valid": "ABN not sent to TaxNumber",
-    "email_valid": "address not sent",
-    "phone_valid": "number not sent",
-    "name_present": "party held back",
-    "name_fits_xero": "party held back",
-}
-HELD_BACK_RULES = ("name_present", "name_fits_xero")
-QUARANTINE_COLUMNS = ["source", "record_id", "rule", "field", "value", "detail", "effect"]
-
-
-def _rule(name: str, test: Any, *, ignore_na: bool = True) -> pa.Check:
-    return pa.Check(test, name=name, ignore_na=ignore_na)
-
-
-STAGED_PARTY = pa.DataFrameSchema(
-    {
-        "party_id": pa.Column("int64", unique=True),
-        "party_type": pa.Column(str, pa.Check.isin(["person", "organisation"])),
-        "display_name": pa.Column(
-            str,
-            [
-                # A name left empty by cleaning is null: the check must see nulls (pandera skips them).
-                _rule("name_present", lambda s: s.fillna("").str.strip() != "", ignore_na=False),
-                _rule("name_fits_xero", lambda s: s.fillna("").str.len() <= XERO_NAME_LIMIT),
-            ],
-            nullable=True,
-        ),
-        "abn_problem": pa.Column(str, _rule("abn_valid", lambda s: s.isna()), nullable=True),
-        "bad_emails": pa.Column("int64", _rule("email_valid", lambda s: s == 0)),
-        "bad_phones": pa.Column("int64", _rule("phone_valid", lambda s: s == 0)),
-        "name_as_typed": pa.Column(str, nullable=True),
-        "abn_raw": pa.Column(str, nullable=True),
-        "first_bad_email": pa.Column(str, nullable=True),
-        "first_bad_phone": pa.Column(str, nullable=True),
-        "updated_at": pa.Column(nullable=True),
-    },
-    strict=False,  # staging may grow columns; only these are relied on
-    coerce=False,
-)
-
-
-def _typed_when_empty(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
-    """An empty result keeps the schema's dtypes: DuckDB hands back VARCHAR as ``object`` when no rows
-    came, so an idle sync (nothing planned) would otherwise fail its check as schema drift."""
-    if len(frame):
-        return frame
-    dtypes = {
-        column: str(dtype)
-        for column, dtype in schema.dtypes.items()
-        if column in frame.columns and frame[column].dtype == object and str(dtype) != "None"
-    }
-    return frame.astype(dtypes)
-
-
-def quarantine(parties: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """(quarantine rows, schema problems). Row failures become rows; structural failures are drift."""
-    frame = _typed_when_empty(parties, STAGED_PARTY).set_index(pd.RangeIndex(len(parties)))
-    try:
-        STAGED_PARTY.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-    else:
-        return pd.DataFrame(columns=QUARANTINE_COLUMNS), []
-    # Column-wise rather than one lookup per failure: at a million parties the loop cost seconds.
-    is_row = cases["check"].isin(list(RULES)) & cases["index"].notna()
-    drift = [f"{c['column']}: {c['check']} ({c['failure_case']})" for c in cases[~is_row].to_dict("records")]
-    rules = cases.loc[is_row, "check"].to_numpy()
-    picked = frame.iloc[cases.loc[is_row, "index"].astype("int64").to_numpy()]
-    values_by_column = {column: picked[column].to_numpy(dtype=object) for _, column in RULES.values()}
-    values = [values_by_column[RULES[rule][1]][i] for i, rule in enumerate(rules)]
-    abn_problems = picked["abn_problem"].to_numpy(dtype=object)
-    details = [
-        problem if rule == "abn_valid" else _name_detail(value) if rule == "name_present" else None
-        for problem, rule, value in zip(abn_problems, rules, values, strict=True)
-    ]
-    rows = pd.DataFrame(
-        {
-            "source": "capsule",
-            "record_id": picked["party_id"].astype("int64").astype(str).to_numpy(),
-            "rule": rules,
-            "field": [RULES[rule][0] for rule in rules],
-            "value": [None if pd.isna(value) else visible(str(value))[:500] for value in values],
-            "detail": details,
-            "effect": [EFFECTS[rule] for rule in rules],
-        },
-        columns=QUARANTINE_COLUMNS,
-    )
-    return rows, drift
-
-
-def _invisible(char: str) -> bool:
-    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") or (char.isspace() and char != " ")
-
-
-def visible(value: str) -> str:
-    """``value`` with every control, format or non-space whitespace character spelled as ``\\uXXXX``:
-    a quarantined name of zero-width characters or terminal escapes is shown, never rendered."""
-    return "".join(f"\\u{ord(char):04x}" if _invisible(char) else char for char in value)
-
-
-def _name_detail(value: Any) -> str | None:
-    """Why a typed name is no usable name: blank, or nothing left after cleaning (normalise.clean_name)."""
-    if not isinstance(value, str) or not value.strip():
-        return "no name typed"
-    return "only invisible or control characters (nothing a reader would see in Xero)"
-
-
-def staged_parties(con: Any) -> pd.DataFrame:
-    """The live staged parties, only the columns the rules read (the list and map columns cost
-    seconds per million rows in pandas for nothing). A missing column is left for pandera to
-    report as drift; tombstones are not validated (they are only ever archived)."""
-    present = {
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns"
-            " where table_schema = 'staging' and table_name = 'capsule_parties'"
-        ).fetchall()
-    }
-    columns = ", ".join(f'"{c}"' for c in STAGED_PARTY.columns if c in present)
-    live = "where not is_deleted" if "is_deleted" in present else ""
-    return con.sql(f"select {columns} from staging.capsule_parties {live}").df()  # noqa: S608 - our own column names
-
-
-def build_quarantine(con: Any) -> tuple[pd.DataFrame, list[str]]:
-    """Validate ``staging.capsule_parties`` and (re)write ``staging.quarantine``; return (rows, drift)."""
-    rows, drift = quarantine(staged_parties(con))
-    con.register("quarantine_rows", rows)
-    try:
-        casts = ", ".join(f"cast({column} as varchar) as {column}" for column in QUARANTINE_COLUMNS)
-        con.execute(f"create or replace table staging.quarantine as select {casts} from quarantine_rows")  # noqa: S608 - our own column names
-    finally:
-        con.unregister("quarantine_rows")
-    return rows, drift
-
-
-# ----------------------------------------------------------------------------------- planned rows
-
-# Xero's limits on what a contact write may carry (specs/xero/FACTS.md §5; xero_accounting.yaml,
-# Contact). The preflight settles these before planning; this is the last guard before anything is
-# sent, so a model bug becomes a held-back row with a reason instead of a batch Xero refuses.
+# Xero's limits on what a contact write may carry (docs/api-facts.md#xero-contact-fields-and-limits;
+# Xero's OpenAPI xero_accounting.yaml, Contact).
 SENT_OPERATIONS = ("create", "update", "archive", "restore")
 _SENT_LIMITS = {
     "name": 255,
@@ -251,7 +101,8 @@ def _at_most_five_persons(s: pd.Series) -> pd.Series:
 
 
 def _persons_fit(persons: list[dict[str, Any]]) -> bool:
-    """Every ContactPerson's names within 255 and without controls, and its e-mail valid (FACTS §4, §5)."""
+    """Every ContactPerson's names within 255 and without controls, and its e-mail valid
+    (docs/api-facts.md#xero-errors, docs/api-facts.md#xero-contact-fields-and-limits)."""
     for person in persons:
         for key in ("first_name", "last_name", "email_address"):
             text = person.get(key)
@@ -265,7 +116,8 @@ def _persons_fit(persons: list[dict[str, Any]]) -> bool:
 
 
 def _address_fits(address: dict[str, Any]) -> bool:
-    """Address lines within 500, city and region 255, postcode 50, country 50 letters (FACTS §5)."""
+    """Address lines within 500, city and region 255, postcode 50, country 50 letters
+    (docs/api-facts.md#xero-contact-fields-and-limits)."""
     lines = address.get("lines") or []
     if len(lines) > 4 or any(len(line) > 500 or not _no_controls(line) for line in lines):
         return False
@@ -278,17 +130,18 @@ def _address_fits(address: dict[str, Any]) -> bool:
 
 
 def _text_checks(field: str) -> list[pa.Check]:
-    checks = [_rule(f"{field}_has_no_control_characters", _lacks(_CONTROL_RE.pattern))]
+    checks = [rule_check(f"{field}_has_no_control_characters", _lacks(_CONTROL_RE.pattern))]
     if field in _SENT_LIMITS:
-        checks.insert(0, _rule(f"{field}_fits_xero", _fits(_SENT_LIMITS[field])))
+        checks.insert(0, rule_check(f"{field}_fits_xero", _fits(_SENT_LIMITS[field])))
     if field == "name":
-        # Reported invalid in a Name (FACTS §5 [obs][?]): refused here, the stricter reading.
-        checks.append(_rule("name_has_no_angle_brackets", _lacks("[<>]")))
-        checks.append(_rule("name_has_no_outer_or_repeated_spaces", _lacks("^ | $|  ")))
+        # Reported invalid in a Name, not documented (docs/api-facts.md#xero-contact-fields-and-limits):
+        # refused here, the stricter reading.
+        checks.append(rule_check("name_has_no_angle_brackets", _lacks("[<>]")))
+        checks.append(rule_check("name_has_no_outer_or_repeated_spaces", _lacks("^ | $|  ")))
     if field == "email_address":
-        checks.append(_rule("email_address_is_valid", _matches(CANONICAL_EMAIL)))
+        checks.append(rule_check("email_address_is_valid", _matches(CANONICAL_EMAIL)))
     if field == "tax_number":
-        checks.append(_rule("tax_number_is_an_abn", lambda s: s.isna() | s.str.match(_ABN_DIGITS)))
+        checks.append(rule_check("tax_number_is_an_abn", lambda s: s.isna() | s.str.match(_ABN_DIGITS)))
     return checks
 
 
@@ -300,13 +153,13 @@ PLANNED_OPERATION = pa.DataFrameSchema(
         "contact_persons": pa.Column(
             str,
             [
-                _rule("contact_persons_at_most_five", _at_most_five_persons),
-                _rule("contact_persons_fit_xero", _json_rule(_persons_fit)),
+                rule_check("contact_persons_at_most_five", _at_most_five_persons),
+                rule_check("contact_persons_fit_xero", _json_rule(_persons_fit)),
             ],
             nullable=True,
         ),
         **{
-            field: pa.Column(str, _rule(f"{field}_fits_xero", _json_rule(_address_fits)), nullable=True)
+            field: pa.Column(str, rule_check(f"{field}_fits_xero", _json_rule(_address_fits)), nullable=True)
             for field in _ADDRESS_FIELDS
         },
         **{field: pa.Column(str, _text_checks(field), nullable=True) for field in _SENT_TEXT},
@@ -352,7 +205,7 @@ def reject_planned(planned: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """(rows Xero would refuse, schema problems) for planned operations."""
     rows: list[dict[str, Any]] = []
     drift: list[str] = []
-    frame = _typed_when_empty(planned, PLANNED_OPERATION).set_index(pd.RangeIndex(len(planned)))
+    frame = typed_when_empty(planned, PLANNED_OPERATION).set_index(pd.RangeIndex(len(planned)))
     try:
         PLANNED_OPERATION.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:

@@ -1,7 +1,9 @@
 """Alert sensors: tell a person only when a person must act (reverse_etl/alerts.py says what that is).
 
 ``alerts_sensor`` looks every few minutes for dead-lettered records, a plan waiting for approval,
-a refresh token near expiry and Xero's daily call budget used up (capsule_xero/xero/budget.py); ``alert_on_failed_run`` reports a run that failed after its retries.
+a refresh token near expiry and Xero's daily call budget used up (capsule_xero/xero/budget.py);
+``alert_on_failed_run`` reports a run that failed after its retries (what each alert means and what
+to do: docs/operations.md#alerts-what-each-means-and-what-to-do).
 Both send to the channels in the rules file's ``alerts:`` section and never repeat an alert
 within a day. Transient retries never reach them: those succeed or end as a failed run.
 """
@@ -77,4 +79,4 @@ def alert_on_failed_run(context: dg.RunFailureSensorContext) -> None:
     )
 
 
-SENSORS_ALERTS = [alerts_sensor, alert_on_failed_run]
+ALERT_SENSORS = [alerts_sensor, alert_on_failed_run]

@@ -31,7 +31,7 @@ def explain(problems: list[str]) -> str:
     )
 
 
-def settings_sensor(problems: list[str]) -> dg.SensorDefinition:
+def settings_problems_sensor(problems: list[str]) -> dg.SensorDefinition:
     """The one sensor loaded while ``problems`` stand: it says what they are at every tick."""
     text = explain(problems)
     log.error(text)

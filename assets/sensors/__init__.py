@@ -1,0 +1,1 @@
+"""Sensors: Capsule polling, spooled webhooks, alerts, and the one that names wrong settings."""
