@@ -52,7 +52,7 @@ def newest_capsule_change(settings: Settings, since: str) -> str | None:
     token = settings.capsule_api_token
     pacer = shared_pacer(settings.capsule_api_url, token, **PACER_OPTIONS)
     headers = {
-        "Authorization": f"Bearer {token.reveal()}",
+        "Authorization": f"Bearer {token.get_secret_value()}",
         "Accept": "application/json",
         "User-Agent": "capsule-xero (sensor)",
     }

@@ -35,7 +35,7 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +43,7 @@ from typing import Any
 
 import orjson
 
-from capsule_xero.settings import SETTINGS
+from capsule_xero.settings import Settings
 
 SOURCES = frozenset({"xero", "capsule"})
 PRIVATE_DIR = 0o700
@@ -58,11 +58,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _setting(env: Mapping[str, str], name: str) -> str:
-    spec = next(s for s in SETTINGS if s.name == name)
-    return env.get(name, "").strip() or (spec.default or "")
-
-
 @dataclass(frozen=True)
 class SpoolLimits:
     """How much may wait in the spool, and how long consumed deliveries are kept (for replays)."""
@@ -71,17 +66,12 @@ class SpoolLimits:
     keep_done: timedelta = timedelta(days=7)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SpoolLimits:
-        """From ``WEBHOOK_SPOOL_MAX_MB`` and ``WEBHOOK_SPOOL_DAYS``; ValueError names a bad one."""
-        env = os.environ if env is None else env
-        megabytes, days = _setting(env, "WEBHOOK_SPOOL_MAX_MB"), _setting(env, "WEBHOOK_SPOOL_DAYS")
-        if not megabytes.isdigit() or int(megabytes) < 1:
-            raise ValueError(
-                f"WEBHOOK_SPOOL_MAX_MB must be a whole number of megabytes (1 or more), not {megabytes!r}"
-            )
-        if not days.isdigit() or int(days) < 1:
-            raise ValueError(f"WEBHOOK_SPOOL_DAYS must be a whole number of days (1 or more), not {days!r}")
-        return cls(max_pending_bytes=int(megabytes) * 1024 * 1024, keep_done=timedelta(days=int(days)))
+    def of(cls, settings: Settings) -> SpoolLimits:
+        """From ``WEBHOOK_SPOOL_MAX_MB`` and ``WEBHOOK_SPOOL_DAYS`` (checked with every other setting)."""
+        return cls(
+            max_pending_bytes=settings.webhook_spool_max_mb * 1024 * 1024,
+            keep_done=timedelta(days=settings.webhook_spool_days),
+        )
 
 
 class SpoolFull(Exception):

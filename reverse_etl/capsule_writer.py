@@ -92,7 +92,7 @@ class CapsuleWriteBack:
 
     def _headers(self) -> dict[str, str]:
         # Built per call so the token lives only in the request; never logged, never in a message.
-        return {"Authorization": f"Bearer {self.settings.capsule_api_token.reveal()}"}
+        return {"Authorization": f"Bearer {self.settings.capsule_api_token.get_secret_value()}"}
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
         def perform() -> httpx.Response:

@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import stamina
+from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +350,7 @@ def shared_pacer(api_url: str, token: Any, **options: Any) -> CapsulePacer:
 
     Keyed by a hash of URL and token (the token itself is not kept). ``options`` apply only when
     the pacer is created."""
-    raw = token.reveal() if hasattr(token, "reveal") else str(token)
+    raw = token.get_secret_value() if isinstance(token, SecretStr) else str(token)
     key = hashlib.sha256(f"{api_url.rstrip('/')}\0{raw}".encode()).hexdigest()
     with _SHARED_LOCK:
         pacer = _SHARED.get(key)

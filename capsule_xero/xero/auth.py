@@ -86,7 +86,7 @@ class XeroAuth:
         return f"{self.settings.xero_identity_url}/connect/token"
 
     def _client_auth(self) -> httpx.BasicAuth | None:
-        secret = self.settings.xero_client_secret.reveal()
+        secret = self.settings.xero_client_secret.get_secret_value()
         return httpx.BasicAuth(self.settings.xero_client_id, secret) if secret else None
 
     def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:

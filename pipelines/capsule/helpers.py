@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from pydantic import SecretStr
 from requests.auth import AuthBase
 from requests.hooks import default_hooks, dispatch_hook
 
@@ -46,7 +47,7 @@ class CapsuleAuth(AuthBase):
 
     def secret(self) -> str:
         """The raw token, for the header and for scrubbing error text; never log it."""
-        return self._token.reveal() if hasattr(self._token, "reveal") else str(self._token)
+        return self._token.get_secret_value() if isinstance(self._token, SecretStr) else str(self._token)
 
     def __repr__(self) -> str:
         return "CapsuleAuth(***)"

@@ -306,8 +306,9 @@ def xero_source(
 
     Nothing is read or signed in until the pipeline runs: settings default to the environment at
     that moment, so the source can be built at import time (Dagster) without any credential.
+    ``options`` default to the settings' (``XeroExtractConfig.of``), or without settings to the defaults.
     """
-    options = options or XeroExtractConfig.from_env()
+    options = options or (XeroExtractConfig.of(settings) if settings is not None else XeroExtractConfig())
     run = run if run is not None else XeroRun()
     api = XeroApi(settings, options, auth)
     contacts, groups, users = _contacts(api, run), _groups(api, run), _users(api, run)
@@ -390,7 +391,7 @@ def run_xero_extract(
 def _run_xero_extract(
     settings: Settings, full_refresh: bool, options: XeroExtractConfig | None, run: XeroRun | None
 ) -> LoadInfo:
-    options = options or XeroExtractConfig.from_env()
+    options = options or XeroExtractConfig.of(settings)
     if full_refresh:
         options = replace(options, force_full_read=True)
     run = run if run is not None else XeroRun()

@@ -5,7 +5,7 @@ Facts: the Xero fact sheet (specs/xero/FACTS.md in the shared design folder) Â§Â
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -242,10 +242,9 @@ class XeroExtractConfig:
     on_page: Callable[[str, int, int], None] | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> XeroExtractConfig:
+    def of(cls, settings: Settings) -> XeroExtractConfig:
         """``XERO_FULL_READ_DAYS`` (0 = only on demand) and ``XERO_DAILY_RESERVE`` (calls kept for writes),
-        as the settings contract checked them (a wrong value is a ``SettingsError`` naming it)."""
-        settings = Settings.from_env(env)
+        as the settings contract checked them."""
         days = settings.xero_full_read_days
         return cls(
             full_read_every=timedelta(days=days) if days > 0 else None,
