@@ -3,8 +3,8 @@
 One file per delivery in ``$CAPSULE_XERO_HOME/spool/``, named ``<source>-<digest>-<events>.json``:
 a line of JSON (``{"source", "received_at"}``), then the body as it was received.
 
-- Written once: a temporary file (0600), ``fsync``, ``rename``, ``fsync`` of the folder, so a file that
-  exists is whole and survives a crash or power cut; the receiver answers 200 only after that. Two
+- Written once (capsule_xero/files.py): a temporary file (0600), ``fsync``, ``rename``, ``fsync`` of the
+  folder, so a file that exists is whole and survives a crash or power cut; the receiver answers 200 only after that. Two
   fsyncs a delivery whatever its size, and the body is written as it came (never re-encoded): a file
   and two fsyncs per *event* made a 20,000-record Capsule delivery take 25 s and more, far past
   Xero's 5 s (bench/webhooks.py).
@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
 import stat
 import time
 from collections.abc import Sequence
@@ -43,19 +42,10 @@ from typing import Any
 
 import orjson
 
+from capsule_xero.files import PRIVATE_DIR, fsync_dir, write_private_file
 from capsule_xero.settings import Settings
 
 SOURCES = frozenset({"xero", "capsule"})
-PRIVATE_DIR = 0o700
-PRIVATE_FILE = 0o600
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -163,9 +153,9 @@ class Spool:
         for folder in (self.root, self.done):  # made by an earlier version (0755), or under a lax umask
             if stat.S_IMODE(folder.stat().st_mode) != PRIVATE_DIR:
                 folder.chmod(PRIVATE_DIR)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         if created:
-            _fsync_dir(self.root.parent)
+            fsync_dir(self.root.parent)
         self._private = True
 
     def put_delivery(self, source: str, body: bytes, delivery: Any | None = None) -> Stored:
@@ -188,21 +178,8 @@ class Spool:
         if pending >= self.limits.max_pending_bytes:
             raise SpoolFull(self.root, pending, self.limits.max_pending_bytes)
         head = orjson.dumps({"source": source, "received_at": datetime.now(UTC).isoformat()})
-        data = head + b"\n" + body
-        # A dot-name the sensor's ``*.json`` never matches; random so concurrent deliveries never share it.
-        tmp = self.root / f".{name}.{secrets.token_hex(4)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        _fsync_dir(self.root)
+        # Its temporary file is a dot-name the sensor's ``*.json`` never matches, random per delivery.
+        write_private_file(path, head + b"\n" + body)
         return Stored(path, count, True)
 
     def put(self, source: str, event: dict[str, Any]) -> tuple[Path, bool]:
@@ -250,8 +227,8 @@ class Spool:
         for path in paths:
             with contextlib.suppress(FileNotFoundError):
                 os.replace(path, self.done / path.name)
-        _fsync_dir(self.done)
-        _fsync_dir(self.root)
+        fsync_dir(self.done)
+        fsync_dir(self.root)
 
     def prune_done(self, now: float | None = None) -> int:
         """Delete consumed deliveries received longer than ``keep_done`` ago; returns how many."""

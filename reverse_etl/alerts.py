@@ -39,7 +39,6 @@ import logging
 import os
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,8 +49,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from capsule_xero.display import spell_out
+from capsule_xero.files import exclusive_lock, write_private_file
 from capsule_xero.xero.budget import api_origin, budget_file_in, read_budgets
-from capsule_xero.xero.token_store import TokenFileError, TokenStore, exclusive_lock
+from capsule_xero.xero.token_store import TokenFileError, TokenStore
 
 if TYPE_CHECKING:
     import duckdb
@@ -380,15 +380,7 @@ class SentLog:
     def save(self, sent: Mapping[str, datetime], now: datetime) -> None:
         kept = {k: v.isoformat() for k, v in sent.items() if now - v < RESEND_AFTER}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".alerts-sent.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(kept, handle, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_private_file(self.path, json.dumps(kept, indent=1, sort_keys=True).encode("utf-8"))
 
 
 # ---- sending --------------------------------------------------------------------------------------

@@ -22,11 +22,8 @@ A file that cannot be written is logged, never an error: no Xero call fails beca
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 import weakref
@@ -37,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from capsule_xero.xero.token_store import exclusive_lock
+from capsule_xero.files import exclusive_lock, write_private_file
 
 log = logging.getLogger(__name__)
 
@@ -226,22 +223,7 @@ def record(path: Path, entries: Iterable[OrganisationBudget]) -> None:
             "version": FORMAT_VERSION,
             "organisations": {key: current[key].to_json() for key in sorted(current)},
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(body, handle, indent=1, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private_file(path, json.dumps(body, indent=1, sort_keys=True).encode("utf-8"))
 
 
 # ---- the throttled writer one organisation's pacer uses ----------------------------------------------
