@@ -59,7 +59,7 @@ from typing import Any
 import duckdb
 import httpx
 
-from capsule_xero.capsule.pacing import CapsuleError
+from capsule_xero.capsule.errors import CapsuleError
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable

@@ -61,15 +61,14 @@ from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers.rest_client import RESTClient
 
-from capsule_xero.capsule.pacing import (
+from capsule_xero.capsule.errors import (
     CapsuleError,
     CapsuleLoadFailed,
-    CapsulePacer,
     CapsuleRateLimitReached,
     CapsuleRequestRejected,
     CapsuleUnavailable,
-    shared_pacer,
 )
+from capsule_xero.capsule.pacing import CapsulePacer, shared_pacer
 from capsule_xero.duckdb_file import check_duckdb_file
 from capsule_xero.home_lock import home_lock
 from capsule_xero.settings import Settings

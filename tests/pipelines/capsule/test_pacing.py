@@ -8,12 +8,8 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from capsule_xero.capsule.pacing import (
-    CapsulePacer,
-    CapsuleRateLimitReached,
-    CapsuleUnavailable,
-    shared_pacer,
-)
+from capsule_xero.capsule.errors import CapsuleRateLimitReached, CapsuleUnavailable
+from capsule_xero.capsule.pacing import CapsulePacer, shared_pacer
 
 START = 1_800_000_000.0  # a whole hour: 2027-01-15 08:00:00 UTC
 
