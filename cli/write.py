@@ -239,7 +239,7 @@ def undo_command(
     """Write back the values a plan replaced, where Xero still holds what the plan wrote; report the rest."""
     from rich.markup import escape
 
-    from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable
+    from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
     from cli.app import _connect, console
     from reverse_etl.plans import PlanError
     from reverse_etl.undo import undo_plan

@@ -62,7 +62,7 @@ import httpx
 from capsule_xero.capsule.errors import CapsuleError
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
-from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable
+from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
 from reverse_etl import sqlfile
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.ledger import COMPARED_FIELDS

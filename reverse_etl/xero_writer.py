@@ -24,7 +24,7 @@ Per-item outcomes
 
 Retries and exactly once
     Every batch attempt carries a fresh ``Idempotency-Key`` (§10). The shared transport
-    (``capsule_xero.xero.pacing.PacedTransport``) resends a keyed write after a 429 (honouring
+    (``capsule_xero.xero.transports.PacedTransport``) resends a keyed write after a 429 (honouring
     ``Retry-After``), a 5xx, a timeout or a lost answer with the *same* key, and Xero replays its
     first answer instead of writing twice. Xero also caches a 5xx under the key and forgets keys
     after 6 minutes (§10), so when the transport gives up, the writer finds out what really
@@ -58,7 +58,9 @@ import stamina
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, XeroHttpxAuth
 from capsule_xero.xero.budget import budget_file_in
-from capsule_xero.xero.pacing import DailyLimitReached, PacedTransport, PacingPolicy, XeroUnavailable
+from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
+from capsule_xero.xero.pacing import PacingPolicy
+from capsule_xero.xero.transports import PacedTransport
 from reverse_etl.payloads import ContactOperation, contact_element, encoded
 
 log = logging.getLogger(__name__)
