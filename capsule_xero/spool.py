@@ -1,4 +1,5 @@
-"""A durable spool of webhook deliveries outside the DuckDB file (DESIGN.md: receivers never write it).
+"""A durable spool of webhook deliveries outside the DuckDB file: receivers never write it
+(docs/architecture.md#webhooks-and-the-spool).
 
 One file per delivery in ``$CAPSULE_XERO_HOME/spool/``, named ``<source>-<digest>-<events>.json``:
 a line of JSON (``{"source", "received_at"}``), then the body as it was received.

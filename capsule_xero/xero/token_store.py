@@ -1,6 +1,6 @@
 """The Xero token store: one JSON file under CAPSULE_XERO_HOME, written atomically with mode 0600.
 
-Xero rotates the refresh token on every use (FACTS §12), so losing a freshly issued token means
+Xero rotates the refresh token on every use (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens), so losing a freshly issued token means
 the user must consent again. Hence: write the new token set to a temp file, fsync, rename over
 the old one (never a half-written file), fsync the folder, and only then hand the access token
 out (capsule_xero/files.py). One refresher at a time across processes: callers hold
@@ -21,7 +21,9 @@ from typing import Any
 
 from capsule_xero.files import exclusive_lock, write_private_file
 
-REFRESH_TOKEN_IDLE_DAYS = 60  # FACTS §12: a refresh token dies after 60 days unused
+REFRESH_TOKEN_IDLE_DAYS = (
+    60  # a refresh token dies after 60 days unused (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens)
+)
 STORE_FILE_NAME = "xero-token.json"
 SIGN_IN_AGAIN = "run `capsule-xero auth login` to sign in again"
 
@@ -48,7 +50,7 @@ class TokenSet:
     tenant_name: str | None = None
     kind: str = "oauth"  # "oauth" (authorization code) | "custom" (client_credentials)
     # The refresh token this set replaced, kept for Xero's 30-minute grace window: if a refresh
-    # response is lost, the previous token can be used once more (FACTS §12).
+    # response is lost, the previous token can be used once more (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens).
     previous_refresh_token: str | None = None
 
     def access_token_valid(self, now: datetime, margin_seconds: float = 60) -> bool:

@@ -11,14 +11,17 @@
   ``CapsulePacer`` (rate limit, retries) and whose 4xx answers become ``CapsuleRequestRejected``
   with a message naming what to fix.
 
+- ``CapsuleConnection``: settings, pacer and RESTClient of one source, resolved at the first request.
+
 The token, the pacer and the error mapping are the ground's (capsule_xero/capsule/), shared with the
-httpx ``CapsuleClient`` the write-back and the polling sensor use; only the requests plumbing is here.
+httpx ``CapsuleClient`` the write-back and the polling sensor use; only the requests plumbing is here,
+with the shaping of records as stored.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,8 +33,9 @@ from requests.auth import AuthBase
 from requests.hooks import default_hooks, dispatch_hook
 
 from capsule_xero.capsule.client import token_text
-from capsule_xero.capsule.errors import rejection
-from capsule_xero.capsule.pacing import RETRY_SAFE_METHODS, CapsulePacer
+from capsule_xero.capsule.errors import CapsuleRequestRejected, rejection
+from capsule_xero.capsule.pacing import RETRY_SAFE_METHODS, CapsulePacer, shared_pacer
+from capsule_xero.settings import Settings
 from pipelines.capsule.settings import PER_PAGE, REQUEST_TIMEOUT
 
 
@@ -137,6 +141,59 @@ def make_client(
     return RESTClient(
         base_url=api_url, auth=CapsuleAuth(token), paginator=CapsulePaginator(per_page), session=session
     )
+
+
+class CapsuleConnection:
+    """Settings, pacer and REST client, resolved at the first request (not when the source is
+    built, so Dagster can load definitions before any credential is set)."""
+
+    def __init__(
+        self,
+        settings: Settings | None,
+        pacer: CapsulePacer | None,
+        timeout: float | tuple[float, float],
+        per_page: int,
+    ) -> None:
+        self._settings = settings
+        self._pacer = pacer
+        self._timeout = timeout
+        self._per_page = per_page
+        self._client: RESTClient | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_env()
+        return self._settings
+
+    @property
+    def pacer(self) -> CapsulePacer:
+        if self._pacer is None:
+            s = self.settings
+            self._pacer = shared_pacer(s.capsule_api_url, s.capsule_api_token)
+        return self._pacer
+
+    @property
+    def client(self) -> RESTClient:
+        if self._client is None:
+            s = self.settings
+            if not s.capsule_api_token:
+                raise CapsuleRequestRejected(
+                    401,
+                    "CAPSULE_API_TOKEN is not set. Create a personal access token in Capsule "
+                    "(My Preferences → API Authentication Tokens) and set CAPSULE_API_TOKEN to it.",
+                )
+            self._client = make_client(
+                s.capsule_api_url,
+                s.capsule_api_token,
+                self.pacer,
+                timeout=self._timeout,
+                per_page=self._per_page,
+            )
+        return self._client
+
+    def pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
+        yield from self.client.paginate(path, params=params or {}, data_selector=key)
 
 
 # ---- record shaping ----------------------------------------------------------------------------------
