@@ -113,7 +113,7 @@ def xero_extract(
     """Read Xero into DuckDB raw: contacts changed since the cursor, groups and users."""
     settings = Settings.from_env()
     run = XeroRun()
-    options = XeroExtractConfig.from_env()
+    options = XeroExtractConfig.of(settings)
     if config.full_read:
         options = replace(options, force_full_read=True)
     source = xero.xero_source(settings, options, run)

@@ -58,7 +58,7 @@ def _child(kind: str, env: dict[str, str], minute_seconds: float | None, out: An
     else:
         from pipelines.xero import PacingPolicy, XeroExtractConfig, run_xero_extract
 
-        options = XeroExtractConfig.from_env(env)
+        options = XeroExtractConfig.of(settings)
         if minute_seconds is not None:
             options = XeroExtractConfig(pacing=PacingPolicy(minute_seconds=minute_seconds))
         run_xero_extract(settings, options=options)

@@ -100,12 +100,13 @@ import dagster as dg  # noqa: E402
 import duckdb  # noqa: E402
 import httpx  # noqa: E402
 from dagster._core.definitions.run_request import InstigatorType  # noqa: E402 - not in dagster's public API
+from pydantic import SecretStr  # noqa: E402
 
 from capsule_xero.rules import Rules  # noqa: E402
-from capsule_xero.settings import SecretStr, Settings  # noqa: E402
+from capsule_xero.settings import Settings  # noqa: E402
 from capsule_xero.spool import Spool  # noqa: E402
 from capsule_xero.webhooks import CAPSULE_PREFIX, HEALTH_PATH, WebhookReceiver  # noqa: E402
-from capsule_xero.xero.pacing import reset_pacers  # noqa: E402
+from capsule_xero.xero.transports import reset_pacers  # noqa: E402
 from cli.ui import prepare_dagster_home  # noqa: E402
 from pipelines.capsule import extract_capsule  # noqa: E402
 from pipelines.xero import run_xero_extract  # noqa: E402

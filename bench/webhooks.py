@@ -25,8 +25,8 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import httpx  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
-from capsule_xero.settings import SecretStr  # noqa: E402
 from capsule_xero.spool import Spool  # noqa: E402
 from capsule_xero.webhooks import CAPSULE_MAX_BODY_BYTES, WebhookReceiver, xero_signature  # noqa: E402
 

@@ -11,7 +11,7 @@ package one run deletes while the other loads it). So whatever reads or writes t
   ``plan``) and the alert sensor. DuckDB refuses a writer while any other process has the file open,
   even read-only, so a reader must never open it under a running sync, and a sync waits for readers.
 
-The lock is ``fcntl.flock`` on an open descriptor: the kernel drops it when its process ends, however
+The lock is ``fcntl.flock`` on an open descriptor (capsule_xero/files.py): the kernel drops it when its process ends, however
 it ends, so a run that was killed never blocks the next one (the PID it wrote is then stale and is
 not shown). Within one process the lock is re-entrant: a CLI command holds it for its whole run and
 the extract and DuckDB helpers it calls take it again without waiting for themselves.
@@ -20,8 +20,6 @@ the extract and DuckDB helpers it calls take it again without waiting for themse
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import threading
@@ -30,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from capsule_xero.files import open_lock_file, try_lock, unlock
 
 LOCK_FILE = "capsule-xero.lock"
 # A second run waits this long for the first to finish before it says who holds the home: long
@@ -90,20 +90,10 @@ def _key(home: Path) -> Path:
     return lock_path(Path(home).expanduser().resolve())
 
 
-def _try(fd: int, exclusive: bool) -> bool:
-    try:
-        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
-            return False
-        raise
-    return True
-
-
 def _acquire(fd: int, exclusive: bool, wait: float) -> bool:
     deadline = time.monotonic() + max(0.0, wait)
     while True:
-        if _try(fd, exclusive):
+        if try_lock(fd, exclusive=exclusive):
             return True
         if time.monotonic() >= deadline:
             return False
@@ -160,8 +150,7 @@ def home_lock(
     with _guard:
         held = _held.get(path)
         if held is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = open_lock_file(path)
             if not _acquire(fd, not shared, wait):
                 os.close(fd)
                 raise HomeBusy(Path(home), _read_holder(path))
@@ -171,7 +160,7 @@ def home_lock(
         elif not shared and not held.exclusive:
             # Let go of the shared hold first: two readers that both want to write would otherwise
             # each wait for the other's shared hold. The writer that comes first goes first.
-            fcntl.flock(held.fd, fcntl.LOCK_UN)
+            unlock(held.fd)
             if not _acquire(held.fd, True, wait):
                 _acquire(held.fd, False, wait)
                 raise HomeBusy(Path(home), _read_holder(path))
@@ -188,5 +177,5 @@ def home_lock(
                 if held.exclusive:
                     with contextlib.suppress(OSError):
                         os.ftruncate(held.fd, 0)
-                fcntl.flock(held.fd, fcntl.LOCK_UN)
+                unlock(held.fd)
                 os.close(held.fd)

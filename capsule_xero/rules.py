@@ -43,7 +43,7 @@ if typing.TYPE_CHECKING:
 
 DEFAULT_FILE_NAME = "capsule-xero.yaml"
 
-# Xero's ContactNumber holds at most 50 characters (specs/xero/FACTS.md §5) and Capsule ids fit in 20
+# Xero's ContactNumber holds at most 50 characters (docs/api-facts.md#xero-contact-fields-and-limits) and Capsule ids fit in 20
 # digits, so a prefix of at most 30 keeps every ContactNumber this tool writes within the limit.
 CONTACT_NUMBER_LIMIT = 50
 MAX_PARTY_ID_DIGITS = 20
@@ -61,9 +61,9 @@ MAX_TEXT = 1_000  # characters in any one key or value
 MAX_TRANSFORMS = 100
 # Each condition is one branch of the sync-scope query's CASE, evaluated for every party.
 MAX_CONDITIONS = 100
-# Xero keeps at most 100 contact groups per organisation (specs/xero/FACTS.md §8).
+# Xero keeps at most 100 contact groups per organisation (docs/api-facts.md#xero-contact-groups).
 MAX_CONTACT_GROUPS = 100
-# Xero's lengths for the text fields a transform writes (specs/xero/FACTS.md §5, xero_accounting.yaml
+# Xero's lengths for the text fields a transform writes (docs/api-facts.md#xero-contact-fields-and-limits, xero_accounting.yaml
 # Contact maxLength). Website has no stated limit and is read-only in Xero: it gets Name's, the stricter
 # choice. A contact group's Name has no stated limit either; it gets Contact Name's for the same reason.
 XERO_TEXT_LIMITS = {"name": 255, "first_name": 255, "last_name": 255, "email_address": 255, "website": 255}

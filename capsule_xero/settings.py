@@ -1,11 +1,14 @@
-"""The configuration contract (DESIGN.md, "Contract"): every setting, its default, and where it comes from.
+"""The configuration contract (docs/operations.md#settings): every setting, its default, and where it comes from.
 
-A leaf module: pipelines, reverse_etl and assets all read settings from here, and it imports
-none of them. Secrets are held as ``SecretStr`` so a stray ``repr`` or log line never shows them.
+A leaf module: pipelines, reverse_etl and assets all read settings from here, and it imports none of
+them. ``Settings`` is a pydantic-settings model: one typed field per environment variable (its
+``alias``), described by ``description`` (which ``.env.example`` is generated from). Secrets are
+``pydantic.SecretStr``, so ``repr``, ``str``, ``model_dump`` and validation errors never show them
+(``hide_input_in_errors``); ``.get_secret_value()`` is the only way to read one.
 
-Every value is checked here, once, by ``Settings.from_env``: a wrong one is a ``SettingsError`` that
-lists every wrong setting, one line each (name, value, what it should be), so the command line and
-the Dagster code location refuse before any work instead of failing with a traceback half-way.
+Every value is checked once, by ``Settings.from_env``: a wrong one is a ``SettingsError`` that lists
+every wrong setting, one line each (name, value, what it should be), so the command line and the
+Dagster code location refuse before any work instead of failing with a traceback half-way.
 """
 
 from __future__ import annotations
@@ -16,47 +19,27 @@ import os
 import stat
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
+
+from pydantic import BeforeValidator, Field, PrivateAttr, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 # Files under CAPSULE_XERO_HOME hold customer data (the DuckDB file, Dagster's runs, webhook events)
 # and the Xero tokens: readable by their owner only. Every entry point sets this umask.
 PRIVATE_UMASK = 0o077
-# Xero allows 5,000 calls a day per organisation (specs/xero/FACTS.md §11): a reserve of all of
-# them would stop every read.
+# Xero allows 5,000 calls a day per organisation (docs/api-facts.md#xero-rate-limits): a reserve of
+# all of them would stop every read.
 XERO_DAILY_CALLS = 5_000
 # The only hosts an http:// address may name (the sandbox): anywhere else, plain http would carry
 # the tokens across a network.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SHOWN_VALUE_CHARACTERS = 200  # whole paths and addresses; never megabytes
-
-
-class SecretStr:
-    """A string that prints as ``'**********'``; ``.reveal()`` is the only way to read it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "SecretStr('**********')" if self._value else "SecretStr('')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SecretStr) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+DEFAULT_HOME = "./.capsule-xero"
+DEFAULT_RULES_FILE = "capsule-xero.yaml"
 
 
 class SettingsError(ValueError):
@@ -70,8 +53,9 @@ class SettingsError(ValueError):
 # ---- what each kind of value must be (the ValueError's text completes "NAME='value' ...") ----------
 
 
-def _text(value: str) -> str:
-    return value
+def _from_text(parse: Callable[[str], Any]) -> BeforeValidator:
+    """``parse`` applied to a setting's text (a value set in code is read as its text first)."""
+    return BeforeValidator(lambda value: parse(value if isinstance(value, str) else str(value)))
 
 
 def _web_address(value: str) -> str:
@@ -96,13 +80,13 @@ def _yes_or_no(value: str) -> bool:
     raise ValueError("is not true or false")
 
 
-def _whole_number(low: int, high: int, what: str, note: str = "") -> Callable[[str], int]:
+def _whole_number(low: int, high: int, what: str, note: str = "") -> BeforeValidator:
     def parse(value: str) -> int:
         if not value.isdigit() or not low <= int(value) <= high:
             raise ValueError(f"is not {what} from {low:,} to {high:,}{note}")
         return int(value)
 
-    return parse
+    return _from_text(parse)
 
 
 def _days(value: str) -> float:
@@ -126,163 +110,167 @@ def _guid(value: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    default: str | None
-    help: str
-    secret: bool = False
-    parse: Callable[[str], Any] = _text
+def _rules_file(value: str) -> Path | None:
+    """CAPSULE_XERO_CONFIG, else capsule-xero.yaml in the working folder when there is one."""
+    if value:
+        return Path(value)
+    return Path(DEFAULT_RULES_FILE) if Path(DEFAULT_RULES_FILE).is_file() else None
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "CAPSULE_API_URL",
-        "https://api.capsulecrm.com/api/v2",
-        "Capsule API v2 base URL",
-        parse=_web_address,
+WebAddress = Annotated[str, _from_text(_web_address)]
+YesOrNo = Annotated[bool, _from_text(_yes_or_no)]
+Seconds = Annotated[int, _whole_number(1, 86_400, "a whole number of seconds")]
+Days = Annotated[float, _from_text(_days)]
+Reserve = Annotated[
+    int,
+    _whole_number(
+        0,
+        XERO_DAILY_CALLS - 1,
+        "a whole number of calls",
+        f" (Xero allows {XERO_DAILY_CALLS:,} a day; reads stop here)",
     ),
-    Setting(
-        "CAPSULE_API_TOKEN",
-        None,
-        "Capsule personal access token (My Preferences → API Authentication Tokens)",
-        True,
-    ),
-    Setting(
+]
+TenantId = Annotated[str, _from_text(_guid)]
+Folder = Annotated[Path, _from_text(lambda value: Path(value).expanduser())]
+RulesFile = Annotated[Path | None, _from_text(_rules_file)]
+Port = Annotated[int, _whole_number(1, 65_535, "a port number")]
+KeptDays = Annotated[int, _whole_number(1, 3_650, "a whole number of days")]
+Megabytes = Annotated[int, _whole_number(1, 1_048_576, "a whole number of megabytes")]
+
+
+def _setting(name: str, default: str, description: str) -> Any:
+    """One environment variable: its name, its default as text (empty: none) and what it is for."""
+    return Field(default, alias=name, description=description)
+
+
+class _Environment(EnvSettingsSource):
+    """The process environment, or a mapping read in its place (tests, the demo's sandbox)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+class Settings(BaseSettings):
+    """Every setting, in the contract's order; read with ``Settings.from_env``."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        case_sensitive=True,
+        validate_default=True,  # defaults are text, parsed like a value that was set
+        validate_by_name=True,
+        hide_input_in_errors=True,  # a ValidationError's text never quotes a value (a secret)
+        extra="ignore",
+    )
+
+    capsule_api_url: WebAddress = _setting(
+        "CAPSULE_API_URL", "https://api.capsulecrm.com/api/v2", "Capsule API v2 base URL"
+    )
+    capsule_api_token: SecretStr = _setting(
+        "CAPSULE_API_TOKEN", "", "Capsule personal access token (My Preferences → API Authentication Tokens)"
+    )
+    apply_writes: YesOrNo = _setting(
         "CAPSULE_XERO_APPLY",
         "false",
         "true: Dagster's incremental sync writes approved plans to Xero; false: it stores and shows them only",
-        parse=_yes_or_no,
-    ),
-    Setting(
+    )
+    capsule_poll_seconds: Seconds = _setting(
         "CAPSULE_POLL_SECONDS",
         "60",
         "Seconds between the Dagster sensor's checks for Capsule changes (each check: two one-record requests)",
-        parse=_whole_number(1, 86_400, "a whole number of seconds"),
-    ),
-    Setting(
-        "XERO_API_URL", "https://api.xero.com/api.xro/2.0", "Xero Accounting API base URL", parse=_web_address
-    ),
-    Setting(
+    )
+    xero_api_url: WebAddress = _setting(
+        "XERO_API_URL", "https://api.xero.com/api.xro/2.0", "Xero Accounting API base URL"
+    )
+    xero_identity_url: WebAddress = _setting(
         "XERO_IDENTITY_URL",
         "https://identity.xero.com",
         "Xero identity service (token endpoint /connect/token)",
-        parse=_web_address,
-    ),
-    Setting(
-        "XERO_LOGIN_URL",
-        "https://login.xero.com/identity/connect/authorize",
-        "Xero authorisation page",
-        parse=_web_address,
-    ),
-    Setting(
-        "XERO_CONNECTIONS_URL",
-        "https://api.xero.com/connections",
-        "Xero connections (tenants) endpoint",
-        parse=_web_address,
-    ),
-    Setting("XERO_CLIENT_ID", None, "Xero app client id (developer.xero.com → My Apps)"),
-    Setting("XERO_CLIENT_SECRET", None, "Xero app client secret (empty for a PKCE-only app)", True),
-    Setting(
-        "XERO_TENANT_ID",
-        None,
-        "Xero organisation to sync (asked for at `auth login` when unset)",
-        parse=_guid,
-    ),
-    Setting(
+    )
+    xero_login_url: WebAddress = _setting(
+        "XERO_LOGIN_URL", "https://login.xero.com/identity/connect/authorize", "Xero authorisation page"
+    )
+    xero_connections_url: WebAddress = _setting(
+        "XERO_CONNECTIONS_URL", "https://api.xero.com/connections", "Xero connections (tenants) endpoint"
+    )
+    xero_client_id: str = _setting("XERO_CLIENT_ID", "", "Xero app client id (developer.xero.com → My Apps)")
+    xero_client_secret: SecretStr = _setting(
+        "XERO_CLIENT_SECRET", "", "Xero app client secret (empty for a PKCE-only app)"
+    )
+    xero_tenant_id: TenantId = _setting(
+        "XERO_TENANT_ID", "", "Xero organisation to sync (asked for at `auth login` when unset)"
+    )
+    xero_custom_connection: YesOrNo = _setting(
         "XERO_CUSTOM_CONNECTION",
         "false",
         "true for a Xero custom connection (client_credentials: one organisation, no login, no refresh token)",
-        parse=_yes_or_no,
-    ),
-    Setting(
+    )
+    xero_full_read_days: Days = _setting(
         "XERO_FULL_READ_DAYS",
         "7",
         "Days between full re-reads of Xero contacts (balances and customer/supplier flags change"
         " without a date); 0 = only on demand",
-        parse=_days,
-    ),
-    Setting(
-        "XERO_DAILY_RESERVE",
-        "250",
-        "Xero calls a day kept back from reads for writes",
-        parse=_whole_number(
-            0,
-            XERO_DAILY_CALLS - 1,
-            "a whole number of calls",
-            f" (Xero allows {XERO_DAILY_CALLS:,} a day; reads stop here)",
-        ),
-    ),
-    Setting(
+    )
+    xero_daily_reserve: Reserve = _setting(
+        "XERO_DAILY_RESERVE", "250", "Xero calls a day kept back from reads for writes"
+    )
+    home: Folder = _setting(
         "CAPSULE_XERO_HOME",
-        "./.capsule-xero",
+        DEFAULT_HOME,
         "Where the DuckDB file, token store, dlt and Dagster state live (created readable by you only)",
-    ),
-    Setting("CAPSULE_XERO_CONFIG", None, "The rules file (default: capsule-xero.yaml when present)"),
-    Setting(
+    )
+    config_file: RulesFile = _setting(
+        "CAPSULE_XERO_CONFIG", "", "The rules file (default: capsule-xero.yaml when present)"
+    )
+    xero_webhook_key: SecretStr = _setting(
         "XERO_WEBHOOK_KEY",
-        None,
+        "",
         "Xero webhook signing key (developer.xero.com → My Apps → Webhooks), for `webhooks serve`",
-        True,
-    ),
-    Setting(
+    )
+    capsule_hook_token: SecretStr = _setting(
         "CAPSULE_HOOK_TOKEN",
-        None,
+        "",
         "Secret in the Capsule REST hook URL (…/capsule/TOKEN; Capsule signs nothing), at least 24 characters",
-        True,
-    ),
-    Setting(
-        "WEBHOOK_PORT",
-        "8710",
-        "Port `webhooks serve` listens on (127.0.0.1; put TLS on 443 in front)",
-        parse=_whole_number(1, 65_535, "a port number"),
-    ),
-    Setting(
+    )
+    webhook_port: Port = _setting(
+        "WEBHOOK_PORT", "8710", "Port `webhooks serve` listens on (127.0.0.1; put TLS on 443 in front)"
+    )
+    webhook_spool_days: KeptDays = _setting(
         "WEBHOOK_SPOOL_DAYS",
         "7",
         "Days webhook deliveries are kept in spool/done/ after their sync run (a replay within them is"
         " recognised), then deleted",
-        parse=_whole_number(1, 3_650, "a whole number of days"),
-    ),
-    Setting(
+    )
+    webhook_spool_max_mb: Megabytes = _setting(
         "WEBHOOK_SPOOL_MAX_MB",
         "512",
         "Megabytes of webhook deliveries that may wait for a sync run; beyond it `webhooks serve` answers"
         " 503 and alerts",
-        parse=_whole_number(1, 1_048_576, "a whole number of megabytes"),
-    ),
-)
+    )
 
-
-def _shown(value: str) -> str:
-    """A value as an error shows it: quoted, and cut (an environment variable can hold megabytes)."""
-    if len(value) > SHOWN_VALUE_CHARACTERS:
-        return repr(value[:SHOWN_VALUE_CHARACTERS])[:-1] + f"…' ({len(value):,} characters)"
-    return repr(value)
-
-
-@dataclass(frozen=True)
-class Settings:
-    capsule_api_url: str
-    capsule_api_token: SecretStr
-    xero_api_url: str
-    xero_identity_url: str
-    xero_login_url: str
-    xero_connections_url: str
-    xero_client_id: str
-    xero_client_secret: SecretStr
-    xero_tenant_id: str
-    xero_custom_connection: bool
-    home: Path
-    config_file: Path | None
-    extra: Mapping[str, str] = field(default_factory=dict)
-    capsule_poll_seconds: int = 60
-    apply_writes: bool = False
-    xero_full_read_days: float = 7.0  # 0: only on demand
-    xero_daily_reserve: int = 250
-    webhook_port: int = 8710
     # What was wrong, when read with ``lenient=True`` (each such setting then holds its default).
-    problems: tuple[str, ...] = ()
+    _problems: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        """Surrounding spaces are dropped, and a setting set to nothing takes its default."""
+        if not isinstance(data, Mapping):
+            return data
+        stripped = {key: value.strip() if isinstance(value, str) else value for key, value in data.items()}
+        return {key: value for key, value in stripped.items() if value != ""}
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, *_: Any, **__: Any
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment only: no .env file or secrets folder is read behind the contract's back.
+        return (init_settings, _Environment(settings_cls, os.environ))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, lenient: bool = False) -> Settings:
@@ -292,51 +280,34 @@ class Settings:
         setting takes its default and its line is kept in ``problems`` (for the Dagster code location,
         which must load to say what is wrong).
         """
-        env = os.environ if env is None else env
+        environ = dict(os.environ if env is None else env)
         problems: list[str] = []
-        values: dict[str, Any] = {}
-        for spec in SETTINGS:
-            given = env.get(spec.name, "").strip()
-            try:
-                values[spec.name] = spec.parse(given or spec.default or "")
-            except ValueError as error:
-                shown = "(hidden)" if spec.secret else _shown(given)
-                problems.append(f"{spec.name}={shown} {error}")
-                values[spec.name] = spec.parse(spec.default or "")
-        home = Path(values["CAPSULE_XERO_HOME"]).expanduser()
-        home_problem = _home_problem(home)
+        try:
+            settings = cls._read(environ)
+        except ValidationError as error:
+            problems, wrong = _problem_lines(error)
+            settings = cls._read({name: value for name, value in environ.items() if name not in wrong})
+        home_problem = _home_problem(settings.home)
         if home_problem:
             problems.append(home_problem)
-            home = Path(_default_of("CAPSULE_XERO_HOME"))
+            settings = settings.model_copy(update={"home": Path(DEFAULT_HOME)})
         if problems and not lenient:
             raise SettingsError(problems)
+        settings._problems = tuple(problems)
+        return settings
 
-        config = values["CAPSULE_XERO_CONFIG"]
-        config_file = (
-            Path(config)
-            if config
-            else (Path("capsule-xero.yaml") if Path("capsule-xero.yaml").is_file() else None)
-        )
-        return cls(
-            capsule_api_url=values["CAPSULE_API_URL"],
-            capsule_api_token=SecretStr(values["CAPSULE_API_TOKEN"]),
-            xero_api_url=values["XERO_API_URL"],
-            xero_identity_url=values["XERO_IDENTITY_URL"],
-            xero_login_url=values["XERO_LOGIN_URL"],
-            xero_connections_url=values["XERO_CONNECTIONS_URL"],
-            xero_client_id=values["XERO_CLIENT_ID"],
-            xero_client_secret=SecretStr(values["XERO_CLIENT_SECRET"]),
-            xero_tenant_id=values["XERO_TENANT_ID"],
-            xero_custom_connection=values["XERO_CUSTOM_CONNECTION"],
-            home=home,
-            config_file=config_file,
-            capsule_poll_seconds=values["CAPSULE_POLL_SECONDS"],
-            apply_writes=values["CAPSULE_XERO_APPLY"],
-            xero_full_read_days=values["XERO_FULL_READ_DAYS"],
-            xero_daily_reserve=values["XERO_DAILY_RESERVE"],
-            webhook_port=values["WEBHOOK_PORT"],
-            problems=tuple(problems),
-        )
+    @classmethod
+    def _read(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(_build_sources=((_Environment(cls, environ),), {}))
+
+    @classmethod
+    def fields_by_name(cls) -> dict[str, FieldInfo]:
+        """Every setting's field, by its environment variable, in the contract's order."""
+        return {str(info.alias): info for info in cls.model_fields.values()}
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self._problems
 
     @property
     def duckdb_path(self) -> Path:
@@ -365,8 +336,30 @@ class Settings:
                 self.home.chmod(stat.S_IMODE(info.st_mode) & ~0o077)
 
 
-def _default_of(name: str) -> str:
-    return next(spec.default or "" for spec in SETTINGS if spec.name == name)
+def is_secret(info: FieldInfo) -> bool:
+    return info.annotation is SecretStr
+
+
+def _shown(value: str) -> str:
+    """A value as an error shows it: quoted, and cut (an environment variable can hold megabytes)."""
+    if len(value) > SHOWN_VALUE_CHARACTERS:
+        return repr(value[:SHOWN_VALUE_CHARACTERS])[:-1] + f"…' ({len(value):,} characters)"
+    return repr(value)
+
+
+def _problem_lines(error: ValidationError) -> tuple[list[str], set[str]]:
+    """One line per wrong setting, in the contract's order, and the names of the wrong settings."""
+    fields = Settings.fields_by_name()
+    order = list(fields)
+    lines: dict[str, str] = {}
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0])
+        cause = (item.get("ctx") or {}).get("error")
+        reason = str(cause) if isinstance(cause, ValueError) else item["msg"]
+        shown = "(hidden)" if name not in fields or is_secret(fields[name]) else _shown(str(item["input"]))
+        lines.setdefault(name, f"{name}={shown} {reason}")
+    names = sorted(lines, key=lambda name: order.index(name) if name in order else len(order))
+    return [lines[name] for name in names], set(names)
 
 
 def _home_problem(home: Path) -> str | None:
@@ -405,10 +398,10 @@ def startup_check(env: Mapping[str, str] | None = None) -> tuple[Settings, list[
 
 
 def env_example() -> str:
-    """The text of .env.example, generated from SETTINGS so the two never drift apart."""
+    """The text of .env.example, generated from the model's fields so the two never drift apart."""
     lines = ["# capsule-xero settings. Every one is optional except the credentials for the real APIs.", ""]
-    for spec in SETTINGS:
-        lines.append(f"# {spec.help}" + (" (secret)" if spec.secret else ""))
-        lines.append(f"# {spec.name}={spec.default}" if spec.default else f"{spec.name}=")
+    for name, info in Settings.fields_by_name().items():
+        lines.append(f"# {info.description}" + (" (secret)" if is_secret(info) else ""))
+        lines.append(f"# {name}={info.default}" if info.default else f"{name}=")
         lines.append("")
     return "\n".join(lines)

@@ -1,10 +1,11 @@
-"""A durable spool of webhook deliveries outside the DuckDB file (DESIGN.md: receivers never write it).
+"""A durable spool of webhook deliveries outside the DuckDB file: receivers never write it
+(docs/architecture.md#webhooks-and-the-spool).
 
 One file per delivery in ``$CAPSULE_XERO_HOME/spool/``, named ``<source>-<digest>-<events>.json``:
 a line of JSON (``{"source", "received_at"}``), then the body as it was received.
 
-- Written once: a temporary file (0600), ``fsync``, ``rename``, ``fsync`` of the folder, so a file that
-  exists is whole and survives a crash or power cut; the receiver answers 200 only after that. Two
+- Written once (capsule_xero/files.py): a temporary file (0600), ``fsync``, ``rename``, ``fsync`` of the
+  folder, so a file that exists is whole and survives a crash or power cut; the receiver answers 200 only after that. Two
   fsyncs a delivery whatever its size, and the body is written as it came (never re-encoded): a file
   and two fsyncs per *event* made a 20,000-record Capsule delivery take 25 s and more, far past
   Xero's 5 s (bench/webhooks.py).
@@ -32,10 +33,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
 import stat
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,24 +43,10 @@ from typing import Any
 
 import orjson
 
-from capsule_xero.settings import SETTINGS
+from capsule_xero.files import PRIVATE_DIR, fsync_dir, write_private_file
+from capsule_xero.settings import Settings
 
 SOURCES = frozenset({"xero", "capsule"})
-PRIVATE_DIR = 0o700
-PRIVATE_FILE = 0o600
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _setting(env: Mapping[str, str], name: str) -> str:
-    spec = next(s for s in SETTINGS if s.name == name)
-    return env.get(name, "").strip() or (spec.default or "")
 
 
 @dataclass(frozen=True)
@@ -71,17 +57,12 @@ class SpoolLimits:
     keep_done: timedelta = timedelta(days=7)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SpoolLimits:
-        """From ``WEBHOOK_SPOOL_MAX_MB`` and ``WEBHOOK_SPOOL_DAYS``; ValueError names a bad one."""
-        env = os.environ if env is None else env
-        megabytes, days = _setting(env, "WEBHOOK_SPOOL_MAX_MB"), _setting(env, "WEBHOOK_SPOOL_DAYS")
-        if not megabytes.isdigit() or int(megabytes) < 1:
-            raise ValueError(
-                f"WEBHOOK_SPOOL_MAX_MB must be a whole number of megabytes (1 or more), not {megabytes!r}"
-            )
-        if not days.isdigit() or int(days) < 1:
-            raise ValueError(f"WEBHOOK_SPOOL_DAYS must be a whole number of days (1 or more), not {days!r}")
-        return cls(max_pending_bytes=int(megabytes) * 1024 * 1024, keep_done=timedelta(days=int(days)))
+    def of(cls, settings: Settings) -> SpoolLimits:
+        """From ``WEBHOOK_SPOOL_MAX_MB`` and ``WEBHOOK_SPOOL_DAYS`` (checked with every other setting)."""
+        return cls(
+            max_pending_bytes=settings.webhook_spool_max_mb * 1024 * 1024,
+            keep_done=timedelta(days=settings.webhook_spool_days),
+        )
 
 
 class SpoolFull(Exception):
@@ -173,9 +154,9 @@ class Spool:
         for folder in (self.root, self.done):  # made by an earlier version (0755), or under a lax umask
             if stat.S_IMODE(folder.stat().st_mode) != PRIVATE_DIR:
                 folder.chmod(PRIVATE_DIR)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         if created:
-            _fsync_dir(self.root.parent)
+            fsync_dir(self.root.parent)
         self._private = True
 
     def put_delivery(self, source: str, body: bytes, delivery: Any | None = None) -> Stored:
@@ -198,21 +179,8 @@ class Spool:
         if pending >= self.limits.max_pending_bytes:
             raise SpoolFull(self.root, pending, self.limits.max_pending_bytes)
         head = orjson.dumps({"source": source, "received_at": datetime.now(UTC).isoformat()})
-        data = head + b"\n" + body
-        # A dot-name the sensor's ``*.json`` never matches; random so concurrent deliveries never share it.
-        tmp = self.root / f".{name}.{secrets.token_hex(4)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        _fsync_dir(self.root)
+        # Its temporary file is a dot-name the sensor's ``*.json`` never matches, random per delivery.
+        write_private_file(path, head + b"\n" + body)
         return Stored(path, count, True)
 
     def put(self, source: str, event: dict[str, Any]) -> tuple[Path, bool]:
@@ -260,8 +228,8 @@ class Spool:
         for path in paths:
             with contextlib.suppress(FileNotFoundError):
                 os.replace(path, self.done / path.name)
-        _fsync_dir(self.done)
-        _fsync_dir(self.root)
+        fsync_dir(self.done)
+        fsync_dir(self.root)
 
     def prune_done(self, now: float | None = None) -> int:
         """Delete consumed deliveries received longer than ``keep_done`` ago; returns how many."""

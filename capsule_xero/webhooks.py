@@ -38,17 +38,16 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import os
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+from pydantic import SecretStr
 
-from capsule_xero.settings import SETTINGS, SecretStr
-from capsule_xero.spool import Spool, SpoolFull, SpoolLimits
+from capsule_xero.settings import Settings
+from capsule_xero.spool import Spool, SpoolFull
 
 logger = logging.getLogger(__name__)
 
@@ -96,40 +95,18 @@ def parse_delivery(body: bytes) -> Any:
         raise BadDelivery("not UTF-8 JSON, or nested more than 1,024 levels deep") from None
 
 
-@dataclass(frozen=True)
-class WebhookSettings:
-    xero_key: SecretStr
-    capsule_token: SecretStr
-    port: int
-    limits: SpoolLimits = field(default_factory=SpoolLimits)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookSettings:
-        env = os.environ if env is None else env
-
-        def get(name: str) -> str:
-            spec = next(s for s in SETTINGS if s.name == name)
-            return env.get(name, "").strip() or (spec.default or "")
-
-        return cls(
-            xero_key=SecretStr(get("XERO_WEBHOOK_KEY")),
-            capsule_token=SecretStr(get("CAPSULE_HOOK_TOKEN")),
-            port=int(get("WEBHOOK_PORT")),
-            limits=SpoolLimits.from_env(env),
+def receiver_problems(settings: Settings) -> list[str]:
+    """Why the receiver cannot start with these settings (empty: it can)."""
+    out = []
+    if not settings.xero_webhook_key and not settings.capsule_hook_token:
+        out.append("set XERO_WEBHOOK_KEY (Xero webhooks) and/or CAPSULE_HOOK_TOKEN (Capsule REST hooks)")
+    token = settings.capsule_hook_token.get_secret_value()
+    if token and (len(token) < MIN_TOKEN_LENGTH or not token.replace("-", "").replace("_", "").isalnum()):
+        out.append(
+            f"CAPSULE_HOOK_TOKEN must be at least {MIN_TOKEN_LENGTH} letters, digits, '-' or '_' "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
-
-    def problems(self) -> list[str]:
-        """Why the receiver cannot start (empty: it can)."""
-        out = []
-        if not self.xero_key and not self.capsule_token:
-            out.append("set XERO_WEBHOOK_KEY (Xero webhooks) and/or CAPSULE_HOOK_TOKEN (Capsule REST hooks)")
-        token = self.capsule_token.reveal()
-        if token and (len(token) < MIN_TOKEN_LENGTH or not token.replace("-", "").replace("_", "").isalnum()):
-            out.append(
-                f"CAPSULE_HOOK_TOKEN must be at least {MIN_TOKEN_LENGTH} letters, digits, '-' or '_' "
-                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-            )
-        return out
+    return out
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -195,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body(XERO_MAX_BODY_BYTES)
         if body is None:
             return
-        expected = xero_signature(self.server.xero_key.reveal(), body).encode("ascii")
+        expected = xero_signature(self.server.xero_key.get_secret_value(), body).encode("ascii")
         # Headers arrive decoded as latin-1; encoding back gives the bytes as sent, non-ASCII included.
         given = self.headers.get("x-xero-signature", "").strip().encode("latin-1", "replace")
         if not hmac.compare_digest(expected, given):
@@ -216,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _capsule(self) -> None:
         token = self.path[len(CAPSULE_PREFIX) :].split("?", 1)[0].encode("latin-1", "replace")
-        if not hmac.compare_digest(token, self.server.capsule_token.reveal().encode("utf-8")):
+        if not hmac.compare_digest(token, self.server.capsule_token.get_secret_value().encode("utf-8")):
             self._reply(404)
             return
         self._route = "capsule"
@@ -315,7 +292,7 @@ class WebhookReceiver:
 
     def capsule_url(self) -> str:
         """Contains the token: hand it to Capsule only, never print or log it."""
-        return self.base_url + CAPSULE_PREFIX + self._server.capsule_token.reveal()
+        return self.base_url + CAPSULE_PREFIX + self._server.capsule_token.get_secret_value()
 
     def serve_forever(self) -> None:
         self._server.serve_forever(poll_interval=0.2)

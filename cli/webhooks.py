@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from capsule_xero.display import LiteralConsole, markup_literal
-from capsule_xero.settings import Settings
+from capsule_xero.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from capsule_xero.spool import SpoolFull
@@ -35,43 +35,41 @@ def serve_command(
     """Serve POST /xero (signed Xero webhooks, Intent to Receive) and POST /capsule/<CAPSULE_HOOK_TOKEN>."""
     # The receiver (orjson, ~40 ms) and the alerts are imported where they are used: `capsule-xero
     # --help` does without them.
-    from capsule_xero.spool import Spool
-    from capsule_xero.webhooks import CAPSULE_PREFIX, XERO_PATH, WebhookReceiver, WebhookSettings
+    from capsule_xero.spool import Spool, SpoolLimits
+    from capsule_xero.webhooks import CAPSULE_PREFIX, XERO_PATH, WebhookReceiver, receiver_problems
 
     console = LiteralConsole(soft_wrap=True, stderr=True)
     try:
-        hooks = WebhookSettings.from_env()
-    except ValueError as error:
-        message = str(error) if "WEBHOOK_SPOOL" in str(error) else "WEBHOOK_PORT must be a number"
-        console.print(f"[red]{markup_literal(message)}.[/red]", highlight=False)
-        raise typer.Exit(2) from None
-    problems = hooks.problems()
+        settings = Settings.from_env()
+        problems = receiver_problems(settings)
+    except SettingsError as error:
+        problems = error.problems
     if problems:
         for problem in problems:
             console.print(f"[red]{markup_literal(problem)}[/red]", highlight=False)
         raise typer.Exit(2)
-    settings = Settings.from_env()
-    spool = Spool.at_home(settings.home, hooks.limits)
+    limits = SpoolLimits.of(settings)
+    spool = Spool.at_home(settings.home, limits)
     receiver = WebhookReceiver(
         spool,
-        xero_key=hooks.xero_key,
-        capsule_token=hooks.capsule_token,
+        xero_key=settings.xero_webhook_key,
+        capsule_token=settings.capsule_hook_token,
         host=host,
-        port=hooks.port if port is None else port,
+        port=settings.webhook_port if port is None else port,
         on_spool_full=_SpoolFullAlert(settings),
     )
     where = markup_literal(spool.root)
     console.print(f"Receiving webhooks on {receiver.base_url} into {where}", highlight=False)
-    if hooks.xero_key:
+    if settings.xero_webhook_key:
         console.print(f"  Xero:    POST {receiver.base_url}{XERO_PATH}", highlight=False)
-    if hooks.capsule_token:
+    if settings.capsule_hook_token:
         # The token is the Capsule route's only protection: shown as a placeholder, never printed.
         console.print(
             f"  Capsule: POST {receiver.base_url}{CAPSULE_PREFIX}$CAPSULE_HOOK_TOKEN", highlight=False
         )
     console.print(
-        f"Deliveries a sync has taken are kept {hooks.limits.keep_done.days} days (WEBHOOK_SPOOL_DAYS);"
-        f" at most {hooks.limits.max_pending_bytes // (1024 * 1024):,} MB wait (WEBHOOK_SPOOL_MAX_MB).",
+        f"Deliveries a sync has taken are kept {limits.keep_done.days} days (WEBHOOK_SPOOL_DAYS);"
+        f" at most {limits.max_pending_bytes // (1024 * 1024):,} MB wait (WEBHOOK_SPOOL_MAX_MB).",
         highlight=False,
         style="dim",
     )

@@ -216,7 +216,7 @@ def undo_command(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing to Xero."),
 ) -> None:
     """Write back the values a plan replaced, where Xero still holds what the plan wrote; report the rest."""
-    from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable
+    from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
     from reverse_etl.plans.model import PlanError
     from reverse_etl.undo import undo_plan
     from reverse_etl.writers.xero_session import XeroWriteError

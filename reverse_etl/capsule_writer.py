@@ -9,7 +9,8 @@ Facts: the Capsule fact sheet (specs/capsule/FACTS.md in the shared design folde
 - One ``PUT /parties/{id}`` per party with
   ``{"party": {"fields": [{"definition": {"id": D}, "value": "<ContactID>"}]}}``: Capsule updates
   the party's value for that definition or creates it (§9), so no value-row id needs reading first.
-- Every call goes through the shared ``CapsulePacer`` (4,000 calls an hour per user, §10) as
+- Every call goes through the Capsule client (capsule_xero/capsule/client.py) and its shared
+  ``CapsulePacer`` (4,000 calls an hour per user, §10) as
   ``idempotent=True``: setting a field to a value leaves the same state however often it is sent,
   so a PUT whose answer was lost, or that met a 5xx, is safely sent again.
 - A party deleted in Capsule meanwhile (404) or a definition that does not apply to the party
@@ -23,11 +24,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
-from capsule_xero.capsule.pacing import CapsuleError, CapsulePacer, shared_pacer
+from capsule_xero.capsule.client import CapsuleClient
+from capsule_xero.capsule.errors import CapsuleError, CapsuleRequestRejected, error_detail
+from capsule_xero.capsule.pacing import CapsulePacer
 from capsule_xero.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,34 +73,25 @@ class CapsuleWriteBack:
     ) -> None:
         self.settings = settings
         self.field_name = field_name
-        self.pacer = pacer or shared_pacer(settings.capsule_api_url, settings.capsule_api_token)
-        self.http = httpx.Client(
-            base_url=settings.capsule_api_url,
+        self.client = CapsuleClient.of(
+            settings,
+            pacer=pacer,
             transport=transport,
             timeout=TIMEOUT,
-            headers={"Accept": "application/json", "User-Agent": "capsule-xero (reverse-etl)"},
+            user_agent="capsule-xero (reverse-etl)",
         )
+        self.pacer = self.client.pacer
         self._definitions: dict[str, FieldDefinition] | None = None
         self._warned: set[str] = set()
 
     def close(self) -> None:
-        self.http.close()
+        self.client.close()
 
     def __enter__(self) -> CapsuleWriteBack:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _headers(self) -> dict[str, str]:
-        # Built per call so the token lives only in the request; never logged, never in a message.
-        return {"Authorization": f"Bearer {self.settings.capsule_api_token.reveal()}"}
-
-    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
-        def perform() -> httpx.Response:
-            return self.http.request(method, path, headers=self._headers(), **kwargs)
-
-        return self.pacer.call(perform, idempotent=True, what=what)
 
     # ---- the field definition ---------------------------------------------------------------
     def definitions(self) -> dict[str, FieldDefinition]:
@@ -107,17 +100,9 @@ class CapsuleWriteBack:
             found: dict[str, FieldDefinition] = {}
             page = 1
             while True:
-                response = self._call(
-                    "GET",
-                    "/parties/fields/definitions",
-                    "GET /parties/fields/definitions",
-                    params={"page": page, "perPage": PER_PAGE},
+                response = self.client.get(
+                    "/parties/fields/definitions", params={"page": page, "perPage": PER_PAGE}
                 )
-                if response.status_code != 200:
-                    raise CapsuleError(
-                        f"reading Capsule's custom field definitions failed (HTTP {response.status_code}: "
-                        f"{_message(response)})"
-                    )
                 for item in (response.json() or {}).get("definitions") or ():
                     name = str(item.get("name") or "")
                     found.setdefault(
@@ -176,27 +161,30 @@ class CapsuleWriteBack:
         for position, (party_id, contact_id) in enumerate(parties):
             body = {"party": {"fields": [{"definition": {"id": definition.id}, "value": contact_id}]}}
             try:
-                response = self._call("PUT", f"/parties/{party_id}", f"PUT /parties/{party_id}", json=body)
+                response = self.client.request("PUT", f"/parties/{party_id}", idempotent=True, json=body)
+            except CapsuleRequestRejected as refused:
+                if refused.status in (401, 403):
+                    # A refused token refuses every party alike: stop instead of failing each one.
+                    result.pending = [p for p, _ in parties[position:]]
+                    result.stopped = f"Capsule refused the token (HTTP {refused.status}: {refused.detail})"
+                    return result
+                result.failed[party_id] = (
+                    f"party {party_id} no longer exists in Capsule"
+                    if refused.status == 404
+                    else f"HTTP {refused.status}: {refused.detail or 'refused'}"
+                )
+                continue
             except CapsuleError as exc:  # the hourly limit, or Capsule down after every retry
                 result.pending = [p for p, _ in parties[position:]]
                 result.stopped = str(exc)
                 log.warning("Capsule write-back stopped: %s", exc)
                 return result
-            if response.status_code in (401, 403):
-                # A refused token refuses every party alike: stop instead of failing each one.
-                result.pending = [p for p, _ in parties[position:]]
-                result.stopped = (
-                    f"Capsule refused the token (HTTP {response.status_code}: {_message(response)})"
-                )
-                return result
-            if response.status_code in (200, 201):
-                result.written[party_id] = contact_id
-                if on_written is not None:
-                    on_written(party_id, contact_id, _updated_at(response))
-            elif response.status_code == 404:
-                result.failed[party_id] = f"party {party_id} no longer exists in Capsule"
-            else:
-                result.failed[party_id] = f"HTTP {response.status_code}: {_message(response)}"
+            if response.status_code not in (200, 201):
+                result.failed[party_id] = f"HTTP {response.status_code}: {error_detail(response.text)}"
+                continue
+            result.written[party_id] = contact_id
+            if on_written is not None:
+                on_written(party_id, contact_id, _updated_at(response))
         return result
 
 
@@ -208,19 +196,3 @@ def _updated_at(response: httpx.Response) -> str | None:
         return None
     stamp = party.get("updatedAt") if isinstance(party, Mapping) else None
     return stamp if isinstance(stamp, str) else None
-
-
-def _message(response: httpx.Response) -> str:
-    """Capsule's error text: ``message`` plus each validation error (§11)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if not isinstance(body, Mapping):
-        return str(body)[:200]
-    parts = [str(body.get("message") or body.get("error") or "")]
-    for error in body.get("errors") or ():
-        if isinstance(error, Mapping) and error.get("message"):
-            where = ".".join(str(error[k]) for k in ("resource", "field") if error.get(k))
-            parts.append(f"{error['message']}" + (f" ({where})" if where else ""))
-    return "; ".join(p for p in parts if p) or f"HTTP {response.status_code}"

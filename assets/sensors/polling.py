@@ -16,7 +16,8 @@ from collections.abc import Callable
 import dagster as dg
 import httpx
 
-from capsule_xero.capsule.pacing import CapsuleError, CapsuleRequestRejected, shared_pacer
+from capsule_xero.capsule.client import CapsuleClient
+from capsule_xero.capsule.errors import CapsuleError
 from capsule_xero.settings import Settings
 from pipelines.capsule.settings import DELETED_SINCE_START
 
@@ -52,31 +53,12 @@ def _newest(
 
 def newest_capsule_change(settings: Settings, since: str) -> str | None:
     """The newest party change or deletion after ``since`` (ISO text), or None when there is none."""
-    token = settings.capsule_api_token
-    pacer = shared_pacer(settings.capsule_api_url, token, **PACER_OPTIONS)
-    headers = {
-        "Authorization": f"Bearer {token.reveal()}",
-        "Accept": "application/json",
-        "User-Agent": "capsule-xero (sensor)",
-    }
-    with httpx.Client(base_url=settings.capsule_api_url, headers=headers, timeout=REQUEST_TIMEOUT) as client:
+    with CapsuleClient.of(
+        settings, pacer_options=PACER_OPTIONS, timeout=REQUEST_TIMEOUT, user_agent="capsule-xero (sensor)"
+    ) as client:
 
         def get(path: str, cursor: str) -> httpx.Response:
-            response = pacer.call(
-                lambda: client.get(path, params={"since": cursor, "perPage": 1}),
-                idempotent=True,
-                what=f"GET /{path}",
-            )
-            if response.status_code in (401, 403):
-                raise CapsuleRequestRejected(
-                    response.status_code,
-                    f"Capsule refused the token (HTTP {response.status_code}): check CAPSULE_API_TOKEN",
-                )
-            if response.status_code >= 400:
-                raise CapsuleRequestRejected(
-                    response.status_code, f"Capsule answered GET /{path} with HTTP {response.status_code}"
-                )
-            return response
+            return client.get(path, params={"since": cursor, "perPage": 1})
 
         stamps = [
             _newest(get, PARTIES_PATH, "parties", "updatedAt", since),

@@ -52,11 +52,8 @@ TICK_SECONDS = 5
 
 def _spool() -> Spool:
     # Read at evaluation time: CAPSULE_XERO_HOME may differ between the code server and a test.
-    try:
-        limits = SpoolLimits.from_env()
-    except ValueError:
-        limits = SpoolLimits()  # `webhooks serve` refuses to start on a bad value and says why
-    return Spool.at_home(Settings.from_env().home, limits)
+    settings = Settings.from_env()
+    return Spool.at_home(settings.home, SpoolLimits.of(settings))
 
 
 def event_id(path: Path) -> str:

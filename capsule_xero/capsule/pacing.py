@@ -1,14 +1,16 @@
 """One pacing policy for the Capsule API, shared by every caller of it in the process.
 
-Capsule allows 4,000 calls per user per hour (FACTS §10) and says so on every answer:
+Capsule allows 4,000 calls per user per hour (docs/api-facts.md#capsule-rate-limits) and says so on
+every answer:
 ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (UTC epoch seconds).
 Over the limit it answers 429 **without** ``Retry-After``; the only correct wait is "until
 X-RateLimit-Reset", and hammering it can get the app blocked.
 
 ``CapsulePacer`` is a plain class (no HTTP library, no dagster): the extractor uses it through a
-``requests`` session (``helpers.PacedSession``), the Capsule write-back will use it from httpx
-through the same ``call`` method. One pacer per Capsule user (API URL + token) per process, from
-``shared_pacer``: the limit is per user, so all callers must draw on one budget.
+``requests`` session (pipelines/capsule/helpers.py, ``PacedSession``), the write-back and the polling
+sensor through the httpx ``CapsuleClient`` (capsule_xero/capsule/client.py), all through the same
+``call`` method. One pacer per Capsule user (API URL + token) per process, from ``shared_pacer``: the
+limit is per user, so all callers must draw on one budget.
 
 The policy:
 
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -41,64 +42,22 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import stamina
+from pydantic import SecretStr
+
+from capsule_xero.capsule.errors import CapsuleRateLimitReached, CapsuleUnavailable
 
 log = logging.getLogger(__name__)
 
-HOURLY_LIMIT = 4000  # FACTS §10: per user per hour
+# Sent again after a timeout, a drop or a 5xx without being asked. Not PUT: Capsule merges nested
+# arrays, so a repeated PUT that adds a phone number adds it twice (docs/api-facts.md#capsule-writing);
+# a caller that knows its PUT sets a value says so per call.
+RETRY_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+HOURLY_LIMIT = 4000  # per user per hour (docs/api-facts.md#capsule-rate-limits)
 HOUR = 3600.0
 DEFAULT_MAX_WAIT = 300.0  # wait for a reset at most this long; beyond it, stop and say when
 RESET_MARGIN = 1.0  # seconds added to X-RateLimit-Reset: it has whole-second resolution
 
 R = TypeVar("R")
-
-
-# ---- errors: what a person sees -----------------------------------------------------------------
-class CapsuleError(Exception):
-    """Base of every Capsule failure this project reports. Messages never contain the token.
-
-    ``advice`` is a sentence the caller adds for its situation (e.g. the extractor says where the
-    next run resumes); it is part of ``str(error)``."""
-
-    advice: str = ""
-
-    def with_advice(self, advice: str) -> CapsuleError:
-        self.advice = advice
-        return self
-
-    def __str__(self) -> str:
-        message = super().__str__()
-        return f"{message} {self.advice}" if self.advice else message
-
-
-class CapsuleRateLimitReached(CapsuleError):
-    """The hourly budget is used up and the reset is too far away to wait for."""
-
-    def __init__(self, resume_at: datetime, limit: int | None, seconds_left: float) -> None:
-        self.resume_at = resume_at
-        self.limit = limit
-        self.seconds_left = seconds_left
-        minutes = max(1, math.ceil(seconds_left / 60))
-        per_hour = f"{limit:,} calls per hour" if limit else "its hourly limit"
-        super().__init__(
-            f"Capsule's API limit for this user is used up ({per_hour}). It resets at "
-            f"{resume_at:%Y-%m-%d %H:%M:%S} UTC (in about {minutes} min): run again after that."
-        )
-
-
-class CapsuleRequestRejected(CapsuleError):
-    """A 4xx other than 429: retrying cannot help; the message says what to fix."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        super().__init__(message)
-
-
-class CapsuleUnavailable(CapsuleError):
-    """5xx, timeouts or dropped connections that outlasted every retry."""
-
-
-class CapsuleLoadFailed(CapsuleError):
-    """Capsule answered, but normalising or writing into DuckDB failed."""
 
 
 # ---- internal retry signals -----------------------------------------------------------------------
@@ -349,7 +308,7 @@ def shared_pacer(api_url: str, token: Any, **options: Any) -> CapsulePacer:
 
     Keyed by a hash of URL and token (the token itself is not kept). ``options`` apply only when
     the pacer is created."""
-    raw = token.reveal() if hasattr(token, "reveal") else str(token)
+    raw = token.get_secret_value() if isinstance(token, SecretStr) else str(token)
     key = hashlib.sha256(f"{api_url.rstrip('/')}\0{raw}".encode()).hexdigest()
     with _SHARED_LOCK:
         pacer = _SHARED.get(key)

@@ -1,7 +1,7 @@
 """Xero authorisation, shared by the extractor (dlt) and the writer (httpx).
 
 - ``auth login``: authorization code + PKCE with a loopback redirect, then a tenant from
-  /connections (FACTS §12).
+  /connections (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens).
 - Custom connections: ``client_credentials``, no refresh token, no tenant header needed.
 - Refresh-token rotation done safely: one refresher at a time across processes (the store's file
   lock), the store re-read under the lock (another process may have refreshed already), the new
@@ -86,7 +86,7 @@ class XeroAuth:
         return f"{self.settings.xero_identity_url}/connect/token"
 
     def _client_auth(self) -> httpx.BasicAuth | None:
-        secret = self.settings.xero_client_secret.reveal()
+        secret = self.settings.xero_client_secret.get_secret_value()
         return httpx.BasicAuth(self.settings.xero_client_id, secret) if secret else None
 
     def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
@@ -180,7 +180,7 @@ class XeroAuth:
         if not tokens.refresh_token:
             raise ConsentRequired("there is no refresh token")
         # A lost answer is retried with the *same* refresh token: Xero accepts a just-used token
-        # again within its 30-minute grace (FACTS §12), so a dropped response costs no consent.
+        # again within its 30-minute grace (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens), so a dropped response costs no consent.
         body = self._token_request({"grant_type": "refresh_token", "refresh_token": tokens.refresh_token})
         return self._token_set(body, previous=tokens)
 
@@ -261,7 +261,7 @@ def fresh_token_may_help(status_code: int, www_authenticate: str) -> bool:
     for one it no longer accepts (revoked, replaced, or its clock and ours disagree); in both cases the
     refresh token may still be good, so asking a person to sign in again before trying it is premature.
     A 401 with ``WWW-Authenticate: insufficient_scope`` is the exception: only new consent adds a scope
-    (specs/xero/FACTS.md §4).
+    (docs/api-facts.md#xero-errors).
     """
     return status_code == 401 and "insufficient_scope" not in www_authenticate.lower()
 
@@ -333,7 +333,7 @@ def login(
 ) -> TokenSet:
     """Run the authorization-code + PKCE flow through a one-shot server on 127.0.0.1.
 
-    Xero compares the redirect URI with the app's registered ones exactly (FACTS §12: http only
+    Xero compares the redirect URI with the app's registered ones exactly (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens: http only
     for localhost), so real logins use a fixed ``port`` registered as
     ``http://localhost:<port>/callback``; 0 picks a free port (the sandbox accepts any).
     """

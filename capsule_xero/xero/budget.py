@@ -1,7 +1,7 @@
 """The durable record of each Xero organisation's daily call budget: ``$CAPSULE_XERO_HOME/xero-budget.json``.
 
 Xero counts 5,000 calls a day per organisation and app (1,000 on the Starter tier) and says how many
-are left in ``X-DayLimit-Remaining`` on every answer (FACTS §11). The pacer
+are left in ``X-DayLimit-Remaining`` on every answer (docs/api-facts.md#xero-rate-limits). The pacer
 (``capsule_xero/xero/pacing.py``) learns it during a run; this file keeps it afterwards, so that
 ``capsule-xero status`` can say how many calls are left and the alerts check can tell a person when
 the day's calls are used up. It lives beside the DuckDB file, not in it: status and alerting must work
@@ -22,11 +22,8 @@ A file that cannot be written is logged, never an error: no Xero call fails beca
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 import weakref
@@ -37,16 +34,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from capsule_xero.xero.token_store import exclusive_lock
+from capsule_xero.files import exclusive_lock, write_private_file
 
 log = logging.getLogger(__name__)
 
 BUDGET_FILE_NAME = "xero-budget.json"
 FORMAT_VERSION = 1
-# Xero's daily window lasts 24 hours and resets at an organisation-specific time (FACTS §11): a figure
+# Xero's daily window lasts 24 hours and resets at an organisation-specific time (docs/api-facts.md#xero-rate-limits): a figure
 # older than that says nothing about today.
 DAY_WINDOW = timedelta(hours=24)
-# At most 5 calls of one organisation are in flight at once (FACTS §11), so answers arriving out of
+# At most 5 calls of one organisation are in flight at once (docs/api-facts.md#xero-rate-limits), so answers arriving out of
 # order can raise the figure by at most that much; a bigger rise means a new daily window began.
 IN_FLIGHT_LIMIT = 5
 WRITE_INTERVAL_SECONDS = 1.0
@@ -226,22 +223,7 @@ def record(path: Path, entries: Iterable[OrganisationBudget]) -> None:
             "version": FORMAT_VERSION,
             "organisations": {key: current[key].to_json() for key in sorted(current)},
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(body, handle, indent=1, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private_file(path, json.dumps(body, indent=1, sort_keys=True).encode("utf-8"))
 
 
 # ---- the throttled writer one organisation's pacer uses ----------------------------------------------

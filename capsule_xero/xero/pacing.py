@@ -1,11 +1,11 @@
-"""One pacing policy for every caller of the Xero API in this process (FACTS §11).
+"""One pacing policy for every caller of the Xero API in this process (docs/api-facts.md#xero-rate-limits).
 
 Xero limits each organisation (per app) to 5 calls in flight, 60 calls a minute and 5,000 (or
 1,000) a day, and tells how much is left in ``X-MinLimit-Remaining``, ``X-DayLimit-Remaining`` and
 ``X-AppMinLimit-Remaining`` on every answer. ``XeroPacer`` keeps one organisation inside those
-limits for *all* its callers in the process: the dlt extractor (requests, through
-``PacedHTTPAdapter``) and the reverse-ETL writer (httpx, through ``PacedTransport``) share it,
-because the pacer is looked up by API origin + tenant in a process-wide registry.
+limits for *all* its callers in the process: the dlt extractor (requests) and the reverse-ETL writer
+(httpx) share it, because the pacer is looked up by API origin + tenant in a process-wide registry
+(``pacer_for`` in capsule_xero/xero/transports.py, with the transports that send through it).
 
 What it does, per organisation:
 
@@ -23,12 +23,11 @@ What it does, per organisation:
 - 429, 5xx, timeouts and dropped connections are retried with exponential backoff (stamina);
   any other 4xx is returned as it is, never retried.
 
-Given a budget file (``pacer_for(..., budget_file=...)``, and so ``PacedHTTPAdapter``,
-``paced_session`` and ``PacedTransport``), the pacer also records what it learns of the daily budget
-in it (``capsule_xero/xero/budget.py``): the last ``X-DayLimit-Remaining`` with the time it was seen
-(at most once a second), and at once every stop (a day-limit 429, reads stopped at the reserve) and
-the figure that lifts it. ``capsule-xero status`` and the alerts check read that file. The pacer's
-own decisions never depend on it, and a file that cannot be written never fails a call.
+Given a budget recorder (a budget file, capsule_xero/xero/budget.py), the pacer also records what it
+learns of the daily budget: the last ``X-DayLimit-Remaining`` with the time it was seen (at most once
+a second), and at once every stop (a day-limit 429, reads stopped at the reserve) and the figure that
+lifts it. ``capsule-xero status`` and the alerts check read that file. The pacer's own decisions never
+depend on it, and a file that cannot be written never fails a call.
 
 No dagster, no dlt: plain Python, usable from any HTTP client through ``XeroPacer.call``.
 """
@@ -43,16 +42,12 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import TypeVar
 
-import httpx
-import requests
 import stamina
-from requests.adapters import HTTPAdapter
 
-from capsule_xero.xero.budget import BudgetRecorder, OrganisationBudget, api_origin, new_window_began
+from capsule_xero.xero.budget import BudgetRecorder, OrganisationBudget, new_window_began
+from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +56,8 @@ T = TypeVar("T")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A write without an Idempotency-Key may have been applied when its answer was a 5xx, a timeout or a
 # lost connection: resending it can create a duplicate contact. Only a 429 (refused before any
-# processing, FACTS §10: idempotency runs after rate limiting) is safe to resend blindly.
+# processing: idempotency runs after rate limiting, docs/api-facts.md#xero-idempotency-keys) is safe
+# to resend blindly.
 KEYLESS_WRITE_RETRY_STATUSES = frozenset({429})
 DAY = timedelta(days=1)
 
@@ -86,44 +82,6 @@ class PacingPolicy:
     backoff_jitter: float = 1.0
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
-
-
-class DailyLimitReached(Exception):
-    """Reads stopped to keep Xero's daily limit (and the write reserve) intact.
-
-    ``resume_after`` is when the organisation's daily window will have reset (exact when Xero
-    said so in ``Retry-After``, otherwise the latest it can be: Xero's day windows last 24 hours).
-    """
-
-    load_info: Any = None  # set by run_xero_extract: what was loaded before the stop
-
-    def __init__(self, tenant: str, remaining: int | None, reserve: int, resume_after: datetime, exact: bool):
-        self.tenant = tenant
-        self.remaining = remaining
-        self.reserve = reserve
-        self.resume_after = resume_after
-        self.exact = exact
-        when = resume_after.strftime("%Y-%m-%d %H:%M UTC")
-        org = f"organisation {tenant}" if tenant else "this organisation"
-        if remaining:
-            state = f"is nearly used up: {remaining} calls left, kept for writes (reserve {reserve})"
-        else:
-            state = "is used up (Xero refused a call with 429, limit: day)"
-        # The parts a writer words its own stop with (reverse_etl/apply.py): this text is the reader's.
-        self.situation = f"Xero's daily call limit for {org} {state}"
-        self.timing = (
-            f"after {when}"
-            if exact
-            else f"after {when} at the latest (Xero's daily window resets within 24 hours)"
-        )
-        super().__init__(
-            f"{self.situation}. Reads stopped cleanly; what was read is loaded, "
-            f"and the next run continues from its cursor. Run again {self.timing}."
-        )
-
-
-class XeroUnavailable(Exception):
-    """Xero kept failing (5xx, 429, timeouts or dropped connections) through every retry."""
 
 
 class _Retry(Exception):
@@ -440,168 +398,3 @@ class XeroPacer:
                 ) from exc
             raise
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-# ---- one pacer per organisation, for the whole process ---------------------------------------
-
-_registry_lock = threading.Lock()
-_PACERS: dict[tuple[str, str], XeroPacer] = {}
-
-
-def pacer_for(
-    url: str, tenant: str | None, policy: PacingPolicy | None = None, budget_file: Path | None = None
-) -> XeroPacer:
-    """The pacer of the organisation ``tenant`` on the API at ``url`` (created on first use).
-
-    ``tenant`` is the ``xero-tenant-id`` header (None for a custom connection, which serves one
-    organisation). A ``policy`` given here replaces the pacer's policy for every caller; so does a
-    ``budget_file`` (``capsule_xero.xero.budget.budget_file_in(home)``) for where the daily budget
-    is recorded. Without one, the pacer keeps recording where it did (or nowhere).
-    """
-    key = (api_origin(url), (tenant or "").strip().lower())
-    with _registry_lock:
-        pacer = _PACERS.get(key)
-        if pacer is None:
-            pacer = _PACERS[key] = XeroPacer(key[1], policy or PacingPolicy())
-        elif policy is not None and policy != pacer.policy:
-            pacer.policy = policy
-    if budget_file is not None and (pacer.budget is None or pacer.budget.path != Path(budget_file)):
-        pacer.record_budget_in(BudgetRecorder(Path(budget_file), *key))
-    return pacer
-
-
-def reset_pacers() -> None:
-    """Forget every organisation's counters (a new process, as far as pacing is concerned).
-
-    What they have not yet written to their budget files is written first.
-    """
-    with _registry_lock:
-        pacers = list(_PACERS.values())
-        _PACERS.clear()
-    for pacer in pacers:
-        if pacer.budget is not None:
-            pacer.budget.flush()
-
-
-# ---- requests (dlt's RESTClient) -------------------------------------------------------------
-
-
-def requests_transient(exc: Exception) -> bool:
-    return isinstance(
-        exc,
-        requests.ConnectionError
-        | requests.Timeout
-        | requests.exceptions.ChunkedEncodingError
-        | requests.exceptions.ContentDecodingError,
-    )
-
-
-class PacedHTTPAdapter(HTTPAdapter):
-    """A requests transport adapter that sends every call through the organisation's pacer.
-
-    Mounted on the Xero API's base URL. The body is read inside the retry, so a connection dropped
-    mid-body is retried like a refused one; a call without a timeout gets the policy's.
-    """
-
-    def __init__(
-        self, policy: PacingPolicy | None = None, budget_file: Path | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.policy = policy
-        self.budget_file = Path(budget_file) if budget_file is not None else None
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        pacer = pacer_for(
-            request.url or "", request.headers.get("xero-tenant-id"), self.policy, self.budget_file
-        )
-        policy = pacer.policy
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = (policy.connect_timeout, policy.read_timeout)
-        kwargs["stream"] = False
-
-        def once() -> requests.Response:
-            response = super(PacedHTTPAdapter, self).send(request, **kwargs)
-            _ = response.content  # read here: a dropped body must fail inside the retry
-            return response
-
-        return pacer.call(
-            once,
-            write=(request.method or "GET").upper() not in {"GET", "HEAD"},
-            status=lambda r: r.status_code,
-            headers=lambda r: r.headers,
-            transient=requests_transient,
-            what=f"{request.method} {urlsplit(request.url or '').path}",
-        )
-
-
-def paced_session(
-    base_url: str, policy: PacingPolicy | None = None, budget_file: Path | None = None
-) -> requests.Session:
-    """A requests session whose calls to ``base_url`` are paced (other URLs are left alone).
-
-    With ``budget_file``, what Xero says of the daily budget is recorded there.
-    """
-    session = requests.Session()
-    session.mount(base_url.rstrip("/") + "/", PacedHTTPAdapter(policy, budget_file=budget_file))
-    return session
-
-
-# ---- httpx (the reverse-ETL writer) ----------------------------------------------------------
-
-
-def httpx_transient(exc: Exception) -> bool:
-    return isinstance(exc, httpx.TransportError)
-
-
-class PacedTransport(httpx.BaseTransport):
-    """An httpx transport that sends every call through the organisation's pacer.
-
-    ``httpx.Client(transport=PacedTransport(), auth=XeroHttpxAuth(...))``: the auth flow (and its
-    one forced refresh on ``TokenExpired``) runs above, so a resent call is paced too. With
-    ``budget_file``, what Xero says of the daily budget is recorded there.
-    """
-
-    def __init__(
-        self,
-        inner: httpx.BaseTransport | None = None,
-        policy: PacingPolicy | None = None,
-        budget_file: Path | None = None,
-    ) -> None:
-        self.inner = inner or httpx.HTTPTransport()
-        self.policy = policy
-        self.budget_file = Path(budget_file) if budget_file is not None else None
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        pacer = pacer_for(
-            str(request.url), request.headers.get("xero-tenant-id"), self.policy, self.budget_file
-        )
-        if "timeout" not in request.extensions:
-            policy = pacer.policy
-            request.extensions["timeout"] = httpx.Timeout(
-                policy.read_timeout, connect=policy.connect_timeout
-            ).as_dict()
-
-        def once() -> httpx.Response:
-            request.read()
-            response = self.inner.handle_request(request)
-            try:
-                response.read()
-            except BaseException:
-                response.close()
-                raise
-            return response
-
-        write = request.method.upper() not in {"GET", "HEAD"}
-        replay_safe = not write or "idempotency-key" in request.headers
-        return pacer.call(
-            once,
-            write=write,
-            status=lambda r: r.status_code,
-            headers=lambda r: r.headers,
-            transient=httpx_transient if replay_safe else (lambda exc: False),
-            what=f"{request.method} {request.url.path}",
-            retry_statuses=RETRY_STATUSES if replay_safe else KEYLESS_WRITE_RETRY_STATUSES,
-        )
-
-    def close(self) -> None:
-        self.inner.close()

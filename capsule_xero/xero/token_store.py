@@ -1,28 +1,29 @@
 """The Xero token store: one JSON file under CAPSULE_XERO_HOME, written atomically with mode 0600.
 
-Xero rotates the refresh token on every use (FACTS §12), so losing a freshly issued token means
+Xero rotates the refresh token on every use (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens), so losing a freshly issued token means
 the user must consent again. Hence: write the new token set to a temp file, fsync, rename over
 the old one (never a half-written file), fsync the folder, and only then hand the access token
-out. One refresher at a time across processes: callers hold ``TokenStore.lock()`` (an exclusive
-``flock`` on a side file) around read-refresh-write.
+out (capsule_xero/files.py). One refresher at a time across processes: callers hold
+``TokenStore.lock()`` (an exclusive ``flock`` on a side file) around read-refresh-write.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import stat
-import tempfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REFRESH_TOKEN_IDLE_DAYS = 60  # FACTS §12: a refresh token dies after 60 days unused
+from capsule_xero.files import exclusive_lock, write_private_file
+
+REFRESH_TOKEN_IDLE_DAYS = (
+    60  # a refresh token dies after 60 days unused (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens)
+)
 STORE_FILE_NAME = "xero-token.json"
 SIGN_IN_AGAIN = "run `capsule-xero auth login` to sign in again"
 
@@ -49,7 +50,7 @@ class TokenSet:
     tenant_name: str | None = None
     kind: str = "oauth"  # "oauth" (authorization code) | "custom" (client_credentials)
     # The refresh token this set replaced, kept for Xero's 30-minute grace window: if a refresh
-    # response is lost, the previous token can be used once more (FACTS §12).
+    # response is lost, the previous token can be used once more (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens).
     previous_refresh_token: str | None = None
 
     def access_token_valid(self, now: datetime, margin_seconds: float = 60) -> bool:
@@ -150,23 +151,7 @@ class TokenStore:
                 self.path, "is a folder, not a file", "remove it, then run `capsule-xero auth login`"
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".xero-token.", dir=self.path.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(tokens.to_json(), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private_file(self.path, json.dumps(tokens.to_json()).encode("utf-8"))
 
     def delete(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -203,16 +188,3 @@ def token_file_made_private(home: Path) -> str | None:
         " anyone else uses this machine, run `capsule-xero auth logout` and `capsule-xero auth login`"
         " to replace the tokens they could have read."
     )
-
-
-@contextlib.contextmanager
-def exclusive_lock(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``lock_path`` (created 0600) across processes and threads."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)

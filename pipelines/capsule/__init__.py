@@ -28,7 +28,7 @@ tasks                       capsule_tasks                        whole list, ``s
 Every resource has ``primary_key="id"`` and ``write_disposition="merge"``, so the overlap re-reads
 merge onto themselves. The four without ``since`` in the API carry no cursor and are read whole on
 every run: users, definitions and tags are one page each, tasks ceil(tasks / 100) pages. A task
-deleted in Capsule has no tombstone (FACTS §4): its row stays, with a ``_dlt_load_id`` older than the
+deleted in Capsule has no tombstone (docs/api-facts.md#capsule-incremental-reads-and-deletions): its row stays, with a ``_dlt_load_id`` older than the
 newest one in capsule_tasks. Deleted and restricted records are rows of capsule_deleted_*
 (``restricted`` true: the token's user can no longer see it; ``deleted_at`` null); their rows in
 capsule_parties etc. are kept, for the archive step to join on.
@@ -49,9 +49,7 @@ The token is never a source argument, dlt config or state: ``Settings`` are read
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -59,42 +57,35 @@ from dlt.common.pipeline import LoadInfo
 from dlt.destinations.exceptions import DestinationConnectionError
 from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
-from dlt.sources.helpers.rest_client import RESTClient
 
-from capsule_xero.capsule.pacing import (
+from capsule_xero.capsule.errors import (
     CapsuleError,
     CapsuleLoadFailed,
-    CapsulePacer,
     CapsuleRateLimitReached,
     CapsuleRequestRejected,
     CapsuleUnavailable,
-    shared_pacer,
 )
+from capsule_xero.capsule.pacing import CapsulePacer, shared_pacer
 from capsule_xero.duckdb_file import check_duckdb_file
 from capsule_xero.home_lock import home_lock
 from capsule_xero.settings import Settings
 from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.capsule import drift
-from pipelines.capsule.helpers import make_client, restricted, shaped, tombstone
+from pipelines.capsule.helpers import CapsuleConnection
+from pipelines.capsule.resources import deleted_feed, incremental_records, parties_resource, whole_list
 from pipelines.capsule.settings import (
     DATASET_NAME,
+    DECLARED_CHILDREN,
+    DECLARED_TABLES,
     DEFINITION_COLUMNS,
     DEFINITION_NESTED,
-    DELETED_COLUMNS,
-    DELETED_SINCE_START,
     KASE_COLUMNS,
     LOADER_FILE_FORMAT,
     NESTED_COLUMNS,
     OPPORTUNITY_COLUMNS,
-    PARTY_COLUMNS,
-    PARTY_EMBED,
-    PARTY_NESTED,
     PER_PAGE,
     PIPELINE_NAME,
-    RECORD_EMBED,
-    RECORD_NESTED,
     REQUEST_TIMEOUT,
-    SINCE_OVERLAP_SECONDS,
     SOURCE_NAME,
     TABLE_PREFIX,
     TABLES,
@@ -131,87 +122,6 @@ RESUME_ADVICE = (
 )
 
 
-class _Connection:
-    """Settings, pacer and REST client, resolved at the first request (not when the source is
-    built, so Dagster can load definitions before any credential is set)."""
-
-    def __init__(
-        self,
-        settings: Settings | None,
-        pacer: CapsulePacer | None,
-        timeout: float | tuple[float, float],
-        per_page: int,
-    ) -> None:
-        self._settings = settings
-        self._pacer = pacer
-        self._timeout = timeout
-        self._per_page = per_page
-        self._client: RESTClient | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = Settings.from_env()
-        return self._settings
-
-    @property
-    def pacer(self) -> CapsulePacer:
-        if self._pacer is None:
-            s = self.settings
-            self._pacer = shared_pacer(s.capsule_api_url, s.capsule_api_token)
-        return self._pacer
-
-    @property
-    def client(self) -> RESTClient:
-        if self._client is None:
-            s = self.settings
-            if not s.capsule_api_token:
-                raise CapsuleRequestRejected(
-                    401,
-                    "CAPSULE_API_TOKEN is not set. Create a personal access token in Capsule "
-                    "(My Preferences → API Authentication Tokens) and set CAPSULE_API_TOKEN to it.",
-                )
-            self._client = make_client(
-                s.capsule_api_url,
-                s.capsule_api_token,
-                self.pacer,
-                timeout=self._timeout,
-                per_page=self._per_page,
-            )
-        return self._client
-
-    def pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
-        yield from self.client.paginate(path, params=params or {}, data_selector=key)
-
-
-def _nested(names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: dlt.mark.make_nested_hints(columns=NESTED_COLUMNS[name]) for name in names}
-
-
-def _shaped_pages(pages: Iterator[Any]) -> Iterator[Any]:
-    for page in pages:
-        yield [shaped(record) for record in page]
-
-
-# Every table this source promises, with its declared columns (children: (parent, list name)).
-DECLARED_TABLES: dict[str, dict[str, Any]] = {
-    TABLES["parties"]: PARTY_COLUMNS,
-    TABLES["users"]: USER_COLUMNS,
-    TABLES["party_field_definitions"]: DEFINITION_COLUMNS,
-    TABLES["tags"]: TAG_COLUMNS,
-    TABLES["opportunities"]: OPPORTUNITY_COLUMNS,
-    TABLES["kases"]: KASE_COLUMNS,
-    TABLES["tasks"]: TASK_COLUMNS,
-    **{TABLES[f"deleted_{kind}"]: DELETED_COLUMNS for kind in ("parties", "opportunities", "kases")},
-}
-DECLARED_CHILDREN: dict[str, tuple[str, ...]] = {
-    TABLES["parties"]: PARTY_NESTED,
-    TABLES["opportunities"]: RECORD_NESTED,
-    TABLES["kases"]: RECORD_NESTED,
-    TABLES["party_field_definitions"]: DEFINITION_NESTED,
-}
-
-
 # Resources with a cursor, and the table whose rows that cursor describes (pipelines/cursors.py).
 CURSOR_TABLES: dict[str, str] = {
     name: TABLES[name]
@@ -246,123 +156,28 @@ def capsule_source(
     """The Capsule dlt source. ``settings`` default to ``Settings.from_env()`` at the first request;
     ``pacer`` defaults to the process-wide one for that Capsule user (``pacing.shared_pacer``);
     ``timeout`` is (connect, read) seconds per request; ``per_page`` is Capsule's ``perPage``."""
-    conn = _Connection(settings, pacer, timeout, per_page)
-
-    def since_of(cursor: Any) -> str | None:
-        value = cursor.start_value
-        if value is None:
-            return None
-        if isinstance(value, datetime):
-            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return str(value)
-
-    # ---- incremental lists (FACTS §4: `since` on parties, opportunities and kases only) ----------
-    @dlt.resource(
-        name="parties",
-        table_name=TABLES["parties"],
-        primary_key="id",
-        write_disposition="merge",
-        file_format=LOADER_FILE_FORMAT,
-        columns=PARTY_COLUMNS,
-        nested_hints=_nested(PARTY_NESTED),
-    )
-    def parties(
-        updated_at: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008 (dlt's idiom)
-            "updatedAt", initial_value=None, lag=SINCE_OVERLAP_SECONDS
-        ),
-    ) -> Iterator[list[dict[str, Any]]]:
-        params: dict[str, Any] = {"embed": PARTY_EMBED}
-        if since := since_of(updated_at):
-            params["since"] = since
-        yield from _shaped_pages(conn.pages("/parties", "parties", params))
-
-    def incremental_records(kind: str, columns: dict[str, Any]) -> Any:
-        @dlt.resource(
-            name=kind,
-            table_name=TABLES[kind],
-            primary_key="id",
-            write_disposition="merge",
-            file_format=LOADER_FILE_FORMAT,
-            columns=columns,
-            nested_hints=_nested(RECORD_NESTED),
-        )
-        def records(
-            updated_at: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008 (dlt's idiom)
-                "updatedAt", initial_value=None, lag=SINCE_OVERLAP_SECONDS
-            ),
-        ) -> Iterator[list[dict[str, Any]]]:
-            params: dict[str, Any] = {"embed": RECORD_EMBED}
-            if since := since_of(updated_at):
-                params["since"] = since
-            yield from _shaped_pages(conn.pages(f"/{kind}", kind, params))
-
-        return records
-
-    # ---- deleted feeds: the only way deletions show (FACTS §4) -------------------------------------
-    def deleted_feed(kind: str, restricted_key: str) -> Any:
-        @dlt.resource(
-            name=f"deleted_{kind}",
-            table_name=TABLES[f"deleted_{kind}"],
-            primary_key="id",
-            write_disposition="merge",
-            file_format=LOADER_FILE_FORMAT,
-            columns=DELETED_COLUMNS,
-        )
-        def feed(
-            deleted_at: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008 (dlt's idiom)
-                "deletedAt",
-                initial_value=DELETED_SINCE_START,
-                lag=SINCE_OVERLAP_SECONDS,
-                on_cursor_value_missing="include",  # restricted records carry no deletedAt
-            ),
-        ) -> Iterator[list[dict[str, Any]]]:
-            params = {"since": since_of(deleted_at) or DELETED_SINCE_START}
-            for number, page in enumerate(conn.pages(f"/{kind}/deleted", kind, params)):
-                rows = [tombstone(row) for row in page]
-                if number == 0:  # the restricted list is repeated on every page
-                    body = page.response.json()
-                    rows += [restricted(row) for row in body.get(restricted_key) or []]
-                yield rows
-
-        return feed
-
-    # ---- whole lists: the API has no `since` for these, so there is no cursor ----------------------
-    def whole_list(
-        name: str, path: str, key: str, columns: dict[str, Any], nested: tuple[str, ...] = (), **params: Any
-    ) -> Any:
-        @dlt.resource(
-            name=name,
-            table_name=TABLES[name],
-            primary_key="id",
-            write_disposition="merge",
-            file_format=LOADER_FILE_FORMAT,
-            columns=columns,
-            nested_hints=_nested(nested),
-        )
-        def listing() -> Iterator[list[dict[str, Any]]]:
-            yield from _shaped_pages(conn.pages(path, key, params))
-
-        return listing
+    conn = CapsuleConnection(settings, pacer, timeout, per_page)
 
     @dlt.source(name=SOURCE_NAME)
     def capsule() -> list[Any]:
         return [
-            whole_list("users", "/users", "users", USER_COLUMNS),
+            whole_list(conn, "users", "/users", "users", USER_COLUMNS),
             whole_list(
+                conn,
                 "party_field_definitions",
                 "/parties/fields/definitions",
                 "definitions",
                 DEFINITION_COLUMNS,
                 DEFINITION_NESTED,
             ),
-            whole_list("tags", "/parties/tags", "tags", TAG_COLUMNS),
-            parties,
-            incremental_records("opportunities", OPPORTUNITY_COLUMNS),
-            incremental_records("kases", KASE_COLUMNS),
-            whole_list("tasks", "/tasks", "tasks", TASK_COLUMNS, status=TASK_STATUSES),
-            deleted_feed("parties", "restrictedParties"),
-            deleted_feed("opportunities", "restrictedOpportunities"),
-            deleted_feed("kases", "restrictedKases"),
+            whole_list(conn, "tags", "/parties/tags", "tags", TAG_COLUMNS),
+            parties_resource(conn),
+            incremental_records(conn, "opportunities", OPPORTUNITY_COLUMNS),
+            incremental_records(conn, "kases", KASE_COLUMNS),
+            whole_list(conn, "tasks", "/tasks", "tasks", TASK_COLUMNS, status=TASK_STATUSES),
+            deleted_feed(conn, "parties", "restrictedParties"),
+            deleted_feed(conn, "opportunities", "restrictedOpportunities"),
+            deleted_feed(conn, "kases", "restrictedKases"),
         ]
 
     return capsule()

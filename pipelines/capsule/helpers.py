@@ -1,52 +1,53 @@
-"""Capsule's API quirks as small classes: bearer auth, the page paginator, the paced session.
+"""Capsule's API quirks as small classes for dlt's RESTClient: bearer auth, the page paginator, the paced session.
 
 - ``CapsuleAuth``: ``Authorization: Bearer`` from a ``SecretStr``; prints as ``CapsuleAuth(***)``.
   The header is added when the request is prepared, so dlt's request logging never shows it.
 - ``CapsulePaginator``: ``page``/``perPage=100``; another page exists while the ``Link`` header
-  has ``rel="next"`` (FACTS §3). The link's URL is never followed: Capsule does not document that
-  it keeps ``since``/``embed`` in it, so the next request is this one with ``page + 1``. The
-  header itself is parsed by requests (``Response.links``), which splits entries on ``, <`` and
-  so copes with the raw commas of ``embed=tags,fields`` inside a URL (tested).
+  has ``rel="next"`` (docs/api-facts.md#capsule-paging). The link's URL is never followed: Capsule
+  does not document that it keeps ``since``/``embed`` in it, so the next request is this one with
+  ``page + 1``. The header itself is parsed by requests (``Response.links``), which splits entries on
+  ``, <`` and so copes with the raw commas of ``embed=tags,fields`` inside a URL (tested).
 - ``PacedSession``: a ``requests.Session`` whose every send goes through the shared
   ``CapsulePacer`` (rate limit, retries) and whose 4xx answers become ``CapsuleRequestRejected``
   with a message naming what to fix.
+
+- ``CapsuleConnection``: settings, pacer and RESTClient of one source, resolved at the first request.
+
+The token, the pacer and the error mapping are the ground's (capsule_xero/capsule/), shared with the
+httpx ``CapsuleClient`` the write-back and the polling sensor use; only the requests plumbing is here,
+with the shaping of records as stored.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from pydantic import SecretStr
 from requests.auth import AuthBase
 from requests.hooks import default_hooks, dispatch_hook
 
-from capsule_xero.capsule.pacing import CapsulePacer, CapsuleRequestRejected
+from capsule_xero.capsule.client import token_text
+from capsule_xero.capsule.errors import CapsuleRequestRejected, rejection
+from capsule_xero.capsule.pacing import RETRY_SAFE_METHODS, CapsulePacer, shared_pacer
+from capsule_xero.settings import Settings
 from pipelines.capsule.settings import PER_PAGE, REQUEST_TIMEOUT
-
-# Retried after a timeout, a drop or a 5xx. Not PUT: Capsule merges nested arrays, so a repeated
-# PUT that adds a phone number adds it twice (FACTS §9); the write-back decides per call.
-RETRY_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-TOKEN_HELP = "Capsule → My Preferences → API Authentication Tokens"  # noqa: S105 (where to get one)
 
 
 class CapsuleAuth(AuthBase):
-    """Bearer auth for a personal access token or an OAuth access token (FACTS §1)."""
+    """Bearer auth for a personal access token or an OAuth access token (docs/api-facts.md#capsule-authentication)."""
 
-    def __init__(self, token: Any) -> None:
-        self._token = token  # a SecretStr: revealed only into the header, never into text
+    def __init__(self, token: SecretStr | str) -> None:
+        self._token = token  # revealed only into the header, never into text
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.secret()}"
+        request.headers["Authorization"] = f"Bearer {token_text(self._token)}"
         return request
-
-    def secret(self) -> str:
-        """The raw token, for the header and for scrubbing error text; never log it."""
-        return self._token.reveal() if hasattr(self._token, "reveal") else str(self._token)
 
     def __repr__(self) -> str:
         return "CapsuleAuth(***)"
@@ -79,7 +80,7 @@ class CapsulePaginator(BasePaginator):
 
 
 def has_next_page(response: requests.Response) -> bool:
-    """``rel="next"`` in ``Link`` (FACTS §3); no Link, or no next entry, means the last page."""
+    """``rel="next"`` in ``Link`` (docs/api-facts.md#capsule-paging); no Link, or no next entry, means the last page."""
     return "next" in response.links
 
 
@@ -117,7 +118,9 @@ class PacedSession(requests.Session):
         finally:
             request.hooks = hooks
         if response.status_code >= 400:
-            raise rejection(response, what, self.api_url, self._secrets)
+            raise rejection(
+                response.status_code, response.reason or "", response.text, what, self.api_url, self._secrets
+            )
         return dispatch_hook("response", hooks, response, **kwargs)  # type: ignore[no-any-return]
 
 
@@ -126,75 +129,77 @@ def _path_of(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-def _detail(response: requests.Response) -> str:
-    """Capsule's own words: ``message`` plus each validation error (FACTS §11)."""
-    try:
-        body = response.json()
-    except (ValueError, json.JSONDecodeError):
-        return (response.text or "").strip()[:200]
-    if not isinstance(body, dict):
-        return str(body)[:200]
-    parts = [str(body.get("message") or body.get("error") or "").strip()]
-    for error in body.get("errors") or []:
-        if isinstance(error, dict):
-            field = f"{error.get('field')}: " if error.get("field") else ""
-            parts.append(f"{field}{error.get('message')}")
-    return "; ".join(p for p in parts if p)
-
-
-def rejection(
-    response: requests.Response, what: str, api_url: str, secrets: Iterable[str] = ()
-) -> CapsuleRequestRejected:
-    """A 4xx as an error a person can act on (the token never appears in it)."""
-    status = response.status_code
-    detail = _detail(response)
-    said = f"{status} {response.reason or ''}".strip() + (f": {detail}" if detail else "")
-    if status == 401:
-        fix = (
-            "Capsule did not accept the API token. Set CAPSULE_API_TOKEN to a valid personal access "
-            f"token ({TOKEN_HELP}); it may have been revoked or mistyped."
-        )
-    elif status == 403:
-        fix = (
-            "The API token works but lacks permission for this. Use a token of a user who can see "
-            f"these records, with the 'read' scope ({TOKEN_HELP})."
-        )
-    elif status == 404:
-        fix = f"Check CAPSULE_API_URL (now {api_url or 'unset'}): it should end in /api/v2."
-    elif status == 422:
-        fix = (
-            "Capsule refused the request's parameters; this is a bug in capsule-xero's request, "
-            "not in your settings. Please report it with this message."
-        )
-    else:
-        fix = "Retrying will not help; check the request and Capsule's status."
-    message = f"Capsule refused {what} ({said}). {fix}"
-    return CapsuleRequestRejected(status, _redact(message, secrets))
-
-
 def make_client(
     api_url: str,
-    token: Any,
+    token: SecretStr | str,
     pacer: CapsulePacer,
     *,
     timeout: float | tuple[float, float] = REQUEST_TIMEOUT,
     per_page: int = PER_PAGE,
 ) -> RESTClient:
-    auth = CapsuleAuth(token)
-    session = PacedSession(pacer, timeout=timeout, secrets=[auth.secret()], api_url=api_url)
-    return RESTClient(base_url=api_url, auth=auth, paginator=CapsulePaginator(per_page), session=session)
+    session = PacedSession(pacer, timeout=timeout, secrets=[token_text(token)], api_url=api_url)
+    return RESTClient(
+        base_url=api_url, auth=CapsuleAuth(token), paginator=CapsulePaginator(per_page), session=session
+    )
+
+
+class CapsuleConnection:
+    """Settings, pacer and REST client, resolved at the first request (not when the source is
+    built, so Dagster can load definitions before any credential is set)."""
+
+    def __init__(
+        self,
+        settings: Settings | None,
+        pacer: CapsulePacer | None,
+        timeout: float | tuple[float, float],
+        per_page: int,
+    ) -> None:
+        self._settings = settings
+        self._pacer = pacer
+        self._timeout = timeout
+        self._per_page = per_page
+        self._client: RESTClient | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_env()
+        return self._settings
+
+    @property
+    def pacer(self) -> CapsulePacer:
+        if self._pacer is None:
+            s = self.settings
+            self._pacer = shared_pacer(s.capsule_api_url, s.capsule_api_token)
+        return self._pacer
+
+    @property
+    def client(self) -> RESTClient:
+        if self._client is None:
+            s = self.settings
+            if not s.capsule_api_token:
+                raise CapsuleRequestRejected(
+                    401,
+                    "CAPSULE_API_TOKEN is not set. Create a personal access token in Capsule "
+                    "(My Preferences → API Authentication Tokens) and set CAPSULE_API_TOKEN to it.",
+                )
+            self._client = make_client(
+                s.capsule_api_url,
+                s.capsule_api_token,
+                self.pacer,
+                timeout=self._timeout,
+                per_page=self._per_page,
+            )
+        return self._client
+
+    def pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
+        yield from self.client.paginate(path, params=params or {}, data_selector=key)
 
 
 # ---- record shaping ----------------------------------------------------------------------------------
 def field_value_text(value: Any) -> str | None:
     """A custom-field value as text: Capsule returns numbers as strings (and sometimes numbers),
-    booleans as JSON booleans, dates as ``YYYY-MM-DD`` (FACTS §6). One text column avoids a new
+    booleans as JSON booleans, dates as ``YYYY-MM-DD`` (docs/api-facts.md#capsule-custom-fields-and-tags). One text column avoids a new
     variant column every time a value of another type turns up; the definition's ``type`` (in
     capsule_party_field_definitions) says how to read it."""
     if value is None:

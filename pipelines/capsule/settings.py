@@ -1,6 +1,7 @@
 """Constants of the Capsule source: endpoints, paging, cursors, table names and declared columns.
 
-Column hints declare the documented Capsule fields (FACTS §6-§8, examples/) with their types, so
+Column hints declare the documented Capsule fields (docs/api-facts.md#capsule-parties,
+docs/api-facts.md#capsule-custom-fields-and-tags, docs/api-facts.md#capsule-opportunities-kases-and-tasks) with their types, so
 every documented column exists in DuckDB from the first load on, even when every value so far is
 null (staging SQL can rely on them), and anything that shows up later is genuine drift (see
 ``drift.py``). Undocumented keys are still loaded (dlt schema evolution), and reported.
@@ -15,12 +16,12 @@ SOURCE_NAME = "capsule"
 DATASET_NAME = "raw"  # shared with the Xero source, hence the capsule_ prefix on every table
 TABLE_PREFIX = "capsule_"
 
-PER_PAGE = 100  # FACTS §3: perPage 1..100, default 50; always ask for the most
-PARTY_EMBED = "tags,fields"  # FACTS §5: without it tags/fields are absent, not empty
+PER_PAGE = 100  # perPage 1..100, default 50 (docs/api-facts.md#capsule-paging): ask for the most
+PARTY_EMBED = "tags,fields"  # without it tags/fields are absent, not empty (docs/api-facts.md#capsule-embed)
 RECORD_EMBED = "tags,fields"  # opportunities and kases take the same embeds
-TASK_STATUSES = "open,completed,pending"  # FACTS §4: OPEN only unless asked
+TASK_STATUSES = "open,completed,pending"  # OPEN only unless asked (docs/api-facts.md#capsule-incremental-reads-and-deletions)
 
-# FACTS §4: the `since` boundary (strict or inclusive) is undocumented, and a record can be written
+# docs/api-facts.md#capsule-incremental-reads-and-deletions: the `since` boundary (strict or inclusive) is undocumented, and a record can be written
 # in the same second as the newest one we saw. Every incremental read re-reads this many seconds
 # before the cursor; merge on `id` drops the duplicates.
 SINCE_OVERLAP_SECONDS = 300
@@ -73,7 +74,7 @@ _TEAM_REF = _cols(team__id="bigint", team__name="text")
 
 
 def _party_ref(prefix: str, person: bool = True) -> Columns:
-    """A nested party reference ``{id,type,name|firstName,lastName,pictureURL}`` (FACTS §6)."""
+    """A nested party reference ``{id,type,name|firstName,lastName,pictureURL}`` (docs/api-facts.md#capsule-parties)."""
     names = _cols(id="bigint", type="text", name="text", picture_url="text")
     if person:
         names.update(_cols(first_name="text", last_name="text"))
@@ -154,7 +155,7 @@ TASK_COLUMNS: Columns = {
         category__name="text",
         category__colour="text",
         due_on="date",
-        due_time="text",  # a wall-clock time in the owner's timezone, not UTC (FACTS §2)
+        due_time="text",  # a wall-clock time in the owner's timezone, not UTC (docs/api-facts.md#capsule-records-and-timestamps)
         status="text",
     ),
     **_party_ref("party"),
@@ -207,7 +208,8 @@ DEFINITION_COLUMNS: Columns = _cols(
 TAG_COLUMNS: Columns = _cols(id="bigint", name="text", description="text", data_tag="bool")
 
 # One row per tombstone (`restricted` false, `deleted_at` set) or per record the token's user can no
-# longer see (`restricted` true, `deleted_at` null, FACTS §4: treat as gone for this user).
+# longer see (`restricted` true, `deleted_at` null: treat as gone for this user,
+# docs/api-facts.md#capsule-incremental-reads-and-deletions).
 DELETED_COLUMNS: Columns = _cols(id="bigint", deleted_at="timestamp", restricted="bool", type="text")
 
 
@@ -234,3 +236,21 @@ NESTED_COLUMNS: dict[str, Columns] = {
 PARTY_NESTED = ("addresses", "phoneNumbers", "emailAddresses", "websites", "tags", "fields")
 RECORD_NESTED = ("tags", "fields")
 DEFINITION_NESTED = ("options",)
+
+# Every table this source promises, with its declared columns (children: (parent, list name)).
+DECLARED_TABLES: dict[str, dict[str, Any]] = {
+    TABLES["parties"]: PARTY_COLUMNS,
+    TABLES["users"]: USER_COLUMNS,
+    TABLES["party_field_definitions"]: DEFINITION_COLUMNS,
+    TABLES["tags"]: TAG_COLUMNS,
+    TABLES["opportunities"]: OPPORTUNITY_COLUMNS,
+    TABLES["kases"]: KASE_COLUMNS,
+    TABLES["tasks"]: TASK_COLUMNS,
+    **{TABLES[f"deleted_{kind}"]: DELETED_COLUMNS for kind in ("parties", "opportunities", "kases")},
+}
+DECLARED_CHILDREN: dict[str, tuple[str, ...]] = {
+    TABLES["parties"]: PARTY_NESTED,
+    TABLES["opportunities"]: RECORD_NESTED,
+    TABLES["kases"]: RECORD_NESTED,
+    TABLES["party_field_definitions"]: DEFINITION_NESTED,
+}

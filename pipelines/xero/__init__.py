@@ -28,9 +28,7 @@ Callers that run the source themselves (dagster-dlt) call it after ``pipeline.ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -40,50 +38,25 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from capsule_xero.home_lock import home_lock
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, XeroAuthError
-from capsule_xero.xero.pacing import (
-    DailyLimitReached,
-    PacedHTTPAdapter,
-    PacedTransport,
-    PacingPolicy,
-    XeroUnavailable,
-    pacer_for,
-    reset_pacers,
-)
+from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
+from capsule_xero.xero.pacing import PacingPolicy
+from capsule_xero.xero.transports import PacedHTTPAdapter, PacedTransport, pacer_for, reset_pacers
 from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.cursors import align_cursors, duckdb_path_of
-from pipelines.xero.helpers import (
-    DriftDetector,
-    ModifiedSinceWalk,
-    XeroAccessDenied,
-    XeroApi,
-    XeroApiError,
-    XeroRequestsAuth,
-    XeroRun,
-    convert_dates,
-    modified_since_header,
-    tidy_contact,
-)
+from pipelines.xero.drift import DriftDetector
+from pipelines.xero.helpers import XeroAccessDenied, XeroApi, XeroApiError, XeroRequestsAuth, XeroRun
+from pipelines.xero.resources import contacts_resource, drift_transformer, groups_resource, users_resource
 from pipelines.xero.settings import (
-    CONTACT_COLUMNS,
     CONTACT_FIELDS,
     CONTACT_NESTED,
-    CONTACT_NESTED_COLUMNS,
-    CONTACTS_PATH,
     CONTACTS_TABLE,
     DATASET_NAME,
     DECLARED_CHILDREN,
     DECLARED_TABLES,
-    DRIFT_TABLE,
-    GROUP_COLUMNS,
     GROUP_FIELDS,
-    GROUPS_PATH,
-    GROUPS_TABLE,
-    LOADER_FILE_FORMAT,
     PIPELINE_NAME,
     SOURCE_NAME,
-    USER_COLUMNS,
     USER_FIELDS,
-    USERS_PATH,
     USERS_TABLE,
     XeroExtractConfig,
 )
@@ -111,190 +84,6 @@ __all__ = [
 log = logging.getLogger("pipelines.xero")
 
 
-DRIFT_KEY = ("object", "field", "change", "observed_type")
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _full_read_due(
-    state: dict[str, Any], cursor: datetime | None, config: XeroExtractConfig, now: datetime
-) -> bool:
-    if config.force_full_read or cursor is None:
-        return True
-    if config.full_read_every is None:
-        return False
-    last = _parse(state.get("last_full_read_at"))
-    return last is None or now - last >= config.full_read_every
-
-
-def _contacts(api: XeroApi, run: XeroRun) -> Any:
-    config = api.config
-
-    @dlt.resource(
-        name=CONTACTS_TABLE,
-        primary_key="ContactID",
-        write_disposition="merge",
-        file_format=LOADER_FILE_FORMAT,
-        columns=CONTACT_COLUMNS,
-        nested_hints={
-            name: dlt.mark.make_nested_hints(columns=columns)
-            for name, columns in CONTACT_NESTED_COLUMNS.items()
-        },
-    )
-    def xero_contacts(
-        # dlt's own idiom: the incremental is declared as the argument default.
-        updated: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
-            "UpdatedDateUTC", initial_value=None
-        ),
-    ) -> Iterator[list[dict[str, Any]]]:
-        state = dlt.current.resource_state()
-        now = config.now()
-        full = state.get("full_read")
-        if full is None and _full_read_due(state, updated.start_value, config, now):
-            full = state["full_read"] = {"started_at": now.isoformat(), "resume_from": None}
-        if full is not None:
-            since = _parse(full["resume_from"])
-            run.modes[CONTACTS_TABLE] = "full read" + (" (continued)" if since else "")
-            # A full read re-reads what the cursor has passed: rows go through unfiltered and the
-            # cursor follows the read, page by page, so a stopped full read resumes where it was.
-            updated.advance(None)
-        else:
-            since = updated.start_value
-            run.modes[CONTACTS_TABLE] = "incremental"
-        walk = ModifiedSinceWalk(since, config.page_size, seen=state.get("tail") if since else None)
-        number = 0
-        try:
-            for records, _ in api.pages(
-                CONTACTS_PATH,
-                "Contacts",
-                walk,
-                params={"includeArchived": "true", "order": "UpdatedDateUTC ASC"},
-            ):
-                number += 1
-                fresh = [tidy_contact(record) for record in walk.fresh]
-                run.count(CONTACTS_TABLE, 1, len(fresh))
-                if full is not None and walk.max_ms is not None:
-                    newest = datetime.fromtimestamp(walk.max_ms / 1000, tz=UTC)
-                    full["resume_from"] = newest.isoformat()
-                    updated.advance(newest)
-                if config.on_page is not None:
-                    config.on_page(CONTACTS_TABLE, number, len(records))
-                if fresh:
-                    yield fresh
-        except DailyLimitReached as exc:
-            run.stop(exc, CONTACTS_TABLE)
-            return
-        finally:
-            # The records the next run's one-second overlap will read again, by ContactID and
-            # UpdatedDateUTC, so they are not loaded twice (dlt's own boundary dedupe is off
-            # while a full read pushes the cursor by hand).
-            state["tail"] = walk.tail()
-        if full is not None:
-            del state["full_read"]
-            state["last_full_read_at"] = full["started_at"]
-
-    return xero_contacts
-
-
-def _groups(api: XeroApi, run: XeroRun) -> Any:
-    config = api.config
-
-    # No dlt.sources.incremental here: GET /ContactGroups takes no If-Modified-Since and groups
-    # carry no UpdatedDateUTC, so there is no cursor to keep. It is one call for every group.
-    @dlt.resource(
-        name=GROUPS_TABLE,
-        primary_key="ContactGroupID",
-        write_disposition="merge",
-        file_format=LOADER_FILE_FORMAT,
-        columns=GROUP_COLUMNS,
-    )
-    def xero_contact_groups() -> Iterator[list[dict[str, Any]]]:
-        state = dlt.current.resource_state()
-        try:
-            pages = list(api.pages(GROUPS_PATH, "ContactGroups"))
-        except DailyLimitReached as exc:
-            run.stop(exc, GROUPS_TABLE)
-            return
-        groups = [
-            g for records, _ in pages for g in records if isinstance(g, dict) and g.get("ContactGroupID")
-        ]
-        for group in groups:
-            group.pop("Contacts", None)  # always empty in the list; membership comes with the contacts
-        current = {g["ContactGroupID"]: g.get("Name") for g in groups}
-        # The list holds ACTIVE groups only: one that dropped out was deleted.
-        gone = [
-            {"ContactGroupID": gid, "Name": name, "Status": "DELETED"}
-            for gid, name in (state.get("known") or {}).items()
-            if gid not in current
-        ]
-        state["known"] = current
-        run.count(GROUPS_TABLE, len(pages), len(groups))
-        if config.on_page is not None:
-            config.on_page(GROUPS_TABLE, 1, len(groups))
-        if groups or gone:
-            yield convert_dates(groups + gone)
-
-    return xero_contact_groups
-
-
-def _users(api: XeroApi, run: XeroRun) -> Any:
-    config = api.config
-
-    @dlt.resource(
-        name=USERS_TABLE,
-        primary_key="UserID",
-        write_disposition="merge",
-        columns=USER_COLUMNS,
-        file_format=LOADER_FILE_FORMAT,
-    )
-    def xero_users(
-        # dlt's own idiom: the incremental is declared as the argument default.
-        updated: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
-            "UpdatedDateUTC", initial_value=None
-        ),
-    ) -> Iterator[list[dict[str, Any]]]:
-        since = updated.start_value
-        headers = {"If-Modified-Since": modified_since_header(since)} if since else {}
-        try:
-            pages = list(api.pages(USERS_PATH, "Users", headers=headers))
-        except DailyLimitReached as exc:
-            run.stop(exc, USERS_TABLE)
-            return
-        users = [convert_dates(u) for records, _ in pages for u in records if isinstance(u, dict)]
-        run.count(USERS_TABLE, len(pages), len(users))
-        if config.on_page is not None:
-            config.on_page(USERS_TABLE, 1, len(users))
-        if users:
-            yield users
-
-    return xero_users
-
-
-def _drift(parent: Any, detector: DriftDetector, run: XeroRun) -> Any:
-    @dlt.transformer(
-        name=f"{DRIFT_TABLE}_{parent.name.removeprefix('xero_')}",
-        data_from=parent,
-        table_name=DRIFT_TABLE,
-        write_disposition="merge",
-        file_format=LOADER_FILE_FORMAT,
-        primary_key=DRIFT_KEY,
-    )
-    def drift(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-        found = detector.check(items if isinstance(items, list) else [items])
-        if not found:
-            return
-        first_seen = dlt.current.resource_state().setdefault("first_seen", {})
-        for row in found:
-            key = "|".join(str(row[k]) for k in DRIFT_KEY)
-            row["first_seen_at"] = _parse(first_seen.setdefault(key, row["detected_at"].isoformat()))
-        run.drift.extend(found)
-        yield found
-
-    return drift
-
-
 @dlt.source(name=SOURCE_NAME)
 def xero_source(
     settings: Settings | None = None,
@@ -306,18 +95,21 @@ def xero_source(
 
     Nothing is read or signed in until the pipeline runs: settings default to the environment at
     that moment, so the source can be built at import time (Dagster) without any credential.
+    ``options`` default to the settings' (``XeroExtractConfig.of``), or without settings to the defaults.
     """
-    options = options or XeroExtractConfig.from_env()
+    options = options or (XeroExtractConfig.of(settings) if settings is not None else XeroExtractConfig())
     run = run if run is not None else XeroRun()
     api = XeroApi(settings, options, auth)
-    contacts, groups, users = _contacts(api, run), _groups(api, run), _users(api, run)
+    contacts, groups, users = contacts_resource(api, run), groups_resource(api, run), users_resource(api, run)
     return (
         contacts,
         groups,
         users,
-        _drift(contacts, DriftDetector("Contact", CONTACT_FIELDS, CONTACT_NESTED, "ContactID"), run),
-        _drift(groups, DriftDetector("ContactGroup", GROUP_FIELDS, {}, "ContactGroupID"), run),
-        _drift(users, DriftDetector("User", USER_FIELDS, {}, "UserID"), run),
+        drift_transformer(
+            contacts, DriftDetector("Contact", CONTACT_FIELDS, CONTACT_NESTED, "ContactID"), run
+        ),
+        drift_transformer(groups, DriftDetector("ContactGroup", GROUP_FIELDS, {}, "ContactGroupID"), run),
+        drift_transformer(users, DriftDetector("User", USER_FIELDS, {}, "UserID"), run),
     )
 
 
@@ -390,7 +182,7 @@ def run_xero_extract(
 def _run_xero_extract(
     settings: Settings, full_refresh: bool, options: XeroExtractConfig | None, run: XeroRun | None
 ) -> LoadInfo:
-    options = options or XeroExtractConfig.from_env()
+    options = options or XeroExtractConfig.of(settings)
     if full_refresh:
         options = replace(options, force_full_read=True)
     run = run if run is not None else XeroRun()

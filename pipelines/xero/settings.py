@@ -1,11 +1,12 @@
 """Constants and run options of the Xero source (dlt verified-source layout: settings live here).
 
-Facts: the Xero fact sheet (specs/xero/FACTS.md in the shared design folder) §§1–2, 9, 11.
+Facts: docs/api-facts.md#xero-requests-and-responses, docs/api-facts.md#xero-reading-contacts,
+docs/api-facts.md#xero-users and docs/api-facts.md#xero-rate-limits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,9 +30,11 @@ CONTACTS_PATH = "Contacts"
 GROUPS_PATH = "ContactGroups"
 USERS_PATH = "Users"
 
-PAGE_SIZE = 1000  # Xero's largest page (FACTS §2); larger values are clamped to it
+PAGE_SIZE = (
+    1000  # Xero's largest page (docs/api-facts.md#xero-reading-contacts); larger values are clamped to it
+)
 FULL_READ_EVERY = timedelta(days=7)
-# If-Modified-Since has 1 s resolution and an undocumented boundary (FACTS §2): the header is the
+# If-Modified-Since has 1 s resolution and an undocumented boundary (docs/api-facts.md#xero-reading-contacts): the header is the
 # cursor's second minus this, so neither an inclusive nor an exclusive boundary can lose a record.
 MODIFIED_SINCE_OVERLAP = timedelta(seconds=1)
 
@@ -233,7 +236,7 @@ class XeroExtractConfig:
 
     page_size: int = PAGE_SIZE
     # The periodic full read: Balances / IsCustomer / IsSupplier changes do not move UpdatedDateUTC
-    # (FACTS §2), so the cursor alone never sees them. None: only on demand (full_refresh).
+    # (docs/api-facts.md#xero-reading-contacts), so the cursor alone never sees them. None: only on demand (full_refresh).
     full_read_every: timedelta | None = FULL_READ_EVERY
     force_full_read: bool = False
     pacing: PacingPolicy = field(default_factory=PacingPolicy)
@@ -242,10 +245,9 @@ class XeroExtractConfig:
     on_page: Callable[[str, int, int], None] | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> XeroExtractConfig:
+    def of(cls, settings: Settings) -> XeroExtractConfig:
         """``XERO_FULL_READ_DAYS`` (0 = only on demand) and ``XERO_DAILY_RESERVE`` (calls kept for writes),
-        as the settings contract checked them (a wrong value is a ``SettingsError`` naming it)."""
-        settings = Settings.from_env(env)
+        as the settings contract checked them."""
         days = settings.xero_full_read_days
         return cls(
             full_read_every=timedelta(days=days) if days > 0 else None,

@@ -22,7 +22,6 @@ import logging
 import os
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from capsule_xero.display import spell_out
-from capsule_xero.xero.token_store import exclusive_lock
+from capsule_xero.files import exclusive_lock, write_private_file
 from reverse_etl.alerts.finding import Alert, find_alerts
 
 if TYPE_CHECKING:
@@ -98,15 +97,7 @@ class SentLog:
     def save(self, sent: Mapping[str, datetime], now: datetime) -> None:
         kept = {k: v.isoformat() for k, v in sent.items() if now - v < RESEND_AFTER}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".alerts-sent.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(kept, handle, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_private_file(self.path, json.dumps(kept, indent=1, sort_keys=True).encode("utf-8"))
 
 
 # ---- sending --------------------------------------------------------------------------------------

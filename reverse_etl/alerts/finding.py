@@ -251,10 +251,7 @@ def budget_exhausted(
 def _webhook_backlog(settings: Settings, now: datetime) -> list[Alert]:
     from capsule_xero.spool import Spool, SpoolLimits
 
-    try:
-        limits = SpoolLimits.from_env()
-    except ValueError:
-        limits = SpoolLimits()  # `webhooks serve` refuses to start and says why; judge by the defaults
+    limits = SpoolLimits.of(settings)
     spool = Spool.at_home(settings.home, limits)
     age = spool.oldest_pending_age(now.timestamp())
     if age is None:

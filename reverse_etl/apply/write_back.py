@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from capsule_xero.capsule.pacing import CapsuleError
+from capsule_xero.capsule.errors import CapsuleError
 from reverse_etl.apply.context import RunContext
 from reverse_etl.capsule_writer import WriteBackResult
 from reverse_etl.plans.write_backs import write_backs_wanted

@@ -14,7 +14,8 @@ import httpx
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, XeroHttpxAuth
 from capsule_xero.xero.budget import budget_file_in
-from capsule_xero.xero.pacing import PacedTransport, PacingPolicy, XeroUnavailable
+from capsule_xero.xero.pacing import PacingPolicy, XeroUnavailable
+from capsule_xero.xero.transports import PacedTransport
 
 IDEMPOTENCY_KEY_MAX = 128  # docs/api-facts.md#xero-idempotency-keys
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -18,9 +18,9 @@ import dagster as dg
 import httpx
 import pytest
 from dagster._core.storage.tags import RUN_KEY_TAG
+from pydantic import SecretStr
 
 from assets.sensors.webhooks import JOB_NAME, webhook_events_sensor
-from capsule_xero.settings import SecretStr
 from capsule_xero.spool import Spool
 from capsule_xero.webhooks import WebhookReceiver, xero_signature
 

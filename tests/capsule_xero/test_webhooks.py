@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 import typer
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from capsule_xero.settings import SecretStr, Settings
+from capsule_xero.settings import Settings
 from capsule_xero.spool import Spool, SpoolFull, SpoolLimits
-from capsule_xero.webhooks import WebhookReceiver, WebhookSettings, xero_signature
+from capsule_xero.webhooks import WebhookReceiver, xero_signature
 from cli import webhooks as cli_webhooks
 from sandbox.capsule.control import CapsuleControl
 from sandbox.server import SandboxServer
@@ -269,7 +270,7 @@ def test_no_key_or_token_ever_reaches_the_log(
     logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore")))
     assert "webhook POST capsule -> 200" in logged  # the receiver does log its traffic ...
     assert XERO_KEY not in logged and CAPSULE_TOKEN[:12] not in logged  # ... never the secrets
-    assert "SecretStr('**********')" in repr(WebhookSettings.from_env({"XERO_WEBHOOK_KEY": XERO_KEY}))
+    assert "SecretStr('**********')" in repr(Settings.from_env({"XERO_WEBHOOK_KEY": XERO_KEY}))
 
 
 def test_serve_refuses_to_start_without_a_secret_or_with_a_guessable_token(
@@ -289,7 +290,9 @@ def test_serve_refuses_to_start_without_a_secret_or_with_a_guessable_token(
     monkeypatch.setenv("CAPSULE_HOOK_TOKEN", CAPSULE_TOKEN)
     monkeypatch.setenv("WEBHOOK_SPOOL_DAYS", "a week")
     result = CliRunner().invoke(app, ["webhooks", "serve"])
-    assert result.exit_code == 2 and "WEBHOOK_SPOOL_DAYS must be a whole number of days" in result.output
+    assert (
+        result.exit_code == 2 and "WEBHOOK_SPOOL_DAYS='a week' is not a whole number of days" in result.output
+    )
     assert "--port" in CliRunner().invoke(app, ["webhooks", "serve", "--help"]).output
 
 

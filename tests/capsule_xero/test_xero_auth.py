@@ -198,7 +198,7 @@ def test_no_token_or_secret_reaches_a_log_line(
     expire_locally(auth.store)
     auth.headers()
     tokens = auth.store.load()
-    secret = auth.settings.xero_client_secret.reveal()
+    secret = auth.settings.xero_client_secret.get_secret_value()
     for text in (tokens.access_token, tokens.refresh_token, tokens.previous_refresh_token, secret):
         assert text and text not in caplog.text
 

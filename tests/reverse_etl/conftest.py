@@ -12,8 +12,9 @@ import pytest
 from capsule_xero.capsule.pacing import CapsulePacer
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
-from capsule_xero.xero.pacing import PacingPolicy, reset_pacers
+from capsule_xero.xero.pacing import PacingPolicy
 from capsule_xero.xero.token_store import TokenSet
+from capsule_xero.xero.transports import reset_pacers
 from reverse_etl.writers.payloads import ContactOperation
 from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.app import Sandbox

@@ -147,7 +147,7 @@ def capsule_field(settings: Settings, party_id: int, name: str = "Xero Contact I
     response = httpx.get(
         f"{settings.capsule_api_url}/parties/{party_id}",
         params={"embed": "fields"},
-        headers={"Authorization": f"Bearer {settings.capsule_api_token.reveal()}"},
+        headers={"Authorization": f"Bearer {settings.capsule_api_token.get_secret_value()}"},
     )
     response.raise_for_status()
     return [f["value"] for f in response.json()["party"]["fields"] if f["definition"]["name"] == name]

@@ -19,7 +19,8 @@ from capsule_xero.capsule.pacing import CapsulePacer
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
-from capsule_xero.xero.pacing import PacingPolicy, reset_pacers
+from capsule_xero.xero.pacing import PacingPolicy
+from capsule_xero.xero.transports import reset_pacers
 from pipelines.capsule import extract_capsule
 from pipelines.xero import run_xero_extract
 from pipelines.xero.settings import XeroExtractConfig

@@ -71,7 +71,7 @@ def _instant(text: str) -> datetime:
 
 
 def _overlap(records: dict[int, dict[str, Any]]) -> set[int]:
-    """Ids a rerun reads again because of the overlap before the cursor (FACTS §4)."""
+    """Ids a rerun reads again because of the overlap before the cursor (docs/api-facts.md#capsule-incremental-reads-and-deletions)."""
     start = _cursor(records) - timedelta(seconds=SINCE_OVERLAP_SECONDS)
     return {i for i, r in records.items() if _instant(r["updatedAt"]) > start}
 
@@ -182,7 +182,7 @@ def test_a_rerun_without_changes_reads_one_page_per_cursor_and_the_lists_that_ha
 
     # parties, opportunities, kases and the three deleted feeds: one page each, with `since`;
     # users, definitions and tags: one page each (no `since` in the API, but small);
-    # tasks: every page, because Capsule has no `since` on tasks (FACTS §4).
+    # tasks: every page, because Capsule has no `since` on tasks (docs/api-facts.md#capsule-incremental-reads-and-deletions).
     expected = {
         f"{V2}/parties": 1,
         f"{V2}/opportunities": 1,

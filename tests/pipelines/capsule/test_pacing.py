@@ -6,14 +6,10 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
+from pydantic import SecretStr
 
-from capsule_xero.capsule.pacing import (
-    CapsulePacer,
-    CapsuleRateLimitReached,
-    CapsuleUnavailable,
-    shared_pacer,
-)
-from capsule_xero.settings import SecretStr
+from capsule_xero.capsule.errors import CapsuleRateLimitReached, CapsuleUnavailable
+from capsule_xero.capsule.pacing import CapsulePacer, shared_pacer
 
 START = 1_800_000_000.0  # a whole hour: 2027-01-15 08:00:00 UTC
 
@@ -184,6 +180,6 @@ def test_a_call_that_may_have_written_is_not_repeated_after_a_drop(fake: FakeTim
 def test_every_caller_of_one_capsule_user_shares_one_pacer_that_does_not_keep_the_token() -> None:
     token = SecretStr("pacing-test-token-" + "x" * 20)
     first = shared_pacer("https://api.capsulecrm.com/api/v2", token)
-    assert shared_pacer("https://api.capsulecrm.com/api/v2/", SecretStr(token.reveal())) is first
+    assert shared_pacer("https://api.capsulecrm.com/api/v2/", SecretStr(token.get_secret_value())) is first
     assert shared_pacer("https://api.capsulecrm.com/api/v2", SecretStr("another-user")) is not first
-    assert token.reveal() not in repr(vars(first))
+    assert token.get_secret_value() not in repr(vars(first))

@@ -24,7 +24,8 @@ from capsule_xero.xero.budget import (
     read_budgets,
     record,
 )
-from capsule_xero.xero.pacing import PacedTransport, PacingPolicy, XeroPacer, pacer_for
+from capsule_xero.xero.pacing import PacingPolicy, XeroPacer
+from capsule_xero.xero.transports import PacedTransport, pacer_for
 from pipelines.xero import DailyLimitReached, XeroRun, reset_pacers, run_xero_extract
 from reverse_etl.alerts.delivery import check_and_send
 from sandbox.generator import Dataset

@@ -10,7 +10,7 @@ from typing import Any
 
 from capsule_xero.settings import Settings
 from pipelines.xero import XeroRun, xero_pipeline
-from pipelines.xero.helpers import xero_datetime
+from pipelines.xero.records import xero_datetime
 from sandbox.control import SandboxControl
 from sandbox.generator import Dataset
 from sandbox.xero.control import XeroControl
@@ -150,7 +150,7 @@ def test_the_periodic_full_read_happens_when_due_and_brings_balance_changes(
     start = datetime.now(UTC)
     extract(now=lambda: start)
     cid = next(c["ContactID"] for c in xero.contacts() if c["ContactStatus"] == "ACTIVE")
-    # Balances and IsCustomer change without moving UpdatedDateUTC (FACTS §2): no cursor sees them.
+    # Balances and IsCustomer change without moving UpdatedDateUTC (docs/api-facts.md#xero-reading-contacts): no cursor sees them.
     xero.edit_contact(
         cid,
         Balances={"AccountsReceivable": {"Outstanding": 1234.5, "Overdue": 100.25}},

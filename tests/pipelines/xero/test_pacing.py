@@ -10,13 +10,9 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from capsule_xero.xero.pacing import (
-    DailyLimitReached,
-    PacingPolicy,
-    XeroPacer,
-    XeroUnavailable,
-    requests_transient,
-)
+from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
+from capsule_xero.xero.pacing import PacingPolicy, XeroPacer
+from capsule_xero.xero.transports import requests_transient
 
 FAST = PacingPolicy(backoff_initial=0.01, backoff_max=0.02, backoff_jitter=0.0, attempts=4)
 

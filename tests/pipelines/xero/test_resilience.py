@@ -12,7 +12,7 @@ import pytest
 
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, XeroHttpxAuth
-from capsule_xero.xero.pacing import PacedTransport, pacer_for
+from capsule_xero.xero.transports import PacedTransport, pacer_for
 from pipelines.xero import XeroRun
 from sandbox.control import SandboxControl
 from sandbox.generator import Dataset

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +57,9 @@ def test_a_403_is_not_retried_and_names_the_organisation_and_what_to_check(
     foreign = str(uuid.UUID(int=42))
     since = control.last_seq()
     with pytest.raises(XeroAccessDenied) as denied:
-        run_xero_extract(replace(settings, xero_tenant_id=foreign), options=options(), run=XeroRun())
+        run_xero_extract(
+            settings.model_copy(update={"xero_tenant_id": foreign}), options=options(), run=XeroRun()
+        )
     assert f"organisation {foreign}" in str(denied.value) and "XERO_TENANT_ID" in str(denied.value)
     assert "403" in str(denied.value)
     assert [c["status"] for c in api_calls(control, since)] == [403]
@@ -82,7 +83,7 @@ def test_a_missing_scope_says_which_scope_to_grant(
 
 
 def _secrets(auth: XeroAuth, *tokens: Any) -> list[str]:
-    out = [auth.settings.xero_client_secret.reveal()]
+    out = [auth.settings.xero_client_secret.get_secret_value()]
     for token in tokens:
         out += [token.access_token, token.refresh_token, token.previous_refresh_token]
     return [s for s in out if s]

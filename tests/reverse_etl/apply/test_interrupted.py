@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from capsule_xero.capsule.pacing import CapsuleError
+from capsule_xero.capsule.errors import CapsuleError
 from capsule_xero.rules import Rules
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans.store import latest_plans

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from capsule_xero.rules import Rules
-from capsule_xero.xero.pacing import reset_pacers
+from capsule_xero.xero.transports import reset_pacers
 from reverse_etl.apply.loop import apply_plan
 from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans.approval import approve

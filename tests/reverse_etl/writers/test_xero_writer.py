@@ -11,7 +11,8 @@ import pytest
 
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
-from capsule_xero.xero.pacing import XeroUnavailable, pacer_for
+from capsule_xero.xero.pacing import XeroUnavailable
+from capsule_xero.xero.transports import pacer_for
 from reverse_etl.writers.payloads import ContactOperation, encoded
 from reverse_etl.writers.xero import XeroContactWriter
 from reverse_etl.writers.xero_notes import split_note
