@@ -34,6 +34,7 @@ sandbox: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
