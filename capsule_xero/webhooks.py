@@ -1,13 +1,13 @@
 """The webhook receiver: Xero webhooks and Capsule REST hooks into the spool (capsule_xero/spool.py).
 
-``capsule-xero webhooks serve`` runs it. It never touches the DuckDB file (DESIGN.md); a Dagster
-sensor (assets/webhook_sensor.py) turns spooled events into sync runs. Routes:
+``capsule-xero webhooks serve`` runs it. It never touches the DuckDB file (docs/architecture.md#webhooks-and-the-spool); a Dagster
+sensor (assets/sensors/webhooks.py) turns spooled events into sync runs. Routes:
 
-- ``POST /xero`` — Xero webhooks (FACTS §13): ``x-xero-signature`` is base64(HMAC-SHA256(webhook key,
+- ``POST /xero`` — Xero webhooks (docs/api-facts.md#xero-webhooks): ``x-xero-signature`` is base64(HMAC-SHA256(webhook key,
   raw body)), checked with ``hmac.compare_digest`` *before* the body is parsed. Wrong or missing
   signature → 401; right signature → 200 with an empty body and no cookies. Intent to Receive is the
   same rule applied to ``"events": []`` deliveries (nothing is spooled for those).
-- ``POST /capsule/<CAPSULE_HOOK_TOKEN>`` — Capsule REST hooks (FACTS §12). Capsule signs nothing and
+- ``POST /capsule/<CAPSULE_HOOK_TOKEN>`` — Capsule REST hooks (docs/api-facts.md#capsule-rest-hooks). Capsule signs nothing and
   sends no shared secret, so the URL itself is the secret. A path token rather than a query token:
   query strings are what proxies, CDNs and access logs record and strip most readily, while a
   wrong path is indistinguishable from any other unknown URL (404, the endpoint's existence is not
@@ -16,8 +16,8 @@ sensor (assets/webhook_sensor.py) turns spooled events into sync runs. Routes:
 - ``GET /healthz`` — 200, for a reverse proxy or monitor.
 
 Every accepted delivery is fsynced into the spool, as one file, before the 200 goes out, so a 200
-means its events survive a restart; on any failure the sender gets a 5xx and retries (both retry;
-FACTS §12, §13). Replies stay far inside Xero's 5 s (Capsule documents no timeout: the same 5 s is the
+means its events survive a restart; on any failure the sender gets a 5xx and retries (both retry:
+docs/api-facts.md#capsule-rest-hooks, #xero-webhooks). Replies stay far inside Xero's 5 s (Capsule documents no timeout: the same 5 s is the
 target): no network calls, a hash and one fsynced file per delivery, the body written as it came —
 a 20,000-record Capsule delivery (18 MB) is answered in well under a second (bench/webhooks.py).
 

@@ -1,6 +1,6 @@
 """Write Xero's ContactID back to a Capsule custom field, paced within Capsule's hourly limit.
 
-Facts: the Capsule fact sheet (specs/capsule/FACTS.md in the shared design folder) §7, §9, §10.
+Facts: docs/api-facts.md#capsule-custom-fields-and-tags, #capsule-writing, #capsule-rate-limits.
 
 - The field is found by name (configurable, default "Xero Contact ID") among
   ``GET /parties/fields/definitions``, once per ``CapsuleWriteBack`` (one per run). When no
