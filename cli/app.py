@@ -566,6 +566,7 @@ def _reconcile_and_plan(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan:
     """The whole reconcile, then the next plan; says what became of earlier plans."""
     from reverse_etl.plans import create_plan
     from transform.stages import reconcile
+    from transform.validation import reject_shares
 
     with console.status("Reconciling…"):
         run = reconcile(con, rules)
@@ -574,6 +575,11 @@ def _reconcile_and_plan(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan:
         f"{run.rows.get('staging.xero_contacts', 0):,} Xero contacts in {sum(run.seconds.values()):.1f}s.",
         highlight=False,
     )
+    # README: a run fails when rejects pass validation.max_reject_share, as Dagster's blocking checks do.
+    for verdict in reject_shares(con, rules.validation.max_reject_share):
+        if not verdict.passed:
+            console.print(f"[red]{markup_literal(verdict.message())}[/red]", highlight=False)
+            raise typer.Exit(1)
     plan = create_plan(con, rules)
     if plan.reused:
         console.print(
