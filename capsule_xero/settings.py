@@ -233,8 +233,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WEBHOOK_PORT",
-        "8710",
-        "Port `webhooks serve` listens on (127.0.0.1; put TLS on 443 in front)",
+        "8790",
+        "Port `webhooks serve` listens on (127.0.0.1; put TLS on 443 in front); 8790 is none of the"
+        " ports the sandbox (8710, 8720), `ui` (3000) or `auth login` (8765) use",
         parse=_whole_number(1, 65_535, "a port number"),
     ),
     Setting(
@@ -280,7 +281,7 @@ class Settings:
     apply_writes: bool = False
     xero_full_read_days: float = 7.0  # 0: only on demand
     xero_daily_reserve: int = 250
-    webhook_port: int = 8710
+    webhook_port: int = 8790
     # What was wrong, when read with ``lenient=True`` (each such setting then holds its default).
     problems: tuple[str, ...] = ()
 
