@@ -17,11 +17,10 @@ Setup (not timed), for each path anew: a generated world is served by the sandbo
 127.0.0.1), signed in to, and migrated by one full sync with the first plan approved (sandbox clock x60
 with matching Xero pacing, so it takes seconds). Then the sandbox clock is put back to real time and
 the Xero pacing to Xero's real 60 calls a minute: everything timed runs at the pace the product runs at.
-A world serves one path for at most 15 minutes of edits: the migration leaves one archive Xero refuses
-(the generator's ``deleted_party_synced_with_balance`` case) in the error queue, retried 15 minutes
-later (reverse_etl/apply.py, RetryPolicy), and from then on every plan carries that archive and waits
-for approval, so no edit reaches Xero unattended; the bench stops the path when it sees that. At the
-60 s polling default, 20 edits take longer than that: use ``--edits 10``.
+The migration leaves one archive Xero refuses (the generator's
+``deleted_party_synced_with_repeating_invoice`` case) in the error queue, where it waits for a person
+and plans leave it out, so later edits reach Xero unattended; should a plan ever wait for approval,
+the bench stops the path and says so.
 
 Each edit changes the e-mail of a party already linked to a Xero contact (CapsuleControl, as a user
 in the Capsule UI would) at t0; the bench then polls the sandbox's Xero control API (not rate
@@ -896,13 +895,8 @@ class PathConfig:
 
 
 def run_path(config: PathConfig, path: str, rng: random.Random) -> PathResult:
-    """One path on a world of its own: generated, migrated, and (dagster) a deployment of its own.
-
-    A world lives one path only: the migration leaves one archive Xero refuses (the
-    ``deleted_party_synced_with_balance`` case) in the error queue, retried 15 minutes later
-    (reverse_etl/apply.py, RetryPolicy); from then on every plan carries that archive and waits for
-    approval, so no later edit reaches Xero unattended.
-    """
+    """One path on a world of its own: generated, migrated, and (dagster) a deployment of its own,
+    so neither path's sensor cursors, runs or error queue are the other's."""
     from assets.sensors import capsule_changes_sensor
     from assets.webhook_sensor import webhook_events_sensor
 

@@ -17,7 +17,7 @@ Per-item outcomes
     Always ``?summarizeErrors=false`` (§3): Xero answers 200 and marks every element ``OK``,
     ``WARNING`` or ``ERROR``, so a 200 is read item by item. An item Xero refused is ``failed``
     with Xero's own message and is never resent by this writer: ``validation`` when the record
-    must be fixed, ``refused`` when Xero's state forbids the change (an outstanding balance blocks
+    must be fixed, ``refused`` when Xero's state forbids the change (a repeating invoice blocks
     the archive, an archived contact cannot be edited). A create refused because its ContactNumber
     is taken is looked up: the contact an earlier, interrupted attempt made is ``exists``, with its
     ContactID, and nothing is created twice.

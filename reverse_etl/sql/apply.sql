@@ -25,7 +25,7 @@ create table if not exists ledger.outbox (
 
 -- The latest outcome of each planned operation: created | updated | archived | restored | exists (a
 -- create an earlier, interrupted attempt had made) | failed (validation) | refused (Xero's state forbids
--- it, e.g. an outstanding balance) | queued (not sent: the party waits in the error queue) | unknown
+-- it, e.g. a repeating invoice) | queued (not sent: the party waits in the error queue) | unknown
 -- (the answer was lost; settled by a lookup on the next run, never re-sent blind).
 create table if not exists ledger.operation_outcomes (
     plan_id bigint not null,

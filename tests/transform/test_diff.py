@@ -534,7 +534,7 @@ def test_a_party_deleted_in_capsule_archives_its_active_contact_found_by_its_con
     assert "deleted in Capsule" in op["reason"]
 
 
-def test_an_archive_of_a_contact_with_an_outstanding_balance_is_planned_but_expected_to_be_refused(
+def test_an_archive_of_a_contact_with_an_outstanding_balance_is_planned_and_names_the_balance(
     scene: Scene,
 ) -> None:
     scene.xero("owes-money", 3, balance="1250.40")
@@ -543,8 +543,9 @@ def test_an_archive_of_a_contact_with_an_outstanding_balance_is_planned_but_expe
 
     op = scene.plan()[3]
 
-    assert (op["operation"], op["expect_refusal"]) == ("archive", True)
-    assert "1250.40" in op["refusal_reason"]
+    # An outstanding balance does not block archiving (docs/api-facts.md): nothing predicts a refusal.
+    assert (op["operation"], op["expect_refusal"], op["refusal_reason"]) == ("archive", False, None)
+    assert "outstanding balance of 1250.40" in op["reason"]
 
 
 def test_a_deleted_party_whose_contact_is_already_archived_or_never_existed_plans_nothing(
