@@ -11,6 +11,13 @@ Launchpad can override ``apply`` for one run.
 nothing: it is the full report and the conflict and drift summary, not a write. Its Xero read is
 a full one (``full_read: true``): balance and customer/supplier flags change without moving
 ``UpdatedDateUTC`` (FACTS §2), so only a full read sees them.
+
+Every job is retried by Dagster's daemon (run retries, enabled in the instance's dagster.yaml by
+cli/dagster_home.py) up to ``RUN_RETRIES`` times from the step that failed: an outage of Capsule or
+Xero longer than the clients' own retries, or a step that waited too long for the home's lock, gets
+a second and a third chance before ``alert_on_failed_run`` tells a person (assets/alerting.py).
+Re-running is safe: extracts resume from their cursors and the writer settles an interrupted apply
+from its outbox before it sends anything (docs/architecture.md, the ledger and the outbox).
 """
 
 import dagster as dg
@@ -20,6 +27,11 @@ from capsule_xero.settings import Settings
 
 NIGHTLY_CRON = "0 2 * * *"
 SYDNEY = "Australia/Sydney"
+
+RUN_RETRIES = 2
+# Dagster's run-retry tags (docs.dagster.io, "Run retries"): the daemon re-executes a failed run from
+# its failed step, and marks the failed run dagster/will_retry=true while another attempt follows.
+RETRIED = {"dagster/max_retries": str(RUN_RETRIES), "dagster/retry_strategy": "FROM_FAILURE"}
 
 READ_AND_RECONCILE = dg.AssetSelection.key_prefixes(
     ["capsule"], ["xero"], ["staging"], ["reconcile"], ["reports"]
@@ -32,6 +44,7 @@ incremental_sync_job = dg.define_asset_job(
         "Read what changed in Capsule and Xero, reconcile, and write the plan to Xero when it is "
         "within the approval limits, once CAPSULE_XERO_APPLY=true (or apply: true in the run config)."
     ),
+    tags=RETRIED,
     config={
         "ops": {
             xero_contacts_written.key.to_python_identifier(): {
@@ -48,6 +61,7 @@ nightly_reconciliation_job = dg.define_asset_job(
         "Re-read both systems (Xero in full) and rebuild every reconcile table and report: the "
         "conflict and drift summary of the night. Writes nothing to Xero."
     ),
+    tags=RETRIED,
     config={"ops": {"xero_extract": {"config": {"full_read": True}}}},
 )
 
@@ -59,6 +73,7 @@ historical_migration_job = dg.define_asset_job(
         "dry run with the data-quality and reconciliation reports. Cut over with `capsule-xero plan`, "
         "`capsule-xero approve N` and `capsule-xero apply N` (a progress bar; resumable after any stop)."
     ),
+    tags=RETRIED,
     config={
         "ops": {
             "xero_extract": {"config": {"full_read": True}},
@@ -74,6 +89,9 @@ nightly_reconciliation_schedule = dg.ScheduleDefinition(
     cron_schedule=NIGHTLY_CRON,
     # Sydney, not UTC: 02:00 stays 02:00 local through daylight saving, the quiet hour for both systems.
     execution_timezone=SYDNEY,
+    # The safety net catches what a missed webhook or a stopped sensor lost: on from a fresh install,
+    # not once someone finds the toggle (it writes nothing, so running unasked is safe).
+    default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
 JOBS = [incremental_sync_job, nightly_reconciliation_job, historical_migration_job]

@@ -89,6 +89,9 @@ def newest_capsule_change(settings: Settings, since: str) -> str | None:
     name="capsule_changes_sensor",
     job=incremental_sync_job,
     minimum_interval_seconds=Settings.from_env(lenient=True).capsule_poll_seconds,
+    # Polling is the near-real-time path that needs no public URL: on from a fresh install. What its
+    # runs write stays a dry run until CAPSULE_XERO_APPLY=true, and big plans wait for approval.
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Asks Capsule whether a party changed or was deleted since the last change seen "
         "(two one-record requests) and starts an incremental sync when one did."
