@@ -11,11 +11,23 @@ that applies automatically (docs/architecture.md#plans-and-approval). The Launch
 nothing: it is the full report and the conflict and drift summary, not a write. Its Xero read is
 a full one (``full_read: true``): balance and customer/supplier flags change without moving
 ``UpdatedDateUTC`` (docs/api-facts.md#xero-reading-contacts), so only a full read sees them.
+
+Every job is retried by Dagster's daemon (run retries, enabled in the instance's dagster.yaml by
+cli/ui.py) up to ``RUN_RETRIES`` times from the step that failed: an outage of Capsule or
+Xero longer than the clients' own retries, or a step that waited too long for the home's lock, gets
+a second and a third chance before ``alert_on_failed_run`` tells a person (assets/sensors/alerts.py).
+Re-running is safe: extracts resume from their cursors and the writer settles an interrupted apply
+from its outbox before it sends anything (docs/architecture.md#the-ledger-and-the-outbox).
 """
 
 import dagster as dg
 
 from assets.writeback import xero_contacts_written
+
+RUN_RETRIES = 2
+# Dagster's run-retry tags (docs.dagster.io, "Run retries"): the daemon re-executes a failed run from
+# its failed step, and marks the failed run dagster/will_retry=true while another attempt follows.
+RETRIED = {"dagster/max_retries": str(RUN_RETRIES), "dagster/retry_strategy": "FROM_FAILURE"}
 
 READ_AND_RECONCILE = dg.AssetSelection.key_prefixes(
     ["capsule"], ["xero"], ["staging"], ["reconcile"], ["reports"]
@@ -28,6 +40,7 @@ incremental_sync_job = dg.define_asset_job(
         "Read what changed in Capsule and Xero, reconcile, and write the plan to Xero when it is "
         "within the approval limits, once CAPSULE_XERO_APPLY=true (or apply: true in the run config)."
     ),
+    tags=RETRIED,
 )
 
 nightly_reconciliation_job = dg.define_asset_job(
@@ -37,6 +50,7 @@ nightly_reconciliation_job = dg.define_asset_job(
         "Re-read both systems (Xero in full) and rebuild every reconcile table and report: the "
         "conflict and drift summary of the night. Writes nothing to Xero."
     ),
+    tags=RETRIED,
     config={"ops": {"xero_extract": {"config": {"full_read": True}}}},
 )
 
@@ -48,6 +62,7 @@ historical_migration_job = dg.define_asset_job(
         "dry run with the data-quality and reconciliation reports. Cut over with `capsule-xero plan`, "
         "`capsule-xero approve N` and `capsule-xero apply N` (a progress bar; resumable after any stop)."
     ),
+    tags=RETRIED,
     config={
         "ops": {
             "xero_extract": {"config": {"full_read": True}},

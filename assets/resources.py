@@ -19,7 +19,7 @@ from capsule_xero.rules import Rules, load_rules
 from capsule_xero.settings import Settings
 
 # Every step that reads or writes the DuckDB file runs in this pool, whose limit is 1 (the instance's
-# dagster.yaml, cli/dagster_home.py): DuckDB takes one writing process per file
+# dagster.yaml, cli/ui.py): DuckDB takes one writing process per file
 # (docs/architecture.md#the-duckdb-file).
 DUCKDB_POOL = "duckdb"
 

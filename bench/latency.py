@@ -17,11 +17,10 @@ Setup (not timed), for each path anew: a generated world is served by the sandbo
 127.0.0.1), signed in to, and migrated by one full sync with the first plan approved (sandbox clock x60
 with matching Xero pacing, so it takes seconds). Then the sandbox clock is put back to real time and
 the Xero pacing to Xero's real 60 calls a minute: everything timed runs at the pace the product runs at.
-A world serves one path for at most 15 minutes of edits: the migration leaves one archive Xero refuses
-(the generator's ``deleted_party_synced_with_balance`` case) in the error queue, retried 15 minutes
-later (reverse_etl/apply.py, RetryPolicy), and from then on every plan carries that archive and waits
-for approval, so no edit reaches Xero unattended; the bench stops the path when it sees that. At the
-60 s polling default, 20 edits take longer than that: use ``--edits 10``.
+The migration leaves one archive Xero refuses (the generator's
+``deleted_party_synced_with_repeating_invoice`` case) in the error queue, where it waits for a person
+and plans leave it out, so later edits reach Xero unattended; should a plan ever wait for approval,
+the bench stops the path and says so.
 
 Each edit changes the e-mail of a party already linked to a Xero contact (CapsuleControl, as a user
 in the Capsule UI would) at t0; the bench then polls the sandbox's Xero control API (not rate
@@ -38,10 +37,11 @@ Runners:
   bench starts ``capsule-xero ui`` (``dagster dev -w workspace.yaml``: webserver, daemon with its
   sensor loop and run queue, a code server; each run is a new run worker process, which executes
   the steps in its own process) or, with ``--dagster-command daemon``, only
-  ``dagster-daemon run -w workspace.yaml``. ``webhook_events_sensor`` is RUNNING by default;
-  ``capsule_changes_sensor`` is not (no ``default_status``: STOPPED until a person turns it on), so
-  for the polling path the bench sets its cursor to Capsule's newest change and starts it with
-  ``dagster sensor cursor --set`` and ``dagster sensor start``, as a person would in the UI. Runs,
+  ``dagster-daemon run -w workspace.yaml``. Both sensors are RUNNING by default (``default_status``);
+  the first polling tick, with no cursor, starts one sync that the first edit waits out. The webhook
+  path switches polling off (``dagster sensor stop``) so webhooks are timed alone; the polling path
+  sets the sensor's cursor to Capsule's newest change (``dagster sensor cursor --set``), as a daemon
+  that had been running would hold it. Runs,
   their queue and start times, step times and plan metadata are read from the Dagster instance.
   Dagster's sensor daemon evaluates sensors in a loop that sleeps 5 s between iterations and runs a
   sensor once ``minimum_interval_seconds`` have passed since its last tick, so a 15 s sensor ticks
@@ -368,6 +368,11 @@ class Deployment:
             time.sleep(1.0)
         tail = self.process.tail() if self.process else ""
         raise SystemExit(f"no tick of {name} within {timeout:.0f} s:\n{tail}")
+
+    def wait_idle(self, timeout: float = 300.0) -> None:
+        deadline = time.time() + timeout
+        while self.active() and time.time() < deadline:
+            time.sleep(1.0)
 
     def active(self) -> int:
         return len(self.instance.get_run_records(filters=dg.RunsFilter(job_name=JOB, statuses=ACTIVE)))
@@ -897,13 +902,8 @@ class PathConfig:
 
 
 def run_path(config: PathConfig, path: str, rng: random.Random) -> PathResult:
-    """One path on a world of its own: generated, migrated, and (dagster) a deployment of its own.
-
-    A world lives one path only: the migration leaves one archive Xero refuses (the
-    ``deleted_party_synced_with_balance`` case) in the error queue, retried 15 minutes later
-    (reverse_etl/apply.py, RetryPolicy); from then on every plan carries that archive and waits for
-    approval, so no later edit reaches Xero unattended.
-    """
+    """One path on a world of its own: generated, migrated, and (dagster) a deployment of its own,
+    so neither path's sensor cursors, runs or error queue are the other's."""
     from assets.sensors.polling import capsule_changes_sensor
     from assets.sensors.webhooks import webhook_events_sensor
 
@@ -962,9 +962,15 @@ def run_path(config: PathConfig, path: str, rng: random.Random) -> PathResult:
                 if deployment is not None:
                     if cursor:
                         deployment.cli("sensor", "cursor", POLLING_SENSOR, "--set", cursor)
-                    turned_on = time.time()
-                    deployment.cli("sensor", "start", POLLING_SENSOR)
-                    deployment.wait_for_tick(POLLING_SENSOR, after=turned_on)
+                    moved = time.time()
+                    deployment.wait_for_tick(POLLING_SENSOR, after=moved)
+            elif deployment is not None:
+                # The webhook path is timed alone: the polling sensor (running by default) is off.
+                deployment.cli("sensor", "stop", POLLING_SENSOR)
+            if deployment is not None:
+                # The polling sensor's first tick, with no cursor yet, started one sync of the migrated
+                # world's changes: the first edit waits until it is over, as every later one does.
+                deployment.wait_idle()
             print(
                 f"{config.parties:,} generated parties (seed {config.seed}), setup"
                 f" {time.perf_counter() - started:.0f} s; {config.edits} edits; sandbox clock x1, Xero pacing"

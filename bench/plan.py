@@ -94,7 +94,9 @@ select
          when kind = 'too_long' then repeat('a', 250) || '@x.com.au'
          else email_address end as email_address,
     tax_number, website, phone_default, phone_mobile, phone_fax, street_address, postal_address,
-    contact_persons, contact_groups
+    contact_persons, contact_groups,
+    []::varchar[] as quarantined_fields,
+    []::struct(first_name varchar, last_name varchar)[] as quarantined_people
 from base;
 
 create table reconcile.current_contacts as

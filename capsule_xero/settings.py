@@ -238,7 +238,10 @@ class Settings(BaseSettings):
         "Secret in the Capsule REST hook URL (…/capsule/TOKEN; Capsule signs nothing), at least 24 characters",
     )
     webhook_port: Port = _setting(
-        "WEBHOOK_PORT", "8710", "Port `webhooks serve` listens on (127.0.0.1; put TLS on 443 in front)"
+        "WEBHOOK_PORT",
+        "8790",
+        "Port `webhooks serve` listens on (127.0.0.1; put TLS on 443 in front); 8790 is none of the"
+        " ports the sandbox (8710, 8720), `ui` (3000) or `auth login` (8765) use",
     )
     webhook_spool_days: KeptDays = _setting(
         "WEBHOOK_SPOOL_DAYS",

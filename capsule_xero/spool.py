@@ -16,7 +16,7 @@ a line of JSON (``{"source", "received_at"}``), then the body as it was received
   envelope has nothing that changes between retries, so the body's bytes are hashed. A delivery that
   shares only some events with an earlier one is kept whole: events are hints, and the worst it costs
   is one more incremental run.
-- The sensor (assets/webhook_sensor.py) reads the pending names oldest first and moves a batch to
+- The sensor (assets/sensors/webhooks.py) reads the pending names oldest first and moves a batch to
   ``spool/done/`` only once Dagster has recorded the run it asked for (until then the files stay
   pending, so a daemon dying mid-tick loses none). Files in ``done/`` older than
   ``WEBHOOK_SPOOL_DAYS`` (default 7) are deleted when the sensor next moves a batch there.

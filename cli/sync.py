@@ -128,6 +128,7 @@ def extract_both(settings: Settings, full: bool) -> None:
 def reconcile_and_plan(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan:
     """The whole reconcile, then the next plan; says what became of earlier plans."""
     from reverse_etl.plans.create import create_plan
+    from transform.planned_rejects import reject_shares
     from transform.stages import reconcile
 
     with console.status("Reconciling…"):
@@ -137,6 +138,11 @@ def reconcile_and_plan(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan:
         f"{run.rows.get('staging.xero_contacts', 0):,} Xero contacts in {sum(run.seconds.values()):.1f}s.",
         highlight=False,
     )
+    # README: a run fails when rejects pass validation.max_reject_share, as Dagster's blocking checks do.
+    for verdict in reject_shares(con, rules.validation.max_reject_share):
+        if not verdict.passed:
+            console.print(f"[red]{markup_literal(verdict.message())}[/red]", highlight=False)
+            raise typer.Exit(1)
     plan = create_plan(con, rules)
     if plan.reused:
         console.print(

@@ -18,6 +18,8 @@ from cli.shared import console
 DAGSTER_YAML = {
     "telemetry": {"enabled": False},
     "concurrency": {"pools": {"default_limit": 1}},
+    # Run retries on, none by default: the jobs say how many (assets/jobs.py, dagster/max_retries).
+    "run_retries": {"enabled": True},
     # Runs a sensor asks for wait in Dagster's queue until the coordinator looks (default every 5 s):
     # a near-real-time sync should not idle there.
     "run_coordinator": {

@@ -27,7 +27,7 @@ webhooks_app = typer.Typer(
 
 @webhooks_app.command("serve")
 def serve_command(
-    port: int | None = typer.Option(None, "--port", help="Port to listen on (default: WEBHOOK_PORT, 8710)."),
+    port: int | None = typer.Option(None, "--port", help="Port to listen on (default: WEBHOOK_PORT, 8790)."),
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Address to bind; keep 127.0.0.1 behind a TLS reverse proxy on 443."
     ),

@@ -8,6 +8,7 @@ field (docs/api-facts.md#xero-contact-fields-and-limits).
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -246,3 +247,53 @@ def build_planned_rejects(con: Any) -> tuple[pd.DataFrame, list[str], int]:
     finally:
         con.unregister("planned_reject_rows")
     return rejects, drift, len(planned)
+
+
+# ------------------------------------------------------------------------------- the run's verdict
+
+
+@dataclass(frozen=True)
+class RejectShare:
+    """How many of the records one row check judged it rejected, against ``validation.max_reject_share``
+    (the same shares the blocking Dagster checks compute: assets/checks.py)."""
+
+    rejected: int
+    total: int
+    limit: float
+    records: str  # what was judged, e.g. "Capsule parties"
+    broke: str  # what the rejected ones did
+    report: str  # the report that lists them
+
+    @property
+    def share(self) -> float:
+        return self.rejected / self.total if self.total else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.share <= self.limit
+
+    def message(self) -> str:
+        return (
+            f"{self.share:.1%} of {self.records} ({self.rejected:,} of {self.total:,}) {self.broke}, more than"
+            f" validation.max_reject_share ({self.limit:.1%}) allows: nothing was planned or written."
+            f" `capsule-xero report {self.report}` lists them; fix them in Capsule (or raise the limit in"
+            " the rules file) and sync again."
+        )
+
+
+def reject_shares(con: Any, limit: float) -> list[RejectShare]:
+    """The two shares a run is judged by, from the tables the reconcile just built: quarantined live
+    parties (``staging.quarantine``) and planned writes held back (``reconcile.planned_rejects``)."""
+    ((quarantined, parties),) = con.execute(
+        "select (select count(distinct record_id) from staging.quarantine where source = 'capsule'),"
+        " (select count(*) from staging.capsule_parties where not is_deleted)"
+    ).fetchall()
+    ((held_back, planned),) = con.execute(
+        "select (select count(distinct party_id) from reconcile.planned_rejects),"
+        " (select count(*) from reconcile.contact_operations where list_contains($sent, operation))",
+        {"sent": list(SENT_OPERATIONS)},
+    ).fetchall()
+    return [
+        RejectShare(quarantined, parties, limit, "Capsule parties", "break a data rule", "quarantine"),
+        RejectShare(held_back, planned, limit, "planned writes", "break a rule Xero states", "review_queue"),
+    ]

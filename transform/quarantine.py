@@ -22,12 +22,14 @@ RULES: dict[str, tuple[str, str]] = {
     "name_present": ("name", "name_as_typed"),
     "name_fits_xero": ("name", "display_name"),
 }
-# What a broken rule costs the sync. A bad value is simply not sent (the normalisers already drop it);
-# a party without a usable Name cannot become a Xero contact at all, so it is held back whole.
+# What a broken rule costs the sync. A bad value is simply not sent (the normalisers already drop it):
+# the next valid one is used, else Xero's field is left as it is, never cleared (the diff reads the
+# field as Xero's, reconcile/mapped_contacts.sql: quarantined_fields). A party without a usable Name
+# cannot become a Xero contact at all, so it is held back whole.
 EFFECTS = {
-    "abn_valid": "ABN not sent to TaxNumber",
-    "email_valid": "address not sent",
-    "phone_valid": "number not sent",
+    "abn_valid": "ABN not sent: TaxNumber left as Xero has it",
+    "email_valid": "address not sent: the next valid one is used, else the e-mail is left as Xero has it",
+    "phone_valid": "number not sent: the next valid one of its kind is used, else the phone is left as Xero has it",
     "name_present": "party held back",
     "name_fits_xero": "party held back",
 }

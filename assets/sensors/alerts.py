@@ -2,8 +2,9 @@
 
 ``alerts_sensor`` looks every few minutes for dead-lettered records, a plan waiting for approval,
 a refresh token near expiry and Xero's daily call budget used up (capsule_xero/xero/budget.py);
-``alert_on_failed_run`` reports a run that failed after its retries (what each alert means and what
-to do: docs/operations.md#alerts-what-each-means-and-what-to-do).
+``alert_on_failed_run`` reports a run that failed after its retries (the jobs' run retries,
+assets/jobs.py): a failed attempt that Dagster retries is nobody's business yet (what each alert
+means and what to do: docs/operations.md#alerts-what-each-means-and-what-to-do).
 Both send to the channels in the rules file's ``alerts:`` section and never repeat an alert
 within a day. Transient retries never reach them: those succeed or end as a failed run.
 """
@@ -20,6 +21,8 @@ from reverse_etl.alerts.delivery import SentLog, check_and_send, send
 from reverse_etl.alerts.finding import run_failed
 
 ALERT_CHECK_SECONDS = 300
+# Set by Dagster on a failed run when run retries are on: "true" while another attempt follows.
+WILL_RETRY_TAG = "dagster/will_retry"
 
 
 def _read_only(settings: Settings) -> duckdb.DuckDBPyConnection | None:
@@ -64,6 +67,8 @@ def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING)
 def alert_on_failed_run(context: dg.RunFailureSensorContext) -> None:
     """Sends an alert for a run that failed after its retries, with the first line of the error."""
+    if context.dagster_run.tags.get(WILL_RETRY_TAG) == "true":
+        return  # the retry reports for itself; only the last attempt's failure needs a person
     settings = Settings.from_env()
     try:
         rules = load_rules(settings.config_file)

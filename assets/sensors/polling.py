@@ -94,12 +94,15 @@ def check_capsule(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.Ski
 
 
 def polling_sensor(poll_seconds: int) -> dg.SensorDefinition:
-    """``capsule_changes_sensor``, checking every ``poll_seconds``; off until a person switches it on."""
+    """``capsule_changes_sensor``, checking every ``poll_seconds``; on from a fresh install."""
     return dg.SensorDefinition(
         name="capsule_changes_sensor",
         evaluation_fn=check_capsule,
         job_name=JOB_NAME,
         minimum_interval_seconds=poll_seconds,
+        # Polling is the near-real-time path that needs no public URL: on from a fresh install. What its
+        # runs write stays a dry run until CAPSULE_XERO_APPLY=true, and big plans wait for approval.
+        default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Asks Capsule whether a party changed or was deleted since the last change seen "
             "(two one-record requests) and starts an incremental sync when one did."

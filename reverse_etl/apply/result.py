@@ -28,7 +28,7 @@ class ApplyResult:
     archived: int = 0
     restored: int = 0
     failed: int = 0  # validation: the record must be fixed (in the error queue)
-    refused: int = 0  # Xero's state forbids it, e.g. an outstanding balance (in the error queue)
+    refused: int = 0  # Xero's state forbids it, e.g. a repeating invoice (in the error queue)
     queued: int = 0  # not sent: the party waits in the error queue (dead, or not due yet)
     unknown: int = 0  # answer lost and not settled: looked up before anything is sent next run
     not_sent: int = 0  # never reached Xero (the run stopped first, e.g. at the daily limit): sent next run

@@ -139,6 +139,7 @@ class BlockBase:
         self.parties: list[Record] = []
         self.deleted: list[Record] = []
         self.contacts: list[Record] = []
+        self.repeating_invoices: list[Record] = []
         self.cases: dict[str, list[Any]] = {name: [] for name in CASES}
         self.pending: dict[int, list[str]] = {}
         self.linked: set[int] = set()  # parties a correct sync must not simply create

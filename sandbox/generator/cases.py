@@ -16,7 +16,7 @@ MIN_BLOCK_FOR_ALL_CASES = 200
 ROLE_RATES: dict[str, float] = {
     "deleted_party_synced": 4,
     "deleted_party_synced_already_archived": 2,
-    "deleted_party_synced_with_balance": 1,
+    "deleted_party_synced_with_repeating_invoice": 1,
     "deleted_party": 20,
     "synced_in_sync": 60,
     "synced_capsule_changed": 10,
@@ -52,7 +52,7 @@ ROLE_RATES: dict[str, float] = {
 DELETED_ROLES = (
     "deleted_party_synced",
     "deleted_party_synced_already_archived",
-    "deleted_party_synced_with_balance",
+    "deleted_party_synced_with_repeating_invoice",
     "deleted_party",
 )
 
@@ -144,7 +144,7 @@ CASES: dict[str, str] = {
     "deleted_party": "tombstone",
     "deleted_party_synced": "(tombstone, contact)",
     "deleted_party_synced_already_archived": "(tombstone, contact)",
-    "deleted_party_synced_with_balance": "(tombstone, contact)",
+    "deleted_party_synced_with_repeating_invoice": "(tombstone, contact)",
     # hand-made Xero contacts that match (or nearly match) a Capsule party
     "xero_match_abn": "(party, contact)",
     "xero_match_abn_formatted_differently": "(party, contact)",

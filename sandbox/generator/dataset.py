@@ -48,6 +48,9 @@ class Dataset:
     xero_users: list[Record] = field(default_factory=list)
     # {"ContactGroupID", "Name", "Status", "ContactIDs": [ContactID, ...]}
     xero_contact_groups: list[Record] = field(default_factory=list)
+    # {"RepeatingInvoiceID", "Type", "Status", "Contact": {"ContactID", "Name"}}: a contact on one
+    # cannot be archived (the Xero stand-in's stricter reading of docs/api-facts.md, Xero archiving).
+    xero_repeating_invoices: list[Record] = field(default_factory=list)
     cases: dict[str, list[Any]] = field(default_factory=dict)
     # --- added with the generator -------------------------------------------------------------------
     # The instant the world was generated "as of": every timestamp is at or before it.
@@ -79,6 +82,7 @@ class Dataset:
             "xero_contacts",
             "xero_users",
             "xero_contact_groups",
+            "xero_repeating_invoices",
             "capsule_teams",
             "capsule_milestones",
             "capsule_opportunity_field_definitions",

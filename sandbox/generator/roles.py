@@ -350,10 +350,13 @@ class Roles(PartyMaker):
             contact["ContactStatus"] = "ARCHIVED"
             archived = self.between(deleted_at + HOUR, max(deleted_at + HOUR, w.now - 60))
             contact["UpdatedDateUTC"] = utc_ms(min(archived, w.now) * 1000)
-        elif role == "deleted_party_synced_with_balance":
+        elif role == "deleted_party_synced_with_repeating_invoice":
+            # A customer billed every month who still owes on it: the repeating invoice is what stops
+            # Xero archiving the contact, not the balance (docs/api-facts.md, Xero archiving).
             contact["Balances"] = xero.balances(
                 round(rng.uniform(200, 15000), 2), round(rng.uniform(0, 200), 2)
             )
+            self.repeating_invoices.append(xero.repeating_invoice(contact))
         self.join_groups(contact, party)
         self.discard(party)
         self.tombstone(party["id"], deleted_at)

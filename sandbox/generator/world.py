@@ -167,8 +167,8 @@ class Block(Roles, Activity):
             "deleted_party_synced_already_archived": lambda: self.role_deleted_synced(
                 "deleted_party_synced_already_archived"
             ),
-            "deleted_party_synced_with_balance": lambda: self.role_deleted_synced(
-                "deleted_party_synced_with_balance"
+            "deleted_party_synced_with_repeating_invoice": lambda: self.role_deleted_synced(
+                "deleted_party_synced_with_repeating_invoice"
             ),
             "deleted_party": self.role_deleted_party,
             "stale_xero_contact_id": self.role_stale_xero_contact_id,
@@ -237,6 +237,7 @@ class Block(Roles, Activity):
         fragment.capsule_deleted_kases = deleted_kases
         fragment.capsule_tasks = tasks
         fragment.xero_contacts = self.contacts
+        fragment.xero_repeating_invoices = self.repeating_invoices
         fragment.cases = self.cases
         fragment.xero_written_by_previous_sync = {
             c["ContactID"]: w.snapshots.pop(c["ContactID"])

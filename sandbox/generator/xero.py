@@ -14,6 +14,7 @@ does. ``UpdatedDateUTC`` is an aware ``datetime``; the Xero stand-in renders ``/
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -113,6 +114,20 @@ def balances(receivable: float, overdue: float) -> Record:
     return {
         "AccountsReceivable": {"Outstanding": receivable, "Overdue": overdue},
         "AccountsPayable": {"Outstanding": 0.0, "Overdue": 0.0},
+    }
+
+
+def repeating_invoice(contact: Record) -> Record:
+    """A monthly repeating sales invoice billed to ``contact`` (its id derived from the contact's, so
+    the generator's random stream is untouched): Xero will not archive the contact (docs/api-facts.md,
+    Xero archiving)."""
+    return {
+        "RepeatingInvoiceID": str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"repeating-invoice/{contact['ContactID']}")
+        ),
+        "Type": "ACCREC",
+        "Status": "AUTHORISED",
+        "Contact": {"ContactID": contact["ContactID"], "Name": contact.get("Name")},
     }
 
 

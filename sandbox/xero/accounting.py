@@ -1040,6 +1040,29 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
             return admin_error("no such contact", 404)
         return as_json({"history": org.history_view(record["ContactID"])})
 
+    async def repeating_invoices(request: Request) -> Response:
+        """A person sets up a repeating invoice for a contact (POST), or lists them (GET)."""
+        try:
+            org = org_for(request)
+        except AdminError as exc:
+            return admin_error(str(exc))
+        if request.method == "GET":
+            return as_json({"repeating_invoices": list(org.repeating_invoices.values())})
+        record = org.find(request.path_params["key"])
+        if record is None:
+            return admin_error("no such contact", 404)
+        return as_json(org.add_repeating_invoice(record["ContactID"]), 201)
+
+    async def repeating_invoice(request: Request) -> Response:
+        """A person deletes a repeating invoice: its contact may be archived again."""
+        try:
+            org = org_for(request)
+        except AdminError as exc:
+            return admin_error(str(exc))
+        if not org.delete_repeating_invoice(request.path_params["invoice_id"]):
+            return admin_error("no such repeating invoice", 404)
+        return Response(status_code=204)
+
     async def groups(request: Request) -> Response:
         try:
             org = org_for(request)
@@ -1087,6 +1110,9 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         Route(f"{base}/contacts/{{key}}/restore", status_change("ACTIVE"), methods=["POST"]),
         Route(f"{base}/contacts/{{key}}/merge", merge, methods=["POST"]),
         Route(f"{base}/contacts/{{key}}/history", history, methods=["GET"]),
+        Route(f"{base}/contacts/{{key}}/repeating-invoices", repeating_invoices, methods=["POST"]),
+        Route(f"{base}/repeating-invoices", repeating_invoices, methods=["GET"]),
+        Route(f"{base}/repeating-invoices/{{invoice_id}}", repeating_invoice, methods=["DELETE"]),
         Route(f"{base}/groups", groups, methods=["GET"]),
         Route(f"{base}/limits", limits, methods=["GET", "PUT"]),
         Route(f"{base}/limits/reset", reset_limits, methods=["POST"]),

@@ -89,6 +89,19 @@ class XeroControl:
         url = f"/_sandbox/xero/contacts/{key}/history"
         return self._json(self.http.get(url, params=self._tenant(tenant)))["history"]
 
+    def add_repeating_invoice(self, key: str, tenant: str | None = None) -> dict[str, Any]:
+        """A repeating invoice for the contact (by ContactID or ContactNumber): it cannot be archived."""
+        url = f"/_sandbox/xero/contacts/{key}/repeating-invoices"
+        return self._json(self.http.post(url, params=self._tenant(tenant)))
+
+    def repeating_invoices(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        url = "/_sandbox/xero/repeating-invoices"
+        return self._json(self.http.get(url, params=self._tenant(tenant)))["repeating_invoices"]
+
+    def delete_repeating_invoice(self, invoice_id: str, tenant: str | None = None) -> None:
+        url = f"/_sandbox/xero/repeating-invoices/{invoice_id}"
+        self._json(self.http.delete(url, params=self._tenant(tenant)))
+
     def groups(self, tenant: str | None = None) -> list[dict[str, Any]]:
         return self._json(self.http.get("/_sandbox/xero/groups", params=self._tenant(tenant)))["groups"]
 

@@ -80,7 +80,8 @@ class XeroIdentityControl:
         return self._json(self.http.get("/_sandbox/xero/consent"))["tenants"]
 
     def identity(self, **settings: Any) -> dict[str, Any]:
-        """Summary of grants/tokens/connections; ``refresh_grace_reuses=`` changes that setting."""
+        """Summary of grants/tokens/connections; ``refresh_grace_reuses=`` and ``refresh_grace_clock=``
+        (``"sandbox"`` or ``"wall"``: the clock the 30-minute grace is measured on) change those settings."""
         if settings:
             return self._json(self.http.post("/_sandbox/xero/identity", json=settings))
         return self._json(self.http.get("/_sandbox/xero/identity"))

@@ -54,11 +54,12 @@ MSG_ARCHIVED = (
     "Archived contacts cannot currently be edited via the API."
 )
 MSG_ARCHIVED_IN_GROUP = "Unable to assign an Archived contact."
-# Stand-in wording: DESIGN.md says Xero refuses to archive a contact with an outstanding balance,
-# FACTS §6 (Xero help) says it does not, and reports say repeating invoices block it. The stricter
-# side is the one a client must survive, so the stand-in refuses by default
-# (``Organisation.refuse_archive_with_balance``) and a client proves it lands in its error queue.
-MSG_ARCHIVE_BALANCE = "This contact cannot be archived because it has an outstanding balance."
+# Stand-in wording. docs/api-facts.md (Xero: archiving): an outstanding balance does NOT block
+# archiving (Xero help: the invoices and bills stay with the archived contact), so the stand-in
+# archives such a contact. A contact used on a repeating invoice reportedly cannot be archived (a
+# third-party knowledge base, not Xero's own documentation): uncertain, so the stand-in takes the
+# stricter reading and refuses, which is the refusal a client must survive (its error queue).
+MSG_ARCHIVE_REPEATING = "This contact cannot be archived because it is used on a repeating invoice."
 MSG_GROUP_LIMIT = "You’ve reached the limit of 100 contact groups."
 # Stand-in wording (Xero's own text for these is not on record):
 MSG_TOO_LONG = "{field} must not be more than {limit} characters long."
@@ -497,14 +498,6 @@ def _email_ok(value: str) -> bool:
     return value == "" or bool(EMAIL_RE.match(value))
 
 
-def has_outstanding_balance(record: dict[str, Any]) -> bool:
-    balances = record.get("Balances") or {}
-    return any(
-        float((balances.get(side) or {}).get("Outstanding") or 0) != 0
-        for side in ("AccountsReceivable", "AccountsPayable")
-    )
-
-
 # ---- the organisation ---------------------------------------------------------------------------
 
 
@@ -514,8 +507,10 @@ class Organisation:
         self.tenant_id = tenant_id
         self.name = name
         self.high_volume_threshold = HIGH_VOLUME_THRESHOLD
-        self.refuse_archive_with_balance = True
         self.contacts: dict[str, dict[str, Any]] = {}
+        # RepeatingInvoiceID -> {RepeatingInvoiceID, Type, Status, Contact: {ContactID, Name}}: only
+        # what archiving needs (docs/api-facts.md, Xero archiving); /RepeatingInvoices is not served.
+        self.repeating_invoices: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, ContactGroup] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.history: dict[str, list[dict[str, Any]]] = {}
@@ -550,6 +545,7 @@ class Organisation:
         self.contacts.clear()
         self.groups.clear()
         self.history.clear()
+        self.repeating_invoices.clear()
         self._groups_of.clear()
         for index in (self._by_number, self._by_account, self._active_names):
             index.clear()
@@ -566,6 +562,12 @@ class Organisation:
                 self.users[user["UserID"]] = user
         else:
             self._add_default_user()
+        for raw in dataset.xero_repeating_invoices:
+            cid = str(raw["Contact"]["ContactID"]).lower()
+            if cid in self.contacts:
+                self.add_repeating_invoice(
+                    cid, raw.get("RepeatingInvoiceID"), raw.get("Status", "AUTHORISED")
+                )
         for raw in dataset.xero_contact_groups:
             group = ContactGroup(
                 str(raw.get("ContactGroupID") or uuid.uuid4()).lower(),
@@ -829,10 +831,9 @@ class Organisation:
             target is not None
             and status == "ARCHIVED"
             and target.get("ContactStatus") == "ACTIVE"
-            and self.refuse_archive_with_balance
-            and has_outstanding_balance(target)
+            and self.on_repeating_invoice(target["ContactID"])
         ):
-            return WriteOutcome(False, errors=[MSG_ARCHIVE_BALANCE], echo=echo)
+            return WriteOutcome(False, errors=[MSG_ARCHIVE_REPEATING], echo=echo)
 
         new = self._merged(target, element, ui_extra if ui else None)
         errors = self._validate(new, target, element, restoring)
@@ -849,6 +850,35 @@ class Organisation:
             self._history_for_write(cid, target, new, element, ui)
             self.sandbox.xero.emit_contact_event(self.tenant_id, cid, "CREATE" if created else "UPDATE")
         return WriteOutcome(True, contact_id=cid, created=created, echo=echo)
+
+    # ---- repeating invoices (only as far as archiving goes) -------------------------------------
+    def add_repeating_invoice(
+        self, cid: str, invoice_id: str | None = None, status: str = "AUTHORISED"
+    ) -> dict[str, Any]:
+        """A repeating invoice template for contact ``cid``, as a person sets one up in Xero."""
+        record = self.contacts[cid]
+        invoice = {
+            "RepeatingInvoiceID": str(invoice_id or uuid.uuid4()).lower(),
+            "Type": "ACCREC",
+            "Status": str(status).upper(),
+            "Contact": {"ContactID": cid, "Name": record.get("Name")},
+        }
+        self.repeating_invoices[invoice["RepeatingInvoiceID"]] = invoice
+        return invoice
+
+    def delete_repeating_invoice(self, invoice_id: str) -> bool:
+        """Deleted templates stay listed with Status DELETED and no longer hold their contact."""
+        invoice = self.repeating_invoices.get(invoice_id.lower())
+        if invoice is None:
+            return False
+        invoice["Status"] = "DELETED"
+        return True
+
+    def on_repeating_invoice(self, cid: str) -> bool:
+        return any(
+            invoice["Contact"]["ContactID"] == cid and invoice["Status"] != "DELETED"
+            for invoice in self.repeating_invoices.values()
+        )
 
     def _match_for_post(self, element: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         """Which contact a POST without a URL id updates (FACTS §3, §15).

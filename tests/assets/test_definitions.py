@@ -67,3 +67,21 @@ def test_importing_the_code_location_reads_no_setting_and_creates_no_file(tmp_pa
     seen = json.loads(probe.stdout.strip().splitlines()[-1])
     assert seen["on_import"] == [] and not seen["home_on_import"]
     assert "CAPSULE_POLL_SECONDS" in seen["on_load"]  # loading reads the settings: the watch sees reads
+
+
+def test_a_fresh_install_runs_the_nightly_reconciliation_and_every_sensor_until_a_person_stops_one() -> None:
+    """What a new Dagster instance shows before anyone touched a toggle (Dagster keeps no state for an
+    instigator until someone starts or stops it, so ``default_status`` is what runs)."""
+    from assets.definitions import defs
+
+    repository = defs().get_repository_def()
+    statuses = {s.name: s.default_status.value for s in repository.schedule_defs} | {
+        s.name: s.default_status.value for s in repository.sensor_defs
+    }
+    assert statuses == {
+        "nightly_reconciliation_schedule": "RUNNING",
+        "capsule_changes_sensor": "RUNNING",
+        "webhook_events_sensor": "RUNNING",
+        "alerts_sensor": "RUNNING",
+        "alert_on_failed_run": "RUNNING",
+    }

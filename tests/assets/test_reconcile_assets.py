@@ -70,7 +70,7 @@ def test_the_reconcile_assets_materialise_with_counts_and_their_checks_pass(
     assert operations["create"] >= len(dataset.cases["stale_xero_contact_id"])
     # Tombstones whose contact is still active; the party the world deleted never had a contact.
     active_tombstones = (
-        dataset.cases["deleted_party_synced"] + dataset.cases["deleted_party_synced_with_balance"]
+        dataset.cases["deleted_party_synced"] + dataset.cases["deleted_party_synced_with_repeating_invoice"]
     )
     assert operations["archive"] == len(active_tombstones)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}

@@ -142,7 +142,7 @@ def test_parties_breaking_a_rule_are_quarantined_with_the_rule_field_and_value(
         row = found[(str(party_id), "abn_valid")]
         assert row["field"] == "ABN" and row["value"] == party(con, party_id, "abn_raw")
         assert row["detail"] == "checksum fails"
-        assert row["effect"] == "ABN not sent to TaxNumber"
+        assert row["effect"] == "ABN not sent: TaxNumber left as Xero has it"
     for party_id in dataset.cases["bad_email"]:
         assert found[(str(party_id), "email_valid")]["value"] == party(con, party_id, "first_bad_email")
     for party_id in dataset.cases["over_long_name"]:

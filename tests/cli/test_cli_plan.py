@@ -261,8 +261,8 @@ def test_status_shows_the_plans_the_error_queue_the_sign_in_and_the_api_budget(s
         )
         con.execute(
             "insert into ledger.error_queue values"
-            " (11, 'c-11', 1, 3, 'archive', 'refused', 'Xero refused: the contact has an outstanding balance',"
-            " 5, ?, null, 'dead'),"
+            " (11, 'c-11', 1, 3, 'archive', 'refused',"
+            " 'This contact cannot be archived because it is used on a repeating invoice.', 5, ?, null, 'dead'),"
             " (12, null, 1, 4, 'create', 'unavailable', 'Xero answered 503 three times', 2, ?, ?, 'retrying')",
             [now - timedelta(days=2), now - timedelta(hours=1), now + timedelta(hours=1)],
         )
@@ -274,7 +274,7 @@ def test_status_shows_the_plans_the_error_queue_the_sign_in_and_the_api_budget(s
     )
     assert "1 retrying" in out and "1 dead" in out
     lines = out.splitlines()
-    assert any("dead" in line and "party 11" in line and "outstanding balance" in line for line in lines), out
+    assert any("dead" in line and "party 11" in line and "repeating invoice" in line for line in lines), out
     assert any(
         "retrying" in line and "party 12" in line and "503 three times" in line and "next attempt" in line
         for line in lines

@@ -199,15 +199,15 @@ def test_synced_and_matching_xero_contacts_are_kept_or_adopted_never_made_again(
     assert moved == {}
 
 
-def test_contacts_of_parties_deleted_in_capsule_are_archived_unless_a_balance_stops_it(
+def test_contacts_of_parties_deleted_in_capsule_are_archived_unless_a_repeating_invoice_stops_it(
     synced: Synced, dataset: Dataset
 ) -> None:
     status = {c["ContactID"]: c["ContactStatus"] for c in synced.contacts}
     archived_cases = ("deleted_party_synced", "deleted_party_synced_already_archived")
     assert {status[contact] for case in archived_cases for _, contact in dataset.cases[case]} == {"ARCHIVED"}
 
-    ((tombstone, with_balance),) = dataset.cases["deleted_party_synced_with_balance"]
-    assert status[with_balance] == "ACTIVE"
+    ((tombstone, billed),) = dataset.cases["deleted_party_synced_with_repeating_invoice"]
+    assert status[billed] == "ACTIVE"
     with synced.world.connect() as con:
         queued = con.execute(
             "select contact_id, operation, error_kind, message, state from ledger.error_queue where party_id = ?",
@@ -215,8 +215,8 @@ def test_contacts_of_parties_deleted_in_capsule_are_archived_unless_a_balance_st
         ).fetchall()
     assert len(queued) == 1
     contact_id, operation, kind, message, state = queued[0]
-    assert (contact_id, operation, kind, state) == (with_balance, "archive", "refused", "dead")
-    assert "outstanding balance" in message  # Xero's own reason, for the person who must act on it
+    assert (contact_id, operation, kind, state) == (billed, "archive", "refused", "dead")
+    assert "repeating invoice" in message  # Xero's own reason, for the person who must act on it
 
 
 def test_the_capsule_field_of_every_synced_party_holds_its_xero_contact_id(

@@ -570,5 +570,5 @@ def test_staging_carries_xero_websites_balances_and_phone_parts_joined(world: Wo
         if default["PhoneAreaCode"]:  # hand-made: area code and local number typed apart
             area = re.sub(r"\D", "", default["PhoneAreaCode"]).lstrip("0")
             assert row["phone_default"] == "+61" + area + re.sub(r"\D", "", default["PhoneNumber"])
-    (with_balance,) = dataset.cases["deleted_party_synced_with_balance"][:1]
+    (with_balance,) = dataset.cases["deleted_party_synced_with_repeating_invoice"][:1]
     assert rows[with_balance[1]]["balance_outstanding"] > 0

@@ -8,6 +8,7 @@ ledger, the matches and the tombstones), builds the plan with ``build_plan_table
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -51,7 +52,8 @@ create table reconcile.desired_contacts (
     people_total integer,
     contact_number varchar, name varchar, first_name varchar, last_name varchar, email_address varchar,
     tax_number varchar, website varchar, phone_default varchar, phone_mobile varchar, phone_fax varchar,
-    street_address varchar, postal_address varchar, contact_persons varchar, contact_groups varchar
+    street_address varchar, postal_address varchar, contact_persons varchar, contact_groups varchar,
+    quarantined_fields varchar[], quarantined_people struct(first_name varchar, last_name varchar)[]
 );
 create table reconcile.current_contacts (
     contact_id varchar, contact_status varchar, xero_updated_at timestamptz, balance_outstanding decimal(18, 2),
@@ -95,12 +97,23 @@ class Scene:
         review_reason: str | None = None,
         updated_at: datetime = SYNCED_AT,
         people_total: int = 1,
+        quarantined_fields: tuple[str, ...] = (),
+        quarantined_people: tuple[dict[str, str], ...] = (),
         **changes: str | None,
     ) -> None:
         outcome = outcome or ("matched" if contact_id else "new")
         fields = organisation(party_id, **changes)
         self.con.table("reconcile.desired_contacts").insert(
-            [party_id, contact_id, outcome, updated_at, people_total, *fields.values()]
+            [
+                party_id,
+                contact_id,
+                outcome,
+                updated_at,
+                people_total,
+                *fields.values(),
+                list(quarantined_fields),
+                list(quarantined_people),
+            ]
         )
         self.con.table("reconcile.contact_matches").insert([party_id, outcome, review_reason, contact_id])
         self.con.table("staging.capsule_parties").insert([party_id, False, None, contact_id])
@@ -253,6 +266,37 @@ def test_a_field_changed_only_in_capsule_is_written_without_a_settlement(scene: 
     assert op["name"] is None, "an unchanged field is not sent"
     assert "changed in Capsule" in op["reason"]
     assert scene.settlements() == []
+
+
+@pytest.mark.parametrize("policy", ["newest_wins", "capsule_wins", "xero_wins", "manual"])
+def test_a_quarantined_value_is_not_sent_and_leaves_xeros_field_while_an_emptied_one_clears_it(
+    scene: Scene, policy: str
+) -> None:
+    quarantined = ("tax_number", "email_address", "phone_default", "phone_fax")
+    kept = scene.synced(1)
+    cleared = scene.synced(2)
+    later = {"capsule_updated_at": LATER}
+    scene.set("reconcile.desired_contacts", "party_id", 1, **dict.fromkeys(quarantined), **later)
+    scene.set(
+        "reconcile.desired_contacts",
+        "party_id",
+        1,
+        quarantined_fields=list(quarantined),
+        quarantined_people=[{"first_name": "Mia", "last_name": "Nguyen"}],
+        contact_persons='[{"first_name":"Mia","last_name":"Nguyen","email_address":null},'
+        '{"first_name":"Ali","last_name":"Khan","email_address":"ali@harbourjoinery.com.au"}]',
+    )
+    scene.set("reconcile.desired_contacts", "party_id", 2, tax_number=None, email_address=None, **later)
+
+    ops = scene.plan(conflict_policy=policy)
+
+    # Only the new person is news; Mia keeps the e-mail Xero has, in the whole list Xero replaces.
+    assert (ops[1]["operation"], ops[1]["contact_id"]) == ("update", kept)
+    assert ops[1]["changed_fields"] == ["contact_persons"]
+    assert json.loads(ops[1]["contact_persons"])[0]["email_address"] == "mia@harbourjoinery.com.au"
+    assert (ops[2]["operation"], ops[2]["contact_id"]) == ("update", cleared)
+    assert ops[2]["changed_fields"] == ["email_address", "tax_number"]
+    assert (ops[2]["email_address"], ops[2]["tax_number"]) == (None, None)
 
 
 def test_a_field_changed_only_in_xero_keeps_xeros_value_when_xero_is_newer_and_logs_both_timestamps(
@@ -491,7 +535,7 @@ def test_a_party_deleted_in_capsule_archives_its_active_contact_found_by_its_con
     assert "deleted in Capsule" in op["reason"]
 
 
-def test_an_archive_of_a_contact_with_an_outstanding_balance_is_planned_but_expected_to_be_refused(
+def test_an_archive_of_a_contact_with_an_outstanding_balance_is_planned_and_names_the_balance(
     scene: Scene,
 ) -> None:
     scene.xero("owes-money", 3, balance="1250.40")
@@ -500,8 +544,9 @@ def test_an_archive_of_a_contact_with_an_outstanding_balance_is_planned_but_expe
 
     op = scene.plan()[3]
 
-    assert (op["operation"], op["expect_refusal"]) == ("archive", True)
-    assert "1250.40" in op["refusal_reason"]
+    # An outstanding balance does not block archiving (docs/api-facts.md): nothing predicts a refusal.
+    assert (op["operation"], op["expect_refusal"], op["refusal_reason"]) == ("archive", False, None)
+    assert "outstanding balance of 1250.40" in op["reason"]
 
 
 def test_a_deleted_party_whose_contact_is_already_archived_or_never_existed_plans_nothing(

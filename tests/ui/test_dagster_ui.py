@@ -5,6 +5,11 @@ Python playwright package drives it. The test starts what a user starts — `cap
 stand-ins with a generated world, migrated) and `capsule-xero ui` (`dagster dev` on the same
 CAPSULE_XERO_HOME) — adds a company in the Capsule stand-in, and then, in the browser, opens
 incremental_sync_job, presses "Materialize all", follows the run and reads its result and checks.
+
+The polling sensor and the nightly schedule run from a fresh install (no toggle): the sensor asks
+Capsule as soon as the daemon starts, finds the demo's changes and starts a sync. The fixture waits
+for that run to end, and the UI runs with CAPSULE_POLL_SECONDS at an hour, so the sensor does not
+ask again while the test clicks: the run the button starts is the only run, as the test reads it.
 """
 
 from __future__ import annotations
@@ -45,6 +50,20 @@ CHROMIUM_ARGS = [
 DEMO_PARTIES = 120
 STARTUP_SECONDS = 300
 RUN_SECONDS = 300
+POLL_SECONDS = 3600  # one sensor check when the daemon starts, none while the test clicks
+LOCATION = {"repositoryLocationName": "assets.definitions", "repositoryName": "__repository__"}
+SENSOR_RUNS = """
+query SensorRuns {
+  runsOrError(filter: {tags: [{key: "capsule_xero/trigger", value: "capsule_changes_sensor"}]}) {
+    ... on Runs { results { runId status } }
+  }
+}"""
+INSTIGATOR_STATES = """
+query States($sensor: SensorSelector!, $schedule: ScheduleSelector!) {
+  sensorOrError(sensorSelector: $sensor) { ... on Sensor { sensorState { status } } }
+  scheduleOrError(scheduleSelector: $schedule) { ... on Schedule { scheduleState { status } } }
+}"""
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
 @dataclass
@@ -91,6 +110,19 @@ def _ui_answers(url: str) -> bool:
         return False
 
 
+def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    response = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=10)
+    response.raise_for_status()
+    return response.json()["data"]
+
+
+def _sensor_runs(url: str) -> list[dict]:
+    try:
+        return _graphql(url, SENSOR_RUNS)["runsOrError"].get("results") or []
+    except httpx.HTTPError:
+        return []
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
     root = tmp_path_factory.mktemp("ui")
@@ -117,7 +149,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
         sandbox_env = dict(
             line.split("=", 1) for line in (home / "sandbox.env").read_text().splitlines() if "=" in line
         )
-        env = {**base_env, **sandbox_env, "CAPSULE_XERO_APPLY": "true"}
+        env = {
+            **base_env,
+            **sandbox_env,
+            "CAPSULE_XERO_APPLY": "true",
+            "CAPSULE_POLL_SECONDS": str(POLL_SECONDS),
+        }
         port = _free_port()
         with open(ui_log, "wb") as out:
             ui_process = subprocess.Popen(
@@ -129,6 +166,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
             )
         url = f"http://127.0.0.1:{port}"
         _wait_for(lambda: _ui_answers(url), STARTUP_SECONDS, "the Dagster UI answering", ui_log)
+        # The polling sensor is on from the start: its first check starts a sync of the demo's changes.
+        _wait_for(
+            lambda: any(run["status"] in FINISHED for run in _sensor_runs(url)),
+            STARTUP_SECONDS + RUN_SECONDS,
+            "the polling sensor's first sync, started without anyone turning the sensor on",
+            ui_log,
+        )
         yield RunningDemo(home, env, url)
     finally:
         if ui_process is not None:
@@ -208,3 +252,20 @@ def test_a_sync_materialised_in_the_dagster_ui_succeeds_with_its_checks_passing_
         contact = xero.contact(f"CAP-{party['id']}")
     assert contact["Name"] == name
     assert contact["ContactStatus"] == "ACTIVE"
+
+
+def test_a_fresh_install_polls_capsule_and_schedules_the_nightly_reconciliation_with_no_toggle(
+    demo: RunningDemo,
+) -> None:
+    states = _graphql(
+        demo.ui_url,
+        INSTIGATOR_STATES,
+        {
+            "sensor": {**LOCATION, "sensorName": "capsule_changes_sensor"},
+            "schedule": {**LOCATION, "scheduleName": "nightly_reconciliation_schedule"},
+        },
+    )
+    assert states["sensorOrError"]["sensorState"]["status"] == "RUNNING"
+    assert states["scheduleOrError"]["scheduleState"]["status"] == "RUNNING"
+    # The sensor's first check found the demo's Capsule changes and its sync succeeded, once.
+    assert [run["status"] for run in _sensor_runs(demo.ui_url)] == ["SUCCESS"]

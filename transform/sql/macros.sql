@@ -85,6 +85,40 @@ create or replace temp macro cx_contact_person(first_name, last_name, email_addr
 create or replace temp macro cx_persons_json(persons) as
     case when len(coalesce(persons, [])) > 0 then cast(to_json(persons) as varchar) end;
 
+-- The desired ContactPersons (JSON text, cx_persons_json) with each quarantined person's missing
+-- e-mail taken from the ContactPerson of the same names in Xero's list: Xero replaces the whole list
+-- on every write, so a person whose every Capsule address is quarantined must be sent with the
+-- address Xero has (README: a quarantined value is not sent), never without one.
+create or replace temp macro cx_persons_keeping_emails(desired, current_persons, quarantined) as
+    cast(
+        to_json(
+            list_transform(
+                from_json(desired, '[{"first_name":"VARCHAR","last_name":"VARCHAR","email_address":"VARCHAR"}]'),
+                lambda person: struct_pack(
+                    first_name := person.first_name,
+                    last_name := person.last_name,
+                    email_address := coalesce(
+                        person.email_address,
+                        case
+                            when list_contains(
+                                quarantined,
+                                struct_pack(first_name := person.first_name, last_name := person.last_name)
+                            )
+                                then list_filter(
+                                    from_json(
+                                        current_persons,
+                                        '[{"first_name":"VARCHAR","last_name":"VARCHAR","email_address":"VARCHAR"}]'
+                                    ),
+                                    lambda held: held.first_name is not distinct from person.first_name
+                                    and held.last_name is not distinct from person.last_name
+                                )[1].email_address
+                        end
+                    )
+                )
+            )
+        ) as varchar
+    );
+
 -- Group names sorted and distinct (membership has no order), null when there are none.
 create or replace temp macro cx_groups_json(names) as
     case

@@ -1,6 +1,6 @@
 -- The latest outcome of each planned operation: created | updated | archived | restored | exists (a
 -- create an earlier, interrupted attempt had made) | failed (validation) | refused (Xero's state forbids
--- it, e.g. an outstanding balance) | queued (not sent: the party waits in the error queue) | unknown
+-- it, e.g. a repeating invoice) | queued (not sent: the party waits in the error queue) | unknown
 -- (the answer was lost; settled by a lookup on the next run, never re-sent blind).
 create schema if not exists ledger;
 

@@ -13,7 +13,14 @@ Xero's 60 calls a minute hold in sandbox time.
 - Four points in the steps after the contacts — the contact groups and the ContactID write-back —
   of a 300-party migration with people as contacts of their own, each rerun a `capsule-xero sync
   --apply` (read both, reconcile, plan, apply): the interrupted plan must be finished by the plain
-  rerun a person makes, without a second approval. About a minute.
+  rerun a person makes, without a second approval. About a minute. Before them, a kill between
+  Xero's rotation of the refresh token and the token store's save: the rerun must not ask for a new
+  sign-in (Xero's 30-minute grace takes the old refresh token once more).
+
+Every kill may land mid-refresh: at 600x an access token lives 3 real seconds, so the children
+refresh every few seconds. The sandbox measures the refresh grace on the wall clock for these trials
+(tests/support/crash_trials.py, ``migration``): a restarted process takes real seconds to start,
+which at 600x would be more than Xero's 30 minutes, a delay no real restart has.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from capsule_xero.rules import Rules
 from tests.support.crash_trials import (
     API,
     after_landed,
+    after_token_rotation,
     check_invariants,
     crash_trials,
     default_kill_points,
@@ -63,6 +71,7 @@ def test_a_sync_killed_in_the_group_and_write_back_steps_is_finished_by_plain_re
 ) -> None:
     with migration(300, tmp_path / "home", speed=600, rules=PEOPLE_AS_CONTACTS) as m:
         points = [
+            after_token_rotation(),
             after_landed("group", 3, "after 3 contact-group calls landed"),
             during_fault("group membership", "hang", "PUT", f"{API}/ContactGroups/*/Contacts"),
             after_landed("capsule", 60, "after 60 Capsule write-backs landed"),

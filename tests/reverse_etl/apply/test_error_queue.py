@@ -98,7 +98,7 @@ def test_a_success_takes_the_party_out_of_the_error_queue(
     assert query(con, "select * from ledger.error_queue") == []
 
 
-def test_an_archive_refused_for_an_outstanding_balance_is_queued_as_refused_with_the_reason(
+def test_an_archive_refused_for_a_repeating_invoice_is_queued_as_refused_with_the_reason(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     writer: XeroContactWriter,
@@ -107,7 +107,8 @@ def test_an_archive_refused_for_an_outstanding_balance_is_queued_as_refused_with
     xero: XeroControl,
 ) -> None:
     owing = xero.create_contact(Name="Owes Us Pty Ltd", ContactNumber=f"CAP-{parties[0]}", Balances=BALANCE)
-    plan_id = add_plan(con, [{**archive(parties[0], owing), "expect_refusal": True}])
+    xero.add_repeating_invoice(owing["ContactID"])
+    plan_id = add_plan(con, [archive(parties[0], owing)])
     result = run(con, settings, plan_id, writer, back, now=T0)
     assert (result.refused, result.archived, result.status) == (1, 0, "applied")
     (entry,) = query(con, "select * from ledger.error_queue")
@@ -116,7 +117,7 @@ def test_an_archive_refused_for_an_outstanding_balance_is_queued_as_refused_with
         "archive",
         owing["ContactID"],
     )
-    assert "outstanding balance" in entry["message"]
+    assert "repeating invoice" in entry["message"]
     assert outcomes(con, plan_id)[1]["status"] == "refused"
     assert xero.contact(owing["ContactID"])["ContactStatus"] == "ACTIVE"
     assert query(con, "select * from ledger.written_contacts") == []

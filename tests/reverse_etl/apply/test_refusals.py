@@ -1,8 +1,9 @@
 """A write Xero refuses waits for a person without holding every later plan hostage (issue 11, item 14).
 
-The generated world's ``deleted_party_synced_with_balance`` case (sandbox/generator/CASES.md): a
-Capsule party deleted whose Xero contact still has an outstanding balance, so Xero refuses to
-archive it. The migration leaves that refusal in the error queue. Before, the queue retried it 15
+The generated world's ``deleted_party_synced_with_repeating_invoice`` case (sandbox/generator/CASES.md):
+a Capsule party deleted whose Xero contact is billed by a repeating invoice, so Xero refuses to
+archive it (an outstanding balance alone does not: that contact is archived). The migration leaves
+that refusal in the error queue. Before, the queue retried it 15
 minutes later, and from then on every plan carried the archive and waited for approval
 (archives_need_approval), so no later Capsule edit reached Xero unattended (bench/latency.py found
 it). Now the refusal waits for a person at once, the plans leave it out while nothing about it
@@ -21,16 +22,17 @@ from reverse_etl.apply.error_queue import release
 from reverse_etl.plans.store import plan_operations
 from sandbox.capsule.control import CapsuleControl
 from sandbox.generator import Dataset, generate
+from sandbox.xero.control import XeroControl
 from tests.support.sync_world import World, xero_contacts
 
-PARTIES = 240  # the smallest of seed 5's worlds with a deleted party whose contact owes money
+PARTIES = 240  # the smallest of seed 5's worlds with a deleted party whose contact is billed monthly
 SEED = 5
 
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
     data = generate(PARTIES, seed=SEED)
-    assert len(data.cases["deleted_party_synced_with_balance"]) == 1
+    assert len(data.cases["deleted_party_synced_with_repeating_invoice"]) == 1
     return data
 
 
@@ -63,7 +65,11 @@ def a_linked_person_or_organisation(world: World) -> tuple[int, int, str]:
 def test_a_refused_archive_waits_for_a_person_and_later_edits_still_reach_xero_unattended(
     world: World, dataset: Dataset
 ) -> None:
-    ((tombstone, owing),) = dataset.cases["deleted_party_synced_with_balance"]
+    ((tombstone, owing),) = dataset.cases["deleted_party_synced_with_repeating_invoice"]
+    # Another deleted party's contact only owes money: Xero archives it, its balance kept (docs/api-facts.md).
+    ((_, only_owing), *_) = dataset.cases["deleted_party_synced"]
+    with XeroControl(world.server.xero_url) as xero:
+        xero.edit_contact(only_owing, Balances={"AccountsReceivable": {"Outstanding": 480.0, "Overdue": 0.0}})
     migration = world.sync()  # approved by a person, as a first migration must be
     assert migration.result is not None and migration.result.refused == 1
     with world.connect() as con:
@@ -71,6 +77,9 @@ def test_a_refused_archive_waits_for_a_person_and_later_edits_still_reach_xero_u
             "select state, attempts, next_attempt_at from ledger.error_queue where party_id = ?", [tombstone]
         ).fetchall()
     assert (state, attempts, next_attempt) == ("dead", 1, None)  # waits for a person: no retry is due
+    assert (
+        next(c for c in xero_contacts(world) if c["ContactID"] == only_owing)["ContactStatus"] == "ARCHIVED"
+    )
 
     party_id, email_row, number = a_linked_person_or_organisation(world)
     capsule = CapsuleControl(world.server.capsule_url)

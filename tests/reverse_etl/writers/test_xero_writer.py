@@ -258,22 +258,23 @@ def test_a_create_whose_contact_number_xero_already_holds_reports_that_contact_i
     assert len(by_number(xero)["CAP-5"]) == 1
 
 
-def test_archive_refused_for_an_outstanding_balance_lands_in_the_error_queue_others_are_archived(
+def test_archive_refused_for_a_repeating_invoice_lands_in_the_error_queue_others_are_archived(
     writer: XeroContactWriter, xero: XeroControl
 ) -> None:
-    owing = xero.create_contact(Name="Owes Us Pty Ltd", ContactNumber="CAP-1", Balances=BALANCE)
-    clear = xero.create_contact(Name="Paid Up Pty Ltd", ContactNumber="CAP-2")
+    billed = xero.create_contact(Name="Billed Monthly Pty Ltd", ContactNumber="CAP-1")
+    xero.add_repeating_invoice(billed["ContactID"])
+    owing = xero.create_contact(Name="Owes Us Pty Ltd", ContactNumber="CAP-2", Balances=BALANCE)
     operations = [
-        ContactOperation("archive", 1, "CAP-1", contact_id=owing["ContactID"]),
-        ContactOperation("archive", 2, "CAP-2", contact_id=clear["ContactID"]),
+        ContactOperation("archive", 1, "CAP-1", contact_id=billed["ContactID"]),
+        ContactOperation("archive", 2, "CAP-2", contact_id=owing["ContactID"]),
     ]
     (result,) = write_all(writer, operations)
     refused, archived = result.items
     assert refused.status == "failed" and refused.error_kind == "refused"
-    assert refused.message is not None and "outstanding balance" in refused.message
-    assert archived.status == "archived"
-    assert xero.contact(owing["ContactID"])["ContactStatus"] == "ACTIVE"
-    assert xero.contact(clear["ContactID"])["ContactStatus"] == "ARCHIVED"
+    assert refused.message is not None and "repeating invoice" in refused.message
+    assert archived.status == "archived"  # an outstanding balance does not stop an archive
+    assert xero.contact(billed["ContactID"])["ContactStatus"] == "ACTIVE"
+    assert xero.contact(owing["ContactID"])["ContactStatus"] == "ARCHIVED"
 
 
 def test_a_contact_reappearing_in_capsule_is_restored_with_its_changes(

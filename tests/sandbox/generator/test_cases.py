@@ -208,7 +208,7 @@ def test_deleted_parties_are_tombstones_only(w: World) -> None:
     [
         ("deleted_party_synced", "ACTIVE"),
         ("deleted_party_synced_already_archived", "ARCHIVED"),
-        ("deleted_party_synced_with_balance", "ACTIVE"),
+        ("deleted_party_synced_with_repeating_invoice", "ACTIVE"),
     ],
 )
 def test_deleted_parties_an_earlier_sync_wrote_still_have_their_contact(
@@ -220,7 +220,10 @@ def test_deleted_parties_an_earlier_sync_wrote_still_have_their_contact(
         assert contact["ContactNumber"] == f"{CONTACT_NUMBER_PREFIX}{party_id}"
         assert contact["ContactStatus"] == status
         assert ts(w.deleted[party_id]["deletedAt"]) > w.ds.previous_sync_at
-        assert ("Balances" in contact) == (case == "deleted_party_synced_with_balance")
+        billed = case == "deleted_party_synced_with_repeating_invoice"
+        assert ("Balances" in contact) == billed
+        invoices = [i for i in w.ds.xero_repeating_invoices if i["Contact"]["ContactID"] == contact_id]
+        assert [i["Status"] for i in invoices] == (["AUTHORISED"] if billed else [])
 
 
 # -- hand-made contacts near Capsule parties -----------------------------------------------------------------

@@ -68,6 +68,22 @@ def test_a_used_refresh_token_is_invalid_grant_after_the_30_minute_grace(
     assert demo.refresh(newer).status_code == 200
 
 
+def test_with_the_grace_on_the_wall_clock_a_restart_that_runs_long_in_sandbox_time_keeps_its_token(
+    login, demo: OAuthClient, control: SandboxControl, idc: XeroIdentityControl
+) -> None:
+    # A crash trial at 600x: a restarted process's few real seconds are far past 30 sandbox minutes.
+    assert idc.identity(refresh_grace_clock="wall")["refresh_grace_clock"] == "wall"
+    old = login().tokens["refresh_token"]
+    demo.refresh(old)  # rotated; the answer is "lost"
+    control.set_clock(advance_seconds=GRACE + 1)
+
+    assert demo.refresh(old).status_code == 200
+    # Every other lifetime stays on the sandbox clock: 60 idle days still end a refresh token.
+    idle = login().tokens["refresh_token"]
+    control.set_clock(advance_seconds=60 * DAY + 1)
+    assert demo.refresh(idle).json() == {"error": "invalid_grant"}
+
+
 def test_a_used_refresh_token_is_dead_once_its_successor_has_been_used(login, demo: OAuthClient) -> None:
     old = login().tokens["refresh_token"]
     newer = demo.refresh(old).json()["refresh_token"]

@@ -88,28 +88,46 @@ pairs as (
             when b.name = t.suffixed_name then case when c.name = t.suffixed_name then c.name else d.name end
             else b.name
         end as b_name,
+        -- A field empty in Capsule only because its value is quarantined (mapped_contacts.sql:
+        -- quarantined_fields, quarantined_people) is not sent: it reads as Xero's value, so it is
+        -- neither "emptied in Capsule" nor a conflict, and Xero keeps what it has.
         d.first_name as d_first_name,
         c.first_name as c_first_name,
         b.first_name as b_first_name,
         d.last_name as d_last_name,
         c.last_name as c_last_name,
         b.last_name as b_last_name,
-        d.email_address as d_email_address,
+        case
+            when d.email_address is null and list_contains(d.quarantined_fields, 'email_address') then c.email_address
+            else d.email_address
+        end as d_email_address,
         c.email_address as c_email_address,
         b.email_address as b_email_address,
-        d.tax_number as d_tax_number,
+        case
+            when d.tax_number is null and list_contains(d.quarantined_fields, 'tax_number') then c.tax_number
+            else d.tax_number
+        end as d_tax_number,
         c.tax_number as c_tax_number,
         b.tax_number as b_tax_number,
         d.website as d_website,
         c.website as c_website,
         b.website as b_website,
-        d.phone_default as d_phone_default,
+        case
+            when d.phone_default is null and list_contains(d.quarantined_fields, 'phone_default') then c.phone_default
+            else d.phone_default
+        end as d_phone_default,
         c.phone_default as c_phone_default,
         b.phone_default as b_phone_default,
-        d.phone_mobile as d_phone_mobile,
+        case
+            when d.phone_mobile is null and list_contains(d.quarantined_fields, 'phone_mobile') then c.phone_mobile
+            else d.phone_mobile
+        end as d_phone_mobile,
         c.phone_mobile as c_phone_mobile,
         b.phone_mobile as b_phone_mobile,
-        d.phone_fax as d_phone_fax,
+        case
+            when d.phone_fax is null and list_contains(d.quarantined_fields, 'phone_fax') then c.phone_fax
+            else d.phone_fax
+        end as d_phone_fax,
         c.phone_fax as c_phone_fax,
         b.phone_fax as b_phone_fax,
         d.street_address as d_street_address,
@@ -118,7 +136,11 @@ pairs as (
         d.postal_address as d_postal_address,
         c.postal_address as c_postal_address,
         b.postal_address as b_postal_address,
-        d.contact_persons as d_contact_persons,
+        case
+            when len(d.quarantined_people) > 0 and d.contact_persons is not null
+                then cx_persons_keeping_emails(d.contact_persons, c.contact_persons, d.quarantined_people)
+            else d.contact_persons
+        end as d_contact_persons,
         c.contact_persons as c_contact_persons,
         b.contact_persons as b_contact_persons,
         d.contact_groups as d_contact_groups,

@@ -9,7 +9,8 @@
 with held_back as (
     -- A party without a usable name cannot be a Xero contact (Name is required, ≤ 255:
     -- docs/api-facts.md#xero-contact-fields-and-limits).
-    -- Other quarantined values (ABN, e-mail, phone) are simply not used: their normalisers give null.
+    -- Other quarantined values (ABN, e-mail, phone) are simply not sent: their normalisers give null,
+    -- and quarantined_fields below tells the diff that null is "nothing to send", not "emptied".
     select distinct try_cast(record_id as bigint) as party_id
     from staging.quarantine
     where source = 'capsule' and rule in ('name_present', 'name_fits_xero')
@@ -45,7 +46,11 @@ people as (
                 ) filter (where not p.is_deleted)
             )[1:5],
             lambda entry: entry.person
-        ) as contact_persons
+        ) as contact_persons,
+        -- People whose every e-mail is quarantined: Xero keeps the e-mail it has for them.
+        list({'first_name': cx_name(p.first_name), 'last_name': cx_name(p.last_name)}) filter (
+            where not p.is_deleted and p.email is null and p.bad_emails > 0
+        ) as quarantined_people
     from staging.capsule_parties as p
     left join reconcile.sync_scope as s on s.party_id = p.party_id
     left join held_back as h on h.party_id = p.party_id
@@ -94,7 +99,21 @@ select
         when c.party_type = 'organisation' then greatest(c.changed_at, p.people_changed_at)
         else c.changed_at
     end as capsule_updated_at,
-    case when c.party_type = 'organisation' then coalesce(p.people_total, 0) end as people_total
+    case when c.party_type = 'organisation' then coalesce(p.people_total, 0) end as people_total,
+    -- Fields left empty only because their Capsule value is quarantined (README: a bad ABN, e-mail
+    -- or phone is "simply not sent"): the diff keeps Xero's value instead of clearing it, while a field
+    -- a person emptied in Capsule still clears Xero's (reconcile/contact_diffs.sql).
+    list_filter(
+        [
+            case when c.abn_problem is not null then 'tax_number' end,
+            case when c.email is null and c.bad_emails > 0 then 'email_address' end,
+            case when c.phone_default is null and c.bad_phones > c.bad_fax_phones then 'phone_default' end,
+            case when c.phone_mobile is null and c.bad_phones > c.bad_fax_phones then 'phone_mobile' end,
+            case when c.phone_fax is null and c.bad_fax_phones > 0 then 'phone_fax' end
+        ],
+        lambda field: field is not null
+    ) as quarantined_fields,
+    case when c.party_type = 'organisation' then coalesce(p.quarantined_people, cast([] as struct(first_name varchar, last_name varchar)[])) end as quarantined_people
 from syncable as k
 inner join staging.capsule_parties as c on c.party_id = k.party_id
 cross join managed_tags as t

@@ -57,6 +57,10 @@ phones as (
         arg_min(e164, idx) filter (where e164 is not null and phone_type is not distinct from 'fax')
             as phone_fax,
         count(*) filter (where e164 is null) as bad_phones,
+        -- Which Xero phone an unreadable number would have filled: a Fax-labelled one the FAX; any
+        -- other the DEFAULT or the MOBILE (which of the two depends on the digits that could not be
+        -- read), so neither is cleared while it is quarantined (reconcile/mapped_contacts.sql).
+        count(*) filter (where e164 is null and phone_type is not distinct from 'fax') as bad_fax_phones,
         arg_min(number, idx) filter (where e164 is null) as first_bad_phone
     from phone_rows
     group by parent_id
@@ -176,6 +180,7 @@ details as (
         ph.phone_mobile,
         ph.phone_fax,
         coalesce(ph.bad_phones, 0) as bad_phones,
+        coalesce(ph.bad_fax_phones, 0) as bad_fax_phones,
         ph.first_bad_phone,
         w.website_domain,
         w.website,
@@ -227,6 +232,7 @@ live as (
         p.bad_emails,
         p.first_bad_email,
         p.bad_phones,
+        p.bad_fax_phones,
         p.first_bad_phone,
         p.owner__id as owner_id,
         p.created_at,

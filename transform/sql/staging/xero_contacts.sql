@@ -132,8 +132,8 @@ select
     a.postal.country as postal_country,
     coalesce(p.contact_persons, []) as contact_persons,
     coalesce(g.contact_groups, cast([] as varchar[])) as contact_groups,
-    -- Xero refuses to archive a contact with an outstanding balance (CASES.md
-    -- deleted_party_synced_with_balance): receivable and payable both count.
+    -- What the contact still owes or is owed (receivable and payable both count): it does not stop an
+    -- archive (docs/api-facts.md), but the person approving one is told (operation_drafts.sql).
     cast(
         abs(coalesce(c.balances__accounts_receivable__outstanding, 0))
         + abs(coalesce(c.balances__accounts_payable__outstanding, 0))
