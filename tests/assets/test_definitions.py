@@ -42,14 +42,23 @@ class Watched(dict):
         return super().__contains__(key)
 
 os.environ = Watched(os.environ)
+# Settings are read through pydantic-settings, which copies the whole environment (as libraries such
+# as platform and fsspec also do at import): count the settings built, on top of the reads seen.
+import capsule_xero.settings as settings_module
+built = []
+original_init = settings_module._Environment.__init__
+def counting_init(self, *args, **kwargs):
+    built.append(1)
+    original_init(self, *args, **kwargs)
+settings_module._Environment.__init__ = counting_init
 import assets
 for module in pkgutil.walk_packages(assets.__path__, "assets."):
     importlib.import_module(module.name)
-on_import = sorted(set(Watched.read))
+on_import = sorted(set(Watched.read)) + ["Settings"] * len(built)
 home_on_import = os.path.exists(os.environ["HOME_TO_WATCH"])
 import assets.definitions
 assets.definitions.defs()
-print(json.dumps({"on_import": on_import, "home_on_import": home_on_import, "on_load": sorted(set(Watched.read))}))
+print(json.dumps({"on_import": on_import, "home_on_import": home_on_import, "settings_on_load": len(built)}))
 """
 
 
@@ -66,7 +75,7 @@ def test_importing_the_code_location_reads_no_setting_and_creates_no_file(tmp_pa
     assert probe.returncode == 0, probe.stderr[-3000:]
     seen = json.loads(probe.stdout.strip().splitlines()[-1])
     assert seen["on_import"] == [] and not seen["home_on_import"]
-    assert "CAPSULE_POLL_SECONDS" in seen["on_load"]  # loading reads the settings: the watch sees reads
+    assert seen["settings_on_load"] >= 1  # loading reads the settings: the watch sees them being read
 
 
 def test_a_fresh_install_runs_the_nightly_reconciliation_and_every_sensor_until_a_person_stops_one() -> None:
