@@ -10,8 +10,8 @@ import duckdb
 
 from capsule_xero.rules import Rules
 from reverse_etl.apply.result import ApplyResult, Progress
-from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans.model import PlanOperation
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 
 

@@ -52,10 +52,10 @@ from reverse_etl.apply.result import (
     Progress,
 )
 from reverse_etl.apply.write_back import WriteBack
-from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.ledger.schema import ensure_ledger
 from reverse_etl.plans.staleness import check_plan_is_current
 from reverse_etl.plans.store import load_plan, mark_plan, operations_to_apply
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from reverse_etl.writers.xero_session import XeroWriteError
 

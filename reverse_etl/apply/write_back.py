@@ -1,4 +1,4 @@
-"""Step 5c of a run: the Xero ContactID written back to the Capsule field (reverse_etl/capsule_writer.py),
+"""Step 5c of a run: the Xero ContactID written back to the Capsule field (reverse_etl/writers/capsule.py),
 durable in ``ledger.capsule_write_backs``: each party is pending before the writes start, so what
 Capsule's hourly limit (docs/api-facts.md#capsule-rate-limits) or a kill stops is done by the next run.
 Which parties: reverse_etl/plans/write_backs.py.
@@ -13,9 +13,9 @@ import httpx
 
 from capsule_xero.capsule.errors import CapsuleError
 from reverse_etl.apply.context import RunContext
-from reverse_etl.capsule_writer import WriteBackResult
 from reverse_etl.plans.write_backs import write_backs_wanted
 from reverse_etl.sqlfile import SqlFile, has_table
+from reverse_etl.writers.capsule import WriteBackResult
 
 SQL = SqlFile(Path(__file__).resolve().parent / "sql" / "write_backs.sql")
 

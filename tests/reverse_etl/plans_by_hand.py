@@ -21,8 +21,8 @@ from capsule_xero.xero.token_store import TokenSet
 from cli.write import apply_command, retry_command, undo_command
 from reverse_etl.apply.loop import apply_plan
 from reverse_etl.apply.result import ApplyResult
-from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.ledger.schema import ensure_ledger
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.app import Sandbox
 from sandbox.generator import Dataset, generate

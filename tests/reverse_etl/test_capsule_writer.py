@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from capsule_xero.settings import Settings
-from reverse_etl.capsule_writer import CapsuleWriteBack
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from sandbox.app import Sandbox
 from sandbox.capsule.control import CapsuleControl
 from sandbox.generator import Dataset
@@ -69,7 +69,7 @@ def test_a_missing_field_definition_gives_one_warning_per_run_and_is_not_a_failu
     first, second = party_ids(capsule_world, 2)
     since = ctl.last_seq()
     back = CapsuleWriteBack(settings, pacer=fast_capsule_pacer(), field_name="Xero Ref")
-    with caplog.at_level(logging.WARNING, logger="reverse_etl.capsule_writer"), back:
+    with caplog.at_level(logging.WARNING, logger="reverse_etl.writers.capsule"), back:
         one = back.write_contact_ids({first: "a"})
         two = back.write_contact_ids({second: "b"})
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]

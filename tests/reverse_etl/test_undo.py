@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from capsule_xero.settings import Settings
-from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.undo import undo_plan
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from reverse_etl.writers.xero_holds import holds_value
 from sandbox.app import Sandbox

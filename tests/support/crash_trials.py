@@ -75,7 +75,7 @@ from pipelines.capsule import extract_capsule
 from capsule_xero.capsule.pacing import CapsulePacer
 from pipelines.xero import PacingPolicy, XeroExtractConfig, run_xero_extract
 from reverse_etl.apply.loop import apply_plan
-from reverse_etl.capsule_writer import CapsuleWriteBack
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.plans.create import create_plan
 from reverse_etl.writers.xero import XeroContactWriter
 

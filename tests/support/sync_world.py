@@ -26,10 +26,10 @@ from pipelines.xero import run_xero_extract
 from pipelines.xero.settings import XeroExtractConfig
 from reverse_etl.apply.loop import apply_plan
 from reverse_etl.apply.result import ApplyResult
-from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans.approval import approve
 from reverse_etl.plans.create import create_plan
 from reverse_etl.plans.model import Plan
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.app import Sandbox
 from sandbox.generator import Dataset

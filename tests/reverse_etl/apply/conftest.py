@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from capsule_xero.settings import Settings
-from reverse_etl.capsule_writer import CapsuleWriteBack
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from sandbox.app import Sandbox
 from sandbox.server import SandboxServer
 from tests.reverse_etl.conftest import fast_capsule_pacer

@@ -8,7 +8,7 @@ import duckdb
 
 from capsule_xero.settings import Settings
 from reverse_etl.apply.error_queue import release
-from reverse_etl.capsule_writer import CapsuleWriteBack
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.control import SandboxControl
 from sandbox.xero.control import XeroControl

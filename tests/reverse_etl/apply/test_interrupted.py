@@ -22,8 +22,8 @@ import pytest
 
 from capsule_xero.capsule.errors import CapsuleError
 from capsule_xero.rules import Rules
-from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans.store import latest_plans
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.generator import Dataset, generate
 from sandbox.xero.control import XeroControl

@@ -15,9 +15,9 @@ import pytest
 from capsule_xero.rules import Rules
 from capsule_xero.xero.transports import reset_pacers
 from reverse_etl.apply.loop import apply_plan
-from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans.approval import approve
 from reverse_etl.plans.create import create_plan
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.generator import generate
 from sandbox.xero.control import XeroControl

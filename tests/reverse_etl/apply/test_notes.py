@@ -9,7 +9,7 @@ import pytest
 
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
-from reverse_etl.capsule_writer import CapsuleWriteBack
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.control import SandboxControl
 from sandbox.xero.control import XeroControl

@@ -14,7 +14,7 @@ import pytest
 
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
-from reverse_etl.capsule_writer import CapsuleWriteBack
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
@@ -107,7 +107,7 @@ def test_a_sigkilled_apply_leaves_its_outbox_committed_and_the_next_run_creates_
         "from capsule_xero.settings import Settings\n"
         "from capsule_xero.xero.auth import XeroAuth\n"
         "from reverse_etl.apply.loop import apply_plan\n"
-        "from reverse_etl.capsule_writer import CapsuleWriteBack\n"
+        "from reverse_etl.writers.capsule import CapsuleWriteBack\n"
         "from reverse_etl.writers.xero import XeroContactWriter\n"
         "class Dies(XeroContactWriter):\n"
         "    def write(self, operations, **kwargs):\n"

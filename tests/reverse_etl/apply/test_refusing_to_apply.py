@@ -9,8 +9,8 @@ import pytest
 
 from capsule_xero.settings import Settings
 from reverse_etl.apply.result import PlanNotApplicable
-from reverse_etl.capsule_writer import CapsuleWriteBack
 from reverse_etl.plans.model import StalePlanError
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.control import SandboxControl
 from tests.reverse_etl.plans_by_hand import T0, add_plan, create, plan_status, run

@@ -7,7 +7,7 @@ import duckdb
 from capsule_xero.rules import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
-from reverse_etl.capsule_writer import CapsuleWriteBack
+from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.app import Sandbox
 from sandbox.capsule.control import CapsuleControl
