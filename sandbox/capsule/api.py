@@ -1,17 +1,20 @@
-"""The Capsule API v2 endpoints under ``/api/v2`` (FACTS §1-§12).
+"""The Capsule API v2 endpoints under ``/api/v2`` (docs/api-facts.md#capsule).
 
 Every endpoint: Bearer token (401 otherwise) -> hourly per-user limit (429 ``{"error": ...}``,
 no Retry-After) -> the handler; ``X-RateLimit-*`` go on every authenticated answer, errors
 included.
 
-Choices where FACTS leaves the behaviour open ([INF], all marked where they are made):
+Choices where the facts leave the behaviour open ([INF], all marked where they are made;
+docs/api-facts.md#where-the-facts-are-uncertain):
 - list order is id ascending (store.py);
 - ``perPage`` outside 1..100 or ``page`` < 1 -> 422 (the stricter of "422 or clamp": a client
   that sends a bad value learns at once instead of silently getting a different page size);
 - ``since`` is exclusive: records with ``updatedAt`` strictly after it (a client must re-read
-  with an overlap, FACTS §4); an unparseable ``since`` -> 422;
+  with an overlap, docs/api-facts.md#capsule-incremental-reads-and-deletions); an unparseable
+  ``since`` -> 422;
 - the ``next`` link repeats every query parameter as sent, with ``page`` replaced; a ``prev``
-  link is added from page 2 on (FACTS §3: docs mention next and previous links);
+  link is added from page 2 on (Capsule's docs mention next and previous links,
+  docs/api-facts.md#capsule-paging);
 - multi-show returns the ids it found (404 only when none is found); more than 10 ids -> 422.
 """
 
@@ -76,7 +79,8 @@ def since_param(request: Request, resource: str, required: bool) -> str | None:
     raw = request.query_params.get("since")
     if raw is None or not raw.strip():
         if required:
-            # FACTS §4: omitting since on a deleted feed -> 422 "since is required" (shape assumed).
+            # Omitting since on a deleted feed -> 422 "since is required" (shape assumed;
+            # docs/api-facts.md#capsule-incremental-reads-and-deletions).
             raise invalid("since is required", resource, "since")
         return None
     try:
@@ -118,7 +122,8 @@ def paged(
     body: Record = {key: items}
     if extra:
         body.update(extra)
-    if "meta" in embeds:  # undocumented, used by Capsule's own client (FACTS §3)
+    # undocumented, used by Capsule's own client (docs/api-facts.md#capsule-paging)
+    if "meta" in embeds:
         body["meta"] = {"totalCount": total}
     links = []
     if page > 1:
@@ -297,7 +302,8 @@ def routes(state: CapsuleState) -> list[BaseRoute]:
             start = (page - 1) * per_page
             chunk = rows[start : start + per_page]
             more = len(rows) > start + per_page
-            # restricted* appears only when non-empty (FACTS §4)
+            # restricted* appears only when non-empty
+            # (docs/api-facts.md#capsule-incremental-reads-and-deletions)
             extra = {restricted_key: list(collection.restricted)} if collection.restricted else None
             return paged(request, key, [dict(r) for r in chunk], page, more, len(rows), extra=extra)
 
@@ -343,7 +349,8 @@ def routes(state: CapsuleState) -> list[BaseRoute]:
         return handler
 
     async def list_tasks(request: Request, token: Token) -> Response:
-        # FACTS §4: no `since` on tasks (ignored if sent), OPEN only unless `status` says otherwise.
+        # No `since` on tasks (ignored if sent), OPEN only unless `status` says otherwise
+        # (docs/api-facts.md#capsule-incremental-reads-and-deletions).
         raw = request.query_params.get("status") or "open"
         wanted = {s.strip().upper() for s in raw.split(",") if s.strip()}
         unknown = wanted - set(TASK_STATUSES)
@@ -359,10 +366,11 @@ def routes(state: CapsuleState) -> list[BaseRoute]:
 
     # -- account ---------------------------------------------------------------------------
     async def users(request: Request, token: Token) -> Response:
-        return CapsuleJSON({"users": state.users})  # not paged (FACTS §7)
+        return CapsuleJSON({"users": state.users})  # not paged (docs/api-facts.md#capsule-parties)
 
     async def current_user(request: Request, token: Token) -> Response:
-        return CapsuleJSON({"user": state.user_of(token)})  # wrapper presumed (FACTS §1 [?])
+        # wrapper presumed [?] (docs/api-facts.md#capsule-authentication)
+        return CapsuleJSON({"user": state.user_of(token)})
 
     async def site(request: Request, token: Token) -> Response:
         return CapsuleJSON({"site": state.site})
@@ -466,7 +474,8 @@ def _search_text(party: Record) -> str:
 
 
 def fault_response(state: CapsuleState, kind: str, scope: Any) -> Response:
-    """Injected faults answer exactly like the real thing (FACTS §10, §11)."""
+    """Injected faults answer exactly like the real thing
+    (docs/api-facts.md#capsule-rate-limits, #capsule-errors)."""
     headers: dict[str, str] = {}
     token = None
     for name, value in scope.get("headers", []):

@@ -1,4 +1,7 @@
-"""Bearer tokens (personal and OAuth-app) and the hourly per-user rate limit (FACTS §1, §10)."""
+"""Bearer tokens (personal and OAuth-app) and the hourly per-user rate limit.
+
+Facts: docs/api-facts.md#capsule-authentication, #capsule-rate-limits.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from sandbox.capsule.errors import CapsuleError
 if TYPE_CHECKING:
     from sandbox.clock import SandboxClock
 
-HOURLY_LIMIT = 4000  # FACTS §10: 4,000 requests per user per hour
+HOURLY_LIMIT = 4000  # 4,000 requests per user per hour (docs/api-facts.md#capsule-rate-limits)
 WINDOW_SECONDS = 3600
 ALL_SCOPES = frozenset({"read", "write", "user_preference"})
 
@@ -29,7 +32,8 @@ class Token:
     scopes: frozenset[str]
 
     def public(self) -> dict[str, object]:
-        """What minting returns, shaped like Capsule's OAuth token response (FACTS §1)."""
+        """What minting returns, shaped like Capsule's OAuth token response
+        (docs/api-facts.md#capsule-authentication)."""
         return {
             "access_token": self.token,
             "token_type": "bearer",
@@ -45,13 +49,15 @@ def personal_token_for(seed: int) -> str:
 
 
 def unauthorized(message: str = "Invalid or expired access token") -> CapsuleError:
-    # FACTS §1/§13: 401 carries WWW-Authenticate plus a body with detail; the exact body Capsule
-    # sends is not published [?], so this {"message": ...} shape is the emulator's assumption.
+    # docs/api-facts.md#capsule-authentication, #where-the-facts-are-uncertain: 401 carries
+    # WWW-Authenticate plus a body with detail; the exact body Capsule sends is not published [?],
+    # so this {"message": ...} shape is the emulator's assumption.
     return CapsuleError(401, {"message": message}, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 def forbidden(message: str) -> CapsuleError:
-    # FACTS §1: a valid token lacking a scope gets 403 with detail and WWW-Authenticate [body shape ?].
+    # A valid token lacking a scope gets 403 with detail and WWW-Authenticate [body shape ?]
+    # (docs/api-facts.md#capsule-authentication).
     return CapsuleError(403, {"message": message}, {"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
 
 

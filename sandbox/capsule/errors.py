@@ -1,4 +1,7 @@
-"""Capsule's response bodies: compact JSON, and its error shapes (FACTS §10, §11, examples/error-*.json)."""
+"""Capsule's response bodies: compact JSON, and its error shapes.
+
+Facts: docs/api-facts.md#capsule-rate-limits, #capsule-errors.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ def dumps(content: Any) -> bytes:
 
 
 class CapsuleJSON(Response):
-    """Compact JSON like the real API (FACTS §1: no pretty-printing)."""
+    """Compact JSON like the real API: no pretty-printing (docs/api-facts.md#capsule-authentication)."""
 
     media_type = "application/json"
 
@@ -23,7 +26,8 @@ class CapsuleJSON(Response):
 
 NOT_FOUND = {"message": "Could not find resource"}
 METHOD_NOT_ALLOWED = {"message": "Method not allowed"}
-RATE_LIMITED = {"error": "rate limit reached"}  # 429 uses "error", not "message" (FACTS §10)
+# A 429 uses "error", not "message" (docs/api-facts.md#capsule-rate-limits).
+RATE_LIMITED = {"error": "rate limit reached"}
 
 
 class CapsuleError(Exception):

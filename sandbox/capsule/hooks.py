@@ -1,4 +1,4 @@
-"""REST hooks: subscriptions and asynchronous, batched delivery (FACTS §12).
+"""REST hooks: subscriptions and asynchronous, batched delivery (docs/api-facts.md#capsule-rest-hooks).
 
 - Only OAuth-app tokens may manage hooks (a personal token cannot subscribe); an app sees only
   its own hooks; at most 20 hooks per account.
@@ -8,7 +8,7 @@
   was just before deletion).
 - A failed delivery (connection error, timeout or any status other than 2xx and 410) is retried
   after 5 s, 1 min, 5 min, 15 min and 15 min of **sandbox** time, then the hook is removed
-  (FACTS §12 [?, S14]); ``410 Gone`` removes the hook at once.
+  (docs/api-facts.md#capsule-rest-hooks [?]); ``410 Gone`` removes the hook at once.
 
 Safety: target URLs must be loopback (127.0.0.1, localhost, [::1]). The sandbox runs on
 developer machines and CI next to fake credentials and generated data; it must never send a
@@ -125,8 +125,9 @@ class Hooks:
     @staticmethod
     def _require_app(token: Token) -> str:
         if token.kind != "oauth" or not token.client_id:
-            # FACTS §12: only apps using the full OAuth flow may use REST hooks. Status and body
-            # for a personal token are not documented [?]; 403 with a message is our choice.
+            # Only apps using the full OAuth flow may use REST hooks
+            # (docs/api-facts.md#capsule-rest-hooks). Status and body for a personal token are not
+            # documented [?]; 403 with a message is our choice.
             raise CapsuleError(
                 403,
                 {"message": "REST hooks can only be managed by an OAuth application, not a personal token"},

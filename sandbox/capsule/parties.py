@@ -1,9 +1,10 @@
-"""Creating and updating parties: validation and the nested-array MERGE of ``PUT`` (FACTS §6, §9).
+"""Creating and updating parties: validation and the nested-array MERGE of ``PUT``
+(docs/api-facts.md#capsule-parties, #capsule-writing).
 
 Everything is applied to a deep copy (a draft); the stored record is replaced only when the whole
 request validated, so a 422 leaves the party exactly as it was (and creates no tags).
 
-Choices where FACTS is silent are marked [INF]:
+Choices where the facts are silent are marked [INF] (docs/api-facts.md#where-the-facts-are-uncertain):
 - nested-row ``id``s that are not on the record (update or ``_delete``) -> 422 "<row> not found";
 - a custom field whose definition's ``captureRule`` excludes the party type -> 422;
 - organisation name uniqueness is case-insensitive and ignores surrounding whitespace;
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 
-# GET /countries (FACTS §6: addresses must use one of these names). A short list; extend freely.
+# GET /countries: addresses must use one of these names (docs/api-facts.md#capsule-parties).
+# A short list; extend freely.
 COUNTRIES = (
     "Australia",
     "New Zealand",
@@ -130,7 +132,8 @@ class PartyWriter:
             raise validation([error_item("type must be person or organisation", "party", "type")])
         now = self.state.now_iso()
         draft = skeleton(kind, 0, now)
-        draft["owner"] = self.state.nested_user(user_id)  # owner defaults to the token's user (FACTS §9)
+        # owner defaults to the token's user (docs/api-facts.md#capsule-parties)
+        draft["owner"] = self.state.nested_user(user_id)
         self._apply(draft, body)
         self._finish(draft, creating=True)
         draft["id"] = self.state.parties.next_id()
@@ -258,7 +261,8 @@ class PartyWriter:
             if not isinstance(item, dict):
                 self.fail(f"{key} items must be objects", resource, None)
                 continue
-            # FACTS §9: `_destroy` is silently ignored; only `_delete` removes a row.
+            # `_destroy` is silently ignored; only `_delete` removes a row
+            # (docs/api-facts.md#capsule-writing).
             row_id = item.get("id")
             if row_id is not None:
                 index = next((i for i, r in enumerate(rows) if r.get("id") == row_id), None)
@@ -365,7 +369,8 @@ class PartyWriter:
             if "value" not in item:
                 self.fail("value is required", "fieldValue", "value")
                 continue
-            # FACTS §9: update the existing value for that definition, or create one.
+            # Update the existing value for that definition, or create one
+            # (docs/api-facts.md#capsule-writing).
             index = next((i for i, r in enumerate(rows) if r["definition"]["id"] == definition["id"]), None)
             if index is None:
                 if item["value"] is None and definition["type"] != "boolean":
@@ -393,7 +398,7 @@ class PartyWriter:
             if kind == "boolean":
                 self.fail("value cannot be null for a boolean field; set false", "fieldValue", "value")
                 return False
-            del rows[index]  # FACTS §9: value null clears the field
+            del rows[index]  # value null clears the field (docs/api-facts.md#capsule-writing)
             return True
         stored = self._coerce(definition, value)
         if stored is _INVALID:
@@ -409,7 +414,8 @@ class PartyWriter:
                 return value
             self.fail(f"{name} must be true or false", "fieldValue", "value")
         elif kind == "number":
-            # Observed live: number values come back as strings (FACTS §6); accept numbers or strings.
+            # Observed live: number values come back as strings (docs/api-facts.md#capsule-parties);
+            # accept numbers or strings.
             if isinstance(value, bool):
                 pass
             elif isinstance(value, int):
@@ -462,7 +468,8 @@ class PartyWriter:
                     None,
                 )
                 if index is None:
-                    self.fail("tag not found to delete", "party", "tags")  # FACTS §9
+                    # docs/api-facts.md#capsule-writing
+                    self.fail("tag not found to delete", "party", "tags")
                 else:
                     del tags[index]
                 continue

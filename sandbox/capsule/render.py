@@ -1,4 +1,5 @@
-"""Records as a request asked for them: ``embed`` gating and nested references (FACTS §5).
+"""Records as a request asked for them: ``embed`` gating and nested references
+(docs/api-facts.md#capsule-embed).
 
 Stored records carry every embed (``tags``, ``fields``, ``missingImportantFields``); a response
 drops what was not embedded: the keys are then **absent**, not empty. Nested party references

@@ -306,7 +306,8 @@ class CapsuleState:
         return record
 
     def delete_party(self, party_id: int) -> None:
-        """Delete with a tombstone; cascade to opportunities, kases and tasks (FACTS §4).
+        """Delete with a tombstone; cascade to opportunities, kases and tasks
+        (docs/api-facts.md#capsule-incremental-reads-and-deletions).
 
         [INF] People of a deleted organisation stay, unlinked (``organisation: null``), with
         ``updatedAt`` bumped so incremental readers see the change.
@@ -336,7 +337,8 @@ class CapsuleState:
 
     def restrict_party(self, party_id: int) -> None:
         """The caller loses sight of a party (e.g. made private): it leaves the lists and shows
-        up under ``restrictedParties`` in the deleted feed (FACTS §4)."""
+        up under ``restrictedParties`` in the deleted feed
+        (docs/api-facts.md#capsule-incremental-reads-and-deletions)."""
         old = self.parties.get(party_id)
         if old is None:
             raise not_found()
@@ -391,7 +393,8 @@ class CapsuleState:
             self.delete_party(record_id)
             return
         collection = self.collection(kind)
-        # Tasks have no deleted feed (FACTS §4), so no tombstone and no hook event.
+        # Tasks have no deleted feed (docs/api-facts.md#capsule-incremental-reads-and-deletions), so no
+        # tombstone and no hook event.
         old = collection.remove(record_id, None if kind == "tasks" else (now or self.now_iso()))
         if old is None:
             raise not_found()

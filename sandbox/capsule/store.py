@@ -4,9 +4,10 @@ Built to serve 100k-1M records page by page without re-sorting per request:
 
 - ``by_id``: the records, keyed by id.
 - ``order``: every id, ascending. List order everywhere in this stand-in is **id ascending**
-  (FACTS §3/§14: real ordering is undocumented; id order is stable under updates, so a record
-  edited while a client pages does not jump pages, while a delete still shifts later rows one
-  place earlier, exactly the offset-paging hazard real clients must survive).
+  (docs/api-facts.md#capsule-paging, #where-the-facts-are-uncertain: real ordering is undocumented;
+  id order is stable under updates, so a record edited while a client pages does not jump pages,
+  while a delete still shifts later rows one place earlier, exactly the offset-paging hazard real
+  clients must survive).
 - ``_updated``: ``(updatedAt, id)`` sorted, built lazily on the first ``since`` query and then
   maintained, so ``since`` is a bisect plus one sort of the matching ids; the result is cached
   per ``since`` value until the next write, so paging through one ``since`` run costs one

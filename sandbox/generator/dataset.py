@@ -49,7 +49,8 @@ class Dataset:
     # {"ContactGroupID", "Name", "Status", "ContactIDs": [ContactID, ...]}
     xero_contact_groups: list[Record] = field(default_factory=list)
     # {"RepeatingInvoiceID", "Type", "Status", "Contact": {"ContactID", "Name"}}: a contact on one
-    # cannot be archived (the Xero stand-in's stricter reading of docs/api-facts.md, Xero archiving).
+    # cannot be archived (the Xero stand-in's stricter reading of
+    # docs/api-facts.md#xero-archiving-and-restoring).
     xero_repeating_invoices: list[Record] = field(default_factory=list)
     cases: dict[str, list[Any]] = field(default_factory=dict)
     # --- added with the generator -------------------------------------------------------------------

@@ -352,7 +352,7 @@ class Roles(PartyMaker):
             contact["UpdatedDateUTC"] = utc_ms(min(archived, w.now) * 1000)
         elif role == "deleted_party_synced_with_repeating_invoice":
             # A customer billed every month who still owes on it: the repeating invoice is what stops
-            # Xero archiving the contact, not the balance (docs/api-facts.md, Xero archiving).
+            # Xero archiving the contact, not the balance (docs/api-facts.md#xero-archiving-and-restoring).
             contact["Balances"] = xero.balances(
                 round(rng.uniform(200, 15000), 2), round(rng.uniform(0, 200), 2)
             )

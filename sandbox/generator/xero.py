@@ -5,7 +5,8 @@ Two kinds are built here:
 - *hand-made* contacts (typed by a bookkeeper): phone numbers split into country/area/number the way
   people fill Xero's form, names and tax numbers in whatever style;
 - contacts *an earlier run of this tool wrote*, produced by ``desired_contact`` — the Capsule → Xero
-  mapping of DESIGN.md made concrete (documented in CASES.md, "The earlier sync's mapping").
+  mapping of docs/mapping.md#field-by-field made concrete (documented in CASES.md, "The earlier
+  sync's mapping").
 
 Unset optional scalars are omitted (``ContactNumber``, ``TaxNumber``, ``EmailAddress`` ...); ``Phones``
 always lists the four standard types and ``Addresses`` both types, empty strings when unset, as Xero
@@ -119,8 +120,8 @@ def balances(receivable: float, overdue: float) -> Record:
 
 def repeating_invoice(contact: Record) -> Record:
     """A monthly repeating sales invoice billed to ``contact`` (its id derived from the contact's, so
-    the generator's random stream is untouched): Xero will not archive the contact (docs/api-facts.md,
-    Xero archiving)."""
+    the generator's random stream is untouched): Xero will not archive the contact
+    (docs/api-facts.md#xero-archiving-and-restoring)."""
     return {
         "RepeatingInvoiceID": str(
             uuid.uuid5(uuid.NAMESPACE_URL, f"repeating-invoice/{contact['ContactID']}")

@@ -2,13 +2,13 @@
 
 Every call goes: authenticate (identity.py) → rate limits (ratelimit.py) → Idempotency-Key
 (idempotency.py, writes only) → the handler; the answer carries the rate-limit headers. The rules
-live in organisation.py, the wire format in wire.py. Facts: the Xero fact sheet (specs/xero/FACTS.md in the shared design folder).
+live in organisation.py, the wire format in wire.py. Facts: docs/api-facts.md#xero.
 
 Deliberate differences from Xero (stricter, so a client that passes here is safe there):
 - request bodies are JSON only (Xero also takes XML): an XML body is a clear 400;
 - bodies over 3.5 MB are refused with 413 (Xero's limits page says 10 MB, but its own advice and
-  this project's design keep writes under 3.5 MB, FACTS §11; a stand-in that allowed more would
-  let an oversized batch pass here and fail there);
+  this project's design keep writes under 3.5 MB, docs/api-facts.md#xero-writing-contacts; a stand-in
+  that allowed more would let an oversized batch pass here and fail there);
 - a ``where`` the stand-in cannot evaluate exactly (anything but AND-joined equality on the
   optimised fields) is a 400 QueryParseException rather than a slow unoptimised scan;
 - a malformed ``If-Modified-Since`` or query parameter is a 400 rather than silently ignored.
@@ -65,7 +65,8 @@ WRITE_SCOPES = frozenset({"accounting.contacts"})
 SETTINGS_SCOPES = frozenset({"accounting.settings", "accounting.settings.read"})
 MAX_BODY_BYTES = 3_500_000
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MIN, PAGE_SIZE_MAX = 100, 1, 1000
-# Xero answers 404 once IDs=... is longer than ~52 GUIDs (the URL limit; FACTS §2, xero-node#404).
+# Xero answers 404 once IDs=... is longer than ~52 GUIDs (the URL limit; xero-node#404;
+# docs/api-facts.md#xero-reading-contacts).
 MAX_IDS = 52
 SERVICE_OFFLINE_TEXT = "The Xero API is currently offline for maintenance"
 ERROR_500_DETAIL = (
@@ -150,7 +151,8 @@ def _rate_limited(sandbox: Sandbox, problem: str, headers: dict[str, str], wait:
     out["X-Rate-Limit-Problem"] = problem
     if wait is not None:
         out["Retry-After"] = str(sandbox.clock.retry_after(wait))
-    # Xero's 429 body is undocumented (FACTS §15); the gateway's problem-details shape is used.
+    # Xero's 429 body is undocumented (docs/api-facts.md#xero-rate-limits, #where-the-facts-are-uncertain);
+    # the gateway's problem-details shape is used.
     return wire.problem(429, "Too Many Requests", f"Rate limit exceeded: {problem}", headers=out)
 
 
@@ -219,8 +221,8 @@ def endpoint(
             log.exception("xero stand-in handler failed: %s %s", request.method, request.url.path)
             response = _error_500()
         if key is not None:
-            # Every outcome is remembered, errors too (FACTS §10): a retry with the same key gets the
-            # same answer; a client wanting another go must use a new key.
+            # Every outcome is remembered, errors too (docs/api-facts.md#xero-idempotency-keys): a retry
+            # with the same key gets the same answer; a client wanting another go must use a new key.
             headers = {k: v for k, v in response.headers.items() if k.lower() == "content-type"}
             rt.idempotency.store(
                 auth.client_id, key, StoredResponse(response.status_code, response.body, headers)
@@ -392,7 +394,7 @@ def get_contacts(call: Call) -> Response:
     summary_only = parse_bool(params, "summaryOnly")
     page = parse_int(params, "page")
     if summary_only and page is None:
-        page = 1  # summaryOnly forces paging (FACTS §2)
+        page = 1  # summaryOnly forces paging (docs/api-facts.md#xero-reading-contacts)
     if page is not None and page < 1:
         page = 1
     page_size = parse_int(params, "pageSize")
@@ -420,8 +422,9 @@ def get_contacts(call: Call) -> Response:
         ids = frozenset(parts)
     search = params.get("searchterm")
     # If-Modified-Since boundary: inclusive at 1 s resolution (UpdatedDateUTC truncated to the
-    # second >= the header's second). Xero leaves the boundary undocumented (FACTS §2 [?]); the
-    # inclusive reading can only repeat a record, never lose one updated in the cursor's second.
+    # second >= the header's second). Xero leaves the boundary undocumented [?]
+    # (docs/api-facts.md#xero-reading-contacts); the inclusive reading can only repeat a record, never
+    # lose one updated in the cursor's second.
     since = parse_if_modified_since(call.request.headers.get("if-modified-since"))
     query = ContactQuery(
         include_archived=parse_bool(params, "includeArchived"),
@@ -524,7 +527,8 @@ def write_contacts(call: Call, method: str, target_id: str | None = None) -> Res
     org = call.org
     outcomes = [org.write_contact(element, method=method, target_id=target_id) for element in elements]
     if not summarize:
-        # summarizeErrors=false: always 200, every element with its own status (FACTS §3).
+        # summarizeErrors=false: always 200, every element with its own status
+        # (docs/api-facts.md#xero-writing-contacts).
         items = []
         for outcome in outcomes:
             if outcome.ok and outcome.contact_id:
@@ -538,7 +542,7 @@ def write_contacts(call: Call, method: str, target_id: str | None = None) -> Res
     failed = [outcome for outcome in outcomes if not outcome.ok]
     if failed:
         # Not transactional: the valid elements above are already saved, and their ids are not
-        # returned (FACTS §3).
+        # returned (docs/api-facts.md#xero-writing-contacts).
         return call.error(
             400,
             "ValidationException",
@@ -840,7 +844,7 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
         r("/Contacts", put_contacts, WRITE_SCOPES, ["PUT"]),
         r("/Contacts", post_contacts, WRITE_SCOPES, ["POST"]),
         r("/Contacts/{key}/History", get_history, READ_SCOPES, ["GET"]),
-        # POST behaves as PUT for history (FACTS §7).
+        # POST behaves as PUT for history (docs/api-facts.md#xero-history-notes).
         r("/Contacts/{key}/History", add_history, WRITE_SCOPES, ["PUT", "POST"]),
         r("/Contacts/{key}", get_contact, READ_SCOPES, ["GET"]),
         r("/Contacts/{key}", post_contact, WRITE_SCOPES, ["POST"]),

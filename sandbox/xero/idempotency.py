@@ -1,4 +1,5 @@
-"""Xero's ``Idempotency-Key`` (FACTS §10): a retry burst protector, not durable dedupe.
+"""Xero's ``Idempotency-Key``: a retry burst protector, not durable dedupe
+(docs/api-facts.md#xero-idempotency-keys).
 
 - Honoured on POST/PUT/PATCH only (ignored on GET; DELETE does not take one).
 - At most 128 characters; a longer key is a 400.

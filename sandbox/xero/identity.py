@@ -1,6 +1,7 @@
 """Xero identity: OAuth apps, consent, tokens and connections; and how accounting calls authenticate.
 
-What it stands in for (FACTS §12):
+What it stands in for (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens, #xero-scopes,
+#xero-custom-connections):
 
 - ``GET  /identity/connect/authorize``  (login.xero.com) — the consent page. The sandbox user consents
   at once (to the tenants chosen through the admin API, all by default) and is redirected back with
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
     from sandbox.app import Sandbox
     from sandbox.xero.state import XeroState
 
-ACCESS_TOKEN_SECONDS = 30 * 60  # FACTS §12: access tokens live 30 minutes
+# Access tokens live 30 minutes (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens).
+ACCESS_TOKEN_SECONDS = 30 * 60
 AUTH_CODE_SECONDS = 5 * 60  # auth codes ~5 minutes, single use
 ID_TOKEN_SECONDS = 5 * 60
 REFRESH_TOKEN_SECONDS = 60 * 86400  # a refresh token dies after 60 days unused
@@ -54,7 +56,8 @@ DEFAULT_SCOPES = frozenset(
     {"openid", "profile", "email", "offline_access", "accounting.contacts", "accounting.settings.read"}
 )
 CUSTOM_CONNECTION_SCOPES = frozenset({"accounting.contacts", "accounting.settings.read"})
-# Broad scopes refused to apps created after 2 Mar 2026 (``granular_only`` apps), FACTS §12.
+# Broad scopes refused to apps created after 2 Mar 2026 (``granular_only`` apps),
+# docs/api-facts.md#xero-scopes.
 BROAD_SCOPES = frozenset(
     {"accounting.transactions", "accounting.transactions.read", "accounting.reports.read"}
 )
@@ -78,7 +81,7 @@ KNOWN_SCOPES = frozenset(
         "accounting.transactions",
         "accounting.transactions.read",
         "paymentservices",
-        # granular replacements of the broad scopes (FACTS §12)
+        # granular replacements of the broad scopes (docs/api-facts.md#xero-scopes)
         "accounting.invoices",
         "accounting.invoices.read",
         "accounting.payments",
@@ -226,7 +229,7 @@ class OAuthError(Exception):
 
 # ---- response helpers ------------------------------------------------------------------------
 def oauth_error(error: str, status: int = 400) -> JSONResponse:
-    """The token endpoint's error body (FACTS §4): ``{"error": "invalid_grant"}``."""
+    """The token endpoint's error body (docs/api-facts.md#xero-errors): ``{"error": "invalid_grant"}``."""
     return JSONResponse({"error": error}, status_code=status, headers=_NO_STORE)
 
 
@@ -286,7 +289,8 @@ def _redirect_matches(pattern: str, uri: str) -> bool:
 
 
 def validate_redirect_uri(uri: str) -> None:
-    """Registration rule: https, or http only for localhost (FACTS §12); ``*`` only at the end."""
+    """Registration rule: https, or http only for localhost; ``*`` only at the end
+    (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens)."""
     if "*" in uri[:-1] or "#" in uri:
         raise ValueError(f"redirect URI {uri!r}: '*' only at the end and no fragment")
     parts = urlsplit(uri.rstrip("*"))
@@ -513,8 +517,8 @@ class IdentityState:
             )
         tenant_header = request.headers.get("xero-tenant-id")
         if token.kind == "custom":
-            # Custom connections serve exactly one org and need no xero-tenant-id (FACTS §12);
-            # a header naming another org is still refused.
+            # Custom connections serve exactly one org and need no xero-tenant-id
+            # (docs/api-facts.md#xero-custom-connections); a header naming another org is still refused.
             tenant_id = token.tenant_ids[0]
             if tenant_header and tenant_header.strip().lower() != tenant_id:
                 return problem(403, "Forbidden", "AuthenticationUnsuccessful")
@@ -795,13 +799,13 @@ class IdentityState:
         if requested and not frozenset(requested.split()) <= grant.scopes:
             raise OAuthError("invalid_scope")
         if record.consumed_at is not None:
-            # Rotation with a grace (FACTS §12): a used token may be exchanged again within 30 minutes,
-            # for a client whose refresh response was lost. The retry gets a FRESH pair and the
-            # successor handed out before is retired: in the lost-response case nobody holds it, so
-            # nothing is lost; when two refreshers raced, the loser is left holding a dead token and
-            # gets invalid_grant on its next refresh, which is the behaviour FACTS reports for
-            # unserialised refreshes. Once the successor has itself been used, the first response
-            # evidently arrived, so the old token is dead for good.
+            # Rotation with a grace (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens): a used token
+            # may be exchanged again within 30 minutes, for a client whose refresh response was lost.
+            # The retry gets a FRESH pair and the successor handed out before is retired: in the
+            # lost-response case nobody holds it, so nothing is lost; when two refreshers raced, the
+            # loser is left holding a dead token and gets invalid_grant on its next refresh, which is
+            # the behaviour reported for unserialised refreshes. Once the successor has itself been
+            # used, the first response evidently arrived, so the old token is dead for good.
             successor = self.refresh_tokens.get(record.successor or "")
             limit = self.refresh_grace_reuses
             if self.refresh_grace_clock == "wall" and record.consumed_wall is not None:
@@ -1072,7 +1076,8 @@ def fault_response(sandbox: Sandbox, kind: str, scope: Any) -> Response:
     The identity service's 429 body is undocumented: we send the OAuth-style
     ``{"error": "rate_limit_exceeded"}`` with a ``Retry-After`` of 5 sandbox seconds. /connections sits
     behind the same gateway as the Accounting API, so it also names the limit in
-    ``X-Rate-Limit-Problem`` (FACTS §11). 500/503 are plain text, as Xero's gateway sends them.
+    ``X-Rate-Limit-Problem`` (docs/api-facts.md#xero-rate-limits). 500/503 are plain text, as Xero's
+    gateway sends them.
     """
     connections = str(scope.get("path", "")).lower().startswith("/connections")
     if kind == "429":

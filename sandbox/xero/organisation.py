@@ -4,8 +4,8 @@ Everything here runs on the server's event-loop thread (sandbox/server.py), so n
 Records are kept in Xero's JSON field names; ``UpdatedDateUTC`` is an aware ``datetime``; the
 wire layer (wire.py) renders ``/Date(ms+0000)/`` or XML.
 
-Rules follow the fact sheet (the Xero fact sheet (specs/xero/FACTS.md in the shared design folder) §2–§9); where Xero's behaviour is
-uncertain ([?] there) the choice made here is commented where it is made.
+Rules follow docs/api-facts.md#xero (reading contacts through users); where Xero's behaviour is uncertain
+([?]; docs/api-facts.md#where-the-facts-are-uncertain) the choice made here is commented where it is made.
 
 Indexes keep 100k contacts quick: by ContactID, by folded ContactNumber (all contacts), by folded
 Name (ACTIVE contacts only), by folded AccountNumber; list queries sort once per (order,
@@ -31,13 +31,15 @@ if TYPE_CHECKING:
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-HIGH_VOLUME_THRESHOLD = 100_000  # FACTS §2: >100k contacts returned or touched unoptimised → 400
+# >100k contacts returned or touched unoptimised → 400 (docs/api-facts.md#xero-reading-contacts)
+HIGH_VOLUME_THRESHOLD = 100_000
 MAX_CONTACT_PERSONS = 5
 MAX_CONTACT_GROUPS = 100
 HISTORY_DETAILS_MAX = 2_500
 SYSTEM_USER = "System Generated"
 
-# ---- messages (verbatim where FACTS §4 gives Xero's wording; the others are the stand-in's) ----
+# ---- messages (verbatim where docs/api-facts.md#xero-errors gives Xero's wording; the others are the
+# stand-in's) ----
 MSG_NAME_EMPTY = "Contact Name cannot be empty"
 MSG_NAME_TAKEN = (
     "The contact name {name} is already assigned to another contact. "
@@ -54,7 +56,7 @@ MSG_ARCHIVED = (
     "Archived contacts cannot currently be edited via the API."
 )
 MSG_ARCHIVED_IN_GROUP = "Unable to assign an Archived contact."
-# Stand-in wording. docs/api-facts.md (Xero: archiving): an outstanding balance does NOT block
+# Stand-in wording. docs/api-facts.md#xero-archiving-and-restoring: an outstanding balance does NOT block
 # archiving (Xero help: the invoices and bills stay with the archived contact), so the stand-in
 # archives such a contact. A contact used on a repeating invoice reportedly cannot be archived (a
 # third-party knowledge base, not Xero's own documentation): uncertain, so the stand-in takes the
@@ -79,7 +81,7 @@ MSG_GROUP_CONTACT_UNKNOWN = "The contact with ContactID {id} could not be found.
 MSG_HISTORY_EMPTY = "The Details of a history note must be specified."
 MSG_HISTORY_TOO_LONG = "The Details of a history note must not be more than 2500 characters long."
 
-# ---- field specs (FACTS §5, schema components/schemas/Contact) ----
+# ---- field specs (docs/api-facts.md#xero-contact-fields-and-limits, schema components/schemas/Contact) ----
 STRING_FIELDS: dict[str, int | None] = {
     "ContactNumber": 50,
     "AccountNumber": 50,
@@ -112,7 +114,8 @@ OBJECT_LIST_FIELDS = ("SalesTrackingCategories", "PurchasesTrackingCategories")
 # stricter but stays compatible with round trips: the four below may be sent with their current
 # value (what a round trip does) and are refused when a write tries to *change* them, so a sync
 # that maps something onto them fails loudly here instead of never converging against Xero, which
-# would drop the value silently on every run (FACTS §3, §5, §15 [?]).
+# would drop the value silently on every run [?] (docs/api-facts.md#xero-writing-contacts,
+# #xero-contact-fields-and-limits, #where-the-facts-are-uncertain).
 READ_ONLY_CHECKED: dict[str, type | tuple[type, ...]] = {
     "IsSupplier": bool,
     "IsCustomer": bool,
@@ -134,7 +137,8 @@ READ_ONLY_FIELDS = (
     "Warnings",
 )
 # A person using the Xero UI (the admin routes) may also set these; Balances/IsCustomer/IsSupplier/
-# Discount changes do not bump UpdatedDateUTC (FACTS §2), Website and MergedToContactID do.
+# Discount changes do not bump UpdatedDateUTC (docs/api-facts.md#xero-reading-contacts), Website and
+# MergedToContactID do.
 UI_FIELDS_NO_BUMP = ("IsSupplier", "IsCustomer", "Balances", "Discount")
 UI_FIELDS_BUMP = ("Website", "MergedToContactID")
 
@@ -197,7 +201,7 @@ VIEW_ORDER = (
     "ContactPersons",
     "HasAttachments",
 )
-# Without ``page``: a reduced field set (FACTS §2).
+# Without ``page``: a reduced field set (docs/api-facts.md#xero-reading-contacts).
 UNPAGED_DROPS = frozenset(
     {
         "ContactPersons",
@@ -209,7 +213,7 @@ UNPAGED_DROPS = frozenset(
         "MergedToContactID",
     }
 )
-# ``summaryOnly=true`` (FACTS §2).
+# ``summaryOnly=true`` (docs/api-facts.md#xero-reading-contacts).
 SUMMARY_DROPS = frozenset(
     {
         "Addresses",
@@ -248,7 +252,8 @@ class PostDataInvalid(Exception):
 
 
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form, as Xero's optimised ``where`` compares (FACTS §2)."""
+    """Case- and accent-insensitive form, as Xero's optimised ``where`` compares
+    (docs/api-facts.md#xero-reading-contacts)."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -493,8 +498,9 @@ def _same_read_only(name: str, sent: Any, target: dict[str, Any] | None) -> bool
 
 
 def _email_ok(value: str) -> bool:
-    # ASCII only: Xero does not support umlauts in e-mail addresses (FACTS §5; older docs say a 500,
-    # the stand-in answers with the validation error instead).
+    # ASCII only: Xero does not support umlauts in e-mail addresses
+    # (docs/api-facts.md#xero-contact-fields-and-limits; older docs say a 500, the stand-in answers with the
+    # validation error instead).
     return value == "" or bool(EMAIL_RE.match(value))
 
 
@@ -509,7 +515,8 @@ class Organisation:
         self.high_volume_threshold = HIGH_VOLUME_THRESHOLD
         self.contacts: dict[str, dict[str, Any]] = {}
         # RepeatingInvoiceID -> {RepeatingInvoiceID, Type, Status, Contact: {ContactID, Name}}: only
-        # what archiving needs (docs/api-facts.md, Xero archiving); /RepeatingInvoices is not served.
+        # what archiving needs (docs/api-facts.md#xero-archiving-and-restoring); /RepeatingInvoices is not
+        # served.
         self.repeating_invoices: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, ContactGroup] = {}
         self.users: dict[str, dict[str, Any]] = {}
@@ -635,7 +642,8 @@ class Organisation:
         return self._active_names.first(unique_key(name))
 
     def find(self, id_or_number: str) -> dict[str, Any] | None:
-        """``/Contacts/{ContactID or ContactNumber}``: a GUID is a ContactID (FACTS §2)."""
+        """``/Contacts/{ContactID or ContactNumber}``: a GUID is a ContactID
+        (docs/api-facts.md#xero-reading-contacts)."""
         if is_guid(id_or_number):
             return self.contacts.get(id_or_number.lower())
         cid = self.by_number(id_or_number)
@@ -679,7 +687,8 @@ class Organisation:
 
     @staticmethod
     def _address_view(record: dict[str, Any]) -> list[dict[str, Any]]:
-        # Responses always list both types, with empty strings when unset (FACTS §5).
+        # Responses always list both types, with empty strings when unset
+        # (docs/api-facts.md#xero-contact-fields-and-limits).
         addresses = record.get("Addresses", {})
         out = []
         for kind in ("STREET", "POBOX"):
@@ -694,7 +703,8 @@ class Organisation:
 
     @staticmethod
     def _phone_view(record: dict[str, Any]) -> list[dict[str, Any]]:
-        # All four standard types, empty when unset (FACTS §5); OFFICE only when set.
+        # All four standard types, empty when unset (docs/api-facts.md#xero-contact-fields-and-limits);
+        # OFFICE only when set.
         phones = record.get("Phones", {})
         kinds = list(STANDARD_PHONE_TYPES) + (["OFFICE"] if "OFFICE" in phones else [])
         out = []
@@ -824,7 +834,8 @@ class Organisation:
             and not only_ui_extras
         ):
             # Archived contacts only accept a restore (ContactStatus ACTIVE, other edits allowed with
-            # it); anything else, re-archiving included, is refused (FACTS §4, §6).
+            # it); anything else, re-archiving included, is refused
+            # (docs/api-facts.md#xero-errors, #xero-archiving-and-restoring).
             return WriteOutcome(False, errors=[MSG_ARCHIVED], echo=echo)
 
         if (
@@ -842,7 +853,7 @@ class Organisation:
         bump = True
         if target is not None and only_ui_extras and ui_extra is not None:
             # A person changing only balances / customer-supplier flags: UpdatedDateUTC stays
-            # (FACTS §2: those changes are invisible to If-Modified-Since).
+            # (docs/api-facts.md#xero-reading-contacts: those changes are invisible to If-Modified-Since).
             bump = any(k in UI_FIELDS_BUMP for k in ui_extra)
         created = target is None
         cid = self._store(new, target, bump=bump)
@@ -881,7 +892,8 @@ class Organisation:
         )
 
     def _match_for_post(self, element: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-        """Which contact a POST without a URL id updates (FACTS §3, §15).
+        """Which contact a POST without a URL id updates
+        (docs/api-facts.md#xero-writing-contacts, #where-the-facts-are-uncertain).
 
         ContactID first; then ContactNumber (among all contacts, archived too); then — as reported
         for Xero and kept here on purpose because it is the dangerous case — Name among ACTIVE
@@ -950,7 +962,8 @@ class Organisation:
         if not isinstance(name, str) or INVISIBLE_RE.match(name):
             errors.append(MSG_NAME_EMPTY)
         elif "Name" in element:
-            # Reported invalid forms (FACTS §5 [?]); stricter here so a sync normalises names first.
+            # Reported invalid forms [?] (docs/api-facts.md#xero-contact-fields-and-limits); stricter here
+            # so a sync normalises names first.
             if "<" in name or ">" in name:
                 errors.append(MSG_NAME_CHARS)
             if name != name.strip() or "  " in name:
@@ -994,8 +1007,8 @@ class Organisation:
         number = new.get("ContactNumber")
         if self._collides(self._by_number, "ContactNumber", number, target):
             errors.append(MSG_NUMBER_TAKEN.format(number=number))
-        # AccountNumber: unique across all contacts, archived too (reported unique, FACTS §5; the
-        # wider scope is the stricter reading).
+        # AccountNumber: unique across all contacts, archived too (reported unique,
+        # docs/api-facts.md#xero-contact-fields-and-limits; the wider scope is the stricter reading).
         if self._collides(self._by_account, "AccountNumber", new.get("AccountNumber"), target):
             errors.append(MSG_ACCOUNT_TAKEN)
         return errors
@@ -1084,7 +1097,8 @@ class Organisation:
         return []
 
     def add_notes(self, cid: str, notes: Iterable[str]) -> list[dict[str, Any]]:
-        """Notes are the only history a client can add: time now, user "System Generated" (FACTS §7)."""
+        """Notes are the only history a client can add: time now, user "System Generated"
+        (docs/api-facts.md#xero-history-notes)."""
         out = []
         for details in notes:
             entry = self._add_history(cid, "Note", details, SYSTEM_USER)

@@ -1,4 +1,4 @@
-"""Xero's rate limits (FACTS §11), counted on the sandbox clock.
+"""Xero's rate limits (docs/api-facts.md#xero-rate-limits), counted on the sandbox clock.
 
 Per tenant and app: 60 calls a minute, 5,000 a day (1,000 on the Starter tier; configurable per
 tenant), 5 in flight at once; per app across every tenant: 10,000 a minute. Windows are fixed, not

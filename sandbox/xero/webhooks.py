@@ -1,6 +1,6 @@
 """Xero webhooks: the app's subscription, Intent to Receive, signed and batched contact events.
 
-FACTS §13 and xero-webhooks.yaml:
+Facts: docs/api-facts.md#xero-webhooks (and Xero's xero-webhooks.yaml):
 
 - One subscription per app: a URL and a signing key. Every POST carries
   ``x-xero-signature: base64(HMAC-SHA256(key, raw body bytes))``.
@@ -49,7 +49,8 @@ STATUS_ITR = "intent_to_receive_required"
 STATUS_OK = "ok"
 STATUS_DISABLED = "disabled"
 
-RETRY_WINDOW_SECONDS = 24 * 3600  # failed deliveries are retried for up to 24 h (FACTS §13)
+# Failed deliveries are retried for up to 24 h (docs/api-facts.md#xero-webhooks).
+RETRY_WINDOW_SECONDS = 24 * 3600
 EVENT_RETENTION_SECONDS = 31 * 86400  # undelivered events are kept this long for replay
 BACKOFF_FIRST_SECONDS = 60.0
 BACKOFF_MAX_SECONDS = 15 * 60.0  # newer docs: retries roughly every 15 minutes
@@ -161,7 +162,8 @@ class Subscription:
     generation: int = 0  # bumped on every (re)configure/enable: stale work notices and stops
     batch_delay_seconds: float = 2.0  # sandbox seconds between the first queued event and the POST
     max_events_per_batch: int = 50
-    timeout_seconds: float = 5.0  # real seconds the receiver has to answer (FACTS §13: 5 s)
+    # real seconds the receiver has to answer: 5 s (docs/api-facts.md#xero-webhooks)
+    timeout_seconds: float = 5.0
     intent_to_receive_requests: int = 4
     disabled_at: datetime | None = None
 

@@ -2,8 +2,9 @@
 
 Handlers build plain dicts and lists in Xero's field names with ``WireDate`` for timestamps;
 ``render`` turns them into JSON (when ``Accept`` names application/json) or XML (Xero's default,
-FACTS §1). Unset optional fields are left out of the dicts rather than set to ``None``: the official
-schemas do not allow null, and ``None`` values are dropped here as a safety net.
+docs/api-facts.md#xero-requests-and-responses). Unset optional fields are left out of the dicts
+rather than set to ``None``: the official schemas do not allow null, and ``None`` values are dropped
+here as a safety net.
 """
 
 from __future__ import annotations
@@ -224,7 +225,7 @@ NOT_FOUND_TEXT = "The resource you're looking for cannot be found"
 
 
 def not_found() -> Response:
-    """Xero's 404 is plain text, not JSON (FACTS §4)."""
+    """Xero's 404 is plain text, not JSON (docs/api-facts.md#xero-errors)."""
     return plain_text(NOT_FOUND_TEXT, 404)
 
 

@@ -182,7 +182,7 @@ def after_token_rotation() -> KillPoint:
     """Kill right after Xero rotated the refresh token, before its answer reached the token store: the
     token endpoint commits the refresh and drops the connection, and the child dies while it waits to
     ask again. The store still holds the refresh token Xero has just consumed, which Xero's grace
-    lets the next run use once more (docs/api-facts.md, Xero sign-in)."""
+    lets the next run use once more (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens)."""
 
     def when(calls: list[dict[str, Any]]) -> bool:
         return any(c["api"] == "xero-identity" and c["fault"] == "drop" and landed(c) for c in calls)

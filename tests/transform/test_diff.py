@@ -544,7 +544,8 @@ def test_an_archive_of_a_contact_with_an_outstanding_balance_is_planned_and_name
 
     op = scene.plan()[3]
 
-    # An outstanding balance does not block archiving (docs/api-facts.md): nothing predicts a refusal.
+    # An outstanding balance does not block archiving (docs/api-facts.md#xero-archiving-and-restoring):
+    # nothing predicts a refusal.
     assert (op["operation"], op["expect_refusal"], op["refusal_reason"]) == ("archive", False, None)
     assert "outstanding balance of 1250.40" in op["reason"]
 

@@ -66,7 +66,8 @@ def test_a_refused_archive_waits_for_a_person_and_later_edits_still_reach_xero_u
     world: World, dataset: Dataset
 ) -> None:
     ((tombstone, owing),) = dataset.cases["deleted_party_synced_with_repeating_invoice"]
-    # Another deleted party's contact only owes money: Xero archives it, its balance kept (docs/api-facts.md).
+    # Another deleted party's contact only owes money: Xero archives it, its balance kept
+    # (docs/api-facts.md#xero-archiving-and-restoring).
     ((_, only_owing), *_) = dataset.cases["deleted_party_synced"]
     with XeroControl(world.server.xero_url) as xero:
         xero.edit_contact(only_owing, Balances={"AccountsReceivable": {"Outstanding": 480.0, "Overdue": 0.0}})

@@ -105,7 +105,7 @@ def test_the_example_update_merges_fields_rows_and_tags(capsule: httpx.Client, s
     assert fields["Payment Terms (days)"] == {
         "id": 30500202,
         "definition": {"id": 812303, "name": "Payment Terms (days)"},
-        "value": "30",  # numbers are served as strings (FACTS §6)
+        "value": "30",  # numbers are served as strings (docs/api-facts.md#capsule-parties)
     }
     assert [p["number"] for p in party["phoneNumbers"]] == ["(03) 5021 7799"]
     assert party["tags"] == [{"id": 98001, "name": "Trade Account", "dataTag": True}]

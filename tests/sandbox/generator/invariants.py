@@ -19,7 +19,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
-# Xero's documented maximum lengths (FACTS §5 / xero_accounting.yaml).
+# Xero's documented maximum lengths (docs/api-facts.md#xero-contact-fields-and-limits / xero_accounting.yaml).
 CONTACT_LIMITS = {
     "ContactNumber": 50,
     "AccountNumber": 50,

@@ -1,4 +1,7 @@
-"""GET /Contacts and GET /Contacts/{ContactID|ContactNumber} (FACTS §1, §2, §5)."""
+"""GET /Contacts and GET /Contacts/{ContactID|ContactNumber}.
+
+Facts: docs/api-facts.md#xero-requests-and-responses, #xero-reading-contacts, #xero-contact-fields-and-limits.
+"""
 
 from __future__ import annotations
 

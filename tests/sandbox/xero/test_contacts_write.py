@@ -1,4 +1,8 @@
-"""PUT/POST /Contacts and POST /Contacts/{ContactID}: rules, errors, partial saves (FACTS §3–§6)."""
+"""PUT/POST /Contacts and POST /Contacts/{ContactID}: rules, errors, partial saves.
+
+Facts: docs/api-facts.md#xero-writing-contacts, #xero-errors, #xero-contact-fields-and-limits,
+#xero-archiving-and-restoring.
+"""
 
 from __future__ import annotations
 
@@ -116,7 +120,8 @@ def test_edits_to_an_archived_contact_other_than_restoring_are_refused(api: Xero
 def test_a_contact_with_an_outstanding_balance_is_archived_its_balance_kept(
     api: XeroApi, xero_control: XeroControl
 ) -> None:
-    # docs/api-facts.md, Xero archiving (Xero help): an outstanding balance does not block archiving.
+    # docs/api-facts.md#xero-archiving-and-restoring (Xero help): an outstanding balance does not block
+    # archiving.
     contact = api.create(Name="Owes Money Pty Ltd")
     owing = {
         "AccountsReceivable": {"Outstanding": 250.0, "Overdue": 0.0},
@@ -133,7 +138,8 @@ def test_a_contact_with_an_outstanding_balance_is_archived_its_balance_kept(
 def test_archiving_a_contact_on_a_repeating_invoice_is_refused_until_the_invoice_is_deleted(
     api: XeroApi, xero_control: XeroControl
 ) -> None:
-    # docs/api-facts.md, Xero archiving: reportedly refused (uncertain): the stand-in refuses, the stricter reading.
+    # docs/api-facts.md#xero-archiving-and-restoring: reportedly refused (uncertain): the stand-in refuses,
+    # the stricter reading.
     contact = api.create(Name="Billed Monthly Pty Ltd")
     invoice = xero_control.add_repeating_invoice(contact["ContactID"])
     assert invoice["Contact"]["ContactID"] == contact["ContactID"] and invoice["Status"] == "AUTHORISED"
@@ -303,8 +309,9 @@ def test_post_matches_an_existing_contact_by_contact_number(api: XeroApi) -> Non
 
 
 def test_post_without_id_or_number_updates_the_active_contact_with_that_name(api: XeroApi) -> None:
-    # Reported Xero behaviour (FACTS §3, §15), kept because it is the dangerous one: a name
-    # collision silently overwrites the other contact's details.
+    # Reported Xero behaviour (docs/api-facts.md#xero-writing-contacts, #where-the-facts-are-uncertain),
+    # kept because it is the dangerous one: a name collision silently overwrites the other
+    # contact's details.
     contact = api.create(Name="Acme", EmailAddress="first@acme.com")
     response = api.post("/Contacts", json={"Name": "acme", "EmailAddress": "second@acme.com"})
     assert response.json()["Contacts"][0]["ContactID"] == contact["ContactID"]

@@ -1,4 +1,7 @@
-"""Contact history notes, contact groups and users (FACTS §7, §8, §9)."""
+"""Contact history notes, contact groups and users.
+
+Facts: docs/api-facts.md#xero-history-notes, #xero-contact-groups, #xero-users.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Idempotency-Key (FACTS §10): replay within 6 sandbox minutes, conflicts, errors cached."""
+"""Idempotency-Key: replay within 6 sandbox minutes, conflicts, errors cached.
+
+Facts: docs/api-facts.md#xero-idempotency-keys.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Rate limits per tenant and app (FACTS §11): minute, day, concurrent, app-minute; Retry-After."""
+"""Rate limits per tenant and app: minute, day, concurrent, app-minute; Retry-After.
+
+Facts: docs/api-facts.md#xero-rate-limits.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Refresh-token rotation (FACTS §12): a new pair every time, a 30-minute grace, 60 days of idleness."""
+"""Refresh-token rotation: a new pair every time, a 30-minute grace, 60 days of idleness.
+
+Facts: docs/api-facts.md#xero-oauth-2-sign-in-and-tokens.
+"""
 
 from __future__ import annotations
 
@@ -130,7 +133,8 @@ def test_two_concurrent_refreshes_with_one_token_both_succeed_but_only_the_later
     """Both requests are answered (the second one served is the single grace retry) with different
     refresh tokens; the one served first is retired by the retry. A client that lets two workers
     refresh at once and keeps whichever answer it saw last therefore holds a dead token half the time:
-    refreshes must be serialised per token set (DESIGN: one refresher at a time)."""
+    refreshes must be serialised per token set: one refresher at a time
+    (docs/api-facts.md#xero-oauth-2-sign-in-and-tokens)."""
     old = login().tokens["refresh_token"]
     barrier = threading.Barrier(2)
 

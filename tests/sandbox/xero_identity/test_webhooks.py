@@ -1,4 +1,7 @@
-"""Signed webhooks (FACTS §13): Intent to Receive, batched contact events, retries, disabling, replay."""
+"""Signed webhooks: Intent to Receive, batched contact events, retries, disabling, replay.
+
+Facts: docs/api-facts.md#xero-webhooks.
+"""
 
 from __future__ import annotations
 
