@@ -15,7 +15,8 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from capsule_xero.home_lock import home_lock
-from capsule_xero.rules import Rules, load_rules
+from capsule_xero.rules.loading import load_rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 
 # Every step that reads or writes the DuckDB file runs in this pool, whose limit is 1 (the instance's

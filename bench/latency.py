@@ -102,7 +102,7 @@ import httpx  # noqa: E402
 from dagster._core.definitions.run_request import InstigatorType  # noqa: E402 - not in dagster's public API
 from pydantic import SecretStr  # noqa: E402
 
-from capsule_xero.rules import Rules  # noqa: E402
+from capsule_xero.rules.model import Rules  # noqa: E402
 from capsule_xero.settings import Settings  # noqa: E402
 from capsule_xero.spool import Spool  # noqa: E402
 from capsule_xero.webhooks import CAPSULE_PREFIX, HEALTH_PATH, WebhookReceiver  # noqa: E402

@@ -25,7 +25,7 @@ from cli.sync import extract_both, print_apply_result, reconcile_and_plan
 if TYPE_CHECKING:
     import duckdb
 
-    from capsule_xero.rules import Rules
+    from capsule_xero.rules.model import Rules
     from reverse_etl.plans.model import Plan
     from sandbox.server import SandboxServer
 

@@ -31,7 +31,7 @@ except ImportError:  # a Typer that runs on click itself
 if TYPE_CHECKING:
     import duckdb
 
-    from capsule_xero.rules import Rules
+    from capsule_xero.rules.model import Rules
     from capsule_xero.settings import Settings
 
 # soft_wrap: long lines (paths, URLs, commands to copy) are left whole for the terminal to wrap.
@@ -63,7 +63,7 @@ def cell(value: object) -> str:
 def load_rules_or_exit(settings: Settings) -> Rules:
     """The rules file; exit 2 with its problems (the first twenty) when it has any."""
     # Imported here: the rules file's models (pydantic) take ~0.6 s, which `capsule-xero --help` skips.
-    from capsule_xero.rules import RulesError, load_rules
+    from capsule_xero.rules.loading import RulesError, load_rules
 
     try:
         return load_rules(settings.config_file)

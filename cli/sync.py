@@ -16,7 +16,7 @@ from cli.shared import connect, console, hold_home, load_rules_or_exit, print_er
 if TYPE_CHECKING:
     import duckdb
 
-    from capsule_xero.rules import Rules
+    from capsule_xero.rules.model import Rules
     from reverse_etl.plans.model import Plan
 
 # pipelines (dlt), transform and reverse_etl (duckdb, pandas) are imported inside the commands that

@@ -104,7 +104,7 @@ class _SpoolFullAlert:
 
     def _send(self, full: SpoolFull) -> None:
         # Imported here: the rules file's models (pydantic) take ~0.6 s, which `--help` does without.
-        from capsule_xero.rules import RulesError, load_rules
+        from capsule_xero.rules.loading import RulesError, load_rules
         from capsule_xero.spool import Spool
         from reverse_etl.alerts.delivery import SentLog, send
         from reverse_etl.alerts.finding import webhook_backlog

@@ -16,7 +16,9 @@ from typing import Any
 
 import duckdb
 
-from capsule_xero.rules import Condition, Rules, Transform
+from capsule_xero.rules.model import Rules
+from capsule_xero.rules.scope import Condition
+from capsule_xero.rules.transforms import Transform
 from transform.sql import register_functions
 
 SCOPE_TABLE = "reconcile.sync_scope"

@@ -19,7 +19,8 @@ from typing import Any
 
 import duckdb
 
-from capsule_xero.rules import COMPARED_FIELDS, Rules
+from capsule_xero.rules.fields import COMPARED_FIELDS
+from capsule_xero.rules.model import Rules
 from reverse_etl.ledger.schema import ensure_ledger
 from transform.planned_rejects import build_planned_rejects
 from transform.quarantine import build_quarantine

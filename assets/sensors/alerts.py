@@ -15,7 +15,7 @@ import dagster as dg
 import duckdb
 
 from capsule_xero.home_lock import HomeBusy, home_lock
-from capsule_xero.rules import RulesError, load_rules
+from capsule_xero.rules.loading import RulesError, load_rules
 from capsule_xero.settings import Settings
 from reverse_etl.alerts.delivery import SentLog, check_and_send, send
 from reverse_etl.alerts.finding import run_failed

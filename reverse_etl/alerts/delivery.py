@@ -38,7 +38,8 @@ from reverse_etl.alerts.finding import Alert, find_alerts
 if TYPE_CHECKING:
     import duckdb
 
-    from capsule_xero.rules import AlertChannel, Rules
+    from capsule_xero.rules.alerts import AlertChannel
+    from capsule_xero.rules.model import Rules
     from capsule_xero.settings import Settings
 
 log = logging.getLogger(__name__)

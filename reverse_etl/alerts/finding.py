@@ -34,7 +34,7 @@ from capsule_xero.xero.token_store import TokenFileError, TokenStore
 if TYPE_CHECKING:
     import duckdb
 
-    from capsule_xero.rules import Rules
+    from capsule_xero.rules.model import Rules
     from capsule_xero.settings import Settings
 
 DEAD_PARTIES_SHOWN = 5

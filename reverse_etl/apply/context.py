@@ -8,7 +8,7 @@ from datetime import datetime
 
 import duckdb
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from reverse_etl.apply.result import ApplyResult, Progress
 from reverse_etl.plans.model import PlanOperation
 from reverse_etl.writers.capsule import CapsuleWriteBack

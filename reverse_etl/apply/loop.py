@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 import duckdb
 import httpx
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable
 from reverse_etl.apply.contacts import ContactSender

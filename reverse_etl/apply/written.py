@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from capsule_xero.rules import COMPARED_FIELDS
+from capsule_xero.rules.fields import COMPARED_FIELDS
 from reverse_etl.ledger.values import canonical
 from reverse_etl.plans.model import PlanOperation
 from reverse_etl.sqlfile import SqlFile, has_table

@@ -19,7 +19,7 @@ from reverse_etl.plans.model import PLANNED_OPERATIONS, Plan, PlanError
 from reverse_etl.plans.store import STORED, load_plan, no_such_plan
 
 if TYPE_CHECKING:
-    from capsule_xero.rules import Rules
+    from capsule_xero.rules.model import Rules
 
 
 def plural(count: int, word: str) -> str:

@@ -42,7 +42,7 @@ from reverse_etl.plans.write_backs import write_backs_wanted
 from reverse_etl.sqlfile import SqlFile, has_table, transaction
 
 if TYPE_CHECKING:
-    from capsule_xero.rules import Rules
+    from capsule_xero.rules.model import Rules
 
 DRAFT = SqlFile(SQL_DIR / "draft.sql")
 # Plans nothing has been sent for yet: a newer plan replaces them.

@@ -21,7 +21,7 @@ from reverse_etl.plans.store import load_plan, no_such_plan, query
 from reverse_etl.sqlfile import has_table
 
 if TYPE_CHECKING:
-    from capsule_xero.rules import Rules
+    from capsule_xero.rules.model import Rules
 
 # Contact ids shown in a staleness message; the count says how many there are in all.
 STALE_IDS_SHOWN = 5

@@ -17,7 +17,7 @@ from assets.reconcile import RECONCILE_ASSETS
 from assets.resources import HomeDuckDBResource, RulesResource
 from assets.stages import asset_key
 from assets.staging import STAGING_ASSETS
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from sandbox.generator import Dataset
 from transform import stages
 from transform.stages import STAGES, reconcile

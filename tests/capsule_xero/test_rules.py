@@ -9,17 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from capsule_xero.rules import (
-    EmailChannel,
-    Rules,
-    RulesError,
-    SlackChannel,
-    Transform,
-    WebhookChannel,
-    find_rules_path,
-    load_rules,
-    parse_rules,
-)
+from capsule_xero.rules.alerts import EmailChannel, SlackChannel, WebhookChannel
+from capsule_xero.rules.loading import RulesError, find_rules_path, load_rules, parse_rules
+from capsule_xero.rules.model import Rules
+from capsule_xero.rules.transforms import Transform
 from capsule_xero.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -151,7 +151,7 @@ def test_an_unusable_token_file_says_what_is_wrong_and_to_sign_in_again(
 
 
 def test_an_unusable_token_file_is_an_alert_to_sign_in_again_not_a_failing_sensor(tmp_path: Path) -> None:
-    from capsule_xero.rules import Rules
+    from capsule_xero.rules.model import Rules
     from capsule_xero.settings import Settings
     from reverse_etl.alerts.finding import find_alerts
 

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from assets.sensors.alerts import alerts_sensor
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from capsule_xero.xero.budget import OrganisationBudget, budget_file_in, flush_all, record

@@ -14,7 +14,7 @@ import pytest
 from dagster_dlt import DagsterDltResource
 
 from assets.ingest import xero_extract
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.capsule import extract_capsule

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import typer
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
 from capsule_xero.xero.token_store import TokenSet

@@ -17,7 +17,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from capsule_xero.rules import Rules, parse_rules
+from capsule_xero.rules.loading import parse_rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.spool import Spool
 from capsule_xero.xero.token_store import TokenSet, TokenStore

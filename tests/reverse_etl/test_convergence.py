@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from sandbox.generator import generate
 from tests.support.sync_world import World, xero_state
 

@@ -33,7 +33,7 @@ from typing import Any
 import duckdb
 import httpx
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.capsule import extract_capsule
@@ -68,7 +68,7 @@ import json, os, resource, sys, time
 from datetime import datetime
 import duckdb
 from transform.stages import reconcile
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
 from pipelines.capsule import extract_capsule

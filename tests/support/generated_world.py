@@ -9,7 +9,7 @@ import duckdb
 import httpx
 import pytest
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.capsule import extract_capsule

@@ -16,7 +16,7 @@ import duckdb
 import httpx
 
 from capsule_xero.capsule.pacing import CapsulePacer
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from capsule_xero.xero.pacing import PacingPolicy

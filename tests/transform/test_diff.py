@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from capsule_xero.rules import COMPARED_FIELDS
+from capsule_xero.rules.fields import COMPARED_FIELDS
 from reverse_etl.ledger.schema import ensure_ledger
 from transform.stages import build_plan_tables
 

@@ -20,7 +20,8 @@ import duckdb
 import httpx
 import pytest
 
-from capsule_xero.rules import COMPARED_FIELDS, Rules
+from capsule_xero.rules.fields import COMPARED_FIELDS
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from pipelines.capsule import extract_capsule

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from sandbox.generator import Dataset
 from transform.planned_rejects import build_planned_rejects
 from transform.quarantine import build_quarantine

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
-from capsule_xero.rules import Rules, parse_rules
+from capsule_xero.rules.loading import parse_rules
+from capsule_xero.rules.model import Rules
 from transform.rules_sql import apply_transforms, build_sync_scope, scope_sql, transforms_sql
 
 # party_id, party_type, tags, custom fields (keys as staging folds them), owner e-mail
@@ -302,7 +303,7 @@ def test_a_transform_value_written_as_sql_is_just_text(mapped: duckdb.DuckDBPyCo
 def test_the_most_transforms_a_rules_file_may_hold_with_the_longest_values_run_in_the_reconcile(
     mapped: duckdb.DuckDBPyConnection,
 ) -> None:
-    from capsule_xero.rules import MAX_TRANSFORMS, XERO_TEXT_LIMITS
+    from capsule_xero.rules.limits import MAX_TRANSFORMS, XERO_TEXT_LIMITS
 
     limit = XERO_TEXT_LIMITS["name"]
     steps = [
@@ -315,7 +316,7 @@ def test_the_most_transforms_a_rules_file_may_hold_with_the_longest_values_run_i
 
 
 def test_the_most_conditions_a_rules_file_may_hold_run_in_the_scope(con: duckdb.DuckDBPyConnection) -> None:
-    from capsule_xero.rules import MAX_CONDITIONS
+    from capsule_xero.rules.limits import MAX_CONDITIONS
 
     conditions = "".join(f"    - {{field: F{n}, equals: v}}\n" for n in range(MAX_CONDITIONS - 1))
     reasons = scope(con, f"sync:\n  skip_if:\n{conditions}    - tag: Staff\n")

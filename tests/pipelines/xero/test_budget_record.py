@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from capsule_xero.rules import parse_rules
+from capsule_xero.rules.loading import parse_rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, XeroHttpxAuth
 from capsule_xero.xero.budget import (

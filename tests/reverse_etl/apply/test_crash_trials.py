@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from tests.support.crash_trials import (
     API,
     after_landed,

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from capsule_xero.capsule.errors import CapsuleError
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from reverse_etl.plans.store import latest_plans
 from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.xero.transports import reset_pacers
 from reverse_etl.apply.loop import apply_plan
 from reverse_etl.plans.approval import approve

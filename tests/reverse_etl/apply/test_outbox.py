@@ -103,7 +103,7 @@ def test_a_sigkilled_apply_leaves_its_outbox_committed_and_the_next_run_creates_
     con.close()
     script = (
         "import os, signal, duckdb\n"
-        "from capsule_xero.rules import Rules\n"
+        "from capsule_xero.rules.model import Rules\n"
         "from capsule_xero.settings import Settings\n"
         "from capsule_xero.xero.auth import XeroAuth\n"
         "from reverse_etl.apply.loop import apply_plan\n"

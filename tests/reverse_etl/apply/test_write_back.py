@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from capsule_xero.rules import Rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth
 from reverse_etl.writers.capsule import CapsuleWriteBack

@@ -11,7 +11,9 @@ from typing import Any
 import duckdb
 from rich.console import Console
 
-from capsule_xero.rules import COMPARED_FIELDS, ApprovalRules, Rules
+from capsule_xero.rules.fields import COMPARED_FIELDS
+from capsule_xero.rules.model import Rules
+from capsule_xero.rules.thresholds import ApprovalRules
 from reverse_etl.ledger.schema import ensure_ledger
 
 SEED = 21

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from capsule_xero.rules import ConflictRules, Rules
+from capsule_xero.rules.conflicts import ConflictRules
+from capsule_xero.rules.model import Rules
 from reverse_etl.plans.create import create_plan
 from reverse_etl.plans.model import StalePlanError
 from reverse_etl.plans.render import render_plan

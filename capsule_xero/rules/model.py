@@ -1,0 +1,75 @@
+"""The whole rules file as one model, ``Rules``, and the SQL models' bound parameters it gives."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from capsule_xero.rules.alerts import AlertRules
+from capsule_xero.rules.conflicts import ConflictRules, OwnershipRules
+from capsule_xero.rules.fields import READ_ONLY_IN_XERO
+from capsule_xero.rules.groups import GroupRules
+from capsule_xero.rules.identity import CapsuleRules, XeroRules
+from capsule_xero.rules.limits import MAX_TRANSFORMS
+from capsule_xero.rules.scope import SyncRules
+from capsule_xero.rules.section import Section
+from capsule_xero.rules.thresholds import ApprovalRules, MatchingRules, ValidationRules
+from capsule_xero.rules.transforms import Transform
+
+
+class Rules(Section):
+    """The whole rules file; ``Rules()`` is the defaults (what runs when there is no file)."""
+
+    _unknown_word: ClassVar[str] = "section"
+
+    version: Literal[1] = 1
+    capsule: CapsuleRules = CapsuleRules()
+    xero: XeroRules = XeroRules()
+    sync: SyncRules = SyncRules()
+    transforms: Annotated[list[Transform], Field(max_length=MAX_TRANSFORMS)] = []
+    groups: GroupRules = GroupRules()
+    ownership: OwnershipRules = OwnershipRules()
+    conflicts: ConflictRules = ConflictRules()
+    matching: MatchingRules = MatchingRules()
+    validation: ValidationRules = ValidationRules()
+    approval: ApprovalRules = ApprovalRules()
+    alerts: AlertRules = AlertRules()
+
+    def sql_params(self) -> dict[str, Any]:
+        """The bound parameters of the SQL models (transform/sql/reconcile/README.md, "Rules parameters")."""
+        all_tags = self.groups.tags == "all"
+        return {
+            "abn_field": self.capsule.abn_field,
+            "xero_id_field": self.capsule.xero_contact_id_field,
+            "contact_number_prefix": self.xero.contact_number_prefix,
+            "min_confidence": self.matching.min_confidence,
+            "people_as_contacts": self.sync.people == "contacts",
+            "group_tags": [] if all_tags else list(self.groups.tags),
+            "all_tags_are_groups": all_tags,
+            "owner_groups": self.groups.owners,
+            "owner_group_prefix": self.groups.owner_group_prefix,
+            # Xero's Website is read-only through the API (docs/api-facts.md#xero-contact-fields-and-limits),
+            # so whatever Capsule says, Xero's value stands; comparing it would plan an update
+            # that can never land.
+            "xero_owned_fields": sorted({*self.ownership.xero_owned(), *READ_ONLY_IN_XERO}),
+            "conflict_policy": self.conflicts.policy,
+            "name_collision": self.conflicts.name_collision,
+            "restore_archived_by_xero": self.conflicts.archived_in_xero == "restore",
+        }
+
+    def effective(self) -> dict[str, Any]:
+        """Every setting with defaults filled in, by its YAML names."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def fingerprint(self) -> str:
+        """A stable hash of the effective rules: a file that spells out the defaults equals no file.
+
+        ``alerts`` is left out: where alerts go does not change what a plan writes, so editing it must
+        not make a waiting plan stale.
+        """
+        effective = {k: v for k, v in self.effective().items() if k != "alerts"}
+        text = json.dumps(effective, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
