@@ -21,30 +21,45 @@ docs/api-facts.md#capsule-rest-hooks, #xero-webhooks). Replies stay far inside X
 target): no network calls, a hash and one fsynced file per delivery, the body written as it came —
 a 20,000-record Capsule delivery (18 MB) is answered in well under a second (bench/webhooks.py).
 
+It is a Starlette app served by uvicorn. The body is streamed and counted as it arrives, so an
+oversized one is refused (413) at its declared length or at the first byte past the limit, never
+buffered; the hashing, parsing and fsync of a delivery run in Starlette's thread pool, so one big
+delivery does not hold up the event loop (or the answers to the others). uvicorn's access log is
+off and its own messages never carry the URL: the receiver logs one line per request — method,
+route name, status — and never the path, which holds the Capsule token.
+
 Hostile or broken bodies get an answer, never a dead handler: over the size limit 413; not UTF-8
 JSON, nested deeper than orjson's 1,024 levels (Python's own decoder recurses, and a body nested
 100,000 deep raised ``RecursionError`` in the handler), or Xero events deeper than ``MAX_JSON_DEPTH``
-400; anything unforeseen 500. A full spool answers 503
-(capsule_xero/spool.py, ``WEBHOOK_SPOOL_MAX_MB``) and calls ``on_spool_full`` (``webhooks serve``
-sends an alert).
+400; a sender that stalls mid-body 500 after ``SOCKET_TIMEOUT_SECONDS``; anything unforeseen 500.
+A full spool answers 503 (capsule_xero/spool.py, ``WEBHOOK_SPOOL_MAX_MB``) and calls
+``on_spool_full`` (``webhooks serve`` sends an alert).
 
 Serve it behind TLS on 443 (Xero requires HTTPS); it binds 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import logging
+import socket
 import threading
+import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+import uvicorn
 from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from capsule_xero.settings import Settings
 from capsule_xero.spool import Spool, SpoolFull
@@ -63,8 +78,10 @@ CAPSULE_MAX_BODY_BYTES = 64 * 1024 * 1024
 # A Xero event is 2 levels deep; deeper is not an event, and bounding it keeps its canonical hashing
 # (orjson.dumps, which stops at 254 levels) safe. Bodies as a whole stop at orjson.loads' 1,024 levels.
 MAX_JSON_DEPTH = 32
-SOCKET_TIMEOUT_SECONDS = 5.0  # a sender that stalls mid-request cannot hold a thread past Xero's 5 s
+# A sender that stalls mid-body (or idles on a kept-alive connection) is dropped past Xero's 5 s.
+SOCKET_TIMEOUT_SECONDS = 5.0
 MIN_TOKEN_LENGTH = 24
+SERVER_NAME = "capsule-xero-webhooks"
 
 
 def xero_signature(key: str, body: bytes) -> str:
@@ -109,75 +126,80 @@ def receiver_problems(settings: Settings) -> list[str]:
     return out
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    timeout = SOCKET_TIMEOUT_SECONDS
-    server_version = "capsule-xero-webhooks"
-    sys_version = ""
-    _route = "other"
+def _reply(request: Request, route: str, status: int, *, close: bool = False) -> Response:
+    """An empty answer, and the request's one log line: the route's name, never the path (it may
+    hold the Capsule token). ``close`` drops the connection, so an unread body is never taken for
+    the next request."""
+    logger.info("webhook %s %s -> %s", request.method, route, status)
+    headers = {"server": SERVER_NAME} | ({"connection": "close"} if close else {})
+    return Response(status_code=status, headers=headers)
 
-    # ---- logging: the path may hold the Capsule token, so only the route's name is ever logged ----
-    def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        logger.info("webhook %s %s -> %s", self.command, self._route, code)
 
-    def log_error(self, format: str, *args: Any) -> None:
-        logger.warning("webhook receiver: malformed or timed-out request on route %s", self._route)
+class _Routes:
+    """The endpoints. Only reading the body is async; the rest (hash, parse, fsync) blocks, so it runs
+    in Starlette's thread pool and one big delivery does not stall the event loop for the others."""
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    def __init__(
+        self,
+        spool: Spool,
+        xero_key: SecretStr,
+        capsule_token: SecretStr,
+        on_spool_full: Callable[[SpoolFull], None] | None,
+    ) -> None:
+        self.spool = spool
+        self.xero_key = xero_key
+        self.capsule_token = capsule_token
+        self.on_spool_full = on_spool_full
 
-    # ---- replies ----------------------------------------------------------------------------------
-    def _reply(self, status: int) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+    def app(self) -> Starlette:
+        routes = [Route(HEALTH_PATH, self.health, methods=["GET"])]
+        if self.xero_key:
+            routes.append(Route(XERO_PATH, self.xero, methods=["POST"]))
+        if self.capsule_token:
+            routes.append(Route(CAPSULE_PREFIX + "{token:path}", self.capsule, methods=["POST"]))
+        # 404 and 405 look alike, so no method confirms that a route (or the Capsule one) exists.
+        app = Starlette(routes=routes, exception_handlers={HTTPException: self.unknown})
+        app.router.redirect_slashes = False  # "/xero/" is an unknown URL, not a redirect to a route
+        return app
 
-    def _body(self, limit: int) -> bytes | None:
+    async def unknown(self, request: Request, exc: Exception) -> Response:
+        return _reply(request, "other", 404 if request.method in ("GET", "POST") else 501)
+
+    async def health(self, request: Request) -> Response:
+        return _reply(request, "health", 200)
+
+    async def xero(self, request: Request) -> Response:
+        return await self._guarded(request, "xero", XERO_MAX_BODY_BYTES, self._xero)
+
+    async def capsule(self, request: Request) -> Response:
+        token = request.path_params["token"].encode("utf-8", "replace")
+        if not hmac.compare_digest(token, self.capsule_token.get_secret_value().encode("utf-8")):
+            return _reply(request, "other", 404)
+        return await self._guarded(request, "capsule", CAPSULE_MAX_BODY_BYTES, self._capsule)
+
+    async def _guarded(
+        self, request: Request, route: str, limit: int, handle: Callable[[Request, bytes], int]
+    ) -> Response:
+        """Read the body within ``limit`` and hand it to ``handle`` in a thread; never a dead handler."""
         try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            self.close_connection = True
-            self._reply(411)
-            return None
-        if length < 0 or length > limit:
-            self.close_connection = True  # the unread body must not be taken for the next request
-            self._reply(413)
-            return None
-        return self.rfile.read(length)
-
-    def do_GET(self) -> None:
-        if self.path == HEALTH_PATH:
-            self._route = "health"
-            self._reply(200)
-        else:
-            self._reply(404)
-
-    def do_POST(self) -> None:
-        try:
-            if self.path == XERO_PATH and self.server.xero_key:
-                self._route = "xero"
-                self._xero()
-            elif self.path.startswith(CAPSULE_PREFIX) and self.server.capsule_token:
-                self._capsule()
-            else:
-                self._reply(404)
-        except Exception as error:  # never a dead handler: the sender gets an answer and retries
+            body = await _read_body(request, limit)
+            if isinstance(body, int):
+                return _reply(request, route, body, close=True)
+            return _reply(request, route, await run_in_threadpool(handle, request, body))
+        except (TimeoutError, ClientDisconnect):
+            logger.warning("webhook receiver: malformed or timed-out request on route %s", route)
+            return _reply(request, route, 500, close=True)
+        except Exception as error:  # the sender gets an answer and retries
             # The type only: a message could quote the body, the path holds the Capsule token.
-            logger.error("webhook %s: unexpected %s; answered 500", self._route, type(error).__name__)
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self._reply(500)
+            logger.error("webhook %s: unexpected %s; answered 500", route, type(error).__name__)
+            return _reply(request, route, 500, close=True)
 
-    def _xero(self) -> None:
-        body = self._body(XERO_MAX_BODY_BYTES)
-        if body is None:
-            return
-        expected = xero_signature(self.server.xero_key.get_secret_value(), body).encode("ascii")
+    def _xero(self, request: Request, body: bytes) -> int:
+        expected = xero_signature(self.xero_key.get_secret_value(), body).encode("ascii")
         # Headers arrive decoded as latin-1; encoding back gives the bytes as sent, non-ASCII included.
-        given = self.headers.get("x-xero-signature", "").strip().encode("latin-1", "replace")
+        given = request.headers.get("x-xero-signature", "").strip().encode("latin-1", "replace")
         if not hmac.compare_digest(expected, given):
-            self._reply(401)
-            return
+            return 401
         try:
             payload = parse_delivery(body)
             events = payload["events"]
@@ -186,42 +208,30 @@ class _Handler(BaseHTTPRequestHandler):
             if too_deep(events, MAX_JSON_DEPTH + 1):
                 raise BadDelivery("an event nested too deep")
         except (ValueError, KeyError, TypeError):
-            self._reply(400)
-            return
+            return 400
         # Intent to Receive sends ``"events": []``: a correct 200/401 is the whole answer.
-        self._spool("xero", body, payload)
+        return self._spool("xero", body, payload)
 
-    def _capsule(self) -> None:
-        token = self.path[len(CAPSULE_PREFIX) :].split("?", 1)[0].encode("latin-1", "replace")
-        if not hmac.compare_digest(token, self.server.capsule_token.get_secret_value().encode("utf-8")):
-            self._reply(404)
-            return
-        self._route = "capsule"
-        body = self._body(CAPSULE_MAX_BODY_BYTES)
-        if body is None:
-            return
+    def _capsule(self, request: Request, body: bytes) -> int:
         try:
             payload = parse_delivery(body)
             event, records = payload["event"], payload["payload"]
             if not isinstance(event, str) or not isinstance(records, list):
                 raise TypeError("not a REST hook delivery")
         except (ValueError, KeyError, TypeError):
-            self._reply(400)
-            return
-        self._spool("capsule", body, payload)
+            return 400
+        return self._spool("capsule", body, payload)
 
-    def _spool(self, source: str, body: bytes, delivery: dict[str, Any]) -> None:
+    def _spool(self, source: str, body: bytes, delivery: dict[str, Any]) -> int:
         try:
-            stored = self.server.spool.put_delivery(source, body, delivery)
+            stored = self.spool.put_delivery(source, body, delivery)
         except SpoolFull as full:
             logger.error("webhook %s: %s", source, full)
-            self.server.spool_full(full)
-            self._reply(503)
-            return
+            self._spool_full(full)
+            return 503
         except OSError as error:
             logger.error("webhook %s: could not write the spool (%s); the sender will retry", source, error)
-            self._reply(503)
-            return
+            return 503
         if stored.events:
             logger.info(
                 "webhook %s: %d event(s) %s",
@@ -229,33 +239,53 @@ class _Handler(BaseHTTPRequestHandler):
                 stored.events,
                 "spooled" if stored.new else "already spooled",
             )
-        self._reply(200)
+        return 200
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        spool: Spool,
-        xero_key: SecretStr,
-        capsule_token: SecretStr,
-        on_spool_full: Callable[[SpoolFull], None] | None,
-    ):
-        self.spool = spool
-        self.xero_key = xero_key
-        self.capsule_token = capsule_token
-        self.on_spool_full = on_spool_full
-        super().__init__(address, _Handler)
-
-    def spool_full(self, full: SpoolFull) -> None:
+    def _spool_full(self, full: SpoolFull) -> None:
         if self.on_spool_full is None:
             return
         try:
             self.on_spool_full(full)
         except Exception:  # a failing alert must not cost the sender its answer
             logger.exception("webhook receiver: could not report the full spool")
+
+
+async def _read_body(request: Request, limit: int) -> bytes | int:
+    """The body, or the status refusing it: 411 without a length, 413 past ``limit`` — known from the
+    declared length before a byte is read, and enforced again while streaming."""
+    try:
+        declared = int(request.headers.get("content-length", ""))
+    except ValueError:
+        return 411
+    if declared < 0 or declared > limit:
+        return 413
+    chunks: list[bytes] = []
+    size = 0
+    stream = request.stream()
+    while True:
+        try:  # per chunk, like a socket timeout: a slow but moving sender is not cut off
+            chunk = await asyncio.wait_for(anext(stream), SOCKET_TIMEOUT_SECONDS)
+        except StopAsyncIteration:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return 413
+        chunks.append(chunk)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    # Bound here so that port 0 is a free port known before start. IPPROTO_TCP explicitly: asyncio
+    # sets TCP_NODELAY only on sockets it knows are TCP (without it small answers wait for Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class WebhookReceiver:
@@ -272,19 +302,32 @@ class WebhookReceiver:
         on_spool_full: Callable[[SpoolFull], None] | None = None,
     ) -> None:
         self.spool = spool
-        self._server = _Server(
-            (host, port), spool, xero_key or SecretStr(""), capsule_token or SecretStr(""), on_spool_full
+        self._capsule_token = capsule_token or SecretStr("")
+        routes = _Routes(spool, xero_key or SecretStr(""), self._capsule_token, on_spool_full)
+        self._socket = _bind(host, port)
+        self._address = self._socket.getsockname()  # still known after stop() closes the socket
+        config = uvicorn.Config(
+            routes.app(),
+            lifespan="off",
+            ws="none",  # no WebSocket upgrades: an upgrade request is answered as plain HTTP
+            access_log=False,  # its lines carry the path, which holds the Capsule token
+            log_config=None,  # uvicorn's own messages (never the URL) go where the process's logs go
+            log_level="warning",
+            server_header=False,  # the replies name the server themselves
+            proxy_headers=False,
+            timeout_keep_alive=int(SOCKET_TIMEOUT_SECONDS),
+            timeout_graceful_shutdown=int(SOCKET_TIMEOUT_SECONDS),
         )
+        self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1]
+        return self._address[1]
 
     @property
     def base_url(self) -> str:
-        host = self._server.server_address[0]
-        return f"http://{host}:{self.port}"
+        return f"http://{self._address[0]}:{self.port}"
 
     @property
     def xero_url(self) -> str:
@@ -292,21 +335,32 @@ class WebhookReceiver:
 
     def capsule_url(self) -> str:
         """Contains the token: hand it to Capsule only, never print or log it."""
-        return self.base_url + CAPSULE_PREFIX + self._server.capsule_token.get_secret_value()
+        return self.base_url + CAPSULE_PREFIX + self._capsule_token.get_secret_value()
 
     def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
+        """Serve in the foreground; Ctrl-C (SIGINT) or SIGTERM stops it gracefully, and uvicorn then
+        re-raises the signal, so Ctrl-C ends in ``KeyboardInterrupt`` as before."""
+        self._server.run(sockets=[self._socket])
 
     def start(self) -> WebhookReceiver:
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        """Serve from a daemon thread; returns once it accepts connections. uvicorn installs signal
+        handlers only on the main thread, so this thread leaves Ctrl-C to the caller."""
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="webhook-receiver", daemon=True
+        )
         self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the webhook receiver did not start")
+            time.sleep(0.005)
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=SOCKET_TIMEOUT_SECONDS + 5)
+        self._socket.close()
 
     def __enter__(self) -> WebhookReceiver:
         return self.start()

@@ -33,8 +33,8 @@ def serve_command(
     ),
 ) -> None:
     """Serve POST /xero (signed Xero webhooks, Intent to Receive) and POST /capsule/<CAPSULE_HOOK_TOKEN>."""
-    # The receiver (orjson, ~40 ms) and the alerts are imported where they are used: `capsule-xero
-    # --help` does without them.
+    # The receiver (orjson, Starlette and uvicorn: ~0.25 s) and the alerts are imported where they
+    # are used: `capsule-xero --help` does without them.
     from capsule_xero.spool import Spool, SpoolLimits
     from capsule_xero.webhooks import CAPSULE_PREFIX, XERO_PATH, WebhookReceiver, receiver_problems
 
