@@ -136,6 +136,59 @@ def test_rows_are_added_updated_and_deleted_by_id_and_destroy_is_ignored(capsule
     ]
 
 
+def test_phone_and_email_rows_merge_by_id_and_everything_not_sent_stays(
+    capsule: httpx.Client, sandbox: Sandbox
+) -> None:
+    before = _party(capsule, 254700201)
+    sandbox.clock.advance(3)
+    body = {
+        "party": {
+            "lastName": "O'Brien-Kaur",
+            "phoneNumbers": [
+                {"id": 568911202, "number": "+61 2 9550 0000"},
+                {"type": "Fax", "number": "+61 2 9550 0001"},
+            ],
+            "emailAddresses": [
+                {"id": 568911203, "_delete": True},
+                {"type": "Home", "address": "sarah@example.com"},
+            ],
+        }
+    }
+    after = capsule.put("/parties/254700201", json=body, params=ALL).json()["party"]
+    phones = after["phoneNumbers"]
+    assert phones[:2] == [
+        {"id": 568911201, "type": "Mobile", "number": "0412 555 019"},  # not mentioned: stays
+        {"id": 568911202, "type": "Work", "number": "+61 2 9550 0000"},  # type kept, number changed
+    ]
+    assert phones[2]["type"] == "Fax" and phones[2]["id"] not in (568911201, 568911202)
+    assert [(e["type"], e["address"]) for e in after["emailAddresses"]] == [("Home", "sarah@example.com")]
+    assert after["lastName"] == "O'Brien-Kaur"
+    for key in ("firstName", "title", "jobTitle", "about", "organisation", "owner", "addresses", "tags"):
+        assert after[key] == before[key], key
+    assert after["updatedAt"] > before["updatedAt"]
+
+
+def test_a_refused_row_change_is_a_422_in_capsules_shape_and_changes_nothing(
+    capsule: httpx.Client,
+) -> None:
+    before = _party(capsule, 254700201)
+    body = {
+        "party": {
+            "firstName": "Sal",
+            "phoneNumbers": [{"id": 568911201, "number": "  "}],
+            "emailAddresses": [{"type": "Work", "_delete": True}],
+        }
+    }
+    response = capsule.put("/parties/254700201", json=body)
+    assert _errors(response) == ["number is required", "id is required to delete a emailAddress"]
+    assert response.json()["errors"][0] == {
+        "message": "number is required",
+        "resource": "phoneNumber",
+        "field": "number",
+    }
+    assert _party(capsule, 254700201) == before
+
+
 def test_a_row_id_that_is_not_on_the_party_is_a_422(capsule: httpx.Client) -> None:
     response = capsule.put(
         "/parties/254700101", json={"party": {"phoneNumbers": [{"id": 1, "_delete": True}]}}
@@ -298,6 +351,35 @@ def test_ui_edits_through_the_control_routes_behave_like_api_writes(
     assert ctl.get_party(created["id"]) is None
     feed = capsule.get("/parties/deleted", params={"since": created["createdAt"]}).json()["parties"]
     assert [p["id"] for p in feed] == [created["id"]]
+
+
+def test_a_ui_edit_of_phone_email_and_address_rows_moves_updated_at_and_shows_in_the_since_feed(
+    capsule: httpx.Client, ctl: CapsuleControl, sandbox: Sandbox
+) -> None:
+    before = _party(capsule, 254700101)
+    cutoff = iso(sandbox.clock.now())
+    sandbox.clock.advance(2)
+    ctl.update_party(
+        254700101,
+        {
+            "phoneNumbers": [{"id": 568901201, "number": "+61 2 9550 9999"}],
+            "emailAddresses": [{"type": "Home", "address": "owner@harboursidejoinery.com.au"}],
+            "addresses": [{"id": 568901203, "_delete": True}, {"id": 568901202, "zip": "2205"}],
+        },
+    )
+    after = _party(capsule, 254700101)  # read back through the API, as the sync would
+    assert after["phoneNumbers"] == [{"id": 568901201, "type": "Work", "number": "+61 2 9550 9999"}]
+    assert [e["address"] for e in after["emailAddresses"]] == [
+        "accounts@harboursidejoinery.com.au",
+        "owner@harboursidejoinery.com.au",
+    ]
+    assert [(a["id"], a["zip"], a["street"]) for a in after["addresses"]] == [
+        (568901202, "2205", "Unit 4, 18 Sydenham Road")
+    ]
+    assert after["updatedAt"] > before["updatedAt"] and after["updatedAt"] > cutoff
+    assert [p["id"] for p in capsule.get("/parties", params={"since": cutoff}).json()["parties"]] == [
+        254700101
+    ]
 
 
 def test_a_body_without_the_party_wrapper_or_with_bad_json_is_refused(capsule: httpx.Client) -> None:
