@@ -15,7 +15,9 @@ import pytest
 
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
+from sandbox.xero.control import XeroControl
 from sandbox.xero.oauth_control import XeroIdentityControl
+from tests.sandbox.xero.conftest import ms
 from tests.sandbox.xero_identity.conftest import WebhookReceiver, wait_for
 from tests.support.xero_schemas import validate
 
@@ -134,6 +136,52 @@ def test_contact_events_arrive_batched_signed_and_in_xeros_payload_shape(
     state = wait_for(lambda: (s := idc.webhook())["pending_events"] == 0 and s)
     assert state["deliveries"][-1]["delivered"] is True
     assert state["deliveries"][-1]["status_codes"] == [200]
+
+
+def test_edits_archives_restores_and_merges_made_in_xero_arrive_as_signed_contact_updates(
+    idc: XeroIdentityControl, receiver: WebhookReceiver, server: SandboxServer
+) -> None:
+    tenant_id = server.sandbox.xero.primary_tenant_id
+    with XeroControl(server.xero_url) as xero:
+        keep = xero.create_contact(Name="Keep Pty Ltd", Phones=[{"PhoneType": "DEFAULT", "PhoneNumber": "1"}])
+        gone = xero.create_contact(Name="Gone Pty Ltd")
+        configure(idc, receiver)  # creates made before the webhook existed are not delivered
+        server.sandbox.clock.advance(30)
+        edited = xero.edit_contact(
+            keep["ContactID"],
+            Name="Keep Holdings Pty Ltd",
+            EmailAddress="accounts@keep.example",
+            TaxNumber="51 824 753 556",
+            Phones=[{"PhoneType": "MOBILE", "PhoneNumber": "0412 345 678"}],
+            Addresses=[{"AddressType": "STREET", "AddressLine1": "1 George St", "City": "Sydney"}],
+        )
+        assert ms(edited["UpdatedDateUTC"]) - ms(keep["UpdatedDateUTC"]) >= 30_000
+        assert (edited["Name"], edited["EmailAddress"], edited["TaxNumber"]) == (
+            "Keep Holdings Pty Ltd",
+            "accounts@keep.example",
+            "51 824 753 556",
+        )
+        phones = {p["PhoneType"]: p.get("PhoneNumber", "") for p in edited["Phones"]}
+        assert phones["MOBILE"] == "0412 345 678" and phones["DEFAULT"] == "1"  # keyed by type
+        street = next(a for a in edited["Addresses"] if a["AddressType"] == "STREET")
+        assert (street["AddressLine1"], street["City"]) == ("1 George St", "Sydney")
+        xero.archive(keep["ContactID"])
+        xero.restore(keep["ContactID"])
+        merged = xero.merge(gone["ContactID"], into=keep["ContactID"])
+    assert merged["MergedToContactID"] == keep["ContactID"] and merged["ContactStatus"] == "ARCHIVED"
+
+    # Archive, restore and merge are UPDATE events too (docs/api-facts.md#xero-webhooks).
+    posts = wait_for(lambda: (e := receiver.events()) and sum(len(p.payload["events"]) for p in e) == 4 and e)
+    assert all(p.valid and p.status == 200 for p in posts)
+    for post in posts:
+        validate_webhook_payload(post.payload)
+    got = [
+        (e["tenantId"], e["eventCategory"], e["eventType"], e["resourceId"])
+        for p in posts
+        for e in p.payload["events"]
+    ]
+    ids = [keep["ContactID"]] * 3 + [gone["ContactID"]]
+    assert got == [(tenant_id, "CONTACT", "UPDATE", cid) for cid in ids]
 
 
 def test_large_bursts_are_split_into_batches_with_consecutive_sequences(
