@@ -55,6 +55,30 @@ def test_balance_and_customer_flag_changes_do_not_bump_the_date(
     assert [e.event_type for e in events] == ["CREATE"]
 
 
+def test_a_contact_marked_as_customer_and_supplier_reads_so_everywhere_but_is_not_dated(
+    xero_control: XeroControl, api: XeroApi, sandbox: Sandbox
+) -> None:
+    # Xero sets the flags from invoices and bills and does not move UpdatedDateUTC for them
+    # (docs/api-facts.md#xero-contact-fields-and-limits, #xero-reading-contacts).
+    made = api.create(Name="Buyer")
+    assert (made["IsCustomer"], made["IsSupplier"]) == (False, False)
+    sandbox.clock.advance(5)
+    cursor = sandbox.clock.now().strftime("%Y-%m-%dT%H:%M:%S")
+    sandbox.clock.advance(5)
+    xero_control.edit_contact(made["ContactID"], IsCustomer=True, IsSupplier=True)
+    single = api.contact(made["ContactID"])
+    paged = api.get("/Contacts", params={"page": 1}).json()["Contacts"][0]
+    unpaged = api.get("/Contacts").json()["Contacts"][0]
+    for read in (single, paged, unpaged):
+        assert (read["IsCustomer"], read["IsSupplier"]) == (True, True)
+    assert single["UpdatedDateUTC"] == made["UpdatedDateUTC"]
+    assert api.get("/Contacts", headers={"If-Modified-Since": cursor}).json()["Contacts"] == []
+    # A round trip of the fetched contact still passes; the API itself cannot clear the flag.
+    assert api.post("/Contacts", json=single).status_code == 200
+    refused = api.post("/Contacts", json={"ContactID": made["ContactID"], "IsCustomer": False})
+    assert refused.status_code == 400
+
+
 def test_archive_restore_and_merge_as_a_person(xero_control: XeroControl, api: XeroApi) -> None:
     keep = xero_control.create_contact(Name="Keep", ContactNumber="K-1")
     gone = xero_control.create_contact(Name="Gone")
