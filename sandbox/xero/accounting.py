@@ -1025,6 +1025,11 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         survivor = org.find(str(spec.get("into", "")))
         if record is None or survivor is None:
             return admin_error("no such contact", 404)
+        if survivor is record or survivor.get("ContactStatus") != "ACTIVE":
+            # The facts describe only a merge into another contact that lives on; a merge into itself
+            # or into an archived contact is refused, the stricter reading
+            # (docs/api-facts.md#xero-archiving-and-restoring).
+            return admin_error("a contact can only be merged into another, active contact")
         outcome = org.write_contact(
             {"ContactStatus": "ARCHIVED"},
             method="POST",

@@ -96,6 +96,21 @@ def test_archive_restore_and_merge_as_a_person(xero_control: XeroControl, api: X
     ]
 
 
+def test_a_contact_can_be_merged_only_into_another_active_contact(
+    xero_control: XeroControl, events: list[ContactEvent]
+) -> None:
+    one = xero_control.create_contact(Name="One")["ContactID"]
+    old = xero_control.create_contact(Name="Old")["ContactID"]
+    xero_control.archive(old)
+    with pytest.raises(RuntimeError, match="another, active contact"):
+        xero_control.merge(one, into=one)
+    with pytest.raises(RuntimeError, match="another, active contact"):
+        xero_control.merge(one, into=old)
+    assert xero_control.contact(one)["ContactStatus"] == "ACTIVE"
+    assert "MergedToContactID" not in xero_control.contact(one)
+    assert [e.event_type for e in events] == ["CREATE", "CREATE", "UPDATE"]
+
+
 def test_the_same_rules_apply_to_a_person(xero_control: XeroControl) -> None:
     xero_control.create_contact(Name="Taken")
     with pytest.raises(RuntimeError, match="already assigned"):
