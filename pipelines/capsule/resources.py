@@ -55,30 +55,19 @@ def since_of(cursor: Any) -> str | None:
 
 
 def parties_resource(conn: CapsuleConnection) -> Any:
-    @dlt.resource(
-        name="parties",
-        table_name=TABLES["parties"],
-        primary_key="id",
-        write_disposition="merge",
-        file_format=LOADER_FILE_FORMAT,
-        columns=PARTY_COLUMNS,
-        nested_hints=_nested(PARTY_NESTED),
-    )
-    def parties(
-        updated_at: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008 (dlt's idiom)
-            "updatedAt", initial_value=None, lag=SINCE_OVERLAP_SECONDS
-        ),
-    ) -> Iterator[list[dict[str, Any]]]:
-        params: dict[str, Any] = {"embed": PARTY_EMBED}
-        if since := since_of(updated_at):
-            params["since"] = since
-        yield from _shaped_pages(conn.pages("/parties", "parties", params))
-
-    return parties
+    """Parties, with their tags and custom fields embedded."""
+    return incremental_records(conn, "parties", PARTY_COLUMNS, nested=PARTY_NESTED, embed=PARTY_EMBED)
 
 
-def incremental_records(conn: CapsuleConnection, kind: str, columns: dict[str, Any]) -> Any:
-    """Opportunities or kases: like parties, with their own embeds."""
+def incremental_records(
+    conn: CapsuleConnection,
+    kind: str,
+    columns: dict[str, Any],
+    *,
+    nested: tuple[str, ...] = RECORD_NESTED,
+    embed: str = RECORD_EMBED,
+) -> Any:
+    """Parties, opportunities or kases: merged on ``id``, read ``since`` the ``updatedAt`` cursor."""
 
     @dlt.resource(
         name=kind,
@@ -87,14 +76,14 @@ def incremental_records(conn: CapsuleConnection, kind: str, columns: dict[str, A
         write_disposition="merge",
         file_format=LOADER_FILE_FORMAT,
         columns=columns,
-        nested_hints=_nested(RECORD_NESTED),
+        nested_hints=_nested(nested),
     )
     def records(
         updated_at: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008 (dlt's idiom)
             "updatedAt", initial_value=None, lag=SINCE_OVERLAP_SECONDS
         ),
     ) -> Iterator[list[dict[str, Any]]]:
-        params: dict[str, Any] = {"embed": RECORD_EMBED}
+        params: dict[str, Any] = {"embed": embed}
         if since := since_of(updated_at):
             params["since"] = since
         yield from _shaped_pages(conn.pages(f"/{kind}", kind, params))

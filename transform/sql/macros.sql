@@ -85,6 +85,11 @@ create or replace temp macro cx_contact_person(first_name, last_name, email_addr
 create or replace temp macro cx_persons_json(persons) as
     case when len(coalesce(persons, [])) > 0 then cast(to_json(persons) as varchar) end;
 
+-- The desired value of a field, unless it is empty only because its Capsule value is quarantined
+-- (reconcile/mapped_contacts.sql: quarantined_fields): then Xero's, so nothing is sent and Xero keeps it.
+create or replace temp macro cx_unless_quarantined(desired, current, quarantined, field) as
+    case when desired is null and list_contains(quarantined, field) then current else desired end;
+
 -- The desired ContactPersons (JSON text, cx_persons_json) with each quarantined person's missing
 -- e-mail taken from the ContactPerson of the same names in Xero's list: Xero replaces the whole list
 -- on every write, so a person whose every Capsule address is quarantined must be sent with the

@@ -97,37 +97,22 @@ pairs as (
         d.last_name as d_last_name,
         c.last_name as c_last_name,
         b.last_name as b_last_name,
-        case
-            when d.email_address is null and list_contains(d.quarantined_fields, 'email_address') then c.email_address
-            else d.email_address
-        end as d_email_address,
+        cx_unless_quarantined(d.email_address, c.email_address, d.quarantined_fields, 'email_address') as d_email_address,
         c.email_address as c_email_address,
         b.email_address as b_email_address,
-        case
-            when d.tax_number is null and list_contains(d.quarantined_fields, 'tax_number') then c.tax_number
-            else d.tax_number
-        end as d_tax_number,
+        cx_unless_quarantined(d.tax_number, c.tax_number, d.quarantined_fields, 'tax_number') as d_tax_number,
         c.tax_number as c_tax_number,
         b.tax_number as b_tax_number,
         d.website as d_website,
         c.website as c_website,
         b.website as b_website,
-        case
-            when d.phone_default is null and list_contains(d.quarantined_fields, 'phone_default') then c.phone_default
-            else d.phone_default
-        end as d_phone_default,
+        cx_unless_quarantined(d.phone_default, c.phone_default, d.quarantined_fields, 'phone_default') as d_phone_default,
         c.phone_default as c_phone_default,
         b.phone_default as b_phone_default,
-        case
-            when d.phone_mobile is null and list_contains(d.quarantined_fields, 'phone_mobile') then c.phone_mobile
-            else d.phone_mobile
-        end as d_phone_mobile,
+        cx_unless_quarantined(d.phone_mobile, c.phone_mobile, d.quarantined_fields, 'phone_mobile') as d_phone_mobile,
         c.phone_mobile as c_phone_mobile,
         b.phone_mobile as b_phone_mobile,
-        case
-            when d.phone_fax is null and list_contains(d.quarantined_fields, 'phone_fax') then c.phone_fax
-            else d.phone_fax
-        end as d_phone_fax,
+        cx_unless_quarantined(d.phone_fax, c.phone_fax, d.quarantined_fields, 'phone_fax') as d_phone_fax,
         c.phone_fax as c_phone_fax,
         b.phone_fax as b_phone_fax,
         d.street_address as d_street_address,
