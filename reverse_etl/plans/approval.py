@@ -4,7 +4,9 @@
 A new plan is ``approved`` automatically unless a rule of the rules file's ``approval:`` section says a
 person must look first: more operations than ``max_operations``, any archive
 (``archives_need_approval``), or a first migration (``first_migration_needs_approval``: nothing in
-``ledger.written_contacts`` yet). ``approve`` approves only the newest plan, only while it waits.
+``ledger.written_contacts`` yet), Capsule parties to create from Xero contacts
+(``capsule_creates_need_approval``, on by default: a new record in the CRM is a person's call) or Capsule
+fields to change (``capsule_updates_need_approval``). ``approve`` approves only the newest plan, only while it waits.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ if TYPE_CHECKING:
 
 
 def plural(count: int, word: str) -> str:
-    return word if count == 1 else f"{word}s"
+    if count == 1:
+        return word
+    return f"{word[:-1]}ies" if word.endswith("y") else f"{word}s"
 
 
 def approval_reasons(con: duckdb.DuckDBPyConnection, rules: Rules, counts: dict[str, int]) -> list[str]:
@@ -39,6 +43,18 @@ def approval_reasons(con: duckdb.DuckDBPyConnection, rules: Rules, counts: dict[
     archives = counts.get("archive", 0)
     if archives and approval.archives_need_approval:
         reasons.append(f"{archives:,} {plural(archives, 'archive')} (approval.archives_need_approval)")
+    creates = counts.get("capsule_create", 0)
+    if creates and approval.capsule_creates_need_approval:
+        reasons.append(
+            f"{creates:,} Capsule {plural(creates, 'party')} to create from Xero contacts"
+            " (approval.capsule_creates_need_approval)"
+        )
+    capsule_updates = counts.get("capsule_update", 0) + counts.get("capsule_tag", 0)
+    if capsule_updates and approval.capsule_updates_need_approval:
+        reasons.append(
+            f"{capsule_updates:,} Capsule {plural(capsule_updates, 'party')} to change from Xero"
+            " (approval.capsule_updates_need_approval)"
+        )
     if approval.first_migration_needs_approval:
         ((written,),) = STORED.execute(con, "written_contacts").fetchall()
         if written == 0:

@@ -35,7 +35,15 @@ import duckdb
 
 from reverse_etl.ledger.schema import ensure_ledger
 from reverse_etl.plans.approval import approval_reasons
-from reverse_etl.plans.model import PLANNED_OPERATIONS, HeldBack, Plan, PlanError, StalePlanError
+from reverse_etl.plans.model import (
+    CAPSULE_COUNT_OF,
+    CAPSULE_COUNTS,
+    PLANNED_OPERATIONS,
+    HeldBack,
+    Plan,
+    PlanError,
+    StalePlanError,
+)
 from reverse_etl.plans.staleness import check_plan_is_current
 from reverse_etl.plans.store import SQL_DIR, STORED, define_macros, latest_row, load_plan, query
 from reverse_etl.plans.write_backs import write_backs_wanted
@@ -73,6 +81,7 @@ def _from_draft(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, 
     """Draft the plan from the reconcile, then store it, or let the identical newest plan stand."""
     con.execute(f"create or replace temp table plan_draft_operations as {query('operations')}")
     con.execute(f"create or replace temp table plan_draft_notes as {query('notes')}")
+    _draft_capsule_operations(con)
     try:
         held_back = _hold_back(con, now)
         write_backs = _write_backs_wanted(con, rules)
@@ -93,6 +102,7 @@ def _from_draft(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, 
     finally:
         DRAFT.execute(con, "drop_draft_operations")
         DRAFT.execute(con, "drop_draft_notes")
+        DRAFT.execute(con, "drop_draft_capsule_operations")
 
 
 def _store(
@@ -131,6 +141,7 @@ def _store(
     )
     STORED.execute(con, "store_operations", {"plan_id": plan_id})
     STORED.execute(con, "store_notes", {"plan_id": plan_id})
+    STORED.execute(con, "store_capsule_operations", {"plan_id": plan_id})
     _store_held_back(con, plan_id, held_back)
     plan = load_plan(con, plan_id)
     assert plan is not None
@@ -176,12 +187,22 @@ def _reuse(
 
 
 def counts_total(counts: dict[str, int]) -> int:
-    """Writes, notes and write-backs of a plan's counts: zero means the plan is empty."""
+    """Writes (to Xero and to Capsule), notes and write-backs of a plan's counts: zero means the plan is empty."""
     return (
-        sum(counts.get(op, 0) for op in PLANNED_OPERATIONS)
+        sum(counts.get(op, 0) for op in (*PLANNED_OPERATIONS, *CAPSULE_COUNTS))
         + counts.get("notes", 0)
         + counts.get("write_backs", 0)
     )
+
+
+def _draft_capsule_operations(con: duckdb.DuckDBPyConnection) -> None:
+    """The Capsule writes of the draft (sync.direction: both); none when the reconcile made no such table."""
+    if has_table(con, "reconcile", "capsule_operations"):
+        con.execute(f"create or replace temp table plan_draft_capsule_operations as {query('capsule_operations')}")
+    else:
+        con.execute(
+            f"create or replace temp table plan_draft_capsule_operations as {query('capsule_operations_none')}"
+        )
 
 
 def _interrupted(con: duckdb.DuckDBPyConnection, rules: Rules) -> Plan | None:
@@ -223,6 +244,9 @@ def _draft_counts(con: duckdb.DuckDBPyConnection, held_back: int) -> dict[str, i
     for row in DRAFT.rows(con, "draft_counts"):
         counts[row["operation"]] = row["operations"]
     ((counts["notes"],),) = DRAFT.execute(con, "draft_notes").fetchall()
+    counts.update(dict.fromkeys(CAPSULE_COUNTS, 0))
+    for row in DRAFT.rows(con, "draft_capsule_counts"):
+        counts[CAPSULE_COUNT_OF[row["operation"]]] += row["operations"]
     counts["held_back"] = held_back
     # What the reconcile found but no plan writes: shown so nobody wonders where those parties went.
     for operation in ("review", "hold"):
@@ -251,6 +275,7 @@ def _hold_back(con: duckdb.DuckDBPyConnection, now: datetime) -> list[HeldBack]:
     if ids:
         DRAFT.execute(con, "drop_held_operations", {"party_ids": ids})
         DRAFT.execute(con, "drop_held_notes", {"party_ids": ids})
+        DRAFT.execute(con, "drop_held_capsule_operations", {"party_ids": ids})
         DRAFT.execute(con, "renumber_operations")
     return held
 

@@ -24,6 +24,14 @@ from reverse_etl.ledger.values import canonical
 from reverse_etl.writers.payloads import NOT_SENT, ContactOperation
 
 PLANNED_OPERATIONS = ("create", "update", "archive", "restore")
+# Capsule writes (sync.direction: both), counted by kind: reconcile.capsule_operations' operation -> count.
+CAPSULE_COUNT_OF = {
+    "update": "capsule_update",
+    "create": "capsule_create",
+    "tag": "capsule_tag",
+    "untag": "capsule_tag",
+}
+CAPSULE_COUNTS = ("capsule_update", "capsule_create", "capsule_tag")
 STATUSES = ("pending_approval", "approved", "applying", "applied", "partly_applied", "superseded", "empty")
 
 
@@ -89,6 +97,11 @@ class Plan:
     def operations(self) -> int:
         """Contacts the plan writes (History notes not counted)."""
         return sum(self.counts.get(op, 0) for op in PLANNED_OPERATIONS)
+
+    @property
+    def capsule_writes(self) -> int:
+        """Parties the plan writes in Capsule (fields pulled from Xero, the archived tag, creates)."""
+        return sum(self.counts.get(kind, 0) for kind in CAPSULE_COUNTS)
 
     @property
     def notes(self) -> int:

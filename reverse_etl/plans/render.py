@@ -21,7 +21,8 @@ from rich.text import Text
 
 from capsule_xero.display import spell_out
 from reverse_etl.plans.model import PLANNED_OPERATIONS, Plan, PlanOperation
-from reverse_etl.plans.store import plan_notes, plan_operations
+from reverse_etl.plans.store import capsule_changes, plan_notes, plan_operations
+from reverse_etl.writers.capsule_parties import CapsuleChange
 
 DEFAULT_LIMIT = 50
 VALUE_WIDTH = 100  # characters of one value on screen; --json has them whole
@@ -52,6 +53,12 @@ STATUS_STYLE = {
     "superseded": "dim",
 }
 NOUNS = {"create": "to create", "update": "to update", "archive": "to archive", "restore": "to restore"}
+CAPSULE_SYMBOLS = {
+    "update": ("~", "yellow"),
+    "create": ("+", "green"),
+    "tag": ("#", "magenta"),
+    "untag": ("#", "cyan"),
+}
 
 
 def _when(value: datetime | None) -> str:
@@ -135,6 +142,16 @@ def plan_header(plan: Plan) -> list[Text]:
             )
     lines.append(Text())
     counts = plan.counts
+    if plan.capsule_writes:
+        lines.append(
+            Text(
+                f"→ Xero: {plan.operations:,} {'contact' if plan.operations == 1 else 'contacts'}"
+                f"   ← Capsule: {plan.capsule_writes:,} {'party' if plan.capsule_writes == 1 else 'parties'}"
+                f" ({counts.get('capsule_update', 0):,} to update, {counts.get('capsule_create', 0):,} to create,"
+                f" {counts.get('capsule_tag', 0):,} to tag or untag)",
+                style="bold",
+            )
+        )
     lines.append(
         Text(
             ", ".join(f"{counts.get(op, 0):,} {NOUNS[op]}" for op in PLANNED_OPERATIONS)
@@ -175,10 +192,12 @@ def plan_header(plan: Plan) -> list[Text]:
     return lines
 
 
-def _operation_lines(op: PlanOperation) -> list[Text]:
+def _operation_lines(op: PlanOperation, *, two_way: bool = False) -> list[Text]:
     symbol, style = SYMBOLS.get(op.operation, ("?", ""))
     title = Text.assemble(
-        (f"{symbol} {op.operation}", style), f" {spell_out(op.contact_number or '(no number)')}"
+        ("→ Xero " if two_way else "", "bold"),
+        (f"{symbol} {op.operation}", style),
+        f" {spell_out(op.contact_number or '(no number)')}",
     )
     if op.name:
         title.append(f" {spell_out(json.dumps(op.name, ensure_ascii=False))}")
@@ -203,6 +222,32 @@ def _operation_lines(op: PlanOperation) -> list[Text]:
     return lines
 
 
+def _capsule_lines(change: CapsuleChange) -> list[Text]:
+    """One Capsule write: ``← Capsule ~ update party 12 "Acme"`` and a ``field: before → after`` line each."""
+    symbol, style = CAPSULE_SYMBOLS.get(change.operation, ("?", ""))
+    who = f"party {change.party_id}" if change.party_id is not None else f"Xero contact {change.contact_id}"
+    title = Text.assemble(("← Capsule ", "bold"), (f"{symbol} {change.operation}", style), f" {spell_out(who)}")
+    name = change.after.get("name") or (change.before or {}).get("name")
+    if name:
+        title.append(f" {spell_out(json.dumps(name, ensure_ascii=False))}")
+    lines = [title]
+    if change.operation in ("tag", "untag"):
+        verb = "adds" if change.operation == "tag" else "removes"
+        lines.append(Text.assemble(f"    {verb} tag ", (spell_out(json.dumps(change.tag_name or "")), style)))
+    for field in change.changed_fields:
+        if field == "tags":
+            continue
+        after = describe_value(field, change.after.get(field))
+        if change.before is None:
+            lines.append(Text.assemble(f"    {field}: ", (after, style)))
+        else:
+            before = describe_value(field, change.before.get(field))
+            lines.append(Text.assemble(f"    {field}: ", (before, "dim"), " → ", (after, style)))
+    if change.reason:
+        lines.append(Text(f"    # {shorten(change.reason, REASON_WIDTH)}", style="dim"))
+    return lines
+
+
 def render_plan(
     con: duckdb.DuckDBPyConnection,
     plan: Plan,
@@ -217,7 +262,12 @@ def render_plan(
     if shown:
         lines.append(Text())
     for op in shown:
-        lines.extend(_operation_lines(op))
+        lines.extend(_operation_lines(op, two_way=plan.capsule_writes > 0))
+    if plan.capsule_writes and operation is None:
+        for change in capsule_changes(con, plan.plan_id, limit=limit):
+            lines.extend(_capsule_lines(change))
+        if limit is not None and plan.capsule_writes > limit:
+            lines.append(Text(f"  … and {plan.capsule_writes - limit:,} more Capsule writes (--json prints everything)."))
     if operation and not shown:
         lines.append(Text(f"\nNo {operation} operations in plan {plan.plan_id}."))
     if len(shown) < total:
@@ -277,6 +327,20 @@ def plan_json(
                 "expect_refusal": op.expect_refusal,
             }
             for op in plan_operations(con, plan.plan_id, operation=operation, limit=limit)
+        ],
+        "capsule_operations": [
+            {
+                "seq": c.seq,
+                "operation": c.operation,
+                "party_id": c.party_id,
+                "contact_id": c.contact_id,
+                "changed_fields": list(c.changed_fields),
+                "before": c.before,
+                "after": c.after,
+                "tag_name": c.tag_name,
+                "reason": c.reason,
+            }
+            for c in capsule_changes(con, plan.plan_id, limit=limit)
         ],
         "notes": [
             {"party_id": n.party_id, "contact_id": n.contact_id, "note_hash": n.note_hash, "note": n.note}

@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from reverse_etl.plans.model import HeldBack, Plan, PlanError, PlanNote, PlanOperation
+from reverse_etl.writers.capsule_parties import CapsuleChange
 from reverse_etl.sqlfile import SqlFile, has_table, query_text
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -95,6 +96,20 @@ def operations_to_apply(con: duckdb.DuckDBPyConnection, plan_id: int) -> list[Pl
     define_macros(con)
     rows = STORED.rows(con, "operations_to_apply", {"plan_id": plan_id})
     return [PlanOperation.from_row(row) for row in rows]
+
+
+def capsule_changes(
+    con: duckdb.DuckDBPyConnection,
+    plan_id: int,
+    *,
+    operation: str | None = None,
+    limit: int | None = None,
+) -> list[CapsuleChange]:
+    """The plan's Capsule writes in order (``seq``), optionally one kind only and at most ``limit``."""
+    if not has_table(con, "ledger", "plan_capsule_operations"):
+        return []
+    params = {"plan_id": plan_id, "operation": operation, "limit": limit}
+    return [CapsuleChange.from_row(row) for row in STORED.rows(con, "capsule_operations", params)]
 
 
 def plan_notes(con: duckdb.DuckDBPyConnection, plan_id: int) -> list[PlanNote]:

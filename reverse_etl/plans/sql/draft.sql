@@ -45,3 +45,15 @@ drop table if exists plan_draft_operations;
 
 -- name: drop_draft_notes
 drop table if exists plan_draft_notes;
+
+-- name: draft_capsule_counts
+select operation, count(*) as operations
+from plan_draft_capsule_operations
+group by operation;
+
+-- name: drop_draft_capsule_operations
+drop table if exists plan_draft_capsule_operations;
+
+-- name: drop_held_capsule_operations
+delete from plan_draft_capsule_operations
+where list_contains($party_ids, party_id);

@@ -32,6 +32,26 @@ select
     kept_fields, reason, expect_refusal, name
 from plan_draft_operations;
 
+-- name: store_capsule_operations
+insert into ledger.plan_capsule_operations (
+    plan_id, seq, operation, party_id, contact_id, party_type, changed_fields, before, after, row_ids,
+    tag_name, tag_id, base, reason
+)
+select
+    $plan_id, seq, operation, party_id, contact_id, party_type, changed_fields, before, after, row_ids,
+    tag_name, tag_id, base, reason
+from plan_draft_capsule_operations;
+
+-- name: capsule_operations
+-- A plan's Capsule writes as stored, in order; optionally one kind only and at most $limit.
+select
+    plan_id, seq, operation, party_id, contact_id, party_type, changed_fields, before, after, row_ids,
+    tag_name, tag_id, base, reason
+from ledger.plan_capsule_operations
+where plan_id = $plan_id and ($operation is null or operation = $operation)
+order by seq
+limit $limit;
+
 -- name: store_notes
 insert into ledger.plan_notes (plan_id, party_id, contact_id, note_hash, item_keys, note)
 select $plan_id, party_id, contact_id, note_hash, item_keys, note
