@@ -4,6 +4,7 @@ only the changed fields, the link on a create, and reading back whether a write 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -59,7 +60,9 @@ def address(lines: list[str], city: str, region: str, postal_code: str, country:
 
 
 def org(ctl: CapsuleControl, **fields: Any) -> dict[str, Any]:
-    return ctl.create_party({"type": "organisation", "name": f"Pull Test {ctl.last_seq()} Pty Ltd", **fields})
+    return ctl.create_party(
+        {"type": "organisation", "name": f"Pull Test {uuid.uuid4().hex[:8]} Pty Ltd", **fields}
+    )
 
 
 def rows(party: dict[str, Any], key: str) -> list[dict[str, Any]]:
