@@ -105,6 +105,14 @@ def stage(con: duckdb.DuckDBPyConnection, party_id: int, updated_at: datetime) -
     con.execute("insert into staging.capsule_parties values (?, ?)", [party_id, updated_at])
 
 
+def pull_a_phone(con: duckdb.DuckDBPyConnection, back: CapsuleWriteBack, party_id: int) -> None:
+    """One run that adds Xero's DEFAULT phone to a party that has none."""
+    pull = change(
+        "update", party_id, after={"phone_default": "+61290001234"}, row_ids={"phone_default": None}
+    )
+    CapsuleChangeSender(context(con, back)).run([pull])
+
+
 def writes(ctl: CapsuleControl, since: int, method: str) -> list[dict[str, Any]]:
     return [c for c in ctl.calls("capsule", since) if c["method"] == method and c["path"].startswith(PARTIES)]
 
@@ -152,16 +160,7 @@ def test_a_later_write_with_no_edit_between_keeps_the_stamp_from_before_this_too
     staged_at = datetime.fromisoformat(party["updatedAt"].replace("Z", "+00:00"))
     stage(ledger, party["id"], staged_at)
     sandbox.clock.advance(5)
-    CapsuleChangeSender(context(ledger, back)).run(
-        [
-            change(
-                "update",
-                party["id"],
-                after={"phone_default": "+61290001234"},
-                row_ids={"phone_default": None},
-            )
-        ]
-    )
+    pull_a_phone(ledger, back, party["id"])
     (first,) = rows(ledger, "select capsule_updated_after from ledger.capsule_writes")
     assert first["capsule_updated_after"] > staged_at
     # The next run stages the party as this tool's write left it, and pulls again.
@@ -179,16 +178,7 @@ def test_a_write_after_somebodys_edit_starts_from_that_edits_stamp(
     back: CapsuleWriteBack, ledger: duckdb.DuckDBPyConnection, ctl: CapsuleControl, sandbox: Sandbox
 ) -> None:
     party = org(ctl)
-    CapsuleChangeSender(context(ledger, back)).run(
-        [
-            change(
-                "update",
-                party["id"],
-                after={"phone_default": "+61290001234"},
-                row_ids={"phone_default": None},
-            )
-        ]
-    )
+    pull_a_phone(ledger, back, party["id"])
     sandbox.clock.advance(5)
     edited = ctl.update_party(party["id"], {"about": "edited in Capsule"})
     edited_at = datetime.fromisoformat(edited["updatedAt"].replace("Z", "+00:00"))
