@@ -59,6 +59,24 @@ class FieldDefinition:
     capture_rule: str | None
 
 
+def read_field_definitions(client: CapsuleClient) -> dict[str, FieldDefinition]:
+    """Every party field definition of the account by case-folded name, all pages
+    (``GET /parties/fields/definitions``); a name defined twice keeps its first definition."""
+    found: dict[str, FieldDefinition] = {}
+    page = 1
+    while True:
+        response = client.get("/parties/fields/definitions", params={"page": page, "perPage": PER_PAGE})
+        for item in (response.json() or {}).get("definitions") or ():
+            name = str(item.get("name") or "")
+            found.setdefault(
+                name.strip().casefold(), FieldDefinition(int(item["id"]), name, item.get("captureRule"))
+            )
+        if "next" not in response.links:  # no rel="next": the last page (§3)
+            break
+        page += 1
+    return found
+
+
 class CapsuleWriteBack:
     """Writes ContactIDs into one Capsule account. Make one per run: the definition is looked up
     once and the missing-field warning given once."""
@@ -97,22 +115,7 @@ class CapsuleWriteBack:
     def definitions(self) -> dict[str, FieldDefinition]:
         """Party field definitions by case-folded name (read once per instance)."""
         if self._definitions is None:
-            found: dict[str, FieldDefinition] = {}
-            page = 1
-            while True:
-                response = self.client.get(
-                    "/parties/fields/definitions", params={"page": page, "perPage": PER_PAGE}
-                )
-                for item in (response.json() or {}).get("definitions") or ():
-                    name = str(item.get("name") or "")
-                    found.setdefault(
-                        name.strip().casefold(),
-                        FieldDefinition(int(item["id"]), name, item.get("captureRule")),
-                    )
-                if "next" not in response.links:  # no rel="next": the last page (§3)
-                    break
-                page += 1
-            self._definitions = found
+            self._definitions = read_field_definitions(self.client)
         return self._definitions
 
     def definition(self, field_name: str | None = None) -> FieldDefinition | None:
