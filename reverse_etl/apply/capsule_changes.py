@@ -288,6 +288,13 @@ class CapsuleChangeSender:
             f"Capsule writes stopped with {max(0, left)} left for the next run: {why}"
         )
 
+    def all_settled(self, changes: list[CapsuleChange]) -> bool:
+        """Every one of ``changes`` is done or failed (its answer in, nothing left in the outbox)."""
+        if not changes:
+            return True
+        settled = self._settled({c.plan_id for c in changes})
+        return all((c.plan_id, c.seq) in settled for c in changes)
+
     # ---- reading the ledger -------------------------------------------------------------------------
     def _settled(self, plan_ids: Iterable[int]) -> set[tuple[int, int]]:
         return {

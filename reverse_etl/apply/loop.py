@@ -13,8 +13,10 @@ stage per file of this folder, all sharing one ``RunContext``:
    leaves, each answered batch is recorded in one transaction (recording.py, written.py).
 4. **Error queue** (error_queue.py): what Xero refused, with its message; waits for a person or is
    retried, and held back from later sends while nothing about it changed.
-5. **Around the contact**: contact groups (groups.py), History notes (notes.py), the ContactID
-   written back to Capsule (write_back.py).
+5. **Around the contact**: contact groups (groups.py), History notes (notes.py), then Capsule: the
+   plan's Capsule writes with sync.direction: both (capsule_changes.py: fields pulled from Xero, the
+   archived tag, parties created; their own outbox, settled first), and the ContactID written back
+   (write_back.py).
 6. **End.** ``applied`` when every operation has a final outcome and nothing stopped the run (groups
    and notes included), else ``partly_applied``: the next run finishes it (reverse_etl/plans/create.py
    lets an interrupted plan stand while it still fits Xero). Xero's daily limit is said once, in
@@ -36,6 +38,7 @@ import httpx
 from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable
+from reverse_etl.apply.capsule_changes import CapsuleChangeSender
 from reverse_etl.apply.contacts import ContactSender
 from reverse_etl.apply.context import RunContext
 from reverse_etl.apply.error_queue import ErrorQueue, RetryPolicy
@@ -54,7 +57,7 @@ from reverse_etl.apply.result import (
 from reverse_etl.apply.write_back import WriteBack
 from reverse_etl.ledger.schema import ensure_ledger
 from reverse_etl.plans.staleness import check_plan_is_current
-from reverse_etl.plans.store import load_plan, mark_plan, operations_to_apply
+from reverse_etl.plans.store import capsule_changes, load_plan, mark_plan, operations_to_apply
 from reverse_etl.writers.capsule import CapsuleWriteBack
 from reverse_etl.writers.xero import XeroContactWriter
 from reverse_etl.writers.xero_session import XeroWriteError
@@ -154,6 +157,7 @@ class ApplyRun:
         self.contacts = ContactSender(ctx, self.record, queue)
         self.groups = GroupSetter(ctx, self.record)
         self.write_back = WriteBack(ctx)
+        self.capsule_changes = CapsuleChangeSender(ctx)
 
     def run(self, status: str, check_current: CheckCurrent) -> ApplyResult:
         ctx, result = self.ctx, self.ctx.result
@@ -180,6 +184,14 @@ class ApplyRun:
                 self.notes.run()
             except XERO_STOPS as exc:
                 stop = exc
+        # Capsule's writes need nothing from Xero's: they go even when Xero's daily limit stopped those.
+        changes = capsule_changes(ctx.con, ctx.plan_id)
+        capsule = self.capsule_changes.recover()
+        if status in APPLICABLE:
+            capsule = self.capsule_changes.run(changes)
+        result.capsule_written = capsule.done
+        result.capsule_failed = capsule.failed
+        result.capsule_pending = capsule.unknown + capsule.not_sent
         self.write_back.run()
         outcomes = stored_outcomes(ctx.con, ctx.plan_id)
         result.unknown = sum(1 for op in ctx.ops if outcomes.get(op.seq) == "unknown")
@@ -190,7 +202,11 @@ class ApplyRun:
         if status in DONE:
             result.status = status
         else:
-            done = stop is None and all(outcomes.get(op.seq) in FINAL_STATUSES for op in ctx.ops)
+            done = (
+                stop is None
+                and all(outcomes.get(op.seq) in FINAL_STATUSES for op in ctx.ops)
+                and self.capsule_changes.all_settled(changes)
+            )
             result.status = "applied" if done else "partly_applied"
             self.set_status(result.status)
         return result

@@ -39,6 +39,9 @@ class ApplyResult:
     notes: int = 0
     written_back: int = 0
     write_backs_pending: int = 0
+    capsule_written: int = 0  # Capsule writes done (sync.direction: both)
+    capsule_failed: int = 0  # refused by Capsule, with its message (the Capsule error queue)
+    capsule_pending: int = 0  # answer lost or not sent yet: settled or sent by the next run
     problems: list[str] = field(default_factory=list)
     stopped: str | None = None  # why sending stopped early (Xero unavailable, daily limit ...)
 
@@ -50,7 +53,8 @@ class ApplyResult:
     def counts(self) -> dict[str, int]:
         names = ("created", "exists", "updated", "archived", "restored", "failed", "refused", "queued")
         extra = ("unknown", "not_sent", "recovered", "write_calls", "groups_changed", "notes", "written_back")
-        return {name: getattr(self, name) for name in (*names, *extra, "write_backs_pending")}
+        capsule = ("capsule_written", "capsule_failed", "capsule_pending")
+        return {name: getattr(self, name) for name in (*names, *extra, "write_backs_pending", *capsule)}
 
     def count(self, status: str) -> None:
         """One more operation with outcome ``status`` (created, updated, failed, refused ...)."""

@@ -198,7 +198,9 @@ def counts_total(counts: dict[str, int]) -> int:
 def _draft_capsule_operations(con: duckdb.DuckDBPyConnection) -> None:
     """The Capsule writes of the draft (sync.direction: both); none when the reconcile made no such table."""
     if has_table(con, "reconcile", "capsule_operations"):
-        con.execute(f"create or replace temp table plan_draft_capsule_operations as {query('capsule_operations')}")
+        con.execute(
+            f"create or replace temp table plan_draft_capsule_operations as {query('capsule_operations')}"
+        )
     else:
         con.execute(
             f"create or replace temp table plan_draft_capsule_operations as {query('capsule_operations_none')}"

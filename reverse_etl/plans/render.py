@@ -226,7 +226,9 @@ def _capsule_lines(change: CapsuleChange) -> list[Text]:
     """One Capsule write: ``← Capsule ~ update party 12 "Acme"`` and a ``field: before → after`` line each."""
     symbol, style = CAPSULE_SYMBOLS.get(change.operation, ("?", ""))
     who = f"party {change.party_id}" if change.party_id is not None else f"Xero contact {change.contact_id}"
-    title = Text.assemble(("← Capsule ", "bold"), (f"{symbol} {change.operation}", style), f" {spell_out(who)}")
+    title = Text.assemble(
+        ("← Capsule ", "bold"), (f"{symbol} {change.operation}", style), f" {spell_out(who)}"
+    )
     name = change.after.get("name") or (change.before or {}).get("name")
     if name:
         title.append(f" {spell_out(json.dumps(name, ensure_ascii=False))}")
@@ -267,7 +269,11 @@ def render_plan(
         for change in capsule_changes(con, plan.plan_id, limit=limit):
             lines.extend(_capsule_lines(change))
         if limit is not None and plan.capsule_writes > limit:
-            lines.append(Text(f"  … and {plan.capsule_writes - limit:,} more Capsule writes (--json prints everything)."))
+            lines.append(
+                Text(
+                    f"  … and {plan.capsule_writes - limit:,} more Capsule writes (--json prints everything)."
+                )
+            )
     if operation and not shown:
         lines.append(Text(f"\nNo {operation} operations in plan {plan.plan_id}."))
     if len(shown) < total:

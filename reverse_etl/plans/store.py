@@ -10,8 +10,8 @@ from typing import Any
 import duckdb
 
 from reverse_etl.plans.model import HeldBack, Plan, PlanError, PlanNote, PlanOperation
-from reverse_etl.writers.capsule_parties import CapsuleChange
 from reverse_etl.sqlfile import SqlFile, has_table, query_text
+from reverse_etl.writers.capsule_parties import CapsuleChange
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 STORED = SqlFile(SQL_DIR / "stored.sql")

@@ -54,6 +54,25 @@ class CapsuleChange:
         values["after"] = dict(values.get("after") or {})
         return cls(**values)
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> CapsuleChange:
+        """A row of ``ledger.plan_capsule_operations`` (its JSON columns come back as text)."""
+
+        def parsed(name: str) -> Any:
+            value = row.get(name)
+            return json.loads(value) if isinstance(value, str) else value
+
+        return cls.from_json(
+            json.dumps(
+                {
+                    **{name: row.get(name) for name in cls.__dataclass_fields__},
+                    "changed_fields": list(row.get("changed_fields") or ()),
+                    **{name: parsed(name) for name in ("after", "before", "row_ids", "base")},
+                },
+                default=str,
+            )
+        )
+
 
 @dataclass(frozen=True)
 class ListRow:

@@ -127,7 +127,9 @@ def test_a_capsule_edit_reaches_xero_only_for_fields_capsule_or_both_own(tmp_pat
             capsule.update_party(
                 party_id,
                 {
-                    "emailAddresses": [{"id": before["emailAddresses"][0]["id"], "address": "sales@capsule.example"}]
+                    "emailAddresses": [
+                        {"id": before["emailAddresses"][0]["id"], "address": "sales@capsule.example"}
+                    ]
                     if before["emailAddresses"]
                     else [{"address": "sales@capsule.example", "type": "Work"}],
                     "phoneNumbers": [{"type": "Fax", "number": "+61 2 9999 0000"}],
@@ -154,7 +156,12 @@ def test_an_email_changed_on_both_sides_is_settled_by_the_policy_on_both_sides(
         before = party(world, party_id)
         with CapsuleControl(world.server.capsule_url) as capsule:
             capsule.update_party(
-                party_id, {"emailAddresses": [{"id": before["emailAddresses"][0]["id"], "address": "c@capsule.example"}]}
+                party_id,
+                {
+                    "emailAddresses": [
+                        {"id": before["emailAddresses"][0]["id"], "address": "c@capsule.example"}
+                    ]
+                },
             )
         # Xero's edit is made last, so newest_wins picks Xero.
         with XeroControl(world.server.xero_url) as xero:
@@ -180,7 +187,12 @@ def test_a_manual_policy_sends_a_two_sided_change_to_review_and_writes_neither_s
         before = party(world, party_id)
         with CapsuleControl(world.server.capsule_url) as capsule:
             capsule.update_party(
-                party_id, {"emailAddresses": [{"id": before["emailAddresses"][0]["id"], "address": "c@capsule.example"}]}
+                party_id,
+                {
+                    "emailAddresses": [
+                        {"id": before["emailAddresses"][0]["id"], "address": "c@capsule.example"}
+                    ]
+                },
             )
         with XeroControl(world.server.xero_url) as xero:
             xero.edit_contact(contact_id, EmailAddress="x@xero.example")
@@ -231,14 +243,18 @@ def test_create_in_capsule_makes_one_party_per_unmatched_customer_and_none_for_l
     tmp_path: Path,
 ) -> None:
     with migrated(tmp_path, two_way(sync={"create_in_capsule": "customers"})) as world:
-        party_id, contact_id = synced_organisation(world)
+        _, contact_id = synced_organisation(world)
         with XeroControl(world.server.xero_url) as xero:
             look_alike_of = xero.contact(contact_id)
-            new = xero.create_contact(Name="Brand New Customer Pty Ltd", EmailAddress="accounts@brandnew.example")
+            new = xero.create_contact(
+                Name="Brand New Customer Pty Ltd", EmailAddress="accounts@brandnew.example"
+            )
             xero.edit_contact(new["ContactID"], IsCustomer=True)
             supplier = xero.create_contact(Name="Only A Supplier Pty Ltd")
             xero.edit_contact(supplier["ContactID"], IsSupplier=True)
-            twin = xero.create_contact(Name=f"{look_alike_of['Name']} ", EmailAddress=look_alike_of.get("EmailAddress"))
+            twin = xero.create_contact(
+                Name=f"{look_alike_of['Name']} ", EmailAddress=look_alike_of.get("EmailAddress")
+            )
             xero.edit_contact(twin["ContactID"], IsCustomer=True)
         run = world.sync()  # a create waits for approval by default; the world approves it
         assert run.approved and run.plan.counts.get("capsule_create") == 1
@@ -252,4 +268,6 @@ def test_create_in_capsule_makes_one_party_per_unmatched_customer_and_none_for_l
         with XeroControl(world.server.xero_url) as xero:
             assert xero.contact(new["ContactID"])["ContactNumber"] == f"CAP-{created[0]}"
         assert_quiet(world)
-        assert [c for c in capsule_field_values(world).values() if c == new["ContactID"]] == [new["ContactID"]]
+        assert [c for c in capsule_field_values(world).values() if c == new["ContactID"]] == [
+            new["ContactID"]
+        ]
