@@ -225,12 +225,12 @@ def undo_command(
     path = settings.duckdb_path
     require_duckdb_file(path, "nothing was ever applied")
     if not yes and not typer.confirm(
-        f"Write the values plan {plan_id} replaced back to Xero (where nobody changed them since)?"
+        f"Write the values plan {plan_id} replaced back to Xero and Capsule (where nobody changed them since)?"
     ):
         raise typer.Exit(1)
     with connect(path, read_only=False) as con:
         try:
-            result = undo_plan(con, settings, plan_id)
+            result = undo_plan(con, settings, plan_id, rules=load_rules_or_exit(settings))
         except PlanError as exc:
             print_error(exc)
             raise typer.Exit(2) from None
@@ -254,6 +254,15 @@ def _print_undo(result: UndoResult) -> None:
         + ".",
         highlight=False,
     )
+    capsule = result.capsule
+    if capsule.reverted or capsule.kept or capsule.failed:
+        console.print(
+            f"Capsule: {len(capsule.reverted):,} change(s) put back, {len(capsule.kept):,} kept because they"
+            " changed since" + (f", {len(capsule.failed):,} refused" if capsule.failed else "") + ".",
+            highlight=False,
+        )
+        for line in [*capsule.kept, *capsule.failed][:LINES_SHOWN]:
+            console.print(f"  {markup_literal(line)}", highlight=False)
     for title, lines in (("Changed since: kept", result.kept), ("Xero refused", result.failed)):
         if not lines:
             continue

@@ -22,6 +22,9 @@ plan's values again — change Capsule or the rules first). A created contact th
 "archived by someone else" for the next sync and is held, not restored; an archived contact that undo
 restored is archived again by the next sync while its party is still deleted in Capsule.
 
+A plan's Capsule writes (sync.direction: both) are undone the same way, where Capsule still holds what
+the plan wrote (reverse_etl/undo_capsule.py).
+
 Reverse ETL never imports orchestration (docs/architecture.md#layers).
 """
 
@@ -35,13 +38,17 @@ from typing import Any
 
 import duckdb
 
+from capsule_xero.capsule.client import CapsuleClient
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from reverse_etl.apply.recording import insert_audit
 from reverse_etl.ledger.schema import ensure_ledger
 from reverse_etl.ledger.values import canonical, group_names, groups_value
 from reverse_etl.plans.model import PlanError
-from reverse_etl.plans.store import load_plan
+from reverse_etl.plans.store import capsule_changes, load_plan
 from reverse_etl.sqlfile import SqlFile
+from reverse_etl.undo_capsule import CapsuleUndoResult, undo_capsule_changes
+from reverse_etl.writers.capsule_parties import CapsulePartyWriter
 from reverse_etl.writers.payloads import ContactOperation
 from reverse_etl.writers.xero import XeroContactWriter
 from reverse_etl.writers.xero_holds import folded_names, group_memberships, holds_value
@@ -72,10 +79,11 @@ class UndoResult:
     restored: list[str] = field(default_factory=list)  # contacts the plan archived, restored now
     already_undone: int = 0  # audit rows an earlier undo of this plan already took back
     write_calls: int = 0
+    capsule: CapsuleUndoResult = field(default_factory=CapsuleUndoResult)  # the plan's Capsule side
 
     @property
     def complete(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.capsule.failed
 
 
 @dataclass
@@ -110,8 +118,11 @@ def undo_plan(
     *,
     writer: XeroContactWriter | None = None,
     now: Callable[[], datetime] | None = None,
+    rules: Rules | None = None,
+    capsule: CapsulePartyWriter | None = None,
 ) -> UndoResult:
-    """Undo plan ``plan_id`` where Xero still holds what it wrote; see the module docstring."""
+    """Undo plan ``plan_id`` where Xero still holds what it wrote, and its Capsule writes where Capsule
+    still holds them (reverse_etl/undo_capsule.py); see the module docstring."""
     ensure_ledger(con)
     if load_plan(con, plan_id) is None:
         raise PlanError(f"There is no plan {plan_id}.")
@@ -122,10 +133,23 @@ def undo_plan(
 
         writer = XeroContactWriter(settings, XeroAuth(settings))
     try:
-        return _Undo(con, plan_id, writer, clock).run()
+        result = _Undo(con, plan_id, writer, clock).run()
     finally:
         if own_writer:
             writer.close()
+    if capsule is not None:
+        result.capsule = undo_capsule_changes(con, plan_id, capsule)
+    elif capsule_changes(con, plan_id):
+        rules = rules or Rules()
+        with CapsuleClient.of(settings) as client:
+            party_writer = CapsulePartyWriter(
+                client,
+                abn_field=rules.capsule.abn_field,
+                xero_id_field=rules.capsule.xero_contact_id_field,
+                archived_tag=rules.sync.archived_tag,
+            )
+            result.capsule = undo_capsule_changes(con, plan_id, party_writer)
+    return result
 
 
 class _Undo:

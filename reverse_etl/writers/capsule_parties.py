@@ -139,16 +139,27 @@ class CapsulePartyWriter:
         "Xero Contact ID" field holds the contact."""
         if change.operation == "create":
             return self._find_created(change, since)
-        try:
-            response = self.client.get(f"/parties/{change.party_id}", params={"embed": EMBED})
-        except CapsuleRequestRejected as refused:
-            if refused.status == 404:  # deleted meanwhile: the write cannot be there; sending says so
-                return ReadBack(False, change.party_id, None)
-            raise
-        party = _party(response) or {}
+        party = self.read_party(change.party_id) if change.party_id is not None else None
+        if party is None:  # deleted meanwhile: the write cannot be there; sending says so
+            return ReadBack(False, change.party_id, None)
         abn = self.definition_id(self.abn_field) if "tax_number" in change.changed_fields else None
         landed = shows_change(party, change, abn, change.tag_name or self.archived_tag)
         return ReadBack(landed, change.party_id, _stamp(party))
+
+    def read_party(self, party_id: int) -> Mapping[str, Any] | None:
+        """The party as Capsule holds it now, with its tags and fields; None when it is deleted."""
+        try:
+            response = self.client.get(f"/parties/{party_id}", params={"embed": EMBED})
+        except CapsuleRequestRejected as refused:
+            if refused.status == 404:
+                return None
+            raise
+        return _party(response) or {}
+
+    @staticmethod
+    def stamp(party: Mapping[str, Any] | None) -> datetime | None:
+        """The party's ``updatedAt``."""
+        return _stamp(party)
 
     def landed(self, change: CapsuleChange, since: datetime) -> bool:
         return self.read_back(change, since).landed

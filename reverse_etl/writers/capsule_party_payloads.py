@@ -235,6 +235,15 @@ def _shows_row(party: Mapping[str, Any], field: str, value: str | None, row_id: 
     return any(_row_key(field, r) == wanted for r in rows)
 
 
+def row_holding(party: Mapping[str, Any], field: str, value: str) -> int | None:
+    """The id of the party's row of ``field`` that holds the canonical ``value`` (None when none does)."""
+    wanted = _row_key(field, row_values(field, value))
+    for row in party.get(LIST_ROWS[field].key) or ():
+        if isinstance(row, Mapping) and _row_key(field, row) == wanted and isinstance(row.get("id"), int):
+            return int(row["id"])
+    return None
+
+
 def field_value(party: Mapping[str, Any], definition_id: int | None) -> str | None:
     for item in party.get("fields") or ():
         if isinstance(item, Mapping) and (item.get("definition") or {}).get("id") == definition_id:

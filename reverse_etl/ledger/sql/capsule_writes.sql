@@ -4,7 +4,7 @@
 -- its change time is capsule_updated_before.
 create schema if not exists ledger;
 
-create table if not exists ledger.capsule_writes (   -- reverse_etl/ledger/sql/capsule_writes.sql (helper C)
+create table if not exists ledger.capsule_writes (
     party_id bigint primary key,       -- one row per party: this tool's latest write to it
     contact_id varchar,
     plan_id bigint,
