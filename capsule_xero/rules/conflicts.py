@@ -8,27 +8,33 @@ from capsule_xero.rules.fields import COMPARED_FIELDS, FIELD_GROUPS
 from capsule_xero.rules.section import Section
 
 Side = Literal["capsule", "xero"]
+# ``both``: the field flows from whichever side changed it since the last sync (``sync.direction:
+# both``); with ``direction: capsule_to_xero`` it is Capsule's, as ``capsule`` is.
+Owner = Literal["capsule", "xero", "both"]
 
 
 class OwnershipRules(Section):
-    """Which system owns each field once the contact exists: Capsule (default) or Xero."""
+    """Which system owns each field once the contact exists: Capsule (default), Xero, or both.
+
+    ContactPersons and the groups flow Capsule → Xero only, so they are never ``both``.
+    """
 
     contact_number: Literal["capsule"] | None = None
-    name: Side | None = None
-    first_name: Side | None = None
-    last_name: Side | None = None
-    email_address: Side | None = None
-    tax_number: Side | None = None
-    website: Side | None = None
-    phone_default: Side | None = None
-    phone_mobile: Side | None = None
-    phone_fax: Side | None = None
-    street_address: Side | None = None
-    postal_address: Side | None = None
+    name: Owner | None = None
+    first_name: Owner | None = None
+    last_name: Owner | None = None
+    email_address: Owner | None = None
+    tax_number: Owner | None = None
+    website: Owner | None = None
+    phone_default: Owner | None = None
+    phone_mobile: Owner | None = None
+    phone_fax: Owner | None = None
+    street_address: Owner | None = None
+    postal_address: Owner | None = None
     contact_persons: Side | None = None
     contact_groups: Side | None = None
-    phones: Side | None = None
-    addresses: Side | None = None
+    phones: Owner | None = None
+    addresses: Owner | None = None
 
     def owner_of(self, field: str) -> str:
         """The owning side of one compared field; a field named on its own beats its group."""
@@ -40,6 +46,9 @@ class OwnershipRules(Section):
 
     def xero_owned(self) -> list[str]:
         return [f for f in COMPARED_FIELDS if self.owner_of(f) == "xero"]
+
+    def both_owned(self) -> list[str]:
+        return [f for f in COMPARED_FIELDS if self.owner_of(f) == "both"]
 
 
 class ConflictRules(Section):

@@ -29,3 +29,20 @@ FIELD_GROUPS = {
     "phones": ("phone_default", "phone_mobile", "phone_fax"),
     "addresses": ("street_address", "postal_address"),
 }
+# The compared fields that may flow Xero → Capsule with ``sync.direction: both`` (docs/mapping.md). A
+# person's Name in Xero is derived from its first and last names, so a person pulls only those and an
+# organisation only its name. ContactPersons stay Capsule → Xero; the ContactNumber and the groups are
+# this tool's own.
+PULLABLE_FIELDS = (
+    "name",
+    "first_name",
+    "last_name",
+    "email_address",
+    "tax_number",
+    "website",
+    "phone_default",
+    "phone_mobile",
+    "phone_fax",
+    "street_address",
+    "postal_address",
+)

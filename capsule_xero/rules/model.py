@@ -6,11 +6,11 @@ import hashlib
 import json
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from capsule_xero.rules.alerts import AlertRules
 from capsule_xero.rules.conflicts import ConflictRules, OwnershipRules
-from capsule_xero.rules.fields import READ_ONLY_IN_XERO
+from capsule_xero.rules.fields import PULLABLE_FIELDS, READ_ONLY_IN_XERO
 from capsule_xero.rules.groups import GroupRules
 from capsule_xero.rules.identity import CapsuleRules, XeroRules
 from capsule_xero.rules.limits import MAX_TRANSFORMS
@@ -38,6 +38,25 @@ class Rules(Section):
     approval: ApprovalRules = ApprovalRules()
     alerts: AlertRules = AlertRules()
 
+    @model_validator(mode="after")
+    def _pulled_fields_are_not_transformed(self) -> Rules:
+        # A transform shapes the value sent to Xero; the same value pulled back into Capsule would be
+        # transformed again on the next run (a prefix twice, a truncation of a longer Xero edit): no
+        # value would ever settle.
+        transformed = sorted({t.field for t in self.transforms} & set(self.pulled_fields()))
+        if transformed:
+            raise ValueError(
+                f"{', '.join(transformed)} flows from Xero to Capsule (sync.direction: both, ownership"
+                " xero or both), so it cannot also have a transform: remove the transform or own the field in capsule"
+            )
+        return self
+
+    def pulled_fields(self) -> list[str]:
+        """The compared fields that may flow Xero → Capsule: owned by Xero or by both, with direction both."""
+        if self.sync.direction != "both":
+            return []
+        return [f for f in PULLABLE_FIELDS if self.ownership.owner_of(f) in ("xero", "both")]
+
     def sql_params(self) -> dict[str, Any]:
         """The bound parameters of the SQL models (transform/sql/reconcile/README.md, "Rules parameters")."""
         all_tags = self.groups.tags == "all"
@@ -58,6 +77,12 @@ class Rules(Section):
             "conflict_policy": self.conflicts.policy,
             "name_collision": self.conflicts.name_collision,
             "restore_archived_by_xero": self.conflicts.archived_in_xero == "restore",
+            "two_way": self.sync.direction == "both",
+            "pulled_fields": self.pulled_fields(),
+            # A read-only field owned by both can only ever flow Xero → Capsule: it is Xero's.
+            "both_owned_fields": [f for f in self.ownership.both_owned() if f not in READ_ONLY_IN_XERO],
+            "create_in_capsule": self.sync.create_in_capsule,
+            "archived_tag": self.sync.archived_tag,
         }
 
     def effective(self) -> dict[str, Any]:

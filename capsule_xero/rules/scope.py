@@ -11,6 +11,10 @@ from capsule_xero.rules.limits import MAX_CONDITIONS
 from capsule_xero.rules.section import Section
 from capsule_xero.rules.values import Emails, Name, Names, Text, one_or_many
 
+# Capsule's tag names are short labels; this tool's tag is one of them (the stricter bound of Xero's
+# group name, since a tag may also be a group).
+TAG_NAME_LIMIT = 255
+
 PartyType = Literal["organisation", "person"]
 
 
@@ -82,3 +86,18 @@ class SyncRules(Section):
     people: Literal["contact_persons", "contacts"] = "contact_persons"
     only_if: Annotated[list[Condition], Field(max_length=MAX_CONDITIONS)] = []
     skip_if: Annotated[list[Condition], Field(max_length=MAX_CONDITIONS)] = []
+    # capsule_to_xero: Capsule → Xero only (the fields Xero owns are left alone); both: a field Xero
+    # owns, or both sides own, also flows Xero → Capsule (docs/mapping.md).
+    direction: Literal["capsule_to_xero", "both"] = "capsule_to_xero"
+    # Xero contacts no Capsule party matches: none, the ones Xero marks as customers, or all.
+    create_in_capsule: Literal["none", "customers", "all"] = "none"
+    # The tag a synced party gets while someone else has archived its Xero contact (removed on restore).
+    archived_tag: Annotated[Name, Field(max_length=TAG_NAME_LIMIT)] = "Archived in Xero"
+
+    @model_validator(mode="after")
+    def _creates_need_two_way(self) -> SyncRules:
+        if self.create_in_capsule != "none" and self.direction != "both":
+            raise ValueError(
+                f"create_in_capsule: {self.create_in_capsule} writes to Capsule, so it needs direction: both"
+            )
+        return self

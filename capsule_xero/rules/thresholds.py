@@ -19,3 +19,7 @@ class ApprovalRules(Section):
     max_operations: int = Field(default=100, ge=0)
     archives_need_approval: bool = True
     first_migration_needs_approval: bool = True
+    # Writes to Capsule (sync.direction: both): a new Capsule party is a new CRM record the sales team
+    # sees, so by default a person approves those; updates of fields Xero owns flow freely.
+    capsule_creates_need_approval: bool = True
+    capsule_updates_need_approval: bool = False

@@ -152,6 +152,12 @@ matching: {min_confidence: 0.75}
         "conflict_policy": "manual",
         "name_collision": "suffix",
         "restore_archived_by_xero": True,
+        # sync.direction capsule_to_xero (the default): nothing flows Xero → Capsule.
+        "two_way": False,
+        "pulled_fields": [],
+        "both_owned_fields": [],
+        "create_in_capsule": "none",
+        "archived_tag": "Archived in Xero",
     }
 
 

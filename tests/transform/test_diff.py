@@ -36,6 +36,10 @@ RULES = {
     # Rules parameters the plan does not use; the models must bind only the ones they name.
     "min_confidence": 0.6,
     "abn_field": "ABN",
+    # Today's direction (sync.direction: capsule_to_xero): nothing flows Xero → Capsule.
+    "two_way": False,
+    "pulled_fields": [],
+    "both_owned_fields": [],
 }
 
 PLANNED_WRITES = {"create", "update", "archive", "restore"}
@@ -53,7 +57,8 @@ create table reconcile.desired_contacts (
     contact_number varchar, name varchar, first_name varchar, last_name varchar, email_address varchar,
     tax_number varchar, website varchar, phone_default varchar, phone_mobile varchar, phone_fax varchar,
     street_address varchar, postal_address varchar, contact_persons varchar, contact_groups varchar,
-    quarantined_fields varchar[], quarantined_people struct(first_name varchar, last_name varchar)[]
+    quarantined_fields varchar[], quarantined_people struct(first_name varchar, last_name varchar)[],
+    party_type varchar
 );
 create table reconcile.current_contacts (
     contact_id varchar, contact_status varchar, xero_updated_at timestamptz, balance_outstanding decimal(18, 2),
@@ -99,6 +104,7 @@ class Scene:
         people_total: int = 1,
         quarantined_fields: tuple[str, ...] = (),
         quarantined_people: tuple[dict[str, str], ...] = (),
+        party_type: str = "organisation",
         **changes: str | None,
     ) -> None:
         outcome = outcome or ("matched" if contact_id else "new")
@@ -113,6 +119,7 @@ class Scene:
                 *fields.values(),
                 list(quarantined_fields),
                 list(quarantined_people),
+                party_type,
             ]
         )
         self.con.table("reconcile.contact_matches").insert([party_id, outcome, review_reason, contact_id])

@@ -130,3 +130,14 @@ create or replace temp macro cx_groups_json(names) as
         when len(list_distinct(coalesce(names, []))) > 0
             then cast(to_json(list_sort(list_distinct(names))) as varchar)
     end;
+
+-- A Capsule party's change time with one of this tool's own writes peeled off: while the party's stamp
+-- lies after the one from before that write and is no later than the one Capsule answered it with (and
+-- the write still stands), the change is the write, not anyone's edit, so the stamp from before it
+-- stands (staging/capsule_parties.sql). A stamp from before the write is left as it is.
+create or replace temp macro cx_before_own_write(stamp, written_before, written_after, still_ours) as
+    case
+        when stamp <= written_after and (written_before is null or stamp > written_before) and still_ours
+            then written_before
+        else stamp
+    end;

@@ -3,7 +3,15 @@
 -- desired value (Capsule, D) differs from current Xero (C), with the value this tool last wrote (the
 -- ledger, B) as the base. Every field goes through the same rules, in long format; a field equal on
 -- both sides has no row. A new contact has nothing to compare: operation_drafts.sql sends its fields.
--- Parameters: $xero_owned_fields, $conflict_policy, $contact_number_prefix.
+-- With $two_way (sync.direction: both) a field in $pulled_fields may also flow Xero → Capsule: decision
+-- `pull` (reconcile/capsule_updates.sql plans the Capsule write). A Xero-owned one is pulled when Xero
+-- changed it since the base (or, with no base, has a value); one owned by both ($both_owned_fields)
+-- follows the side that changed it, and the conflict policy when both did. A person pulls only its
+-- first and last names (its Xero Name is derived from them), an organisation only its name. A value
+-- that would not read back as itself in Capsule is never pulled (pull_blocked_rule): it is kept, and
+-- reconcile/pull_quarantine.sql reports it.
+-- Parameters: $xero_owned_fields, $conflict_policy, $contact_number_prefix, $two_way, $pulled_fields,
+-- $both_owned_fields.
 with targets as (
     select party_id, contact_id, target_state, suffixed_name
     from reconcile.contact_targets
@@ -74,6 +82,7 @@ pairs as (
         t.party_id,
         t.contact_id,
         t.target_state,
+        d.party_type,
         b.contact_id is not null as has_base,
         d.capsule_updated_at,
         c.xero_updated_at,
@@ -188,17 +197,44 @@ classified as (
             when current_value is not distinct from base_value then 'capsule_changed'
             when desired_value is not distinct from base_value then 'xero_changed'
             else 'both_changed'
-        end as change
+        end as change,
+        $two_way
+        and list_contains(cast($pulled_fields as varchar[]), field)
+        and case field
+            when 'name' then party_type is distinct from 'person'
+            when 'first_name' then party_type = 'person'
+            when 'last_name' then party_type = 'person'
+            else true
+        end as pullable,
+        -- A Xero-owned field is pulled only when Xero moved it: an edit since the base, or a value
+        -- the first time (an empty Xero field is no edit to copy over Capsule's).
+        case when has_base then current_value is distinct from base_value else current_value is not null end
+            as edited_in_xero
     from differing
+),
+
+owned as (
+    select
+        *,
+        pullable and list_contains(cast($both_owned_fields as varchar[]), field) as shared,
+        -- An empty Xero field on a contact this tool never wrote is no edit: Capsule's value fills it.
+        pullable and list_contains(cast($both_owned_fields as varchar[]), field)
+        and change = 'no_base' and current_value is null as shared_blank
+    from classified
 ),
 
 settled as (
     select
         *,
-        change in ('no_base', 'xero_changed', 'both_changed') as settled_by_policy,
+        change in ('no_base', 'xero_changed', 'both_changed')
+        and not (shared and change = 'xero_changed')
+        and not shared_blank as settled_by_policy,
         case
             when change in ('adopt_number', 'our_old_number', 'capsule_changed') then 'capsule'
             when change in ('xero_owned', 'foreign_number') then 'xero'
+            -- Owned by both and changed in Xero only: no conflict, Xero's edit goes to Capsule.
+            when shared and change = 'xero_changed' then 'xero'
+            when shared_blank then 'capsule'
             when $conflict_policy = 'capsule_wins' then 'capsule'
             when $conflict_policy = 'xero_wins' then 'xero'
             when $conflict_policy = 'manual' then 'person'
@@ -214,7 +250,32 @@ settled as (
             when capsule_updated_at > xero_updated_at then 'capsule'
             else 'xero'
         end as winner
-    from classified
+    from owned
+),
+
+pulls as (
+    select
+        *,
+        pullable and winner = 'xero' and (change <> 'xero_owned' or edited_in_xero) as pulled
+    from settled
+),
+
+-- What Capsule would read back differently from what it was given (staging/capsule_parties.sql): that
+-- value would come back as a change every run, so it is kept and quarantined, never pulled.
+blocked as (
+    select
+        *,
+        case
+            when not pulled then null
+            when field = 'tax_number' and current_value is not null and cx_abn(current_value) is null
+                then 'abn_checksum'
+            -- Capsule's side reads any +614 number as the mobile, whatever its type (CASES.md mapping).
+            when field = 'phone_default' and current_value like '+614%' then 'phone_kind'
+            -- A Mobile-typed Australian number that is not a mobile reads as the default phone.
+            when field = 'phone_mobile' and current_value like '+61%' and current_value not like '+614%'
+                then 'phone_kind'
+        end as pull_blocked_rule
+    from pulls
 )
 
 select
@@ -234,36 +295,65 @@ select
     base_value,
     has_base,
     change,
-    case winner when 'capsule' then 'write' when 'xero' then 'keep' else 'review' end as decision,
+    case
+        when winner = 'capsule' then 'write'
+        when winner = 'person' then 'review'
+        when pulled and pull_blocked_rule is null then 'pull'
+        else 'keep'
+    end as decision,
     settled_by_policy,
     winner,
     capsule_updated_at,
     xero_updated_at,
-    case change
-        when 'xero_owned' then 'Xero owns this field (rules file): keeps Xero''s value'
-        when 'adopt_number' then 'sets our ContactNumber on the adopted contact'
-        when 'our_old_number' then 'replaces our ContactNumber ' || current_value || ' of another Capsule id'
-        when 'foreign_number' then 'keeps ' || current_value || ', the ContactNumber of another system; '
-            || 'the contact stays linked by its ContactID'
-        when 'capsule_changed' then 'changed in Capsule since this tool last wrote it'
+    pull_blocked_rule,
+    case pull_blocked_rule
+        when 'abn_checksum' then 'Xero''s TaxNumber ' || current_value
+            || ' is not a valid ABN (its checksum fails), so it is not copied to Capsule; correct it in Xero'
+        when 'phone_kind' then
+            case field
+                when 'phone_default' then 'Xero''s DEFAULT phone ' || current_value
+                    || ' is an Australian mobile, which Capsule''s mobile holds; move it to MOBILE in Xero'
+                else 'Xero''s MOBILE phone ' || current_value
+                    || ' is an Australian number that is not a mobile; move it to DEFAULT in Xero'
+            end
+    end as pull_blocked_detail,
+    case
+        when pulled and pull_blocked_rule is not null then 'not copied to Capsule (quarantined, '
+            || pull_blocked_rule || '): Xero keeps its value'
+        when pulled and change = 'xero_owned' then 'Xero owns this field (rules file) and '
+            || case when has_base then 'changed it since the last sync' else 'has a value' end
+            || ': its value goes to Capsule'
+        when pulled and change = 'xero_changed' and not settled_by_policy
+            then 'changed in Xero only since the last sync: its value goes to Capsule'
+        when shared_blank then 'Xero''s field is empty, so Capsule fills it'
         else
             case change
-                when 'xero_changed' then 'changed in Xero only since this tool last wrote it'
-                when 'both_changed' then 'changed on both sides since this tool last wrote it'
-                else 'differs, and this tool has no record of writing it'
-            end
-            || '; ' || $conflict_policy || ': '
-            || case
-                when $conflict_policy = 'manual' then 'a person decides'
-                when $conflict_policy <> 'newest_wins' then winner || ' wins'
-                when change = 'xero_changed' then 'Xero''s edit is the only change since, so it is the newest'
-                when change = 'no_base' and current_value is null then 'Xero''s field is empty, so Capsule fills it'
-                when capsule_updated_at is null or xero_updated_at is null
-                    then 'a timestamp is missing, so Xero keeps its value'
+                when 'xero_owned' then 'Xero owns this field (rules file): keeps Xero''s value'
+                when 'adopt_number' then 'sets our ContactNumber on the adopted contact'
+                when 'our_old_number' then 'replaces our ContactNumber ' || current_value || ' of another Capsule id'
+                when 'foreign_number' then 'keeps ' || current_value || ', the ContactNumber of another system; '
+                    || 'the contact stays linked by its ContactID'
+                when 'capsule_changed' then 'changed in Capsule since this tool last wrote it'
                 else
-                    case winner when 'capsule' then 'Capsule is newer' else 'Xero is as new or newer' end
-                    || ' (Capsule ' || strftime(capsule_updated_at at time zone 'UTC', '%Y-%m-%d %H:%M:%S')
-                    || ', Xero ' || strftime(xero_updated_at at time zone 'UTC', '%Y-%m-%d %H:%M:%S') || ' UTC)'
-            end
+                    case change
+                        when 'xero_changed' then 'changed in Xero only since this tool last wrote it'
+                        when 'both_changed' then 'changed on both sides since this tool last wrote it'
+                        else 'differs, and this tool has no record of writing it'
+                    end
+                    || '; ' || $conflict_policy || ': '
+                    || case
+                        when $conflict_policy = 'manual' then 'a person decides'
+                        when $conflict_policy <> 'newest_wins' then winner || ' wins'
+                        when change = 'xero_changed' then 'Xero''s edit is the only change since, so it is the newest'
+                        when change = 'no_base' and current_value is null then 'Xero''s field is empty, so Capsule fills it'
+                        when capsule_updated_at is null or xero_updated_at is null
+                            then 'a timestamp is missing, so Xero keeps its value'
+                        else
+                            case winner when 'capsule' then 'Capsule is newer' else 'Xero is as new or newer' end
+                            || ' (Capsule ' || strftime(capsule_updated_at at time zone 'UTC', '%Y-%m-%d %H:%M:%S')
+                            || ', Xero ' || strftime(xero_updated_at at time zone 'UTC', '%Y-%m-%d %H:%M:%S') || ' UTC)'
+                    end
+                    || case when pulled then '; Xero''s value goes to Capsule' else '' end
+    end
     end as reason
-from settled
+from blocked

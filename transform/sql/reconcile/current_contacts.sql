@@ -2,7 +2,8 @@
 -- contact shape"), built by the same macros (transform/sql/macros.sql) so equal means equal.
 -- Only the groups this tool manages are compared: tag groups ($group_tags, or every Capsule tag when
 -- $all_tags_are_groups) and owner groups ($owner_group_prefix, when $owner_groups); a bookkeeper's own
--- groups (Christmas Card List ...) never show up as a difference.
+-- groups (Christmas Card List ...) never show up as a difference. With $two_way, $archived_tag is
+-- this tool's tag on the Capsule side, never a managed group (reconcile/mapped_contacts.sql).
 with contacts as (
     select * from staging.xero_contacts
 ),
@@ -18,7 +19,8 @@ managed_tags as (
             ),
             cast([] as varchar[])
         )
-    ) as names
+    ) as names,
+    case when $two_way then lower(trim($archived_tag)) end as archived_tag
 )
 
 select
@@ -45,8 +47,11 @@ select
     cx_groups_json(
         list_filter(
             c.contact_groups,
-            lambda name: list_contains(t.names, lower(trim(name)))
-            or ($owner_groups and starts_with(name, $owner_group_prefix))
+            lambda name: (
+                list_contains(t.names, lower(trim(name)))
+                or ($owner_groups and starts_with(name, $owner_group_prefix))
+            )
+            and lower(trim(name)) is distinct from t.archived_tag
         )
     ) as contact_groups
 from contacts as c

@@ -5,7 +5,7 @@
 -- (transform/sql/macros.sql) as reconcile.current_contacts.
 -- Parameters: $contact_number_prefix ('CAP-'), $people_as_contacts (false), $group_tags
 -- (['Customer', 'Supplier', 'Wholesale', 'VIP']), $all_tags_are_groups (false), $owner_groups (true),
--- $owner_group_prefix ('Owner: ').
+-- $owner_group_prefix ('Owner: '), $two_way (false), $archived_tag ('Archived in Xero').
 with held_back as (
     -- A party without a usable name cannot be a Xero contact (Name is required, ≤ 255:
     -- docs/api-facts.md#xero-contact-fields-and-limits).
@@ -63,7 +63,11 @@ people as (
 ),
 
 managed_tags as (
-    select list_transform($group_tags, lambda tag: lower(trim(tag))) as names
+    select
+        list_transform($group_tags, lambda tag: lower(trim(tag))) as names,
+        -- The tag this tool puts on a party whose contact was archived in Xero (two-way) mirrors
+        -- Xero's own state: as a group it would be sent back to the contact it describes.
+        case when $two_way then lower(trim($archived_tag)) end as archived_tag
 )
 
 select
@@ -87,7 +91,11 @@ select
         as postal_address,
     case when c.party_type = 'organisation' then cx_persons_json(p.contact_persons) end as contact_persons,
     cx_groups_json(
-        list_filter(c.tags, lambda tag: $all_tags_are_groups or list_contains(t.names, lower(trim(tag))))
+        list_filter(
+            c.tags,
+            lambda tag: ($all_tags_are_groups or list_contains(t.names, lower(trim(tag))))
+            and lower(trim(tag)) is distinct from t.archived_tag
+        )
         || case
             when $owner_groups and c.owner_name is not null then [$owner_group_prefix || c.owner_name]
             else cast([] as varchar[])

@@ -1,7 +1,8 @@
 -- What the plan would do for each row of reconcile.contact_targets before the preflight
 -- (preflight_problems.sql) settles what Xero would refuse; contact_operations.sql is the result.
 -- A field is sent when the diff decided "write" (or, for a new contact, when it has a value); its
--- column then holds the value to send (null clears it), otherwise null. contact_number is the number
+-- column then holds the value to send (null clears it), otherwise null. A field decided "pull" goes to
+-- Capsule (reconcile/capsule_updates.sql): it is neither sent nor kept here, only named in the reason. contact_number is the number
 -- the contact has or will have.
 -- Ordered aggregates (list ... order by) sort inside every group and cost more than the rest of the
 -- plan at a million contacts; collect unordered, then sort each short list by its field rank.
@@ -60,7 +61,13 @@ decisions as (
                 '; '
             ),
             ''
-        ) as review_reasons
+        ) as review_reasons,
+        nullif(
+            array_to_string(
+                list_transform(list_filter(judged, lambda j: j.decision = 'pull'), lambda j: j.field), ', '
+            ),
+            ''
+        ) as pulled_names
     from collected
 ),
 
@@ -106,6 +113,7 @@ drafted as (
         x.write_reasons,
         x.keep_reasons,
         x.review_reasons,
+        x.pulled_names,
         case
             when t.contact_id is null then d.contact_number
             else coalesce(x.contact_number, c.contact_number)
@@ -182,6 +190,7 @@ select
     case operation
         when 'create' then 'creates a contact: ' || state_reason
         when 'update' then 'updates ' || write_reasons || coalesce('; kept: ' || keep_reasons, '')
+            || coalesce('; goes to Capsule: ' || pulled_names, '')
         when 'restore' then 'restores ' || state_reason || coalesce('; ' || write_reasons, '')
             || coalesce('; kept: ' || keep_reasons, '')
         when 'review' then coalesce(review_reasons, state_reason)
@@ -195,9 +204,11 @@ select
         when 'noop' then
             case
                 when is_tombstone then state_reason
-                when keep_reasons is null then 'in sync'
+                when keep_reasons is null and pulled_names is null then 'in sync'
+                when keep_reasons is null then 'nothing to send'
                 else 'nothing to send; kept: ' || keep_reasons
             end
+            || coalesce('; goes to Capsule: ' || pulled_names, '')
         else state_reason
     end as reason
 from operations

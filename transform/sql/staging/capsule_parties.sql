@@ -2,8 +2,9 @@
 -- Stage) and carrying the parts the desired Xero contact is built from (reconcile/mapped_contacts.sql).
 -- Parameters: $abn_field and $xero_id_field, the names of the Capsule custom fields that hold the
 -- ABN and the Xero ContactID (both configurable; defaults "ABN" and "Xero Contact ID").
--- Reads ledger.capsule_write_backs (the stage in transform/stages.py creates it when missing):
--- changed_at is updated_at unless this tool's own write-back was the party's last change.
+-- Reads ledger.capsule_write_backs and ledger.capsule_writes (the stage in transform/stages.py creates
+-- them when missing): changed_at is updated_at unless this tool's own writes (the ContactID write-back,
+-- a pulled field, a tag) were the party's last changes.
 -- Each nested value is normalised once (the cx_* normalisers are the costly part at a million
 -- parties) and then aggregated by its parent's _dlt_id; the party id is joined on at the end.
 with parties as (
@@ -158,6 +159,14 @@ own_write_backs as (
     where state = 'written' and capsule_updated_after is not null
 ),
 
+own_writes as (
+    -- The same for this tool's writes of Xero's values to the party (two-way contacts): while Capsule's
+    -- stamp is no later than the one Capsule answered the write with, nobody has edited the party since.
+    select party_id, capsule_updated_before, capsule_updated_after
+    from ledger.capsule_writes
+    where capsule_updated_after is not null
+),
+
 details as (
     select
         p.id as party_id,
@@ -237,11 +246,19 @@ live as (
         p.owner__id as owner_id,
         p.created_at,
         p.updated_at,
-        case
-            when p.updated_at <= w.capsule_updated_after and lower(p.xero_contact_id) = lower(w.contact_id)
-                then w.capsule_updated_before
-            else p.updated_at
-        end as changed_at,
+        -- Peel this tool's own writes off the stamp, latest first: a write-back then a pull, or a pull
+        -- then a write-back, both leave the stamp from before the first of them.
+        cx_before_own_write(
+            cx_before_own_write(
+                cx_before_own_write(p.updated_at, cw.capsule_updated_before, cw.capsule_updated_after, true),
+                w.capsule_updated_before,
+                w.capsule_updated_after,
+                lower(p.xero_contact_id) = lower(w.contact_id)
+            ),
+            cw.capsule_updated_before,
+            cw.capsule_updated_after,
+            true
+        ) as changed_at,
         d.deleted_at,
         d.deleted_at is not null as is_deleted,
         p.tags,
@@ -266,6 +283,7 @@ live as (
     left join owners as o on o.user_id = p.owner__id
     left join deletions as d on d.party_id = p.party_id
     left join own_write_backs as w on w.party_id = p.party_id
+    left join own_writes as cw on cw.party_id = p.party_id
 )
 
 select * from live
