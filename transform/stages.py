@@ -181,6 +181,19 @@ def contact_operations(
     return counts
 
 
+def capsule_creates(
+    con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Xero contacts no Capsule party has, to create in Capsule (two-way), and look-alikes held for review."""
+    # One-way until the rules file says otherwise (two_way / create_in_capsule join Rules.sql_params).
+    params = {"two_way": False, "create_in_capsule": "none"} | dict(params)
+    ensure_ledger(con)
+    # The reviews first: a contact held for review is not created.
+    reviews = build(con, "reconcile", "capsule_create_reviews", params)
+    creates = build(con, "reconcile", "capsule_creates", params)
+    return {"reconcile.capsule_create_reviews": reviews, "reconcile.capsule_creates": creates}
+
+
 def history_notes(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
     """Summaries of new or changed opportunities, cases and tasks to add to each contact's History, never twice."""
     ensure_ledger(con)
@@ -233,6 +246,12 @@ STAGES: tuple[Stage, ...] = (
         tables=(*(f"reconcile.{model}" for model in PLAN_MODELS), "reconcile.planned_rejects"),
     ),
     Stage(
+        "reconcile.capsule_creates",
+        capsule_creates,
+        after=("reconcile.contact_matches", "reconcile.current_contacts"),
+        tables=("reconcile.capsule_create_reviews", "reconcile.capsule_creates"),
+    ),
+    Stage(
         "reconcile.history_notes",
         history_notes,
         after=(
@@ -250,6 +269,7 @@ STAGES: tuple[Stage, ...] = (
         report_views,
         after=(
             "reconcile.contact_operations",
+            "reconcile.capsule_creates",
             "reconcile.history_notes",
             "reconcile.xero_duplicates",
             "reconcile.owner_matches",
