@@ -76,6 +76,15 @@ def contact_operations(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> 
     }
 
 
+@stage_asset("reconcile.capsule_creates")
+def capsule_creates(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
+    """Xero contacts no Capsule party has, to create in Capsule (two-way), and look-alikes held for review."""
+    return {
+        "creates": rows["reconcile.capsule_creates"],
+        "held_for_review": rows["reconcile.capsule_create_reviews"],
+    }
+
+
 @stage_asset("reconcile.history_notes")
 def history_notes(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
     """Summaries of new or changed opportunities, cases and tasks to add to each contact's History, never twice."""
@@ -97,6 +106,7 @@ RECONCILE_ASSETS = [
     desired_contacts,
     current_contacts,
     contact_operations,
+    capsule_creates,
     history_notes,
     report_views,
 ]

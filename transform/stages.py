@@ -26,7 +26,7 @@ from transform.planned_rejects import build_planned_rejects
 from transform.quarantine import build_quarantine
 from transform.reports import REPORTS, create_report_views
 from transform.rules_sql import apply_transforms, build_sync_scope
-from transform.sql import SQL_DIR, build
+from transform.sql import build
 
 # A first run notes only the last 30 days of opportunities, cases and tasks: a first migration must
 # not flood every Xero contact's History with years of CRM activity.
@@ -181,14 +181,15 @@ def contact_operations(
     return counts
 
 
-# Helper models of the Capsule side of a two-way sync; creates come from their own model when it is there.
-CAPSULE_CREATES_SQL = SQL_DIR / "reconcile" / "capsule_creates.sql"
-
-
-def capsule_operation_parts() -> tuple[str, ...]:
-    """The tables ``reconcile.capsule_operations`` unions: the updates and tags, and the creates."""
-    creates = ("reconcile.capsule_creates",) if CAPSULE_CREATES_SQL.exists() else ()
-    return ("reconcile.capsule_updates", *creates)
+def capsule_creates(
+    con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Xero contacts no Capsule party has, to create in Capsule (two-way), and look-alikes held for review."""
+    ensure_ledger(con)
+    # The reviews first: a contact held for review is not created.
+    reviews = build(con, "reconcile", "capsule_create_reviews", params)
+    creates = build(con, "reconcile", "capsule_creates", params)
+    return {"reconcile.capsule_create_reviews": reviews, "reconcile.capsule_creates": creates}
 
 
 def capsule_operations(
@@ -198,16 +199,8 @@ def capsule_operations(
     ensure_ledger(con)
     counts = {
         f"reconcile.{model}": build(con, "reconcile", model, params)
-        for model in ("pull_quarantine", "capsule_updates")
+        for model in ("pull_quarantine", "capsule_updates", "capsule_operations")
     }
-    if CAPSULE_CREATES_SQL.exists():
-        counts["reconcile.capsule_creates"] = build(con, "reconcile", "capsule_creates", params)
-    # The union of tables of the same columns, by name; the names are this module's constants.
-    union = " union all by name ".join(f"select * from {table}" for table in capsule_operation_parts())  # noqa: S608
-    con.execute(f"create or replace table reconcile.capsule_operations as {union}")
-    counts["reconcile.capsule_operations"] = (
-        con.table("reconcile.capsule_operations").aggregate("count(*)").fetchall()[0][0]
-    )
     return counts
 
 
@@ -263,14 +256,16 @@ STAGES: tuple[Stage, ...] = (
         tables=(*(f"reconcile.{model}" for model in PLAN_MODELS), "reconcile.planned_rejects"),
     ),
     Stage(
+        "reconcile.capsule_creates",
+        capsule_creates,
+        after=("reconcile.contact_matches", "reconcile.current_contacts"),
+        tables=("reconcile.capsule_create_reviews", "reconcile.capsule_creates"),
+    ),
+    Stage(
         "reconcile.capsule_operations",
         capsule_operations,
-        after=("reconcile.contact_operations", "raw.capsule_parties"),
-        tables=(
-            "reconcile.pull_quarantine",
-            *capsule_operation_parts(),
-            "reconcile.capsule_operations",
-        ),
+        after=("reconcile.contact_operations", "reconcile.capsule_creates", "raw.capsule_parties"),
+        tables=("reconcile.pull_quarantine", "reconcile.capsule_updates", "reconcile.capsule_operations"),
     ),
     Stage(
         "reconcile.history_notes",
@@ -290,6 +285,7 @@ STAGES: tuple[Stage, ...] = (
         report_views,
         after=(
             "reconcile.contact_operations",
+            "reconcile.capsule_creates",
             "reconcile.history_notes",
             "reconcile.xero_duplicates",
             "reconcile.owner_matches",

@@ -6,6 +6,7 @@ from typing import Any
 
 import duckdb
 
+from reverse_etl.ledger.schema import ensure_ledger
 from sandbox.generator import Dataset
 
 
@@ -111,7 +112,7 @@ create table staging.capsule_parties (
 create table reconcile.sync_scope (party_id bigint, in_scope boolean);
 create table staging.xero_contacts (
     contact_id varchar, contact_number varchar, numbered_party_id bigint, abn varchar, email varchar,
-    company_domain varchar, folded_name varchar, is_archived boolean
+    company_domain varchar, folded_name varchar, is_archived boolean, merged_to_contact_id varchar
 );
 insert into staging.capsule_parties values
     (1, 'organisation', 'Acme Pty Ltd', false, null, null, '51824753556', 'info@acme.com.au', 'acme.com.au', 'acme'),
@@ -121,9 +122,9 @@ insert into staging.capsule_parties values
     (6, 'organisation', null, true, null, null, null, null, null, null);
 insert into reconcile.sync_scope select party_id, true from staging.capsule_parties;
 insert into staging.xero_contacts values
-    ('c-2', 'CAP-2', 2, '51824753556', 'sam@acme.com.au', 'acme.com.au', 'sam lee', false),
-    ('c-6', 'CAP-6', 6, null, null, null, 'merged', false),
-    ('c-7', 'CAP-7', 7, null, 'info@acme.com.au', 'acme.com.au', 'acme', true);
+    ('c-2', 'CAP-2', 2, '51824753556', 'sam@acme.com.au', 'acme.com.au', 'sam lee', false, null),
+    ('c-6', 'CAP-6', 6, null, null, null, 'merged', false, null),
+    ('c-7', 'CAP-7', 7, null, 'info@acme.com.au', 'acme.com.au', 'acme', true, null);
 """
 
 
@@ -134,6 +135,7 @@ def test_a_contact_numbered_after_another_party_is_never_that_partys_match_but_a
 
     con = duckdb.connect()
     con.execute(NUMBERED_WORLD)
+    ensure_ledger(con)
     build(con, "reconcile", "contact_matches", sql_params | {"people_as_contacts": True})
     found = {
         row[0]: row[1:]

@@ -445,7 +445,7 @@ def test_the_reconciliation_summary_agrees_with_the_matches_and_the_detailed_rep
             "select match_rule, count(*) from reconcile.contact_matches where outcome = 'matched' group by all"
         ).fetchall()
     )
-    for rule in ("cross_reference", "contact_number", "abn", "email", "email_domain", "name"):
+    for rule in ("cross_reference", "contact_number", "merged", "abn", "email", "email_domain", "name"):
         assert summary[f"matched by {rule}"]["records"] == matched.get(rule, 0), rule
     only_in_xero = report(con, "only_in_xero")
     duplicates = report(con, "duplicates")

@@ -6,7 +6,9 @@
 --   name taken (Name is unique among ACTIVE contacts, case-insensitively; a restore needs it free too)
 --     → the name_collision policy: suffix (the name ∥ " (ContactNumber)"), link (settled earlier, in
 --     contact_targets.sql: the create became an update of that contact) or review;
---   ContactNumber taken (unique among ALL contacts, archived included) → review;
+--   ContactNumber taken (unique among ALL contacts, archived included) → review; on an existing
+--     contact whose number only an ARCHIVED contact holds (the party's old contact, merged into this
+--     one in Xero or left behind) → not sent: the contact keeps its own number, the ContactID links it;
 --   a value over Xero's length → review for Name and ContactNumber (a contact cannot go without
 --     them, and cutting a name silently would make it another name), otherwise the field is not sent;
 --   a Name with < or >, leading, trailing or repeated spaces, or left empty → review; a control
@@ -122,7 +124,10 @@ numbers as (
 ),
 
 number_holders as (
-    select n.party_id, min(c.contact_id) as taken_by
+    select
+        n.party_id,
+        min(c.contact_id) as taken_by,
+        bool_and(c.contact_status = 'ARCHIVED') as only_archived
     from numbers as n
     inner join reconcile.current_contacts as c
         on lower(c.contact_number) = lower(n.contact_number) and c.contact_id is distinct from n.contact_id
@@ -137,13 +142,25 @@ number_problems as (
         'contact_number' as field,
         'contact_number_taken' as problem,
         n.contact_number as value,
-        'review' as settlement,
+        case when s.keeps_own_number then 'not_sent' else 'review' end as settlement,
         null as settled_value,
         'ContactNumber ' || n.contact_number || ' is '
         || coalesce('already on the Xero contact ' || h.taken_by, 'planned for another party too')
-        || ' (unique among all contacts, archived included): a person decides' as detail
+        || ' (unique among all contacts, archived included)'
+        || case
+            when s.keeps_own_number
+                then ', which is archived: not sent; the contact keeps its own number and its ContactID links'
+                || ' the party (a person may clear the number on the archived contact)'
+            else ': a person decides'
+        end as detail
     from numbers as n
     left join number_holders as h on h.party_id = n.party_id
+    -- A contact merged away in Xero keeps its ContactNumber; its survivor cannot take the number
+    -- while it does. An existing contact can live without ours (a new one cannot: review).
+    cross join lateral (
+        select n.operation <> 'create' and n.planned_times = 1 and coalesce(h.only_archived, false)
+            as keeps_own_number
+    ) as s
     where h.taken_by is not null or n.planned_times > 1
 ),
 

@@ -5,10 +5,11 @@ with rules (position, match_rule) as (
     values
         (1, 'cross_reference'),
         (2, 'contact_number'),
-        (3, 'abn'),
-        (4, 'email'),
-        (5, 'email_domain'),
-        (6, 'name')
+        (3, 'merged'),
+        (4, 'abn'),
+        (5, 'email'),
+        (6, 'email_domain'),
+        (7, 'name')
 ),
 
 matched as (

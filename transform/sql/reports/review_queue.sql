@@ -2,7 +2,8 @@
 -- decide, duplicates on either side, field conflicts left to a person (policy `manual`), pre-flight
 -- problems settled by review (e.g. a Name another active Xero contact has, which Xero refuses:
 -- docs/api-facts.md#xero-contact-fields-and-limits), planned writes the planned-row rules held back,
--- and contacts the plan holds (archived in Xero by someone else: left alone, reported).
+-- contacts the plan holds (archived in Xero by someone else: left alone, reported), and Xero contacts
+-- two-way sync would create in Capsule but that look like a party Capsule has (capsule_create).
 with capsule_duplicates as (
     select cast(record_id as bigint) as party_id
     from reports.duplicates
@@ -56,4 +57,8 @@ select 'held', o.party_id, o.contact_id, coalesce(o.name, x.name), o.reason
 from reconcile.contact_operations as o
 left join staging.xero_contacts as x on x.contact_id = o.contact_id
 where o.operation = 'hold'
+union all
+select 'capsule_create', r.party_id, r.contact_id, x.name, r.reason
+from reconcile.capsule_create_reviews as r
+left join staging.xero_contacts as x on x.contact_id = r.contact_id
 order by kind, party_id, contact_id

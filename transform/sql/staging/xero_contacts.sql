@@ -115,6 +115,9 @@ select
     c.tax_number,
     cx_abn(c.tax_number) as abn,
     c.merged_to_contact_id,
+    -- Xero marks a contact a customer once it has a sales invoice (IsCustomer, read-only);
+    -- create_in_capsule = customers creates only those (reconcile/capsule_creates.sql).
+    coalesce(c.is_customer, false) as is_customer,
     c.updated_date_utc as updated_at,
     ph.phone_default,
     ph.phone_mobile,
