@@ -85,6 +85,16 @@ def capsule_creates(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dic
     }
 
 
+@stage_asset("reconcile.capsule_operations")
+def capsule_operations(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
+    """What a two-way sync writes to Capsule: pulled fields, archive tags and new parties, one row each."""
+    operations = counts(con, "select operation, count(*) from reconcile.capsule_operations group by all")
+    return {
+        "operations": counts_table(operations, "operation"),
+        "pull_quarantine": rows["reconcile.pull_quarantine"],
+    }
+
+
 @stage_asset("reconcile.history_notes")
 def history_notes(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
     """Summaries of new or changed opportunities, cases and tasks to add to each contact's History, never twice."""
@@ -107,6 +117,7 @@ RECONCILE_ASSETS = [
     current_contacts,
     contact_operations,
     capsule_creates,
+    capsule_operations,
     history_notes,
     report_views,
 ]
