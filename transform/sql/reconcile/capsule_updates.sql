@@ -16,7 +16,7 @@ with judged as (
                 filter (where decision = 'pull')
         ) as pulled,
         coalesce(
-            list({'field': field, 'value': desired_value}) filter (where decision = 'keep'),
+            list({'field': field, 'value': desired_value}) filter (where decision = 'keep' and not kept_as_xero),
             []
         ) as kept,
         bool_or(decision = 'review') as in_review,

@@ -301,6 +301,11 @@ select
         when pulled and pull_blocked_rule is null then 'pull'
         else 'keep'
     end as decision,
+    -- A two-way field Xero owns, kept because Xero did not move it: the base of the next diff is Xero's
+    -- value (nothing to pull until Xero changes it). Recording Capsule's value instead, as a one-way
+    -- keep does, would read as an edit in Xero next run and pull Xero's value, an empty one included,
+    -- over Capsule's (tests/reverse_etl/test_two_way.py).
+    pullable and change = 'xero_owned' and not pulled as kept_as_xero,
     settled_by_policy,
     winner,
     capsule_updated_at,

@@ -9,7 +9,12 @@
 with collected as (
     select
         party_id,
-        list_sort(list({'field_rank': field_rank, 'field': field, 'decision': decision, 'reason': reason}))
+        list_sort(list({
+            'field_rank': field_rank,
+            'field': field,
+            'decision': case when kept_as_xero then 'keep_as_xero' else decision end,
+            'reason': reason
+        }))
             as judged,
         max(desired_value) filter (where decision = 'write' and field = 'contact_number') as contact_number,
         max(desired_value) filter (where decision = 'write' and field = 'name') as name,
@@ -47,7 +52,7 @@ decisions as (
         nullif(
             array_to_string(
                 list_transform(
-                    list_filter(judged, lambda j: j.decision = 'keep'), lambda j: j.field || ': ' || j.reason
+                    list_filter(judged, lambda j: j.decision in ('keep', 'keep_as_xero')), lambda j: j.field || ': ' || j.reason
                 ),
                 '; '
             ),
