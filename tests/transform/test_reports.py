@@ -24,7 +24,7 @@ from transform.quarantine import build_quarantine
 from transform.reports import REPORTS, REPORTS_DIR, ReportUnavailable, create_report_views, read_report
 from transform.rules_sql import apply_transforms, build_sync_scope
 from transform.sql import build
-from transform.stages import build_plan_tables
+from transform.stages import build_plan_tables, capsule_creates
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 
@@ -166,6 +166,13 @@ def build_diff_tables(con: duckdb.DuckDBPyConnection, dataset: Dataset, deleted:
                 "a@b.co",
             )
         ],
+    )
+    # One-way (the default rules): no Xero contact is held back from a create in Capsule.
+    build(
+        con,
+        "reconcile",
+        "capsule_create_reviews",
+        {"two_way": False, "create_in_capsule": "none", "contact_number_prefix": "CAP-"},
     )
 
 
@@ -509,6 +516,7 @@ def test_the_reports_read_the_real_plan_and_account_for_every_operation_a_person
     build_plan_tables(con, rules.sql_params())
     build_planned_rejects(con)
     build(con, "reconcile", "xero_duplicates")
+    capsule_creates(con, rules, rules.sql_params())
     assert create_report_views(con) == {}
     operations = con.sql(
         "select operation, party_id, contact_id from reconcile.contact_operations"
