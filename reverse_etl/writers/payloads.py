@@ -92,7 +92,9 @@ class ContactOperation:
             raise PayloadError(f"party {self.party_id}: a create cannot carry a ContactID")
         if self.op != "create" and not self.contact_id:
             raise PayloadError(f"party {self.party_id}: an {self.op} needs the ContactID")
-        if not self.contact_number:
+        # An update may go without one: a contact that keeps its own (none) because an archived
+        # contact holds ours (reconcile/contact_operations.sql); its ContactID names it.
+        if not self.contact_number and self.op == "create":
             raise PayloadError(f"party {self.party_id}: the ContactNumber is missing")
         unknown = set(self.fields) - KNOWN_FIELDS
         if unknown:
@@ -181,7 +183,8 @@ def contact_element(operation: ContactOperation) -> dict[str, Any]:
     element: dict[str, Any] = {}
     if not creating:
         element["ContactID"] = operation.contact_id
-    element["ContactNumber"] = operation.contact_number
+    if operation.contact_number:
+        element["ContactNumber"] = operation.contact_number
     if operation.op == "restore":
         element["ContactStatus"] = "ACTIVE"
     fields = operation.fields

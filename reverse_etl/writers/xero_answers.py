@@ -94,7 +94,9 @@ class AnswerReader:
     def _items(
         self, batch: Batch, pending: list[int], answers: list[Any], only_failures: bool = False
     ) -> dict[int, ItemOutcome]:
-        by_number = {fold(batch.operations[i].contact_number): i for i in pending}
+        by_number = {
+            fold(batch.operations[i].contact_number): i for i in pending if batch.operations[i].contact_number
+        }
         by_id = {
             str(batch.operations[i].contact_id).lower(): i for i in pending if batch.operations[i].contact_id
         }

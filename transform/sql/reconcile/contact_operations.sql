@@ -22,9 +22,11 @@ settled as (
         s.needs_review,
         coalesce(s.unsent_fields, []::varchar[]) as unsent_fields,
         s.suffixed_name,
-        s.details
+        s.details,
+        c.contact_number as current_contact_number
     from reconcile.operation_drafts as o
     left join settlements as s on s.party_id = o.party_id
+    left join reconcile.current_contacts as c on c.contact_id = o.contact_id
 ),
 
 sendable as (
@@ -50,7 +52,10 @@ select
     end as operation,
     party_id,
     contact_id,
-    contact_number,
+    -- Our number when the preflight cannot send it (an archived contact, e.g. the one merged away,
+    -- still holds it): the contact keeps its own, possibly none, and its ContactID links the party.
+    case when list_contains(unsent_fields, 'contact_number') then current_contact_number else contact_number end
+        as contact_number,
     coalesce(suffixed_name, name) as name,
     case when list_contains(unsent_fields, 'first_name') then null else first_name end as first_name,
     case when list_contains(unsent_fields, 'last_name') then null else last_name end as last_name,
