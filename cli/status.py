@@ -70,6 +70,7 @@ def _print_duckdb_status(path: Path, plans: int) -> bool:
                     # Holding the home, this process knows no apply runs: an "applying" plan was cut off.
                     _print_plans(con, plans, apply_running=False)
                     _print_error_queue(con)
+                    _print_capsule_refusals(con)
                 except duckdb.Error as exc:
                     if damaged_reason(exc) is None:
                         raise
@@ -227,3 +228,23 @@ def _print_error_queue(con: duckdb.DuckDBPyConnection) -> None:
             f"  … and {retrying + dead - ERROR_QUEUE_ROWS_SHOWN:,} more in ledger.error_queue.",
             highlight=False,
         )
+
+
+def _print_capsule_refusals(con: duckdb.DuckDBPyConnection) -> None:
+    """Two-way syncs: the Capsule writes Capsule refused, with its message (held out of plans until the
+    record changes)."""
+    from reverse_etl.apply.capsule_changes import capsule_refusals
+
+    refused = capsule_refusals(con, ERROR_QUEUE_ROWS_SHOWN + 1)
+    if not refused:
+        return
+    console.print("\n[bold]Capsule refused[/bold] (sent again once the record changes):", highlight=False)
+    for row in refused[:ERROR_QUEUE_ROWS_SHOWN]:
+        who = f"party {row['party_id']}" if row["party_id"] is not None else "a new party"
+        console.print(
+            f"  {who} (Xero {markup_literal(row['contact_id'])}) {markup_literal(row['operation'])}:"
+            f" {markup_literal(row['message'] or 'no message')}",
+            highlight=False,
+        )
+    if len(refused) > ERROR_QUEUE_ROWS_SHOWN:
+        console.print("  … and more in ledger.capsule_outcomes.", highlight=False)

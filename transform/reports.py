@@ -31,6 +31,8 @@ REPORTS: dict[str, str] = {
     "conflicts": "Every field difference the conflict policy settled: both values, both timestamps, who won.",
     "data_quality": "Quarantined values counted by rule and field, with sample record ids.",
     "quarantine": "Every quarantined value: record, rule, field, value and what it costs the sync.",
+    "xero_quarantine": "Two-way: Xero values not copied to Capsule (an invalid ABN, a phone of the other "
+    "kind), with the rule: fixed in Xero.",
     "pending_diff": "What the next plan would do, counted by operation.",
     "pending_changes": "What the next plan would change, record by record: operation, fields, reason.",
     "out_of_scope": "Capsule parties the rules file keeps out of the sync, and why.",

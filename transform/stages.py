@@ -286,6 +286,7 @@ STAGES: tuple[Stage, ...] = (
         after=(
             "reconcile.contact_operations",
             "reconcile.capsule_creates",
+            "reconcile.capsule_operations",
             "reconcile.history_notes",
             "reconcile.xero_duplicates",
             "reconcile.owner_matches",

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 
 from capsule_xero.capsule.errors import (
@@ -74,6 +75,13 @@ class CapsuleApplyResult:
 
 class _Stop(Exception):
     """Sending cannot go on this run (the hourly limit, a refused token, Capsule down)."""
+
+
+def capsule_refusals(con: duckdb.DuckDBPyConnection, limit: int = 100) -> list[dict[str, Any]]:
+    """The Capsule error queue, newest first: writes Capsule refused last time, with its message."""
+    if not has_table(con, "ledger", "capsule_outcomes"):
+        return []
+    return SQL.rows(con, "capsule_refusals", {"limit": limit})
 
 
 class CapsuleChangeSender:

@@ -84,6 +84,7 @@ def _from_draft(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, 
     _draft_capsule_operations(con)
     try:
         held_back = _hold_back(con, now)
+        capsule_held_back = _hold_back_capsule(con)
         write_backs = _write_backs_wanted(con, rules)
         ((content_hash,),) = con.execute(
             query("content_hash"),
@@ -94,6 +95,7 @@ def _from_draft(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, 
         ).fetchall()
         counts = _draft_counts(con, len(held_back))
         counts["write_backs"] = len(write_backs)
+        counts["capsule_held_back"] = capsule_held_back
         states = _source_states(con)
         latest = latest_row(con)
         if latest is not None and latest["status"] in REUSABLE and latest["content_hash"] == content_hash:
@@ -195,6 +197,16 @@ def counts_total(counts: dict[str, int]) -> int:
     )
 
 
+def _hold_back_capsule(con: duckdb.DuckDBPyConnection) -> int:
+    """Take out of the draft the Capsule writes Capsule refused before, asked again unchanged
+    (plans/sql/capsule_held_back.sql); how many."""
+    held = [row[0] for row in con.execute(query("capsule_held_back")).fetchall()]
+    if held:
+        DRAFT.execute(con, "drop_capsule_seqs", {"seqs": held})
+        DRAFT.execute(con, "renumber_capsule_operations")
+    return len(held)
+
+
 def _draft_capsule_operations(con: duckdb.DuckDBPyConnection) -> None:
     """The Capsule writes of the draft (sync.direction: both); none when the reconcile made no such table."""
     if has_table(con, "reconcile", "capsule_operations"):
@@ -277,7 +289,6 @@ def _hold_back(con: duckdb.DuckDBPyConnection, now: datetime) -> list[HeldBack]:
     if ids:
         DRAFT.execute(con, "drop_held_operations", {"party_ids": ids})
         DRAFT.execute(con, "drop_held_notes", {"party_ids": ids})
-        DRAFT.execute(con, "drop_held_capsule_operations", {"party_ids": ids})
         DRAFT.execute(con, "renumber_operations")
     return held
 

@@ -172,6 +172,11 @@ def plan_header(plan: Plan) -> list[Text]:
         left_out.append(f"{counts['hold']:,} held (archived in Xero by someone else: left alone)")
     if counts.get("held_back"):
         left_out.append(f"{counts['held_back']:,} held back by the error queue")
+    if counts.get("capsule_held_back"):
+        left_out.append(
+            f"{counts['capsule_held_back']:,} Capsule {'write' if counts['capsule_held_back'] == 1 else 'writes'}"
+            " Capsule refused before, unchanged since (`capsule-xero status`)"
+        )
     if left_out:
         lines.append(Text("Not in this plan: " + "; ".join(left_out) + "."))
     for held in plan.held_back[:HELD_BACK_SHOWN]:

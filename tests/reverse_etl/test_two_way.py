@@ -333,3 +333,31 @@ def test_under_faults_on_both_apis_repeated_two_way_syncs_converge_with_no_dupli
             postal = [street for kind, street in streets if kind in ("Postal", "Billing")]
             assert postal == [po_box] and len(streets) == len(set(streets)), (party_id, streets)
         assert_quiet(world)
+
+
+def test_a_pull_capsule_refuses_is_reported_with_its_message_and_not_sent_again_until_it_changes(
+    tmp_path: Path,
+) -> None:
+    with migrated(tmp_path, two_way()) as world:
+        party_id, contact_id = synced_organisation(world)
+        box = {
+            "AddressType": "POBOX",
+            "AddressLine1": "PO Box 5",
+            "City": "Cair Paravel",
+            "Country": "Narnia",
+        }
+        with XeroControl(world.server.xero_url) as xero:
+            xero.edit_contact(contact_id, Addresses=[box])
+        refused = world.sync()
+        assert refused.result is not None and refused.result.capsule_failed == 1
+        assert any("Narnia" in problem for problem in refused.result.problems)
+        since = world.last_call()
+        again = world.sync(approve_first=False)
+        assert again.plan.counts.get("capsule_held_back") == 1 and again.plan.capsule_writes == 0
+        assert capsule_writes(world, since) == []
+        with XeroControl(world.server.xero_url) as xero:
+            xero.edit_contact(contact_id, Addresses=[box | {"Country": "Australia", "City": "Hobart"}])
+        fixed = world.sync()
+        assert fixed.result is not None and fixed.result.capsule_written == 1
+        postal = [a for a in party(world, party_id)["addresses"] if a["street"] == "PO Box 5"]
+        assert [(a["city"], a["country"]) for a in postal] == [("Hobart", "Australia")]

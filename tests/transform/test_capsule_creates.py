@@ -142,7 +142,7 @@ def test_only_customers_or_every_unmatched_contact_is_created_and_none_unless_tw
         scene.build(create_in_capsule, two_way=two_way)
         assert set(scene.creates()) == expected, (create_in_capsule, two_way)
     # The stage is one-way until the rules file turns two-way on.
-    counts = capsule_creates(scene.con, Rules(), {"contact_number_prefix": "CAP-"})
+    counts = capsule_creates(scene.con, Rules(), Rules().sql_params())
     assert counts["reconcile.capsule_creates"] == 0 and scene.creates() == {}
 
 

@@ -171,7 +171,7 @@ def test_a_chain_longer_than_five_merges_is_not_followed(sql_params: dict[str, A
 
 PLAN_INPUTS = """
 create table reconcile.desired_contacts (
-    party_id bigint, contact_id varchar, match_outcome varchar, capsule_updated_at timestamptz,
+    party_id bigint, party_type varchar, contact_id varchar, match_outcome varchar, capsule_updated_at timestamptz,
     people_total integer, quarantined_fields varchar[],
     quarantined_people struct(first_name varchar, last_name varchar)[],
     contact_number varchar, name varchar, first_name varchar, last_name varchar, email_address varchar,

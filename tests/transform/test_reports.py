@@ -72,6 +72,10 @@ def planned_creates(dataset: Dataset, deleted: int) -> list[int]:
 
 def build_diff_tables(con: duckdb.DuckDBPyConnection, dataset: Dataset, deleted: int) -> None:
     """Hand-made scope, operations, settlements and pre-flight problems drawn from the generator's cases."""
+    con.execute(  # a one-way sync: nothing Xero holds is kept from Capsule
+        "create or replace table reconcile.pull_quarantine (source varchar, record_id varchar, party_id bigint,"
+        " rule varchar, field varchar, value varchar, detail varchar, effect varchar)"
+    )
     con.execute(
         "create or replace table reconcile.sync_scope as"
         " select party_id, not list_contains($staff, party_id) as in_scope,"
@@ -517,6 +521,7 @@ def test_the_reports_read_the_real_plan_and_account_for_every_operation_a_person
     build_planned_rejects(con)
     build(con, "reconcile", "xero_duplicates")
     capsule_creates(con, rules, rules.sql_params())
+    build(con, "reconcile", "pull_quarantine", rules.sql_params())
     assert create_report_views(con) == {}
     operations = con.sql(
         "select operation, party_id, contact_id from reconcile.contact_operations"

@@ -7,7 +7,7 @@ import re
 from transform import reports
 from transform.rules_sql import SCOPE_SQL
 from transform.sql import SQL_DIR
-from transform.stages import STAGE_BY_NAME, STAGES, Stage, capsule_operation_parts
+from transform.stages import STAGE_BY_NAME, STAGES, Stage
 
 _TABLE_RE = re.compile(r"\b((?:raw|staging|reconcile|ledger|reports)\.[a-z_]+)\b")
 # What the tables built in Python (not by a model of their own name) read.
@@ -16,7 +16,6 @@ PYTHON_BUILT_READS = {
     "staging.quarantine": "staging.capsule_parties",
     "reconcile.desired_contacts": "reconcile.mapped_contacts",
     "reconcile.planned_rejects": "reconcile.contact_operations",
-    "reconcile.capsule_operations": " ".join(capsule_operation_parts()),
 }
 
 

@@ -142,3 +142,19 @@ update ledger.written_contacts set
         else postal_address
     end
 where contact_id = lower($contact_id);
+
+-- name: capsule_refusals
+-- The Capsule error queue: writes whose latest outcome is a refusal (with Capsule's message). A plan
+-- leaves the same write out while it asks the very same thing (plans/sql/capsule_held_back.sql).
+with latest as (
+    select
+        o.*,
+        row_number() over (partition by lower(o.contact_id), o.operation order by o."at" desc) as position
+    from ledger.capsule_outcomes as o
+)
+
+select party_id, contact_id, operation, message, "at"
+from latest
+where position = 1 and status = 'failed'
+order by "at" desc
+limit $limit;

@@ -54,6 +54,11 @@ group by operation;
 -- name: drop_draft_capsule_operations
 drop table if exists plan_draft_capsule_operations;
 
--- name: drop_held_capsule_operations
+-- name: drop_capsule_seqs
 delete from plan_draft_capsule_operations
-where list_contains($party_ids, party_id);
+where list_contains($seqs, seq);
+
+-- name: renumber_capsule_operations
+create or replace temp table plan_draft_capsule_operations as
+select * replace (cast(row_number() over (order by seq) as integer) as seq)
+from plan_draft_capsule_operations;
