@@ -186,10 +186,11 @@ def capsule_creates(
 ) -> dict[str, int]:
     """Xero contacts no Capsule party has, to create in Capsule (two-way), and look-alikes held for review."""
     ensure_ledger(con)
-    # The reviews first: a contact held for review is not created.
-    reviews = build(con, "reconcile", "capsule_create_reviews", params)
-    creates = build(con, "reconcile", "capsule_creates", params)
-    return {"reconcile.capsule_create_reviews": reviews, "reconcile.capsule_creates": creates}
+    # The candidates, then the look-alikes among them: a contact held for review is not created.
+    return {
+        f"reconcile.{model}": build(con, "reconcile", model, params)
+        for model in ("capsule_create_candidates", "capsule_create_reviews", "capsule_creates")
+    }
 
 
 def capsule_operations(
@@ -259,7 +260,11 @@ STAGES: tuple[Stage, ...] = (
         "reconcile.capsule_creates",
         capsule_creates,
         after=("reconcile.contact_matches", "reconcile.current_contacts"),
-        tables=("reconcile.capsule_create_reviews", "reconcile.capsule_creates"),
+        tables=(
+            "reconcile.capsule_create_candidates",
+            "reconcile.capsule_create_reviews",
+            "reconcile.capsule_creates",
+        ),
     ),
     Stage(
         "reconcile.capsule_operations",

@@ -108,8 +108,8 @@ class World:
 
     def build(self, create_in_capsule: str, *, two_way: bool = True) -> None:
         params = {"two_way": two_way, "create_in_capsule": create_in_capsule, "contact_number_prefix": "CAP-"}
-        build(self.con, "reconcile", "capsule_create_reviews", params)
-        build(self.con, "reconcile", "capsule_creates", params)
+        for model in ("capsule_create_candidates", "capsule_create_reviews", "capsule_creates"):
+            build(self.con, "reconcile", model, params)
 
     def creates(self) -> dict[str, dict[str, Any]]:
         result = self.con.execute("select * from reconcile.capsule_creates order by contact_id")

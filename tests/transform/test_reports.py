@@ -172,12 +172,9 @@ def build_diff_tables(con: duckdb.DuckDBPyConnection, dataset: Dataset, deleted:
         ],
     )
     # One-way (the default rules): no Xero contact is held back from a create in Capsule.
-    build(
-        con,
-        "reconcile",
-        "capsule_create_reviews",
-        {"two_way": False, "create_in_capsule": "none", "contact_number_prefix": "CAP-"},
-    )
+    one_way = {"two_way": False, "create_in_capsule": "none", "contact_number_prefix": "CAP-"}
+    for model in ("capsule_create_candidates", "capsule_create_reviews"):
+        build(con, "reconcile", model, one_way)
 
 
 @pytest.fixture(scope="module")

@@ -4,49 +4,18 @@
 -- decides (link the party by its Xero Contact ID field, or create it by hand). One row per contact held,
 -- naming the look-alike found by the strongest rule (ABN, then e-mail, then name; the lowest party id).
 -- Only with two-way sync and create_in_capsule customers or all.
--- Parameters: $two_way, $create_in_capsule, $contact_number_prefix.
-with eligible as (
-    -- ACTIVE only: an archived (or GDPR-requested) contact is never created in Capsule.
-    select x.contact_id, x.contact_number, x.name, x.abn, x.email, x.folded_name
-    from staging.xero_contacts as x
-    where
-        $two_way
-        and x.contact_status = 'ACTIVE'
-        and ($create_in_capsule = 'all' or ($create_in_capsule = 'customers' and x.is_customer))
-),
-
-claimed as (
-    -- A contact any party has or may have: a match of any outcome (a review candidate too), any party's
-    -- Xero Contact ID field (deleted and out-of-scope parties too) and any contact this tool wrote.
-    select contact_id from reconcile.contact_matches where contact_id is not null
-    union
-    select candidate_contact_id from reconcile.contact_matches where candidate_contact_id is not null
-    union
-    select lower(xero_contact_id) from staging.capsule_parties where xero_contact_id is not null
-    union
-    select contact_id from ledger.written_contacts
-),
-
-unclaimed as (
-    -- A contact numbered with our prefix is some party's (maybe one gone from Capsule), never new.
-    select e.*
-    from eligible as e
-    where
-        not exists (select 1 from claimed as c where c.contact_id = e.contact_id)
-        and not coalesce(starts_with(lower(trim(e.contact_number)), lower($contact_number_prefix)), false)
-),
-
-look_alikes as (
+-- Reads reconcile.capsule_create_candidates (built first). No parameters.
+with look_alikes as (
     select u.contact_id, p.party_id, 1 as rule_rank, 'abn' as rule
-    from unclaimed as u
+    from reconcile.capsule_create_candidates as u
     inner join staging.capsule_parties as p on p.abn = u.abn
     union all
     select u.contact_id, p.party_id, 2, 'email'
-    from unclaimed as u
+    from reconcile.capsule_create_candidates as u
     inner join staging.capsule_parties as p on p.email = u.email
     union all
     select u.contact_id, p.party_id, 3, 'name'
-    from unclaimed as u
+    from reconcile.capsule_create_candidates as u
     inner join staging.capsule_parties as p on p.folded_name = u.folded_name
     where nullif(u.folded_name, '') is not null
 ),
@@ -76,6 +45,6 @@ select
     || case when s.parties > 1 then ' and ' || (s.parties - 1) || ' more' else '' end
     || ': not created in Capsule; link the party (its Xero Contact ID field) or create it by hand' as reason
 from strongest as s
-inner join unclaimed as u on u.contact_id = s.contact_id
+inner join reconcile.capsule_create_candidates as u on u.contact_id = s.contact_id
 left join staging.capsule_parties as p on p.party_id = s.party_id
 left join reconcile.sync_scope as sc on sc.party_id = s.party_id

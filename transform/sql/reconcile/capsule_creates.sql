@@ -2,37 +2,15 @@
 -- Xero contacts no Capsule party has, to become Capsule parties linked both ways (the apply stage sends
 -- the "Xero Contact ID" field with the create; the next push numbers the contact). Only with two-way
 -- sync: create_in_capsule = customers takes the contacts Xero marks IsCustomer, all takes every one.
--- Never a second party for one contact or one business: a contact any match names (review candidates
--- included), any party's Xero Contact ID field names (deleted and out of scope too), this tool wrote,
--- or that carries our ContactNumber prefix is some party's; one that looks like a party (same valid
--- ABN, e-mail or folded name) waits in reconcile.capsule_create_reviews, built before this model.
+-- Never a second party for one contact or one business: only the contacts no party has or may have
+-- (reconcile.capsule_create_candidates), less the ones that look like a party (same valid ABN, e-mail or
+-- folded name), which wait in reconcile.capsule_create_reviews; both are built before this model.
 -- A person when Name = FirstName ∥ ' ' ∥ LastName (case-insensitively, both set) and the contact has no
 -- ContactPersons; else an organisation. `after` holds every pullable field Xero has, canonical as in
 -- reconcile.current_contacts; tax_number only when it is a valid ABN (an invalid one never lands in
 -- Capsule's ABN field).
--- Parameters: $two_way, $create_in_capsule, $contact_number_prefix.
-with eligible as (
-    select x.contact_id, x.contact_number, x.abn, x.is_customer
-    from staging.xero_contacts as x
-    where
-        $two_way
-        and x.contact_status = 'ACTIVE'
-        and ($create_in_capsule = 'all' or ($create_in_capsule = 'customers' and x.is_customer))
-),
-
-claimed as (
-    select contact_id from reconcile.contact_matches where contact_id is not null
-    union
-    select candidate_contact_id from reconcile.contact_matches where candidate_contact_id is not null
-    union
-    select lower(xero_contact_id) from staging.capsule_parties where xero_contact_id is not null
-    union
-    select contact_id from ledger.written_contacts
-    union
-    select contact_id from reconcile.capsule_create_reviews
-),
-
-unclaimed as (
+-- No parameters.
+with unclaimed as (
     select
         e.contact_id,
         e.abn,
@@ -54,11 +32,9 @@ unclaimed as (
             and c.contact_persons is null,
             false
         ) as is_person
-    from eligible as e
+    from reconcile.capsule_create_candidates as e
     inner join reconcile.current_contacts as c on c.contact_id = e.contact_id
-    where
-        not exists (select 1 from claimed as k where k.contact_id = e.contact_id)
-        and not coalesce(starts_with(lower(trim(e.contact_number)), lower($contact_number_prefix)), false)
+    where not exists (select 1 from reconcile.capsule_create_reviews as r where r.contact_id = e.contact_id)
 ),
 
 fields as (
