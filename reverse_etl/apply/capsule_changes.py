@@ -45,7 +45,6 @@ from reverse_etl.apply.context import RunContext
 from reverse_etl.ledger.schema import ensure_ledger
 from reverse_etl.sqlfile import SqlFile, has_table, transaction
 from reverse_etl.writers.capsule_parties import (
-    DEFAULT_ARCHIVED_TAG,
     CapsuleChange,
     CapsulePartyWriter,
     PayloadError,
@@ -92,9 +91,7 @@ class CapsuleChangeSender:
             ctx.capsule.client,
             abn_field=rules.capsule.abn_field,
             xero_id_field=rules.capsule.xero_contact_id_field,
-            # The rules' sync.archived_tag (issue 13) when the rules file has it; each tag change
-            # names its tag anyway.
-            archived_tag=getattr(rules.sync, "archived_tag", DEFAULT_ARCHIVED_TAG),
+            archived_tag=rules.sync.archived_tag,
         )
         self.result = CapsuleApplyResult()
         ensure_ledger(ctx.con)
