@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 
 from capsule_xero.rules.model import Rules
+from reverse_etl.undo import undo_plan
+from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.capsule.control import CapsuleControl
 from sandbox.generator import generate
 from sandbox.xero.control import XeroControl
-from tests.support.sync_world import World, capsule_field_values
+from tests.support.sync_world import PACING, World, capsule_field_values
 
 pytestmark = pytest.mark.slow  # a 60-party world synced four or five times: about 20 s a test
 
@@ -361,3 +363,32 @@ def test_a_pull_capsule_refuses_is_reported_with_its_message_and_not_sent_again_
         assert fixed.result is not None and fixed.result.capsule_written == 1
         postal = [a for a in party(world, party_id)["addresses"] if a["street"] == "PO Box 5"]
         assert [(a["city"], a["country"]) for a in postal] == [("Hobart", "Australia")]
+
+
+def test_undo_puts_back_what_a_plan_pulled_into_capsule_and_keeps_what_changed_since(tmp_path: Path) -> None:
+    with migrated(tmp_path, two_way()) as world:
+        party_id, contact_id = synced_organisation(world)
+        before = party(world, party_id)
+        old_email = before["emailAddresses"][0]["address"]
+        with XeroControl(world.server.xero_url) as xero:
+            xero.edit_contact(
+                contact_id,
+                EmailAddress="pulled@bookkeeper.example",
+                Phones=[{"PhoneType": "MOBILE", "PhoneCountryCode": "61", "PhoneNumber": "498765432"}],
+            )
+        run = world.sync()
+        assert run.result is not None and run.result.capsule_written == 1
+        # Someone edits the mobile in Capsule after the pull: undo must keep that.
+        pulled = party(world, party_id)
+        mobile = next(p for p in pulled["phoneNumbers"] if p["number"].replace(" ", "") == "+61498765432")
+        with closing(CapsuleControl(world.server.capsule_url)) as capsule:
+            capsule.update_party(
+                party_id, {"phoneNumbers": [{"id": mobile["id"], "number": "+61 400 000 001"}]}
+            )
+        with world.connect() as con, XeroContactWriter(world.settings, world.auth, policy=PACING) as writer:
+            undone = undo_plan(con, world.settings, run.plan.plan_id, writer=writer, rules=world.rules)
+        assert undone.capsule.reverted == [f"party {party_id}: email_address"]
+        assert any("phone_mobile changed in Capsule since" in line for line in undone.capsule.kept)
+        after = party(world, party_id)
+        assert after["emailAddresses"][0]["address"] == old_email
+        assert "+61400000001" in [p["number"].replace(" ", "") for p in after["phoneNumbers"]]
