@@ -4,7 +4,7 @@ payments, quotes and the organisation's settings, in Xero's field names.
 Money is ``Decimal`` (2 dp; quote unit amounts 4 dp), calendar dates (``Date``, ``DueDate``,
 ``ExpiryDate``, payment and allocation dates) are ``datetime.date``, ``UpdatedDateUTC`` an aware
 ``datetime``; the Xero stand-in renders them. GST is computed as Xero does
-(docs/api-facts.md#xero-gst-and-rounding): per line, rounded to 2 dp, then summed; totals are sums
+(docs/api-facts.md#xero-money-gst-and-rounding): per line, rounded to 2 dp, then summed; totals are sums
 of lines; ``AmountDue = Total - AmountPaid - AmountCredited`` (0 once VOIDED or DELETED).
 
 Each block of contacts gets its own random stream (derived from the seed, never drawn from the
@@ -34,7 +34,7 @@ BOOK_DAYS = 730  # documents are dated over the two years before ``now``
 PAYMENT_TERMS_DAYS = 30
 
 # Xero rounds half away from zero (the spec's quote example: 17.955 -> 17.96); stricter readings of
-# a half cent are undocumented (docs/api-facts.md#xero-gst-and-rounding).
+# a half cent are undocumented (docs/api-facts.md#xero-money-gst-and-rounding).
 ROUNDING = ROUND_HALF_UP
 
 

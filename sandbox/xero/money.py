@@ -1,5 +1,5 @@
 """Xero's money objects, read side: Invoices, CreditNotes, Payments, Quotes, Items, Accounts,
-TaxRates, TrackingCategories, Currencies and the Organisation (docs/api-facts.md#xero-money).
+TaxRates, TrackingCategories, Currencies and the Organisation (docs/api-facts.md#xero-money-reading).
 
 The book comes from the generator (sandbox/generator/money.py) through ``load_book``; an
 organisation that was never loaded serves the default settings and no documents. Calls run through
