@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 Record = dict[str, Any]
@@ -66,6 +67,17 @@ class Dataset:
     # ContactID -> the contact exactly as the earlier sync wrote it (before later edits on either
     # side): the "last state this tool wrote" of a three-way diff, for tests that seed a ledger.
     xero_written_by_previous_sync: dict[str, Record] = field(default_factory=dict)
+    # --- the Xero book (sandbox/generator/money.py): money as Decimal, calendar dates as date --------
+    xero_invoices: list[Record] = field(default_factory=list)  # ACCREC invoices and ACCPAY bills
+    xero_credit_notes: list[Record] = field(default_factory=list)
+    xero_payments: list[Record] = field(default_factory=list)
+    xero_quotes: list[Record] = field(default_factory=list)
+    xero_items: list[Record] = field(default_factory=list)
+    xero_accounts: list[Record] = field(default_factory=list)
+    xero_tax_rates: list[Record] = field(default_factory=list)
+    xero_tracking_categories: list[Record] = field(default_factory=list)
+    xero_currencies: list[Record] = field(default_factory=list)
+    xero_organisation: Record = field(default_factory=dict)
 
     def extend(self, other: Dataset) -> None:
         """Append a fragment (see ``sandbox.generator.iter_blocks``) to this dataset."""
@@ -88,11 +100,13 @@ class Dataset:
             "capsule_milestones",
             "capsule_opportunity_field_definitions",
             "capsule_kase_field_definitions",
+            *MONEY_LISTS,
         ):
             getattr(self, name).extend(getattr(other, name))
         for name, ids in other.cases.items():
             self.cases.setdefault(name, []).extend(ids)
         self.capsule_site = self.capsule_site or other.capsule_site
+        self.xero_organisation = self.xero_organisation or other.xero_organisation
         self.xero_written_by_previous_sync.update(other.xero_written_by_previous_sync)
 
     def finish(self) -> None:
@@ -121,9 +135,23 @@ class Dataset:
                 "archived": sum(1 for c in self.xero_contacts if c.get("ContactStatus") == "ARCHIVED"),
                 "users": len(self.xero_users),
                 "contact_groups": len(self.xero_contact_groups),
+                **{name.removeprefix("xero_"): len(getattr(self, name)) for name in MONEY_LISTS},
             },
             "cases": {name: len(ids) for name, ids in sorted(self.cases.items())},
         }
+
+
+MONEY_LISTS = (
+    "xero_invoices",
+    "xero_credit_notes",
+    "xero_payments",
+    "xero_quotes",
+    "xero_items",
+    "xero_accounts",
+    "xero_tax_rates",
+    "xero_tracking_categories",
+    "xero_currencies",
+)
 
 
 def _by_id(record: Record) -> int:
@@ -131,8 +159,10 @@ def _by_id(record: Record) -> int:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, tuple | set | frozenset):
         return list(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

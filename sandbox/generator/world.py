@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sandbox.generator import capsule, words
 from sandbox.generator.activity import Activity
@@ -39,6 +39,7 @@ from sandbox.generator.base import (
 )
 from sandbox.generator.cases import DELETED_ROLES
 from sandbox.generator.dataset import Dataset
+from sandbox.generator.money import MoneyBook
 from sandbox.generator.roles import Roles
 
 
@@ -132,11 +133,15 @@ class World:
         self.groups["Old Promo 2023"] = group("Old Promo 2023", "DELETED")
 
     def blocks(self) -> Iterator[Dataset]:
+        book = MoneyBook(self.seed, datetime.fromtimestamp(self.now, UTC))
         for index, size in enumerate(self.sizes):
             block = Block(self, index, size, self.block_slots(index), self.counts[index])
             fragment = block.build()
+            book.add_block(fragment, index)
             if index == 0:
                 self.add_globals(fragment)
+                fragment.extend(book.settings)
+                fragment.xero_organisation = book.settings.xero_organisation
             if index == len(self.sizes) - 1:
                 fragment.xero_contact_groups = list(self.groups.values())
             yield fragment

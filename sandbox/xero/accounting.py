@@ -839,7 +839,10 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
     async def unknown(request: Request) -> Response:
         return wire.not_found()
 
+    from sandbox.xero import money  # money.py builds on this module's pipeline
+
     return [
+        *money.routes(r),
         r("/Contacts", get_contacts, READ_SCOPES, ["GET"]),
         r("/Contacts", put_contacts, WRITE_SCOPES, ["PUT"]),
         r("/Contacts", post_contacts, WRITE_SCOPES, ["POST"]),

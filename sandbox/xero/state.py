@@ -80,7 +80,10 @@ class XeroState:
 
     def load(self, dataset: Dataset) -> None:
         """Seed the primary organisation; the second one stays empty (a tenant to choose from)."""
+        from sandbox.xero.money import load_book
+
         self.primary.load(dataset)
+        load_book(self.primary, dataset)
 
     def demo_env(self) -> dict[str, str]:
         return self.identity.demo_env()

@@ -331,4 +331,4 @@ def test_every_answer_carries_the_rate_limit_headers(api: XeroApi) -> None:
 
 
 def test_an_unknown_accounting_endpoint_is_a_404(api: XeroApi) -> None:
-    assert api.get("/Invoices").status_code == 404
+    assert api.get("/BankTransactions").status_code == 404
