@@ -99,6 +99,15 @@ def _days(value: str) -> float:
     return days
 
 
+def _scope_style(value: str) -> str:
+    folded = value.lower()
+    if folded not in {"granular", "broad"}:
+        raise ValueError(
+            "is not granular or broad (granular: a Xero app registered on or after 2 March 2026)"
+        )
+    return folded
+
+
 def _guid(value: str) -> str:
     try:
         if value:
@@ -130,6 +139,7 @@ Reserve = Annotated[
         f" (Xero allows {XERO_DAILY_CALLS:,} a day; reads stop here)",
     ),
 ]
+ScopeStyle = Annotated[str, _from_text(_scope_style)]
 TenantId = Annotated[str, _from_text(_guid)]
 Folder = Annotated[Path, _from_text(lambda value: Path(value).expanduser())]
 RulesFile = Annotated[Path | None, _from_text(_rules_file)]
@@ -209,6 +219,15 @@ class Settings(BaseSettings):
         "XERO_CUSTOM_CONNECTION",
         "false",
         "true for a Xero custom connection (client_credentials: one organisation, no login, no refresh token)",
+    )
+    # Xero offers apps registered on or after 2 March 2026 granular scopes only (accounting.invoices,
+    # accounting.payments); older apps keep the broad accounting.transactions until September 2027
+    # (docs/api-facts.md#xero-scopes-for-money). Only money needs either: contacts are the same.
+    xero_scope_style: ScopeStyle = _setting(
+        "XERO_SCOPE_STYLE",
+        "granular",
+        "granular (a Xero app registered on or after 2 March 2026) or broad (an older app): the form of"
+        " the invoice and payment scopes asked for when the rules file turns money on",
     )
     xero_full_read_days: Days = _setting(
         "XERO_FULL_READ_DAYS",

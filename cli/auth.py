@@ -11,14 +11,14 @@ from capsule_xero.display import markup_literal
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import CALLBACK_PORT, XeroAuth, XeroAuthError, login
 from capsule_xero.xero.token_store import TokenFileError, TokenStore
-from cli.shared import console
+from cli.shared import console, load_rules_or_exit
 
 REFRESH_WARNING_DAYS = 14
 
 auth_app = typer.Typer(help="Sign in to Xero, see the token's state, or sign out.", no_args_is_help=True)
 
 
-def _auth() -> XeroAuth:
+def _auth(with_rules: bool = False) -> XeroAuth:
     settings = Settings.from_env()
     missing = settings.missing("XERO_CLIENT_ID")
     if missing:
@@ -26,7 +26,8 @@ def _auth() -> XeroAuth:
             f"[red]Set {', '.join(missing)}[/red] (see .env.example): the id of your app at developer.xero.com."
         )
         raise typer.Exit(2)
-    return XeroAuth(settings)
+    # The rules file decides which money scopes sign-in asks for; its problems are shown first.
+    return XeroAuth(settings, rules=load_rules_or_exit(settings) if with_rules else None)
 
 
 def _choose_tenant(connections: list[dict]) -> dict:
@@ -53,7 +54,7 @@ def auth_login(
     ),
 ) -> None:
     """Authorise capsule-xero in Xero (authorization code + PKCE through a loopback redirect)."""
-    auth = _auth()
+    auth = _auth(with_rules=True)
     if auth.settings.xero_custom_connection:
         try:
             tokens = auth.current()

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from capsule_xero.rules.billing import AS_WRITTEN_KEYS
 from capsule_xero.rules.echo import cut
 from capsule_xero.rules.limits import MAX_DEPTH, MAX_FILE_CHARACTERS, MAX_TEXT, MAX_VALUES
 from capsule_xero.rules.model import Rules
@@ -85,6 +86,7 @@ def parse_rules(text: str, source: str = DEFAULT_FILE_NAME) -> Rules:
                 f"{source} line {root.start_mark.line + 1}: the file should be sections such as sync:, groups:, conflicts:"
             ]
         )
+    _as_written(root, data)
     problems: list[tuple[int, str]] = list(duplicate_keys(root))
     try:
         rules = Rules.model_validate(data)
@@ -96,6 +98,36 @@ def parse_rules(text: str, source: str = DEFAULT_FILE_NAME) -> Rules:
         raise RulesError([f"{source} line {line}: {message}" for line, message in problems])
     assert rules is not None
     return rules
+
+
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+
+
+def _as_written(root: yaml.Node, data: dict[str, Any]) -> None:
+    """Codes and amounts take the text written in the file, not what YAML made of it.
+
+    YAML reads an unquoted ``1000.10`` as a float (the amount would pass through binary floating
+    point) and ``0200`` as the octal number 128 (an account code would change); these keys are
+    never numbers to this tool.
+    """
+    if not isinstance(root, yaml.MappingNode):
+        return
+    for section, key in AS_WRITTEN_KEYS:
+        values = data.get(section)
+        section_node = _child(root, section)
+        node = _child(section_node, key) if section_node is not None else None
+        if isinstance(values, dict) and isinstance(node, yaml.ScalarNode) and node.tag in _NUMBER_TAGS:
+            values[key] = node.value
+
+
+def _child(node: yaml.Node, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    found = None
+    for key_node, value_node in node.value:  # the last of equal keys, as YAML keeps it
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            found = value_node
+    return found
 
 
 # --- what no rules file needs -----------------------------------------------------------------------

@@ -9,11 +9,14 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from capsule_xero.rules.alerts import AlertRules
+from capsule_xero.rules.billing import BillingRules
 from capsule_xero.rules.conflicts import ConflictRules, OwnershipRules
+from capsule_xero.rules.echo import show
 from capsule_xero.rules.fields import PULLABLE_FIELDS, READ_ONLY_IN_XERO
 from capsule_xero.rules.groups import GroupRules
 from capsule_xero.rules.identity import CapsuleRules, XeroRules
 from capsule_xero.rules.limits import MAX_TRANSFORMS
+from capsule_xero.rules.money import MoneyRules
 from capsule_xero.rules.scope import SyncRules
 from capsule_xero.rules.section import Section
 from capsule_xero.rules.thresholds import ApprovalRules, MatchingRules, ValidationRules
@@ -37,6 +40,8 @@ class Rules(Section):
     validation: ValidationRules = ValidationRules()
     approval: ApprovalRules = ApprovalRules()
     alerts: AlertRules = AlertRules()
+    money: MoneyRules = MoneyRules()
+    billing: BillingRules = BillingRules()
 
     @model_validator(mode="after")
     def _pulled_fields_are_not_transformed(self) -> Rules:
@@ -50,6 +55,35 @@ class Rules(Section):
                 " xero or both), so it cannot also have a transform: remove the transform or own the field in capsule"
             )
         return self
+
+    @model_validator(mode="after")
+    def _money_fields_are_not_the_link_fields(self) -> Rules:
+        # A money total written into the ABN or Xero Contact ID field would break the link itself.
+        taken = {
+            self.capsule.abn_field.casefold(): "capsule.abn_field",
+            self.capsule.xero_contact_id_field.casefold(): "capsule.xero_contact_id_field",
+        }
+        for key, name in self.money.capsule_fields.named().items():
+            if name.casefold() in taken:
+                raise ValueError(
+                    f"money.capsule_fields.{key} names the field {show(name)} that {taken[name.casefold()]} already uses"
+                )
+        return self
+
+    def money_access(self) -> dict[str, Literal["read", "write"]]:
+        """What of Xero's money these rules need, by scope family (invoices, payments): read or write.
+
+        Quotes and credit notes live under the invoices family (docs/api-facts.md#xero-scopes-for-money);
+        creating draft quotes or invoices writes to it. Empty when nothing of money is on.
+        """
+        access: dict[str, Literal["read", "write"]] = {}
+        if {"invoices", "quotes"} & set(self.money.read):
+            access["invoices"] = "read"
+        if "payments" in self.money.read:
+            access["payments"] = "read"
+        if self.billing.won_opportunities != "off":
+            access["invoices"] = "write"
+        return access
 
     def pulled_fields(self) -> list[str]:
         """The compared fields that may flow Xero → Capsule: owned by Xero or by both, with direction both."""
@@ -96,5 +130,10 @@ class Rules(Section):
         not make a waiting plan stale.
         """
         effective = {k: v for k, v in self.effective().items() if k != "alerts"}
+        # Sections added after plans were first stored count only once they leave their defaults, so
+        # a plan made before money existed is not made stale by the upgrade alone.
+        for key, default in (("money", MoneyRules()), ("billing", BillingRules())):
+            if getattr(self, key) == default:
+                del effective[key]
         text = json.dumps(effective, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()

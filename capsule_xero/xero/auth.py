@@ -18,21 +18,30 @@ import hashlib
 import secrets
 import threading
 import webbrowser
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 import stamina
 
 from capsule_xero.settings import Settings
+from capsule_xero.xero.scopes import (
+    SIGN_IN_SCOPES,
+    Access,
+    custom_connection_scopes,
+    sign_in_scopes,
+)
 from capsule_xero.xero.token_store import TokenFileError, TokenSet, TokenStore
 
+if TYPE_CHECKING:
+    from capsule_xero.rules.model import Rules
+
 CALLBACK_PORT = 8765  # register http://localhost:8765/callback as a redirect URI of the Xero app
-SCOPES = ("openid", "profile", "email", "offline_access", "accounting.contacts", "accounting.settings.read")
-CUSTOM_CONNECTION_SCOPES = ("accounting.contacts", "accounting.settings.read")
+# What sign-in asks for while the rules file turns no money on (scopes.py adds the money scopes).
+SCOPES = SIGN_IN_SCOPES
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
@@ -73,12 +82,39 @@ class XeroAuth:
         store: TokenStore | None = None,
         http: httpx.Client | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rules: Rules | None = None,
     ) -> None:
+        """``rules``: the rules file, for the money scopes it turns on; read from
+        ``CAPSULE_XERO_CONFIG`` when first needed if not given."""
         self.settings = settings
+        self._rules = rules
         self.store = store or TokenStore(settings.home)
         self.http = http or httpx.Client(timeout=TIMEOUT)
         self.now = now
         self._thread_lock = threading.Lock()
+
+    # ---- scopes ---------------------------------------------------------------------------------
+    def _money_access(self) -> Mapping[str, Access]:
+        if self._rules is None:
+            from capsule_xero.rules.loading import RulesError, load_rules
+
+            try:
+                self._rules = load_rules(self.settings.config_file)
+            except RulesError as error:
+                raise XeroAuthError(
+                    f"the rules file decides which Xero scopes to ask for, and it has problems: {error.problems[0]}"
+                    " (fix the file CAPSULE_XERO_CONFIG names, or capsule-xero.yaml)"
+                ) from None
+        return self._rules.money_access()
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """What sign-in asks Xero for: the contact sync's scopes, plus money as the rules file turns it on."""
+        return sign_in_scopes(self._money_access(), self.settings.xero_scope_style)
+
+    @property
+    def custom_connection_scopes(self) -> tuple[str, ...]:
+        return custom_connection_scopes(self._money_access(), self.settings.xero_scope_style)
 
     # ---- the token endpoint ----------------------------------------------------------------
     @property
@@ -150,7 +186,7 @@ class XeroAuth:
             "response_type": "code",
             "client_id": self.settings.xero_client_id,
             "redirect_uri": redirect_uri,
-            "scope": " ".join(SCOPES),
+            "scope": " ".join(self.scopes),
             "state": state,
             "code_challenge": code_challenge,
             "code_challenge_method": "S256",
@@ -170,7 +206,7 @@ class XeroAuth:
 
     def client_credentials(self) -> TokenSet:
         body = self._token_request(
-            {"grant_type": "client_credentials", "scope": " ".join(CUSTOM_CONNECTION_SCOPES)}
+            {"grant_type": "client_credentials", "scope": " ".join(self.custom_connection_scopes)}
         )
         tokens = self._token_set(body)
         tokens.kind = "custom"

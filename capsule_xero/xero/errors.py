@@ -3,6 +3,8 @@
 - ``DailyLimitReached``: reads stopped to keep the daily limit and the write reserve intact
   (docs/api-facts.md#xero-rate-limits); it says when to run again.
 - ``XeroUnavailable``: Xero or the network kept failing through every retry.
+- ``MissingScope``: a 401 ``insufficient_scope``; it names the scope the endpoint needs and the
+  command that asks for it (``missing_scope`` builds it from the refused request).
 - ``problem_detail`` / ``error_message``: Xero's own words in an error body, whichever shape it has
   (``Message`` and ``Elements[].ValidationErrors`` of the Accounting API, ``Detail``/``Title`` of the
   gateway's problem details; docs/api-facts.md#xero-errors). The extractor (pipelines/xero/helpers.py)
@@ -15,6 +17,8 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from capsule_xero.xero.scopes import ScopeStyle, scope_for
 
 
 class DailyLimitReached(Exception):
@@ -53,6 +57,74 @@ class DailyLimitReached(Exception):
 
 class XeroUnavailable(Exception):
     """Xero kept failing (5xx, 429, timeouts or dropped connections) through every retry."""
+
+
+class MissingScope(Exception):
+    """Xero refused a call for a scope the sign-in did not grant; only new consent adds one."""
+
+    def __init__(self, method: str, path: str, scope: str, custom_connection: bool = False) -> None:
+        self.method, self.path, self.scope = method, path, scope
+        fix = (
+            f"add {scope} to the custom connection at developer.xero.com, have it authorised again,"
+            " then run `capsule-xero auth login`"
+            if custom_connection
+            else "run `capsule-xero auth login` to consent again"
+        )
+        super().__init__(
+            f"Xero refused {method} {path} (401 insufficient_scope): the Xero sign-in lacks the scope {scope}; {fix}."
+        )
+
+
+# The first path segment after /api.xro/2.0 → the scope family it needs
+# (docs/api-facts.md#xero-scopes-for-money). Items are listed under both invoices and settings in
+# Xero's granular table; the tool reads them with invoices, so that is the scope named.
+_FAMILIES = {
+    **dict.fromkeys(
+        (
+            "invoices",
+            "creditnotes",
+            "quotes",
+            "items",
+            "repeatinginvoices",
+            "purchaseorders",
+            "linkedtransactions",
+        ),
+        "invoices",
+    ),
+    **dict.fromkeys(("payments", "overpayments", "prepayments", "batchpayments"), "payments"),
+    **dict.fromkeys(("contacts", "contactgroups"), "contacts"),
+}
+# Contacts and settings are the same for granular and broad apps; these are the scopes sign-in asks for.
+_FIXED = {"contacts": "accounting.contacts"}
+_SETTINGS_SCOPE = "accounting.settings.read"
+
+
+def missing_scope(
+    status: int,
+    www_authenticate: str,
+    method: str,
+    path: str,
+    style: ScopeStyle = "granular",
+    custom_connection: bool = False,
+) -> MissingScope | None:
+    """The ``MissingScope`` for a refused call, or None when it was not refused for a scope.
+
+    Xero says which scope is missing nowhere in its answer (a bare 401 ``AuthorizationUnsuccessful``
+    with ``WWW-Authenticate: insufficient_scope``), so the scope is found from the endpoint: reading
+    needs the ``.read`` scope at least, writing the full one.
+    """
+    if status != 401 or "insufficient_scope" not in www_authenticate.lower():
+        return None
+    segments = [s for s in path.lower().split("/") if s]
+    tail = segments[segments.index("2.0") + 1 :] if "2.0" in segments else segments
+    family = _FAMILIES.get(tail[0] if tail else "", "settings")
+    if family in _FIXED:
+        scope = _FIXED[family]
+    elif family == "settings":
+        scope = _SETTINGS_SCOPE if method.upper() == "GET" else "accounting.settings"
+    else:
+        scope = scope_for(family, "read" if method.upper() == "GET" else "write", style)
+    return MissingScope(method.upper(), path, scope, custom_connection)
 
 
 def _body(text: str) -> Any:

@@ -25,7 +25,13 @@ from requests.auth import AuthBase
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, XeroAuthError, fresh_token_may_help
 from capsule_xero.xero.budget import budget_file_in
-from capsule_xero.xero.errors import DailyLimitReached, error_message, problem_detail
+from capsule_xero.xero.errors import (
+    DailyLimitReached,
+    MissingScope,
+    error_message,
+    missing_scope,
+    problem_detail,
+)
 from capsule_xero.xero.transports import paced_session
 from pipelines.xero.settings import XeroExtractConfig
 
@@ -80,6 +86,10 @@ class XeroAccessDenied(XeroAuthError):
     """Xero refused the credentials (401 other than an expired token, or 403); the message says what to fix."""
 
 
+class XeroMissingScope(MissingScope, XeroAccessDenied):
+    """A 401 insufficient_scope: names the scope the endpoint needs and `capsule-xero auth login`."""
+
+
 class XeroApiError(requests.HTTPError):
     """Xero answered an error that retrying cannot fix; the message quotes Xero's own words."""
 
@@ -94,12 +104,9 @@ def describe_error(response: requests.Response) -> Exception:
     org = f"organisation {tenant}" if tenant else "the organisation of this custom connection"
     detail = problem_detail(response.text)
     if status == 401:
-        if "insufficient_scope" in response.headers.get("WWW-Authenticate", ""):
-            return XeroAccessDenied(
-                f"Xero refused {method} {path} (401 insufficient_scope): the Xero login lacks the scope it "
-                "needs (accounting.contacts or accounting.contacts.read for contacts and groups, "
-                "accounting.settings.read for users). Run `capsule-xero auth login` again and grant them."
-            )
+        scope = missing_scope(status, response.headers.get("WWW-Authenticate", ""), method, path)
+        if scope is not None:
+            return XeroMissingScope(scope.method, scope.path, scope.scope)
         if "TokenExpired" in detail:
             return XeroAccessDenied(
                 "Xero still says the access token expired right after a refresh (401 TokenExpired): "
