@@ -219,15 +219,7 @@ def _incremental(api: XeroApi, run: XeroRun, obj: MoneyObject) -> Any:
         params = {**obj.params, "order": "UpdatedDateUTC ASC"}
         if obj.paging == "none":
             headers = {"If-Modified-Since": modified_since_header(since)} if since else {}
-            try:
-                pages = list(api.pages(obj.path, obj.selector, params=params, headers=headers))
-            except DailyLimitReached as exc:
-                run.stop(exc, obj.table)
-                return
-            records = [tidy_document(r) for page, _ in pages for r in page if isinstance(r, dict)]
-            run.count(obj.table, len(pages), len(records))
-            if config.on_page is not None:
-                config.on_page(obj.table, 1, len(records))
+            records = _one_call(api, run, obj, params, headers)
             if records:
                 yield records
             return
@@ -260,24 +252,34 @@ def _incremental(api: XeroApi, run: XeroRun, obj: MoneyObject) -> Any:
     return read
 
 
-def _whole(api: XeroApi, run: XeroRun, obj: MoneyObject) -> Any:
-    config = api.config
+def _one_call(
+    api: XeroApi,
+    run: XeroRun,
+    obj: MoneyObject,
+    params: dict[str, str],
+    headers: dict[str, str] | None = None,
+) -> list[dict[str, Any]] | None:
+    """An unpaged list in one call; None when the daily limit stopped it (the run says so)."""
+    try:
+        pages = list(api.pages(obj.path, obj.selector, params=params, headers=headers))
+    except DailyLimitReached as exc:
+        run.stop(exc, obj.table)
+        return None
+    records = [tidy_document(r) for page, _ in pages for r in page if isinstance(r, dict)]
+    run.count(obj.table, len(pages), len(records))
+    if api.config.on_page is not None:
+        api.config.on_page(obj.table, 1, len(records))
+    return records
 
+
+def _whole(api: XeroApi, run: XeroRun, obj: MoneyObject) -> Any:
     # No cursor: these lists carry no UpdatedDateUTC and take no If-Modified-Since
     # (docs/api-facts.md#xero-money-reading); one small call, the table replaced with it.
     @dlt.resource(write_disposition="replace", **_hints(obj))
     def read() -> Iterator[list[dict[str, Any]]]:
-        try:
-            pages = list(api.pages(obj.path, obj.selector, params=dict(obj.params)))
-        except DailyLimitReached as exc:
-            # The table is left as it was: replacing it with nothing would lose it.
-            run.stop(exc, obj.table)
-            return
-        records = [tidy_document(r) for page, _ in pages for r in page if isinstance(r, dict)]
-        run.count(obj.table, len(pages), len(records))
-        if config.on_page is not None:
-            config.on_page(obj.table, 1, len(records))
-        yield records
+        records = _one_call(api, run, obj, dict(obj.params))
+        if records is not None:
+            yield records
 
     return read
 
