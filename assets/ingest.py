@@ -15,19 +15,25 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from assets.resources import DAGSTER_WAIT_SECONDS, DUCKDB_POOL, dagster_step
 from capsule_xero.home_lock import home_lock
+from capsule_xero.rules.loading import load_rules
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from pipelines import capsule, xero
 from pipelines.xero.helpers import XeroRun
+from pipelines.xero.money import MONEY_OBJECTS
 from pipelines.xero.settings import XeroExtractConfig
 
 
 class RawTableTranslator(DagsterDltTranslator):
     """Keys ``capsule/<table>`` and ``xero/<table>``; no upstream source stubs in the graph."""
 
-    def __init__(self, system: str, descriptions: dict[str, str]) -> None:
+    def __init__(
+        self, system: str, descriptions: dict[str, str], skippable: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__()
         self.system = system
         self.descriptions = descriptions
+        self.skippable = skippable
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         spec = super().get_asset_spec(data)
@@ -42,6 +48,8 @@ class RawTableTranslator(DagsterDltTranslator):
             # The destination names the storage kind; the description-only pipeline (None) names none.
             metadata={**spec.metadata, "dagster/storage_kind": "duckdb"},
             kinds={"dlt", "duckdb"},
+            # Read only when the rules file turns it on (money): a run without it skips the asset.
+            skippable=data.resource.name in self.skippable,
         )
 
 
@@ -97,26 +105,45 @@ XERO_DESCRIPTIONS = {
     "schema_drift_contacts": "New or changed fields Xero sent on contacts (recorded, not fatal).",
     "schema_drift_contact_groups": "New or changed fields Xero sent on contact groups.",
     "schema_drift_users": "New or changed fields Xero sent on users.",
+    "invoices": "Xero sales invoices and bills, voided and deleted too (rules money.read: invoices).",
+    "credit_notes": "Xero credit notes with their allocations (rules money.read: invoices).",
+    "payments": "Xero payments, deleted ones too (rules money.read: payments).",
+    "quotes": "Xero quotes in every status (rules money.read: quotes).",
+    "items": "Xero items (rules money.read: invoices).",
+    "accounts": "Xero chart of accounts (any money.read).",
+    "tax_rates": "Xero tax rates, archived too (any money.read).",
+    "tracking_categories": "Xero tracking categories and options, archived too (any money.read).",
+    "currencies": "Xero currencies the organisation uses (any money.read).",
+    "organisation": "The Xero organisation: base currency, tax basis (any money.read).",
 }
+# The Dagster graph shows every money table; a run reads those the rules file turns on.
+EVERY_MONEY = Rules.model_validate({"money": {"read": ["invoices", "quotes", "payments"]}})
+MONEY_ASSETS = frozenset(
+    name
+    for obj in MONEY_OBJECTS
+    for name in (obj.table, f"xero_schema_drift_{obj.table.removeprefix('xero_')}")
+)
 
 
 @dlt_assets(
-    dlt_source=xero.xero_source(options=XeroExtractConfig()),
+    dlt_source=xero.xero_source(options=XeroExtractConfig(), rules=EVERY_MONEY),
     dlt_pipeline=None,
     name="xero_extract",
-    dagster_dlt_translator=RawTableTranslator("xero", XERO_DESCRIPTIONS),
+    dagster_dlt_translator=RawTableTranslator("xero", XERO_DESCRIPTIONS, MONEY_ASSETS),
     pool=DUCKDB_POOL,
 )
 def xero_extract(
     context: dg.AssetExecutionContext, dlt: DagsterDltResource, config: XeroReadConfig
 ) -> Iterator[Any]:
-    """Read Xero into DuckDB raw: contacts changed since the cursor, groups and users."""
+    """Read Xero into DuckDB raw: contacts changed since the cursor, groups, users, and the money
+    the rules file's money.read turns on."""
     settings = Settings.from_env()
+    rules = load_rules(settings.config_file)
     run = XeroRun()
     options = XeroExtractConfig.of(settings)
     if config.full_read:
         options = replace(options, force_full_read=True)
-    source = xero.xero_source(settings, options, run)
+    source = xero.xero_source(settings, options, run, rules=rules)
     with home_lock(settings.home, dagster_step(context), wait=DAGSTER_WAIT_SECONDS):
         pipeline = xero.xero_pipeline(settings)
         # A lost, emptied or restored DuckDB file is read in full, never from newer cursors.
@@ -125,7 +152,9 @@ def xero_extract(
             yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
         except Exception as exc:
             raise (xero.xero_error(exc) or exc) from None
-        xero.create_missing_tables(pipeline)  # a new organisation has no contacts yet; staging selects anyway
+        xero.create_missing_tables(
+            pipeline, rules
+        )  # a new organisation has no contacts yet; staging selects anyway
     if run.stopped is not None:
         # What was read is loaded and the cursor kept; the message says when the budget is back.
         raise run.stopped

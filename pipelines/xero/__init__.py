@@ -20,6 +20,10 @@ CAPSULE_XERO_HOME, destination the project's DuckDB file, dataset ``raw``).
 - ``xero_schema_drift``: fields Xero sent that its spec does not list, or with another JSON type;
   the data is loaded anyway (dlt adds the column), the finding is recorded here and logged.
 
+- Money (``pipelines/xero/money.py``): invoices, bills, credit notes, payments, quotes, items,
+  accounts and the settings, only as far as the rules file's ``money.read`` turns them on; the
+  calls each costs per run are counted there.
+
 Every table above but the drift one exists after the first run, empty if Xero had nothing for it
 (``create_missing_tables``, called after each load: a new organisation has no contacts or groups).
 Callers that run the source themselves (dagster-dlt) call it after ``pipeline.run``.
@@ -36,6 +40,7 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from capsule_xero.home_lock import home_lock
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, XeroAuthError
 from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
@@ -45,6 +50,7 @@ from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.cursors import align_cursors, duckdb_path_of
 from pipelines.xero.drift import DriftDetector
 from pipelines.xero.helpers import XeroAccessDenied, XeroApi, XeroApiError, XeroRequestsAuth, XeroRun
+from pipelines.xero.money import MONEY_CURSOR_TABLES, money_declared, money_resources
 from pipelines.xero.resources import contacts_resource, drift_transformer, groups_resource, users_resource
 from pipelines.xero.settings import (
     CONTACT_FIELDS,
@@ -90,8 +96,10 @@ def xero_source(
     options: XeroExtractConfig | None = None,
     run: XeroRun | None = None,
     auth: XeroAuth | None = None,
+    rules: Rules | None = None,
 ) -> Any:
-    """Xero contacts, contact groups, users and drift findings.
+    """Xero contacts, contact groups, users and drift findings; money as ``rules.money.read`` says
+    (none without rules).
 
     Nothing is read or signed in until the pipeline runs: settings default to the environment at
     that moment, so the source can be built at import time (Dagster) without any credential.
@@ -110,6 +118,7 @@ def xero_source(
         ),
         drift_transformer(groups, DriftDetector("ContactGroup", GROUP_FIELDS, {}, "ContactGroupID"), run),
         drift_transformer(users, DriftDetector("User", USER_FIELDS, {}, "UserID"), run),
+        *money_resources(api, run, rules.money.read if rules is not None else ()),
     )
 
 
@@ -124,7 +133,7 @@ def xero_pipeline(settings: Settings) -> dlt.Pipeline:
 
 
 # Resources with a cursor, and the table whose rows that cursor describes (pipelines/cursors.py).
-CURSOR_TABLES = {CONTACTS_TABLE: CONTACTS_TABLE, USERS_TABLE: USERS_TABLE}
+CURSOR_TABLES = {CONTACTS_TABLE: CONTACTS_TABLE, USERS_TABLE: USERS_TABLE, **MONEY_CURSOR_TABLES}
 
 
 def before_load(pipeline: dlt.Pipeline) -> list[str]:
@@ -139,12 +148,16 @@ def before_load(pipeline: dlt.Pipeline) -> list[str]:
     return reset
 
 
-def create_missing_tables(pipeline: dlt.Pipeline) -> list[str]:
+def create_missing_tables(pipeline: dlt.Pipeline, rules: Rules | None = None) -> list[str]:
     """After a load: create, empty, every declared table that has had no row yet (a new organisation
     without contacts or groups, or contacts none of which has ContactPersons, Addresses or
-    ContactGroups), so the staging SQL can always select from it. Same columns and types as dlt
-    creates them; when rows arrive, dlt finds the table and loads into it. Returns those created."""
-    created = declared_tables.create_missing_tables(pipeline, DECLARED_TABLES, DECLARED_CHILDREN)
+    ContactGroups; the money tables ``rules`` turns on), so the staging SQL can always select from
+    it. Same columns and types as dlt creates them; when rows arrive, dlt finds the table and loads
+    into it. Returns those created."""
+    money_tables, money_children = money_declared(rules.money.read if rules is not None else ())
+    created = declared_tables.create_missing_tables(
+        pipeline, {**DECLARED_TABLES, **money_tables}, {**DECLARED_CHILDREN, **money_children}
+    )
     if created:
         log.info("Xero had nothing yet for %s: created empty", ", ".join(created))
     return created
@@ -164,8 +177,12 @@ def run_xero_extract(
     full_refresh: bool = False,
     options: XeroExtractConfig | None = None,
     run: XeroRun | None = None,
+    rules: Rules | None = None,
 ) -> LoadInfo:
     """Extract Xero into DuckDB and return dlt's LoadInfo.
+
+    ``rules``: the rules file, whose ``money.read`` says which money to read; read from
+    ``CAPSULE_XERO_CONFIG`` (or ./capsule-xero.yaml) when not given.
 
     ``full_refresh=True`` forces the full read now (re-reading every contact, merged by ContactID;
     nothing is dropped). Raises ``DailyLimitReached`` (with ``.load_info``) after loading what was
@@ -175,12 +192,20 @@ def run_xero_extract(
     ``HomeBusy`` when another run holds CAPSULE_XERO_HOME.
     """
     settings = settings or Settings.from_env()
+    if rules is None:
+        from capsule_xero.rules.loading import load_rules
+
+        rules = load_rules(settings.config_file)
     with home_lock(settings.home):
-        return _run_xero_extract(settings, full_refresh, options, run)
+        return _run_xero_extract(settings, full_refresh, options, run, rules)
 
 
 def _run_xero_extract(
-    settings: Settings, full_refresh: bool, options: XeroExtractConfig | None, run: XeroRun | None
+    settings: Settings,
+    full_refresh: bool,
+    options: XeroExtractConfig | None,
+    run: XeroRun | None,
+    rules: Rules,
 ) -> LoadInfo:
     options = options or XeroExtractConfig.of(settings)
     if full_refresh:
@@ -189,13 +214,13 @@ def _run_xero_extract(
     pipeline = xero_pipeline(settings)
     before_load(pipeline)
     try:
-        info = pipeline.run(xero_source(settings, options, run))
+        info = pipeline.run(xero_source(settings, options, run, rules=rules))
     except PipelineStepFailed as exc:
         cause = xero_error(exc)
         if cause is not None:
             raise cause from None
         raise
-    create_missing_tables(pipeline)
+    create_missing_tables(pipeline, rules)
     log.info(
         "Xero extract done: contacts %s; requests %s; records %s; %s drift finding(s)",
         run.modes.get(CONTACTS_TABLE, "not run"),

@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from pipelines.xero.settings import ARRAY, BOOLEAN, DATE, NUMBER, OBJECT, STRING
@@ -19,11 +20,11 @@ log = logging.getLogger("pipelines.xero")
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return BOOLEAN
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         return NUMBER
     if isinstance(value, str):
         return STRING
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return DATE
     if isinstance(value, list):
         return ARRAY

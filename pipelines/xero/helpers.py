@@ -12,9 +12,11 @@ Records, paging and drift are in records.py, paging.py and drift.py beside this 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -162,6 +164,16 @@ class XeroRun:
         self.records[table] = self.records.get(table, 0) + records
 
 
+class ExactRESTClient(RESTClient):
+    """dlt's RESTClient, reading every JSON number with a fraction as a ``Decimal``: Xero sends
+    money as JSON numbers (``809.82``), and a float would load ``809.8200000000001`` into DuckDB."""
+
+    def extract_response(self, response: requests.Response, data_selector: Any) -> list[Any]:
+        # requests passes keyword arguments of Response.json on to json.loads.
+        response.json = functools.partial(requests.Response.json, response, parse_float=Decimal)  # type: ignore[method-assign]
+        return super().extract_response(response, data_selector)
+
+
 class XeroApi:
     """The RESTClient for one extract, built lazily (no credential is needed before a run)."""
 
@@ -187,7 +199,7 @@ class XeroApi:
     def client(self) -> RESTClient:
         if self._client is None:
             base = self.settings.xero_api_url
-            self._client = RESTClient(
+            self._client = ExactRESTClient(
                 base_url=base,
                 headers={"Accept": "application/json"},
                 auth=XeroRequestsAuth(self.auth),

@@ -38,13 +38,17 @@ class ModifiedSinceWalk(BasePaginator):
         page_size: int,
         seen: dict[str, int] | None = None,
         key: str = "ContactID",
+        sized: bool = True,
     ) -> None:
         """``seen``: the previous run's ``tail()``, so the records at its boundary, which the
-        overlap reads again, are not passed on again."""
+        overlap reads again, are not passed on again. ``sized=False``: the endpoint takes no
+        ``pageSize`` and answers without ``pagination`` (Quotes, docs/api-facts.md#xero-money-reading):
+        ``page_size`` is its fixed page, and the read ends on a short page."""
         super().__init__()
         self.since = since
         self.page_size = page_size
         self.key = key
+        self.sized = sized
         self.page = 1
         self.requests = 0
         self.fresh: list[dict[str, Any]] = []
@@ -79,7 +83,8 @@ class ModifiedSinceWalk(BasePaginator):
     def update_request(self, request: requests.Request) -> None:
         request.params = dict(request.params or {})
         request.params["page"] = self.page
-        request.params["pageSize"] = self.page_size
+        if self.sized:
+            request.params["pageSize"] = self.page_size
         request.headers = dict(request.headers or {})
         if self.since is None:
             request.headers.pop("If-Modified-Since", None)
@@ -108,7 +113,11 @@ class ModifiedSinceWalk(BasePaginator):
                 log.warning("Xero returned contacts out of UpdatedDateUTC order; paging by page number")
             self._ordered = False
         page_count = ((response.json() or {}).get("pagination") or {}).get("pageCount")
-        if not records or page_count is None or self.page >= int(page_count):
+        if page_count is None and not self.sized:
+            last = len(records) < self.page_size
+        else:
+            last = page_count is None or self.page >= int(page_count)
+        if not records or last:
             self._has_next_page = False
             return
         if self._ordered and known:

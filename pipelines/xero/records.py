@@ -75,3 +75,32 @@ def tidy_contact(contact: dict[str, Any]) -> dict[str, Any]:
             a for a in addresses if not (isinstance(a, dict) and _blank(a, "AddressType"))
         ]
     return contact
+
+
+# Calendar dates, at any depth of a money document: midnight UTC on the wire, a date when stored.
+# Their ``…String`` twins repeat them (docs/api-facts.md#xero-money-reading) and are dropped.
+CALENDAR_DATES = frozenset(
+    {"Date", "DueDate", "ExpiryDate", "FullyPaidOnDate", "ExpectedPaymentDate", "PlannedPaymentDate"}
+)
+_DATE_TWINS = ("DateString", "DueDateString", "ExpiryDateString")
+
+
+def _calendar_dates(value: Any) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in CALENDAR_DATES and isinstance(item, datetime):
+                value[key] = item.astimezone(UTC).date()
+            elif isinstance(item, dict | list):
+                _calendar_dates(item)
+    elif isinstance(value, list):
+        for item in value:
+            _calendar_dates(item)
+
+
+def tidy_document(record: dict[str, Any]) -> dict[str, Any]:
+    """A money document or setting as stored: timestamps as datetimes, calendar dates as dates."""
+    for twin in _DATE_TWINS:
+        record.pop(twin, None)
+    convert_dates(record)
+    _calendar_dates(record)
+    return record

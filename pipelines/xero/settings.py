@@ -253,3 +253,283 @@ class XeroExtractConfig:
             full_read_every=timedelta(days=days) if days > 0 else None,
             pacing=PacingPolicy(daily_reserve=settings.xero_daily_reserve),
         )
+
+
+# ---- money (issue 14): documents and settings, docs/api-facts.md#xero-money-reading -------------
+
+INVOICES_TABLE = "xero_invoices"
+CREDIT_NOTES_TABLE = "xero_credit_notes"
+PAYMENTS_TABLE = "xero_payments"
+QUOTES_TABLE = "xero_quotes"
+ITEMS_TABLE = "xero_items"
+ACCOUNTS_TABLE = "xero_accounts"
+TAX_RATES_TABLE = "xero_tax_rates"
+TRACKING_TABLE = "xero_tracking_categories"
+CURRENCIES_TABLE = "xero_currencies"
+ORGANISATION_TABLE = "xero_organisation"
+# Quotes take no pageSize and answer without pagination: Xero's fixed 100 a page, read until a short
+# page (docs/api-facts.md#xero-money-reading).
+QUOTES_PAGE_SIZE = 100
+
+INVOICE_FIELDS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "Type", "LineAmountTypes", "InvoiceNumber", "Reference", "BrandingThemeID", "Url",
+            "CurrencyCode", "Status", "InvoiceID", "RepeatingInvoiceID", "UpdatedDateUTCString",
+            "StatusAttributeString",
+        ),
+        STRING,
+    ),
+    **dict.fromkeys(
+        (
+            "CurrencyRate", "CISDeduction", "CISRate", "SubTotal", "TotalTax", "Total", "TotalDiscount",
+            "AmountDue", "AmountPaid", "AmountCredited",
+        ),
+        NUMBER,
+    ),
+    **dict.fromkeys(
+        ("Date", "DueDate", "ExpectedPaymentDate", "PlannedPaymentDate", "FullyPaidOnDate", "UpdatedDateUTC"),
+        DATE,
+    ),
+    **dict.fromkeys(("SentToContact", "HasAttachments", "IsDiscounted", "HasErrors"), BOOLEAN),
+    **dict.fromkeys(
+        (
+            "LineItems", "Payments", "Prepayments", "Overpayments", "CreditNotes", "Attachments",
+            "ValidationErrors", "Warnings", "InvoiceAddresses",
+        ),
+        ARRAY,
+    ),
+    "Contact": OBJECT,
+}  # fmt: skip
+CREDIT_NOTE_FIELDS: dict[str, str] = {
+    **{k: v for k, v in INVOICE_FIELDS.items() if k not in ("InvoiceNumber", "InvoiceID", "AmountDue")},
+    **dict.fromkeys(("CreditNoteID", "CreditNoteNumber"), STRING),
+    **dict.fromkeys(("RemainingCredit", "AppliedAmount"), NUMBER),
+    "Allocations": ARRAY,
+}
+PAYMENT_FIELDS: dict[str, str] = {
+    **dict.fromkeys(("Invoice", "CreditNote", "Prepayment", "Overpayment", "BatchPayment", "Account"), OBJECT),
+    **dict.fromkeys(
+        (
+            "InvoiceNumber", "CreditNoteNumber", "Code", "Reference", "Status", "PaymentType",
+            "UpdatedDateUTCString", "PaymentID", "BatchPaymentID", "BankAccountNumber", "Particulars",
+            "Details", "StatusAttributeString",
+        ),
+        STRING,
+    ),
+    **dict.fromkeys(("CurrencyRate", "Amount", "BankAmount"), NUMBER),
+    **dict.fromkeys(("Date", "UpdatedDateUTC"), DATE),
+    **dict.fromkeys(("IsReconciled", "HasAccount", "HasValidationErrors"), BOOLEAN),
+    **dict.fromkeys(("ValidationErrors", "Warnings"), ARRAY),
+}  # fmt: skip
+QUOTE_FIELDS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "QuoteID", "QuoteNumber", "Reference", "Terms", "DateString", "ExpiryDateString", "Status",
+            "CurrencyCode", "Title", "Summary", "BrandingThemeID", "LineAmountTypes", "StatusAttributeString",
+        ),
+        STRING,
+    ),
+    **dict.fromkeys(("CurrencyRate", "SubTotal", "TotalTax", "Total", "TotalDiscount"), NUMBER),
+    **dict.fromkeys(("Date", "ExpiryDate", "UpdatedDateUTC"), DATE),
+    **dict.fromkeys(("LineItems", "ValidationErrors"), ARRAY),
+    "Contact": OBJECT,
+}  # fmt: skip
+LINE_ITEM_FIELDS: dict[str, str] = {
+    **dict.fromkeys(
+        ("LineItemID", "Description", "ItemCode", "AccountCode", "AccountID", "TaxType", "RepeatingInvoiceID",
+         "Taxability"),
+        STRING,
+    ),
+    **dict.fromkeys(
+        ("Quantity", "UnitAmount", "TaxAmount", "LineAmount", "DiscountRate", "DiscountAmount", "SalesTaxCodeId"),
+        NUMBER,
+    ),
+    **dict.fromkeys(("Tracking", "TaxBreakdown"), ARRAY),
+    "Item": OBJECT,
+}  # fmt: skip
+ALLOCATION_FIELDS: dict[str, str] = {
+    **dict.fromkeys(("AllocationID", "StatusAttributeString"), STRING),
+    **dict.fromkeys(("Invoice", "Overpayment", "Prepayment", "CreditNote"), OBJECT),
+    "Amount": NUMBER,
+    "Date": DATE,
+    "IsDeleted": BOOLEAN,
+    "ValidationErrors": ARRAY,
+}
+ITEM_FIELDS: dict[str, str] = {
+    **dict.fromkeys(
+        ("Code", "InventoryAssetAccountCode", "Name", "Description", "PurchaseDescription", "ItemID",
+         "StatusAttributeString"),
+        STRING,
+    ),
+    **dict.fromkeys(("IsSold", "IsPurchased", "IsTrackedAsInventory"), BOOLEAN),
+    **dict.fromkeys(("PurchaseDetails", "SalesDetails"), OBJECT),
+    **dict.fromkeys(("TotalCostPool", "QuantityOnHand"), NUMBER),
+    "UpdatedDateUTC": DATE,
+    "ValidationErrors": ARRAY,
+}  # fmt: skip
+ACCOUNT_FIELDS: dict[str, str] = {
+    **dict.fromkeys(
+        ("Code", "Name", "AccountID", "Type", "BankAccountNumber", "Status", "Description", "BankAccountType",
+         "CurrencyCode", "TaxType", "Class", "SystemAccount", "ReportingCode", "ReportingCodeName"),
+        STRING,
+    ),
+    **dict.fromkeys(("EnablePaymentsToAccount", "ShowInExpenseClaims", "HasAttachments", "AddToWatchlist"), BOOLEAN),
+    "UpdatedDateUTC": DATE,
+    "ValidationErrors": ARRAY,
+}  # fmt: skip
+TAX_RATE_FIELDS: dict[str, str] = {
+    **dict.fromkeys(("Name", "TaxType", "Status", "ReportTaxType"), STRING),
+    **dict.fromkeys(
+        ("CanApplyToAssets", "CanApplyToEquity", "CanApplyToExpenses", "CanApplyToLiabilities", "CanApplyToRevenue"),
+        BOOLEAN,
+    ),
+    **dict.fromkeys(("DisplayTaxRate", "EffectiveRate"), NUMBER),
+    "TaxComponents": ARRAY,
+}  # fmt: skip
+TRACKING_FIELDS: dict[str, str] = {
+    **dict.fromkeys(("TrackingCategoryID", "TrackingOptionID", "Name", "Option", "Status"), STRING),
+    "Options": ARRAY,
+}
+TRACKING_OPTION_FIELDS: dict[str, str] = dict.fromkeys(
+    ("TrackingOptionID", "Name", "Status", "TrackingCategoryID"), STRING
+)
+CURRENCY_FIELDS: dict[str, str] = {"Code": STRING, "Description": STRING}
+ORGANISATION_FIELDS: dict[str, str] = {
+    **dict.fromkeys(
+        ("OrganisationID", "APIKey", "Name", "LegalName", "Version", "OrganisationType", "BaseCurrency",
+         "CountryCode", "OrganisationStatus", "RegistrationNumber", "EmployerIdentificationNumber", "TaxNumber",
+         "SalesTaxBasis", "SalesTaxPeriod", "DefaultSalesTax", "DefaultPurchasesTax", "Timezone",
+         "OrganisationEntityType", "ShortCode", "Class", "Edition", "LineOfBusiness"),
+        STRING,
+    ),
+    **dict.fromkeys(("PaysTax", "IsDemoCompany"), BOOLEAN),
+    **dict.fromkeys(("FinancialYearEndDay", "FinancialYearEndMonth"), NUMBER),
+    **dict.fromkeys(("PeriodLockDate", "EndOfYearLockDate", "CreatedDateUTC"), DATE),
+    **dict.fromkeys(("Addresses", "Phones", "ExternalLinks"), ARRAY),
+    "PaymentTerms": OBJECT,
+}  # fmt: skip
+
+# Money is exact: every amount a DECIMAL, never a double. Totals and amounts are cents (18,2); unit
+# amounts and quantities take Xero's 4 decimal places (unitdp=4); rates up to 6.
+_MONEY = {"data_type": "decimal", "precision": 18, "scale": 2}
+_UNIT = {"data_type": "decimal", "precision": 18, "scale": 4}
+_RATE = {"data_type": "decimal", "precision": 18, "scale": 6}
+_DAY = {"data_type": "date"}
+_STAMP = {"data_type": "timestamp", "dedup_sort": "desc"}
+
+
+def _money(*names: str) -> Columns:
+    return {name: dict(_MONEY) for name in names}
+
+
+def _days(*names: str) -> Columns:
+    return {name: dict(_DAY) for name in names}
+
+
+def _key(name: str) -> Columns:
+    return {name: {"data_type": "text", "nullable": False}}
+
+
+_DOCUMENT_COLUMNS: Columns = {
+    "UpdatedDateUTC": dict(_STAMP),
+    **_text("Type", "Status", "Reference", "CurrencyCode", "LineAmountTypes", "Contact__ContactID", "Contact__Name"),
+    "CurrencyRate": dict(_RATE),
+    **_money("SubTotal", "TotalTax", "Total"),
+    **_days("Date", "DueDate", "FullyPaidOnDate"),
+}  # fmt: skip
+LINE_ITEM_COLUMNS: Columns = {
+    **_text("LineItemID", "Description", "ItemCode", "AccountCode", "TaxType"),
+    "Quantity": dict(_UNIT),
+    "UnitAmount": dict(_UNIT),
+    "DiscountRate": dict(_UNIT),
+    **_money("TaxAmount", "LineAmount", "DiscountAmount"),
+}
+INVOICE_COLUMNS: Columns = {
+    **_key("InvoiceID"),
+    **_DOCUMENT_COLUMNS,
+    **_text("InvoiceNumber"),
+    **_money("TotalDiscount", "AmountDue", "AmountPaid", "AmountCredited"),
+    **_days("ExpectedPaymentDate", "PlannedPaymentDate"),
+}
+# An invoice's own lists of what was applied to it: one amount each.
+_APPLIED: Columns = {
+    **_text("PaymentID", "CreditNoteID", "OverpaymentID", "PrepaymentID"),
+    **_money("Amount"),
+}
+INVOICE_NESTED_COLUMNS: dict[str, Columns] = {
+    "LineItems": LINE_ITEM_COLUMNS,
+    "Payments": {**_text("PaymentID", "Reference"), **_money("Amount"), **_days("Date")},
+    "CreditNotes": {**_text("CreditNoteID", "CreditNoteNumber"), **_money("AppliedAmount", "Total")},
+}
+CREDIT_NOTE_COLUMNS: Columns = {
+    **_key("CreditNoteID"),
+    **_DOCUMENT_COLUMNS,
+    **_text("CreditNoteNumber"),
+    **_money("RemainingCredit", "AppliedAmount"),
+}
+CREDIT_NOTE_NESTED_COLUMNS: dict[str, Columns] = {
+    "LineItems": LINE_ITEM_COLUMNS,
+    "Allocations": {
+        **_text("AllocationID", "Invoice__InvoiceID", "Invoice__InvoiceNumber"),
+        **_money("Amount"),
+        **_days("Date"),
+        "IsDeleted": {"data_type": "bool"},
+    },
+}
+PAYMENT_COLUMNS: Columns = {
+    **_key("PaymentID"),
+    "UpdatedDateUTC": dict(_STAMP),
+    **_text(
+        "Status", "PaymentType", "Reference", "Invoice__InvoiceID", "Invoice__InvoiceNumber", "Invoice__Type",
+        "Invoice__CurrencyCode", "Invoice__Contact__ContactID", "CreditNote__CreditNoteID", "Account__AccountID",
+        "Account__Code",
+    ),
+    "CurrencyRate": dict(_RATE),
+    **_money("Amount", "BankAmount"),
+    **_days("Date"),
+    "IsReconciled": {"data_type": "bool"},
+}  # fmt: skip
+QUOTE_COLUMNS: Columns = {
+    **_key("QuoteID"),
+    **{name: spec for name, spec in _DOCUMENT_COLUMNS.items() if name not in ("DueDate", "FullyPaidOnDate")},
+    **_text("QuoteNumber", "Title", "Summary", "Terms"),
+    **_money("TotalDiscount"),
+    **_days("ExpiryDate"),
+}
+QUOTE_NESTED_COLUMNS: dict[str, Columns] = {"LineItems": LINE_ITEM_COLUMNS}
+ITEM_COLUMNS: Columns = {
+    **_key("ItemID"),
+    "UpdatedDateUTC": dict(_STAMP),
+    **_text("Code", "Name", "Description", "SalesDetails__AccountCode", "SalesDetails__TaxType"),
+    **{"SalesDetails__UnitPrice": dict(_UNIT), "PurchaseDetails__UnitPrice": dict(_UNIT)},
+    **{key: {"data_type": "bool"} for key in ("IsSold", "IsPurchased", "IsTrackedAsInventory")},
+    "QuantityOnHand": dict(_UNIT),
+    "TotalCostPool": dict(_MONEY),
+}
+ACCOUNT_COLUMNS: Columns = {
+    **_key("AccountID"),
+    "UpdatedDateUTC": dict(_STAMP),
+    **_text("Code", "Name", "Type", "Class", "Status", "TaxType", "CurrencyCode", "SystemAccount"),
+    "EnablePaymentsToAccount": {"data_type": "bool"},
+}
+TAX_RATE_COLUMNS: Columns = {
+    **_key("TaxType"),
+    **_text("Name", "Status", "ReportTaxType"),
+    "DisplayTaxRate": dict(_UNIT),
+    "EffectiveRate": dict(_UNIT),
+    **{key: {"data_type": "bool"} for key in ("CanApplyToRevenue", "CanApplyToExpenses")},
+}
+TAX_RATE_NESTED_COLUMNS: dict[str, Columns] = {
+    "TaxComponents": {**_text("Name"), "Rate": dict(_UNIT), "IsCompound": {"data_type": "bool"}}
+}
+TRACKING_COLUMNS: Columns = {**_key("TrackingCategoryID"), **_text("Name", "Status")}
+TRACKING_NESTED_COLUMNS: dict[str, Columns] = {"Options": _text("TrackingOptionID", "Name", "Status")}
+CURRENCY_COLUMNS: Columns = {**_key("Code"), **_text("Description")}
+ORGANISATION_COLUMNS: Columns = {
+    **_key("OrganisationID"),
+    **_text("Name", "LegalName", "Version", "BaseCurrency", "CountryCode", "TaxNumber", "SalesTaxBasis"),
+    "PaysTax": {"data_type": "bool"},
+    "CreatedDateUTC": {"data_type": "timestamp"},
+    **_days("PeriodLockDate", "EndOfYearLockDate"),
+}
