@@ -10,6 +10,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from cli import app as cli
@@ -35,8 +36,8 @@ def signed_in(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CAPSULE_XERO_CONFIG", str(tmp_path / "capsule-xero.yaml"))
     monkeypatch.setenv("COLUMNS", "400")  # one line stays one line
     settings = Settings.from_env()
-    login(
-        XeroAuth(settings),
+    login(  # before the test writes its rules file: sign in with the default scopes
+        XeroAuth(settings, rules=Rules()),
         choose_tenant=lambda c: c[0],
         open_url=lambda u: httpx.get(u, follow_redirects=True),
     )

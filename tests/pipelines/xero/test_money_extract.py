@@ -56,6 +56,14 @@ def book(server: SandboxServer, sandbox: Sandbox) -> Dataset:
     return data
 
 
+@pytest.fixture
+def small_book(server: SandboxServer, sandbox: Sandbox) -> Dataset:
+    """A smaller world (a few hundred documents, one page of quotes): enough where paging is not the point."""
+    data = generate(250, seed=3)
+    server.call(lambda: sandbox.load(data))
+    return data
+
+
 def _signed_in(settings: Settings, rules: Rules) -> XeroAuth:
     auth = XeroAuth(settings, rules=rules)
     login(auth, choose_tenant=lambda connections: connections[0], open_url=browser)
@@ -157,7 +165,7 @@ def test_every_document_of_the_book_lands_once_with_exact_decimal_amounts(
 
 
 def test_a_rerun_with_nothing_changed_makes_one_call_per_list_and_rewrites_nothing(
-    money_extract: Extract, settings: Settings, book: Dataset, control: SandboxControl
+    money_extract: Extract, settings: Settings, small_book: Dataset, control: SandboxControl
 ) -> None:
     money_extract()
     loads = {t: query(settings, f"select max(_dlt_load_id) from raw.{t}")[0][0] for t in DOCUMENTS}  # noqa: S608
@@ -170,13 +178,13 @@ def test_a_rerun_with_nothing_changed_makes_one_call_per_list_and_rewrites_nothi
         assert run.modes[table] == "incremental"
         assert run.records.get(table, 0) == 0
         assert query(settings, f"select max(_dlt_load_id) from raw.{table}")[0][0] == loads[table]  # noqa: S608
-        assert _count(settings, table) == len(getattr(book, DOCUMENTS[table][1]))
+        assert _count(settings, table) == len(getattr(small_book, DOCUMENTS[table][1]))
 
 
 def test_an_invoice_paid_after_the_first_run_is_read_again_and_merged(
     money_extract: Extract,
     settings: Settings,
-    book: Dataset,
+    small_book: Dataset,
     control: SandboxControl,
     server: SandboxServer,
     sandbox: Sandbox,
@@ -207,7 +215,7 @@ def test_an_invoice_paid_after_the_first_run_is_read_again_and_merged(
         invoice_id,
     )
     assert rows == [("PAID", Decimal("0.00"), owing["AmountPaid"])]
-    assert _count(settings, "xero_invoices") == len(book.xero_invoices)
+    assert _count(settings, "xero_invoices") == len(small_book.xero_invoices)
     lines = query(
         settings,
         "select count(*) from raw.xero_invoices__line_items l join raw.xero_invoices i"
@@ -218,7 +226,7 @@ def test_an_invoice_paid_after_the_first_run_is_read_again_and_merged(
 
 
 def test_with_money_off_no_money_endpoint_is_called(
-    money_extract: Extract, settings: Settings, book: Dataset, control: SandboxControl
+    money_extract: Extract, settings: Settings, small_book: Dataset, control: SandboxControl
 ) -> None:
     money_extract(rules=MONEY_OFF)
     assert not [c for c in api_calls(control) if c["path"] in MONEY_PATHS]
@@ -227,17 +235,17 @@ def test_with_money_off_no_money_endpoint_is_called(
 
 
 def test_only_payments_on_reads_payments_and_settings_but_no_invoices(
-    money_extract: Extract, settings: Settings, book: Dataset, control: SandboxControl
+    money_extract: Extract, settings: Settings, small_book: Dataset, control: SandboxControl
 ) -> None:
     money_extract(rules=Rules.model_validate({"money": {"read": ["payments"]}}))
     paths = {c["path"] for c in api_calls(control)}
     assert f"{API}/Payments" in paths and f"{API}/TaxRates" in paths
     assert not paths & {f"{API}/Invoices", f"{API}/Quotes", f"{API}/CreditNotes", f"{API}/Items"}
-    assert _count(settings, "xero_payments") == len(book.xero_payments)
+    assert _count(settings, "xero_payments") == len(small_book.xero_payments)
 
 
 def test_a_sign_in_without_the_invoices_scope_gets_one_line_naming_it_and_the_command(
-    settings: Settings, book: Dataset
+    settings: Settings, small_book: Dataset
 ) -> None:
     _signed_in(settings, MONEY_OFF)  # consented before money was turned on
     with pytest.raises(XeroMissingScope) as refused:
