@@ -33,16 +33,6 @@ FIELD_GROUPS = {
 # person's Name in Xero is derived from its first and last names, so a person pulls only those and an
 # organisation only its name. ContactPersons stay Capsule → Xero; the ContactNumber and the groups are
 # this tool's own.
-PULLABLE_FIELDS = (
-    "name",
-    "first_name",
-    "last_name",
-    "email_address",
-    "tax_number",
-    "website",
-    "phone_default",
-    "phone_mobile",
-    "phone_fax",
-    "street_address",
-    "postal_address",
+PULLABLE_FIELDS = tuple(
+    field for field in COMPARED_FIELDS if field not in ("contact_number", "contact_persons", "contact_groups")
 )

@@ -212,19 +212,27 @@ def _operation_lines(op: PlanOperation, *, two_way: bool = False) -> list[Text]:
         title.append("  Xero may refuse this", style="red")
     lines = [title]
     for field in op.changed_fields:
-        after = describe_value(field, op.after.get(field))
-        if op.operation == "create" or op.before is None:
-            if op.operation == "create" and field in ("contact_number", "name"):
-                continue  # already in the title line
-            lines.append(Text.assemble(f"    {field}: ", (after, style)))
-        else:
-            before = describe_value(field, op.before.get(field))
-            lines.append(Text.assemble(f"    {field}: ", (before, "dim"), " → ", (after, style)))
+        if op.operation == "create" and field in ("contact_number", "name"):
+            continue  # already in the title line
+        before = None if op.operation == "create" else op.before
+        lines.append(_field_line(field, before, op.after, style))
     if op.kept_fields:
         lines.append(Text(f"    kept Xero's: {spell_out(', '.join(op.kept_fields))}", style="dim"))
     if op.reason:
         lines.append(Text(f"    # {shorten(op.reason, REASON_WIDTH)}", style="dim"))
     return lines
+
+
+def _field_line(
+    field: str, before: dict[str, str | None] | None, after: dict[str, str | None], style: str
+) -> Text:
+    """``    field: before → after`` (only the new value when there is no before)."""
+    new = describe_value(field, after.get(field))
+    if before is None:
+        return Text.assemble(f"    {field}: ", (new, style))
+    return Text.assemble(
+        f"    {field}: ", (describe_value(field, before.get(field)), "dim"), " → ", (new, style)
+    )
 
 
 def _capsule_lines(change: CapsuleChange) -> list[Text]:
@@ -244,12 +252,7 @@ def _capsule_lines(change: CapsuleChange) -> list[Text]:
     for field in change.changed_fields:
         if field == "tags":
             continue
-        after = describe_value(field, change.after.get(field))
-        if change.before is None:
-            lines.append(Text.assemble(f"    {field}: ", (after, style)))
-        else:
-            before = describe_value(field, change.before.get(field))
-            lines.append(Text.assemble(f"    {field}: ", (before, "dim"), " → ", (after, style)))
+        lines.append(_field_line(field, change.before, change.after, style))
     if change.reason:
         lines.append(Text(f"    # {shorten(change.reason, REASON_WIDTH)}", style="dim"))
     return lines

@@ -76,6 +76,20 @@ def party(world: World, party_id: int) -> dict[str, Any]:
     return found
 
 
+def email_changed_on_both_sides(world: World) -> tuple[int, str]:
+    """A synced organisation whose e-mail is changed in Capsule to c@capsule.example, then in Xero to
+    x@xero.example (Xero's edit last, so newest_wins picks Xero)."""
+    party_id, contact_id = synced_organisation(world)
+    first = party(world, party_id)["emailAddresses"][0]
+    with closing(CapsuleControl(world.server.capsule_url)) as capsule:
+        capsule.update_party(
+            party_id, {"emailAddresses": [{"id": first["id"], "address": "c@capsule.example"}]}
+        )
+    with XeroControl(world.server.xero_url) as xero:
+        xero.edit_contact(contact_id, EmailAddress="x@xero.example")
+    return party_id, contact_id
+
+
 def migrated(tmp_path: Path, rules: Rules) -> World:
     world = World(generate(parties=PARTIES, seed=SEED), tmp_path / "home")
     world.rules = rules
@@ -155,20 +169,7 @@ def test_an_email_changed_on_both_sides_is_settled_by_the_policy_on_both_sides(
     policy: str, winner: str, tmp_path: Path
 ) -> None:
     with migrated(tmp_path, two_way(conflicts={"policy": policy})) as world:
-        party_id, contact_id = synced_organisation(world)
-        before = party(world, party_id)
-        with closing(CapsuleControl(world.server.capsule_url)) as capsule:
-            capsule.update_party(
-                party_id,
-                {
-                    "emailAddresses": [
-                        {"id": before["emailAddresses"][0]["id"], "address": "c@capsule.example"}
-                    ]
-                },
-            )
-        # Xero's edit is made last, so newest_wins picks Xero.
-        with XeroControl(world.server.xero_url) as xero:
-            xero.edit_contact(contact_id, EmailAddress="x@xero.example")
+        party_id, contact_id = email_changed_on_both_sides(world)
         run = world.sync()
         assert run.result is not None and run.result.status == "applied", run.result
         expected = {"capsule": "c@capsule.example", "xero": "x@xero.example"}[winner]
@@ -186,19 +187,7 @@ def test_an_email_changed_on_both_sides_is_settled_by_the_policy_on_both_sides(
 
 def test_a_manual_policy_sends_a_two_sided_change_to_review_and_writes_neither_side(tmp_path: Path) -> None:
     with migrated(tmp_path, two_way(conflicts={"policy": "manual"})) as world:
-        party_id, contact_id = synced_organisation(world)
-        before = party(world, party_id)
-        with closing(CapsuleControl(world.server.capsule_url)) as capsule:
-            capsule.update_party(
-                party_id,
-                {
-                    "emailAddresses": [
-                        {"id": before["emailAddresses"][0]["id"], "address": "c@capsule.example"}
-                    ]
-                },
-            )
-        with XeroControl(world.server.xero_url) as xero:
-            xero.edit_contact(contact_id, EmailAddress="x@xero.example")
+        party_id, contact_id = email_changed_on_both_sides(world)
         run = world.sync()
         assert run.plan.capsule_writes == 0
         with world.connect() as con:
