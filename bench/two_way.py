@@ -17,7 +17,8 @@ organisations get a new e-mail and mobile in Xero — then the measured sync, th
 be quiet again (no echo).
 
 Printed for the measured sync: Xero and Capsule calls by method and path, against lower bounds —
-Xero: contact reads ceil(changed contacts / 100) (If-Modified-Since pages of 100, at least one) and
+Xero: contact reads ceil(changed contacts / PAGE_SIZE) (If-Modified-Since pages of the extract's
+page size, at least one) and
 contact writes ceil(updated contacts / 50); Capsule: ``/parties`` reads ceil(changed parties / 100)
 (pages of perPage=100, at least one) and one PUT per party a Xero edit changes. Then wall time and the
 peak RSS during the sync (VmHWM reset before it where the kernel allows, else the process's whole-run
@@ -50,6 +51,7 @@ sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resol
 
 import tests.support.sync_world as sync_world  # noqa: E402
 from capsule_xero.rules.model import Rules  # noqa: E402
+from pipelines.xero.settings import PAGE_SIZE  # noqa: E402
 from sandbox.capsule.control import CapsuleControl  # noqa: E402
 from sandbox.generator import generate  # noqa: E402
 from sandbox.xero.control import XeroControl  # noqa: E402
@@ -253,7 +255,7 @@ def bench(args: argparse.Namespace) -> None:
         )
         print(
             f"  Xero: {len(xero):,} calls ({len(xero_reads):,} GET, {len(writes(xero)):,} writes);"
-            f" contact reads {contact_reads:,} vs ceil({xero_edits:,}/100) = {max(1, math.ceil(xero_edits / 100)):,};"
+            f" contact reads {contact_reads:,} vs ceil({xero_edits:,}/{PAGE_SIZE}) = {max(1, math.ceil(xero_edits / PAGE_SIZE)):,};"
             f" contact writes {contact_writes:,} vs ceil({capsule_edits:,}/50) = {math.ceil(capsule_edits / 50):,}"
         )
         print(f"    reads: {by_method_path(xero_reads)}")
