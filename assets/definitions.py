@@ -11,6 +11,7 @@ from dagster_dlt import DagsterDltResource
 from assets.checks import CHECKS
 from assets.ingest import capsule_extract, xero_extract
 from assets.jobs import JOBS
+from assets.money_checks import MONEY_CHECKS
 from assets.reconcile import RECONCILE_ASSETS
 from assets.resources import HomeDuckDBResource, RulesResource
 from assets.schedules import SCHEDULES
@@ -30,7 +31,7 @@ def defs() -> dg.Definitions:
     settings, problems = startup_check()
     return dg.Definitions(
         assets=[capsule_extract, xero_extract, *STAGING_ASSETS, *RECONCILE_ASSETS, xero_contacts_written],
-        asset_checks=CHECKS,
+        asset_checks=[*CHECKS, *MONEY_CHECKS],
         jobs=JOBS,
         schedules=[] if problems else SCHEDULES,
         sensors=[settings_problems_sensor(problems)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from capsule_xero.display import literal
 from capsule_xero.settings import Settings
@@ -76,7 +77,10 @@ def _list_reports(unavailable: dict[str, str | None] | None) -> None:
     """The catalogue; with a DuckDB file, whether each report can be read from it yet."""
     from transform.reports import REPORTS
 
-    table = Table("report", "what it shows", *([] if unavailable is None else ["ready"]))
+    # no_wrap: a name is typed back whole (overdue_with_open_opportunities on an 80-column terminal)
+    table = Table(
+        Column("report", no_wrap=True), "what it shows", *([] if unavailable is None else ["ready"])
+    )
     for report_name, description in REPORTS.items():
         ready = [] if unavailable is None else ["yes" if unavailable[report_name] is None else "after a sync"]
         table.add_row(report_name, description, *ready)
@@ -105,7 +109,9 @@ def _print_report(title: str, columns: list[str], rows: list[tuple], limit: int)
     table = Table(title=title, title_justify="left")
     for index, column in enumerate(columns):
         values = [row[index] for row in rows if row[index] is not None]
-        numeric = bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        numeric = bool(values) and all(
+            isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values
+        )
         # fold: ids and reasons stay whole on a narrow terminal, never cut to "…"
         table.add_column(column, overflow="fold", justify="right" if numeric else "left")
     for row in rows[:limit]:

@@ -36,6 +36,26 @@ REPORTS: dict[str, str] = {
     "pending_diff": "What the next plan would do, counted by operation.",
     "pending_changes": "What the next plan would change, record by record: operation, fields, reason.",
     "out_of_scope": "Capsule parties the rules file keeps out of the sync, and why.",
+    # Money (money.read in the rules file): exact decimals, one currency per row, GST apart.
+    "receivables": "What each Capsule party (an organisation with its people) owes, per currency: outstanding, "
+    "overdue, invoices, oldest due date, owner, tags.",
+    "overdue_with_open_opportunities": "Parties with overdue invoices and open Capsule opportunities: overdue "
+    "amount, open opportunities and their value.",
+    "won_not_invoiced": "Won Capsule opportunities with no sales invoice money.won_not_invoiced_days after the win.",
+    "revenue_by_owner": "Invoiced revenue (invoices minus credit notes) by Capsule owner, month and currency: "
+    "sub_total, GST, total.",
+    "revenue_by_tag": "Invoiced revenue by Capsule tag, month and currency (a party's revenue under each of its tags).",
+    "pipeline_vs_revenue": "Open pipeline (value and value weighted by probability) beside invoiced revenue, "
+    "by month and currency.",
+    "xero_customers_unknown": "Xero contacts with sales documents that no Capsule party is linked to.",
+}
+
+# The raw tables only the rules file's money.read loads, and the key that turns each on.
+MONEY_TABLES: dict[str, str] = {
+    "raw.xero_invoices": "invoices",
+    "raw.xero_credit_notes": "invoices",
+    "raw.xero_quotes": "quotes",
+    "raw.xero_payments": "payments",
 }
 
 _REFERENCE_RE = re.compile(r"\b(raw|staging|reconcile|ledger|reports)\.([a-z_][a-z0-9_]*)\b")
@@ -88,6 +108,12 @@ def _missing(name: str, existing: set[str]) -> str | None:
     missing = [table for table in base_tables(name) if table not in existing]
     if not missing:
         return None
+    money = list(dict.fromkeys(MONEY_TABLES[table] for table in missing if table in MONEY_TABLES))
+    if money:
+        return (
+            f"it needs Xero's {' and '.join(money)} ({', '.join(t for t in missing if t in MONEY_TABLES)}): "
+            f"list {', '.join(money)} under money.read in the rules file, then run `capsule-xero sync`"
+        )
     return f"it needs {', '.join(missing)}, which a sync builds: run `capsule-xero sync` first"
 
 

@@ -19,7 +19,7 @@ import duckdb
 from capsule_xero.rules.model import Rules
 from capsule_xero.rules.scope import Condition
 from capsule_xero.rules.transforms import Transform
-from transform.sql import register_functions
+from transform.sql import build, register_functions
 
 SCOPE_TABLE = "reconcile.sync_scope"
 
@@ -250,3 +250,13 @@ def apply_transforms(
     con.execute(f"create schema if not exists {schema}")
     con.execute(CREATE_SQL.format(table=_table(target), select=select), params)
     return con.table(target).aggregate("count(*)").fetchall()[0][0]
+
+
+def build_money_report_settings(con: duckdb.DuckDBPyConnection, rules: Rules) -> int:
+    """``reconcile.money_report_settings``: the rules file's values the money reports read, bound.
+
+    A view cannot take a parameter, so the reports read this one-row table instead
+    (``won_not_invoiced_days`` from ``money.won_not_invoiced_days``)."""
+    con.execute("create schema if not exists reconcile")
+    params = {"won_not_invoiced_days": rules.money.won_not_invoiced_days}
+    return build(con, "reconcile", "money_report_settings", params)

@@ -25,7 +25,7 @@ from reverse_etl.ledger.schema import ensure_ledger
 from transform.planned_rejects import build_planned_rejects
 from transform.quarantine import build_quarantine
 from transform.reports import REPORTS, create_report_views
-from transform.rules_sql import apply_transforms, build_sync_scope
+from transform.rules_sql import apply_transforms, build_money_report_settings, build_sync_scope
 from transform.sql import build
 
 # A first run notes only the last 30 days of opportunities, cases and tasks: a first migration must
@@ -212,7 +212,8 @@ def history_notes(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[
 
 
 def report_views(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
-    """The ``reports`` schema views: reconciliation, review queue, data quality and the pending diff."""
+    """The ``reports`` schema views: reconciliation, review queue, data quality, the pending diff, money."""
+    build_money_report_settings(con, rules)
     unavailable = create_report_views(con)
     return {"reports.views": len(REPORTS) - len(unavailable)}
 

@@ -9,14 +9,15 @@ sign-in asks only for the kinds listed here (docs/api-facts.md#xero-scopes-for-m
 
 Xero's settings (accounts, tax rates, tracking, currencies, the organisation) need no entry: their
 scope is asked for in any case. ``capsule_fields`` names the Capsule custom fields that receive each
-linked party's totals; a field left out (null) is not written.
+linked party's totals; a field left out (null) is not written. ``won_not_invoiced_days`` is how long
+after a win the ``won_not_invoiced`` report waits for a sales invoice before it lists the opportunity.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from capsule_xero.rules.section import Section
 from capsule_xero.rules.values import Name, no_repeats, one_or_many
@@ -56,6 +57,8 @@ class CapsuleMoneyFields(Section):
 class MoneyRules(Section):
     read: Annotated[list[MoneyData], BeforeValidator(one_or_many), AfterValidator(no_repeats)] = []
     capsule_fields: CapsuleMoneyFields = CapsuleMoneyFields()
+    # Two weeks: a common invoicing cycle; a consultant whose clients bill monthly sets 31.
+    won_not_invoiced_days: int = Field(default=14, ge=0, le=3650)
 
     @model_validator(mode="after")
     def _fields_have_their_documents(self) -> MoneyRules:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +38,7 @@ from capsule_xero.capsule.errors import CapsuleRequestRejected, rejection
 from capsule_xero.capsule.pacing import RETRY_SAFE_METHODS, CapsulePacer, shared_pacer
 from capsule_xero.settings import Settings
 from pipelines.capsule.settings import PER_PAGE, REQUEST_TIMEOUT
+from pipelines.xero.helpers import ExactRESTClient
 
 
 class CapsuleAuth(AuthBase):
@@ -138,7 +140,8 @@ def make_client(
     per_page: int = PER_PAGE,
 ) -> RESTClient:
     session = PacedSession(pacer, timeout=timeout, secrets=[token_text(token)], api_url=api_url)
-    return RESTClient(
+    # An opportunity's value is a JSON number (``"amount": 1234.5``): read as a Decimal, as Xero's are.
+    return ExactRESTClient(
         base_url=api_url, auth=CapsuleAuth(token), paginator=CapsulePaginator(per_page), session=session
     )
 
@@ -208,6 +211,8 @@ def field_value_text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, Decimal):  # a JSON number with a fraction (make_client reads them exactly)
+        return str(int(value)) if value == value.to_integral_value() else format(value, "f")
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)
     return str(value)

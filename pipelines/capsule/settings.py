@@ -108,7 +108,6 @@ OPPORTUNITY_COLUMNS: Columns = {
     **_cols(
         milestone__id="bigint",
         milestone__name="text",
-        value__amount="double",
         value__currency="text",
         expected_close_on="date",
         probability="bigint",
@@ -124,6 +123,9 @@ OPPORTUNITY_COLUMNS: Columns = {
         created_at="timestamp",
         updated_at="timestamp",
     ),
+    # An amount in the opportunity's currency: exact cents, never a double (the JSON number is read as
+    # a Decimal, helpers.make_client), so the money reports add it up exactly.
+    "value__amount": {"data_type": "decimal", "precision": 18, "scale": 2, "nullable": True},
 }
 
 KASE_COLUMNS: Columns = {

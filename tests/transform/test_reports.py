@@ -19,6 +19,7 @@ import pytest
 
 from capsule_xero.rules.model import Rules
 from sandbox.generator import Dataset
+from transform.money_checks import MONEY_REPORTS
 from transform.planned_rejects import build_planned_rejects
 from transform.quarantine import build_quarantine
 from transform.reports import REPORTS, REPORTS_DIR, ReportUnavailable, create_report_views, read_report
@@ -186,7 +187,10 @@ def reported(
     build(con, "reconcile", "xero_duplicates")
     build_quarantine(con)
     build_diff_tables(con, dataset, deleted)
-    assert create_report_views(con) == {}
+    # Every report but the money ones, whose Xero documents this world (money off) never read.
+    unavailable = create_report_views(con)
+    assert set(unavailable) == set(MONEY_REPORTS)
+    assert all("money.read" in reason for reason in unavailable.values()), unavailable
     yield dataset, con, deleted
     con.close()
 
@@ -496,7 +500,7 @@ def test_reports_wait_for_their_tables_and_say_which_a_sync_must_build_first(
     assert report(con, "duplicates")
     build_quarantine(con)
     build_diff_tables(con, dataset, deleted)
-    assert create_report_views(con) == {}
+    assert set(create_report_views(con)) == set(MONEY_REPORTS)  # this world reads no money
     assert report(con, "pending_diff")
     con.execute("drop table reconcile.contact_operations")
     assert "reconcile.contact_operations" in create_report_views(con)["reconciliation"]
@@ -519,7 +523,7 @@ def test_the_reports_read_the_real_plan_and_account_for_every_operation_a_person
     build(con, "reconcile", "xero_duplicates")
     capsule_creates(con, rules, rules.sql_params())
     build(con, "reconcile", "pull_quarantine", rules.sql_params())
-    assert create_report_views(con) == {}
+    assert set(create_report_views(con)) == set(MONEY_REPORTS)
     operations = con.sql(
         "select operation, party_id, contact_id from reconcile.contact_operations"
     ).fetchall()
