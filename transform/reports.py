@@ -36,6 +36,8 @@ REPORTS: dict[str, str] = {
     "pending_diff": "What the next plan would do, counted by operation.",
     "pending_changes": "What the next plan would change, record by record: operation, fields, reason.",
     "out_of_scope": "Capsule parties the rules file keeps out of the sync, and why.",
+    "money_fields": "The Capsule fields money.capsule_fields fills with Xero's money: each one's state, and for a "
+    "missing one the exact definition to create in Capsule.",
 }
 
 _REFERENCE_RE = re.compile(r"\b(raw|staging|reconcile|ledger|reports)\.([a-z_][a-z0-9_]*)\b")
