@@ -23,6 +23,8 @@ from capsule_xero.rules.model import Rules
 from cli import app as cli
 from reverse_etl.plans.approval import approval_reasons
 from reverse_etl.plans.render import render_plan
+from reverse_etl.undo import undo_plan
+from reverse_etl.writers.xero import XeroContactWriter
 from sandbox.generator import generate
 from tests.support.money_fields import (
     FIELD_NAMES,
@@ -32,7 +34,7 @@ from tests.support.money_fields import (
     money_rules,
     with_money_definitions,
 )
-from tests.support.sync_world import World, capsule_field_values
+from tests.support.sync_world import PACING, World, capsule_field_values
 from transform.reports import read_report
 
 pytestmark = pytest.mark.slow  # a 60-party world synced two or three times: 20 to 25 s a test
@@ -153,6 +155,12 @@ def test_each_linked_partys_money_reaches_capsule_and_a_payment_in_xero_moves_on
         old, new = as_capsule_text("outstanding", before["outstanding"]), after["outstanding"]
         shown = f"{Decimal(old or 0):,.2f} → " + (f"{new:,.2f}" if new else "(empty)")
         assert f"Outstanding (Xero): {shown}" in plan_text(world, paid.plan.plan_id), invoice["InvoiceNumber"]
+
+        # Undo puts back the value the plan replaced (the next sync would write Xero's again).
+        with world.connect() as con, XeroContactWriter(world.settings, world.auth, policy=PACING) as writer:
+            undone = undo_plan(con, world.settings, paid.plan.plan_id, writer=writer, rules=world.rules)
+        assert f"party {party_id}: Outstanding (Xero)" in undone.capsule.reverted, undone.capsule
+        assert capsule_field_values(world, "Outstanding (Xero)").get(party_id) == old
 
 
 def test_with_two_way_sync_a_missing_capsule_field_is_reported_and_the_others_still_arrive(
