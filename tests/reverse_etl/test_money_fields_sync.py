@@ -37,9 +37,9 @@ from tests.support.money_fields import (
 from tests.support.sync_world import PACING, World, capsule_field_values
 from transform.reports import read_report
 
-pytestmark = pytest.mark.slow  # a 60-party world synced two or three times: 20 to 25 s a test
+pytestmark = pytest.mark.slow  # a 30-party world synced twice: about 20 s a test
 
-PARTIES = 60
+PARTIES = 30
 SEED = 11
 SYDNEY = ZoneInfo("Australia/Sydney")
 
@@ -126,13 +126,8 @@ def test_each_linked_partys_money_reaches_capsule_and_a_payment_in_xero_moves_on
         assert first.result.capsule_written >= first.plan.counts["capsule_money"]
         assert assert_capsule_shows_the_book(world, tuple(FIELD_NAMES)) > 0
 
-        # No echo: the next sync finds Capsule holding what Xero says and writes nothing there.
-        since = world.last_call()
-        again = world.sync(approve_first=False)
-        assert again.plan.counts["capsule_money"] == 0
-        assert capsule_writes(world, since) == []
-
-        # A payment in Xero: only that party's amounts change, in one call, with no person asked.
+        # A payment in Xero: only that party's amounts change, in one call, with no person asked; every
+        # other party's fields, written by the first sync, are found as written (no echo).
         today = datetime.now(UTC).astimezone(SYDNEY).date()
         owing = {
             party: contact
