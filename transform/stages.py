@@ -378,15 +378,10 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "reconcile.capsule_money_updates",
         capsule_money,
-        after=(
-            "reconcile.contact_matches",
-            "raw.capsule_parties",
-            "raw.capsule_party_field_definitions",
-            "raw.xero_invoices",
-            "raw.xero_credit_notes",
-            "raw.xero_payments",
-            "raw.xero_organisation",
-        ),
+        # Not the raw.xero_* money tables: their Dagster assets are skippable (not materialised with
+        # money off), and a skipped upstream skips what is drawn after it, which would skip every Capsule
+        # write. The Xero extract is one step, which contact_matches already comes after.
+        after=("reconcile.contact_matches", "raw.capsule_parties", "raw.capsule_party_field_definitions"),
         tables=(
             "reconcile.capsule_money_definitions",
             "reconcile.capsule_money_fields",

@@ -24,7 +24,7 @@ from tests.support.money_fields import (
     with_money_definitions,
 )
 from transform.reports import read_report
-from transform.stages import capsule_money, reconcile, sql_params
+from transform.stages import STAGE_BY_NAME, capsule_money, reconcile, sql_params
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 COLUMNS = ("invoiced_12_months", "outstanding", "overdue", "last_invoice", "last_payment_date")
@@ -171,3 +171,13 @@ def test_with_no_money_field_turned_on_nothing_is_computed_or_planned(
         assert counts["reconcile.capsule_money_updates"] == 0
     finally:
         capsule_money(con, money_rules(), sql_params(money_rules(), dataset.now))
+
+
+def test_the_money_stage_waits_on_no_money_table_dagster_skips_when_money_is_off() -> None:
+    """A Dagster asset drawn after a skipped one is skipped too: after the skippable money assets, the
+    money stage (and every Capsule write after it) would never run with money off."""
+    from assets.ingest import MONEY_ASSETS
+
+    stage = STAGE_BY_NAME["reconcile.capsule_money_updates"]
+    assert {t.removeprefix("raw.") for t in stage.after if t.startswith("raw.")}.isdisjoint(MONEY_ASSETS)
+    assert "reconcile.capsule_money_updates" in STAGE_BY_NAME["reconcile.capsule_operations"].after
