@@ -95,6 +95,19 @@ def capsule_operations(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> 
     }
 
 
+@stage_asset("reconcile.capsule_money_updates")
+def capsule_money_updates(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
+    """Xero's money per linked party for the Capsule fields money.capsule_fields names; only differences."""
+    ((not_written,),) = con.sql(
+        "select count(*) from reconcile.capsule_money_definitions where state <> 'ok'"
+    ).fetchall()
+    return {
+        "linked_parties": rows["reconcile.capsule_money_fields"],
+        "parties_to_update": rows["reconcile.capsule_money_updates"],
+        "fields_not_written": not_written,
+    }
+
+
 @stage_asset("reconcile.history_notes")
 def history_notes(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
     """Summaries of new or changed opportunities, cases and tasks to add to each contact's History, never twice."""
@@ -117,6 +130,7 @@ RECONCILE_ASSETS = [
     current_contacts,
     contact_operations,
     capsule_creates,
+    capsule_money_updates,
     capsule_operations,
     history_notes,
     report_views,

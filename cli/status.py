@@ -71,6 +71,7 @@ def _print_duckdb_status(path: Path, plans: int) -> bool:
                     _print_plans(con, plans, apply_running=False)
                     _print_error_queue(con)
                     _print_capsule_refusals(con)
+                    _print_money_fields(con)
                 except duckdb.Error as exc:
                     if damaged_reason(exc) is None:
                         raise
@@ -248,3 +249,24 @@ def _print_capsule_refusals(con: duckdb.DuckDBPyConnection) -> None:
         )
     if len(refused) > ERROR_QUEUE_ROWS_SHOWN:
         console.print("  … and more in ledger.capsule_outcomes.", highlight=False)
+
+
+def _print_money_fields(con: duckdb.DuckDBPyConnection) -> None:
+    """One line when a Capsule field money.capsule_fields names cannot be written (issue 14, part 3)."""
+    from reverse_etl.sqlfile import has_table
+
+    if not has_table(con, "reconcile", "capsule_money_definitions"):
+        return
+    names = [
+        name
+        for (name,) in con.execute(
+            "select field_name from reconcile.capsule_money_definitions where state <> 'ok' order by position"
+        ).fetchall()
+    ]
+    if names:
+        console.print(
+            f"\n[yellow]Money fields not written to Capsule: {markup_literal(', '.join(names))}"
+            " (missing in Capsule or not fit for the value):"
+            " `capsule-xero report money_fields` shows the definition to create.[/yellow]",
+            highlight=False,
+        )

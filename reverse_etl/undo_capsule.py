@@ -99,7 +99,9 @@ def _undo_one(
             continue
         undone.append(name)
         written = change.after.get(name)
-        if name in LIST_ROWS:
+        if change.operation == "money":  # a money field is set by its definition, kept in row_ids
+            row_ids[name] = change.row_ids.get(name)
+        elif name in LIST_ROWS:
             row_ids[name] = row_holding(party, name, written) if written is not None else None
     if not undone:
         return

@@ -48,6 +48,8 @@ REPORTS: dict[str, str] = {
     "pipeline_vs_revenue": "Open pipeline (value and value weighted by probability) beside invoiced revenue, "
     "by month and currency.",
     "xero_customers_unknown": "Xero contacts with sales documents that no Capsule party is linked to.",
+    "money_fields": "The Capsule fields money.capsule_fields fills with Xero's money: each one's state, and for a "
+    "missing one the exact definition to create in Capsule.",
 }
 
 # The raw tables only the rules file's money.read loads, and the key that turns each on.

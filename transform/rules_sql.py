@@ -260,3 +260,27 @@ def build_money_report_settings(con: duckdb.DuckDBPyConnection, rules: Rules) ->
     con.execute("create schema if not exists reconcile")
     params = {"won_not_invoiced_days": rules.money.won_not_invoiced_days}
     return build(con, "reconcile", "money_report_settings", params)
+
+
+# ---- money.capsule_fields ------------------------------------------------------------------------
+
+# The Capsule field type each money value needs (docs/money-in-capsule.md): amounts are numbers, the
+# last invoice ("INV-0042 2026-11-30") text, the last payment a date.
+MONEY_FIELD_TYPES = {
+    "invoiced_12_months": "number",
+    "outstanding": "number",
+    "overdue": "number",
+    "last_invoice": "text",
+    "last_payment_date": "date",
+}
+
+
+def money_field_params(rules: Rules) -> dict[str, list[str]]:
+    """``money.capsule_fields`` as the bound parameters of reconcile/capsule_money_definitions.sql:
+    parallel lists of the keys turned on, their Capsule field names and the type each needs."""
+    named = rules.money.capsule_fields.named()
+    return {
+        "money_field_keys": list(named),
+        "money_field_names": list(named.values()),
+        "money_field_types": [MONEY_FIELD_TYPES[key] for key in named],
+    }

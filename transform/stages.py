@@ -14,8 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -25,7 +26,12 @@ from reverse_etl.ledger.schema import ensure_ledger
 from transform.planned_rejects import build_planned_rejects
 from transform.quarantine import build_quarantine
 from transform.reports import REPORTS, create_report_views
-from transform.rules_sql import apply_transforms, build_money_report_settings, build_sync_scope
+from transform.rules_sql import (
+    apply_transforms,
+    build_money_report_settings,
+    build_sync_scope,
+    money_field_params,
+)
 from transform.sql import build
 
 # A first run notes only the last 30 days of opportunities, cases and tasks: a first migration must
@@ -67,8 +73,13 @@ class Stage:
 
 
 def sql_params(rules: Rules, now: datetime | None = None) -> dict[str, Any]:
-    """Every parameter a model may bind: the rules file's, plus the History cut-off."""
-    return rules.sql_params() | {"history_since": (now or datetime.now(UTC)) - HISTORY_LOOKBACK}
+    """Every parameter a model may bind: the rules file's, plus the History cut-off (and, when ``now``
+    is given, the moment the money fields count "today" from: ``money_now``)."""
+    params = rules.sql_params() | {"history_since": (now or datetime.now(UTC)) - HISTORY_LOOKBACK}
+    params |= money_field_params(rules)
+    if now is not None:
+        params["money_now"] = now
+    return params
 
 
 # ------------------------------------------------------------------------------------------ staging
@@ -205,6 +216,109 @@ def capsule_operations(
     return counts
 
 
+# ------------------------------------------------------------------------------------------ money
+
+# Xero names an organisation's time zone with Windows' names (Organisation.Timezone); "today" for the
+# overdue test is the organisation's day. Australian and New Zealand zones, the project's users; any
+# other falls back to Sydney's (the project's home) rather than to UTC, which is a day behind
+# Australia every morning.
+XERO_TIME_ZONES = {
+    "AUSEASTERNSTANDARDTIME": "Australia/Sydney",
+    "EAUSTRALIASTANDARDTIME": "Australia/Brisbane",
+    "CENAUSTRALIASTANDARDTIME": "Australia/Adelaide",
+    "AUSCENTRALSTANDARDTIME": "Australia/Darwin",
+    "WAUSTRALIASTANDARDTIME": "Australia/Perth",
+    "TASMANIASTANDARDTIME": "Australia/Hobart",
+    "LORDHOWESTANDARDTIME": "Australia/Lord_Howe",
+    "NEWZEALANDSTANDARDTIME": "Pacific/Auckland",
+    "UTC": "UTC",
+}
+DEFAULT_TIME_ZONE = "Australia/Sydney"
+
+# The temporary views reconcile/capsule_money_*.sql read: each raw table's columns the models use,
+# with their types, so a table the extract has not made (money.read leaves it out, or Xero or Capsule
+# had none of it yet) reads as empty instead of failing the sync. Fixed names only: no user value.
+MONEY_SOURCES: dict[str, tuple[str, dict[str, str]]] = {
+    "money_invoices": (
+        "raw.xero_invoices",
+        {
+            "type": "varchar", "status": "varchar", "contact__contact_id": "varchar",
+            "invoice_number": "varchar", "currency_code": "varchar", "date": "date",
+            "due_date": "date", "total": "decimal(18, 2)", "amount_due": "decimal(18, 2)",
+        },
+    ),
+    "money_credit_notes": (
+        "raw.xero_credit_notes",
+        {
+            "type": "varchar", "status": "varchar", "contact__contact_id": "varchar",
+            "currency_code": "varchar", "date": "date", "total": "decimal(18, 2)",
+        },
+    ),
+    "money_payments": (
+        "raw.xero_payments",
+        {
+            "status": "varchar", "payment_type": "varchar", "invoice__contact__contact_id": "varchar",
+            "date": "date",
+        },
+    ),
+    "money_organisation": ("raw.xero_organisation", {"base_currency": "varchar", "timezone": "varchar"}),
+    "money_field_definitions": (
+        "raw.capsule_party_field_definitions",
+        {"id": "bigint", "name": "varchar", "type": "varchar", "capture_rule": "varchar"},
+    ),
+    "money_party_fields": (
+        "raw.capsule_parties__fields",
+        {
+            "_dlt_parent_id": "varchar", "_dlt_list_idx": "bigint", "definition__name": "varchar",
+            "value": "varchar",
+        },
+    ),
+}  # fmt: skip
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    schema, name = table.split(".")
+    rows = con.execute(
+        "select column_name from information_schema.columns"
+        " where table_catalog = current_database() and table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return {column for (column,) in rows}
+
+
+def money_source_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The temporary views of ``MONEY_SOURCES``: the raw table's columns, null for a column it lacks,
+    no rows when the table is not there."""
+    for view, (table, columns) in MONEY_SOURCES.items():
+        present = _columns(con, table)
+        select = ", ".join(
+            f'"{column}"' if column in present else f'cast(null as {kind}) as "{column}"'
+            for column, kind in columns.items()
+        )
+        source = f"from {table}" if present else "where false"
+        con.execute(f"create or replace temp view {view} as select {select} {source}")
+
+
+def money_today(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> date:
+    """``now`` (the real time when None) as a calendar day in the Xero organisation's time zone."""
+    money_source_views(con)
+    rows = con.execute("select max(timezone) from money_organisation").fetchall()
+    zone = XERO_TIME_ZONES.get(str(rows[0][0] or "").upper(), DEFAULT_TIME_ZONE)
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()
+
+
+def capsule_money(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
+    """Xero's money per linked party for the Capsule fields money.capsule_fields names; only differences."""
+    ensure_ledger(con)
+    money_source_views(con)
+    money = dict(params) | money_field_params(rules)
+    money["money_today"] = money_today(con, params.get("money_now"))
+    return {
+        f"reconcile.{model}": build(con, "reconcile", model, money)
+        for model in ("capsule_money_definitions", "capsule_money_fields", "capsule_money_updates")
+    }
+
+
 def history_notes(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
     """Summaries of new or changed opportunities, cases and tasks to add to each contact's History, never twice."""
     ensure_ledger(con)
@@ -268,9 +382,27 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
+        "reconcile.capsule_money_updates",
+        capsule_money,
+        # Not the raw.xero_* money tables: their Dagster assets are skippable (not materialised with
+        # money off), and a skipped upstream skips what is drawn after it, which would skip every Capsule
+        # write. The Xero extract is one step, which contact_matches already comes after.
+        after=("reconcile.contact_matches", "raw.capsule_parties", "raw.capsule_party_field_definitions"),
+        tables=(
+            "reconcile.capsule_money_definitions",
+            "reconcile.capsule_money_fields",
+            "reconcile.capsule_money_updates",
+        ),
+    ),
+    Stage(
         "reconcile.capsule_operations",
         capsule_operations,
-        after=("reconcile.contact_operations", "reconcile.capsule_creates", "raw.capsule_parties"),
+        after=(
+            "reconcile.contact_operations",
+            "reconcile.capsule_creates",
+            "reconcile.capsule_money_updates",
+            "raw.capsule_parties",
+        ),
         tables=("reconcile.pull_quarantine", "reconcile.capsule_updates", "reconcile.capsule_operations"),
     ),
     Stage(
@@ -293,6 +425,7 @@ STAGES: tuple[Stage, ...] = (
             "reconcile.contact_operations",
             "reconcile.capsule_creates",
             "reconcile.capsule_operations",
+            "reconcile.capsule_money_updates",
             "reconcile.history_notes",
             "reconcile.xero_duplicates",
             "reconcile.owner_matches",

@@ -49,7 +49,7 @@ def approval_reasons(con: duckdb.DuckDBPyConnection, rules: Rules, counts: dict[
             f"{creates:,} Capsule {plural(creates, 'party')} to create from Xero contacts"
             " (approval.capsule_creates_need_approval)"
         )
-    capsule_updates = counts.get("capsule_update", 0) + counts.get("capsule_tag", 0)
+    capsule_updates = sum(counts.get(kind, 0) for kind in ("capsule_update", "capsule_tag", "capsule_money"))
     if capsule_updates and approval.capsule_updates_need_approval:
         reasons.append(
             f"{capsule_updates:,} Capsule {plural(capsule_updates, 'party')} to change from Xero"

@@ -96,6 +96,10 @@ def _from_draft(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, 
         counts = _draft_counts(con, len(held_back))
         counts["write_backs"] = len(write_backs)
         counts["capsule_held_back"] = capsule_held_back
+        if has_table(con, "reconcile", "capsule_money_definitions"):
+            ((counts["money_fields_not_written"],),) = con.execute(
+                query("money_fields_not_written")
+            ).fetchall()
         states = _source_states(con)
         latest = latest_row(con)
         if latest is not None and latest["status"] in REUSABLE and latest["content_hash"] == content_hash:

@@ -30,8 +30,9 @@ CAPSULE_COUNT_OF = {
     "create": "capsule_create",
     "tag": "capsule_tag",
     "untag": "capsule_tag",
+    "money": "capsule_money",  # Xero's money in Capsule fields (issue 14, part 3), whatever the direction
 }
-CAPSULE_COUNTS = ("capsule_update", "capsule_create", "capsule_tag")
+CAPSULE_COUNTS = ("capsule_update", "capsule_create", "capsule_tag", "capsule_money")
 STATUSES = ("pending_approval", "approved", "applying", "applied", "partly_applied", "superseded", "empty")
 
 
@@ -100,7 +101,7 @@ class Plan:
 
     @property
     def capsule_writes(self) -> int:
-        """Parties the plan writes in Capsule (fields pulled from Xero, the archived tag, creates)."""
+        """Parties the plan writes in Capsule (fields pulled from Xero, the archived tag, creates, money)."""
         return sum(self.counts.get(kind, 0) for kind in CAPSULE_COUNTS)
 
     @property

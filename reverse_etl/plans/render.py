@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import duckdb
@@ -21,7 +22,8 @@ from rich.text import Text
 
 from capsule_xero.display import spell_out
 from reverse_etl.plans.model import PLANNED_OPERATIONS, Plan, PlanOperation
-from reverse_etl.plans.store import capsule_changes, plan_notes, plan_operations
+from reverse_etl.plans.store import capsule_changes, plan_notes, plan_operations, query
+from reverse_etl.sqlfile import has_table
 from reverse_etl.writers.capsule_parties import CapsuleChange
 
 DEFAULT_LIMIT = 50
@@ -58,6 +60,7 @@ CAPSULE_SYMBOLS = {
     "create": ("+", "green"),
     "tag": ("#", "magenta"),
     "untag": ("#", "cyan"),
+    "money": ("$", "green"),
 }
 
 
@@ -148,7 +151,12 @@ def plan_header(plan: Plan) -> list[Text]:
                 f"→ Xero: {plan.operations:,} {'contact' if plan.operations == 1 else 'contacts'}"
                 f"   ← Capsule: {plan.capsule_writes:,} {'party' if plan.capsule_writes == 1 else 'parties'}"
                 f" ({counts.get('capsule_update', 0):,} to update, {counts.get('capsule_create', 0):,} to create,"
-                f" {counts.get('capsule_tag', 0):,} to tag or untag)",
+                f" {counts.get('capsule_tag', 0):,} to tag or untag"
+                + (
+                    f", {counts['capsule_money']:,} with Xero's money to set)"
+                    if counts.get("capsule_money")
+                    else ")"
+                ),
                 style="bold",
             )
         )
@@ -179,6 +187,16 @@ def plan_header(plan: Plan) -> list[Text]:
         )
     if left_out:
         lines.append(Text("Not in this plan: " + "; ".join(left_out) + "."))
+    if counts.get("money_fields_not_written"):
+        fields = counts["money_fields_not_written"]
+        lines.append(
+            Text(
+                f"{fields:,} money {'field' if fields == 1 else 'fields'} of the rules file (money.capsule_fields)"
+                " not written to every party: Capsule lacks the definition or it does not fit;"
+                " `capsule-xero report money_fields` shows the definition to create.",
+                style="yellow",
+            )
+        )
     for held in plan.held_back[:HELD_BACK_SHOWN]:
         why = (
             "dead, a person must act"
@@ -235,6 +253,43 @@ def _field_line(
     )
 
 
+def money_text(value: str | None) -> str:
+    """A money field's value as a person reads it: an amount with thousands separators and cents,
+    anything else (the last invoice, a date) as it is; an empty field as (empty)."""
+    if value is None or not value.strip():
+        return "(empty)"
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return shorten(value)
+    return f"{amount:,.2f}" if amount.is_finite() else shorten(value)
+
+
+def _money_lines(change: CapsuleChange, name: str | None) -> list[Text]:
+    """``← Capsule  Acme Pty Ltd  Outstanding (Xero): 1,200.00 → 980.00``, one line per field."""
+    who = spell_out(name) if name else f"party {change.party_id}"
+    before = change.before or {}
+    return [
+        Text.assemble(
+            ("← Capsule ", "bold"),
+            (f" {who}  ", ""),
+            f"{spell_out(field)}: ",
+            (money_text(before.get(field)), "dim"),
+            " → ",
+            (money_text(change.after.get(field)), "green"),
+        )
+        for field in change.changed_fields
+    ]
+
+
+def _party_names(con: duckdb.DuckDBPyConnection, changes: list[CapsuleChange]) -> dict[int, str]:
+    wanted = sorted({c.party_id for c in changes if c.operation == "money" and c.party_id is not None})
+    if not wanted or not has_table(con, "staging", "capsule_parties"):
+        return {}
+    rows = con.execute(query("party_names"), {"party_ids": wanted}).fetchall()
+    return {int(party_id): str(name) for party_id, name in rows if name is not None}
+
+
 def _capsule_lines(change: CapsuleChange) -> list[Text]:
     """One Capsule write: ``← Capsule ~ update party 12 "Acme"`` and a ``field: before → after`` line each."""
     symbol, style = CAPSULE_SYMBOLS.get(change.operation, ("?", ""))
@@ -274,8 +329,13 @@ def render_plan(
     for op in shown:
         lines.extend(_operation_lines(op, two_way=plan.capsule_writes > 0))
     if plan.capsule_writes and operation is None:
-        for change in capsule_changes(con, plan.plan_id, limit=limit):
-            lines.extend(_capsule_lines(change))
+        changes = capsule_changes(con, plan.plan_id, limit=limit)
+        names = _party_names(con, changes)
+        for change in changes:
+            if change.operation == "money":
+                lines.extend(_money_lines(change, names.get(change.party_id or 0)))
+            else:
+                lines.extend(_capsule_lines(change))
         if limit is not None and plan.capsule_writes > limit:
             lines.append(
                 Text(

@@ -34,6 +34,7 @@ from reverse_etl.writers.capsule_party_payloads import (
     PayloadError,
     create_request,
     field_value,
+    money_request,
     shows_change,
     tag_request,
     update_request,
@@ -115,6 +116,8 @@ class CapsulePartyWriter:
         if change.operation == "update":
             abn = self.definition_id(self.abn_field) if "tax_number" in change.changed_fields else None
             return update_request(change, abn)
+        if change.operation == "money":
+            return money_request(change)
         raise PayloadError(f"unknown Capsule operation {change.operation!r}")
 
     def send(self, change: CapsuleChange, request: PartyRequest | None = None) -> Written:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -25,7 +26,7 @@ class CapsuleChange:
 
     plan_id: int
     seq: int
-    operation: str  # update | tag | untag | create
+    operation: str  # update | tag | untag | create | money
     party_id: int | None
     contact_id: str
     party_type: str | None
@@ -183,6 +184,25 @@ def tag_request(change: CapsuleChange, tag_name: str) -> PartyRequest:
     )
 
 
+def money_request(change: CapsuleChange) -> PartyRequest:
+    """``PUT /parties/{id}`` setting the money fields by definition (reconcile/capsule_money_updates.sql:
+    ``after`` by field name, ``row_ids`` the definition ids; null clears a value). Setting a value by
+    its definition changes the party's value or adds it, so the same call lands the same state however
+    often it is sent (docs/api-facts.md#capsule-writing). Amounts go as their decimal text ("980.50"):
+    Capsule hands number fields back as strings (docs/api-facts.md#capsule-custom-fields-and-tags), and
+    text keeps them exact where a JSON number would pass through a float."""
+    fields = []
+    for name in change.changed_fields:
+        definition_id = change.row_ids.get(name)
+        if definition_id is None:
+            raise PayloadError(
+                f"Capsule has no party field named {name!r}: `capsule-xero report money_fields` shows the"
+                " definition to create"
+            )
+        fields.append({"definition": {"id": definition_id}, "value": change.after.get(name)})
+    return PartyRequest("PUT", f"/parties/{change.party_id}", {"party": {"fields": fields}}, idempotent=True)
+
+
 def create_request(change: CapsuleChange, abn_definition: int | None, link_definition: int) -> PartyRequest:
     """``POST /parties`` with every field Xero has and the Xero Contact ID link in the same call."""
     kind = change.party_type or "organisation"
@@ -251,10 +271,27 @@ def field_value(party: Mapping[str, Any], definition_id: int | None) -> str | No
     return None
 
 
+def same_money_value(held: str | None, wanted: str | None) -> bool:
+    """Whether Capsule's ``held`` text is the money value ``wanted`` (as reconcile/capsule_money_updates.sql
+    compares them): numbers as decimals ("1200.5" is "1200.50"), zero as empty, dates and text as text."""
+    held_text, wanted_text = _text(held), _text(wanted)
+    try:
+        held_number = Decimal(held_text.replace(",", "")) if held_text else Decimal(0)
+        wanted_number = Decimal(wanted_text) if wanted_text else Decimal(0)
+    except InvalidOperation:
+        return held_text == wanted_text
+    return held_number == wanted_number
+
+
 def shows_change(
     party: Mapping[str, Any], change: CapsuleChange, abn_definition: int | None, tag_name: str
 ) -> bool:
     """Whether the party (read with ``embed=tags,fields``) holds what ``change`` wrote."""
+    if change.operation == "money":
+        return all(
+            same_money_value(field_value(party, change.row_ids.get(name)), change.after.get(name))
+            for name in change.changed_fields
+        )
     if change.operation in ("tag", "untag"):
         tags = [t for t in party.get("tags") or () if isinstance(t, Mapping)]
         has = any(

@@ -25,7 +25,7 @@ from transform.quarantine import build_quarantine
 from transform.reports import REPORTS, REPORTS_DIR, ReportUnavailable, create_report_views, read_report
 from transform.rules_sql import apply_transforms, build_sync_scope
 from transform.sql import build
-from transform.stages import build_plan_tables, capsule_creates
+from transform.stages import build_plan_tables, capsule_creates, capsule_money, sql_params
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 
@@ -176,6 +176,8 @@ def build_diff_tables(con: duckdb.DuckDBPyConnection, dataset: Dataset, deleted:
     one_way = {"two_way": False, "create_in_capsule": "none", "contact_number_prefix": "CAP-"}
     for model in ("capsule_create_candidates", "capsule_create_reviews"):
         build(con, "reconcile", model, one_way)
+    # No money field turned on (the default rules): the money tables are built, empty.
+    capsule_money(con, Rules(), sql_params(Rules(), NOW))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 -- order, creates last (a create is the only one that makes a record). No parameters.
 select
     cast(row_number() over (
-        order by list_position(['update', 'untag', 'tag', 'create'], operation), party_id, contact_id
+        order by list_position(['update', 'untag', 'tag', 'money', 'create'], operation), party_id, contact_id
     ) as integer) as seq,
     operation,
     party_id,
