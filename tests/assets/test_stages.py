@@ -20,6 +20,7 @@ from assets.staging import STAGING_ASSETS
 from capsule_xero.rules.model import Rules
 from sandbox.generator import Dataset
 from transform import stages
+from transform.reports import MONEY_TABLES, REPORTS, base_tables
 from transform.stages import STAGES, reconcile
 
 SCHEMAS = ("staging", "reconcile", "reports")
@@ -79,7 +80,10 @@ def test_the_cli_path_and_the_dagster_path_build_identical_tables_from_the_same_
 
     by_cli, by_dagster = _tables(cli_file), _tables(dagster_file)
     assert set(by_cli) == set(by_dagster)
-    assert {table for stage in STAGES for table in stage.tables} <= set(by_cli)
+    # With money off (the default rules), the money reports wait for tables money.read would load.
+    money_reports = {f"reports.{name}" for name in REPORTS if set(base_tables(name)) & set(MONEY_TABLES)}
+    assert money_reports
+    assert {table for stage in STAGES for table in stage.tables} - money_reports <= set(by_cli)
     assert by_cli["reconcile.history_notes"][1] and by_cli["reconcile.contact_operations"][1]
     for name, (columns, rows) in by_cli.items():
         assert by_dagster[name][0] == columns, name
