@@ -22,11 +22,12 @@ import duckdb
 from capsule_xero.rules.fields import COMPARED_FIELDS
 from capsule_xero.rules.model import Rules
 from reverse_etl.ledger.schema import ensure_ledger
+from reverse_etl.sqlfile import has_table
 from transform.planned_rejects import build_planned_rejects
 from transform.quarantine import build_quarantine
 from transform.reports import REPORTS, create_report_views
-from transform.rules_sql import apply_transforms, build_sync_scope
-from transform.sql import build
+from transform.rules_sql import apply_transforms, billing_params, build_sync_scope
+from transform.sql import SQL_DIR, build
 
 # A first run notes only the last 30 days of opportunities, cases and tasks: a first migration must
 # not flood every Xero contact's History with years of CRM activity.
@@ -68,7 +69,8 @@ class Stage:
 
 def sql_params(rules: Rules, now: datetime | None = None) -> dict[str, Any]:
     """Every parameter a model may bind: the rules file's, plus the History cut-off."""
-    return rules.sql_params() | {"history_since": (now or datetime.now(UTC)) - HISTORY_LOOKBACK}
+    now = now or datetime.now(UTC)
+    return rules.sql_params() | billing_params(rules, now) | {"history_since": now - HISTORY_LOOKBACK}
 
 
 # ------------------------------------------------------------------------------------------ staging
@@ -211,6 +213,36 @@ def history_notes(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[
     return {"reconcile.history_notes": build(con, "reconcile", "history_notes", params)}
 
 
+# What the billing preflight checks a document against (transform/sql/reconcile/billing_preflight.sql).
+BILLING_SETTINGS = (
+    "xero_accounts",
+    "xero_tax_rates",
+    "xero_tracking_categories",
+    "xero_tracking_categories__options",
+    "xero_currencies",
+    "xero_items",
+)
+
+
+def billing_documents(
+    con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Draft quotes or invoices for newly won opportunities (billing:), and what the preflight found wrong."""
+    ensure_ledger(con)  # the model leaves out what this tool already made
+    counts = {
+        f"reconcile.{model}": build(con, "reconcile", model, params)
+        for model in ("won_opportunities", "billing_documents")
+    }
+    if all(has_table(con, "raw", table) for table in BILLING_SETTINGS):
+        counts["reconcile.billing_preflight"] = build(con, "reconcile", "billing_preflight", params)
+    else:
+        con.execute((SQL_DIR / "reconcile" / "billing_preflight_unread.sql").read_text())
+        ((counts["reconcile.billing_preflight"],),) = con.sql(
+            "select count(*) from reconcile.billing_preflight"
+        ).fetchall()
+    return counts
+
+
 def report_views(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
     """The ``reports`` schema views: reconciliation, review queue, data quality and the pending diff."""
     unavailable = create_report_views(con)
@@ -286,6 +318,18 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
+        "reconcile.billing_documents",
+        billing_documents,
+        after=(
+            "reconcile.contact_operations",
+            "raw.capsule_opportunities",
+            "raw.capsule_deleted_opportunities",
+            # The options are a child table of the tracking categories' asset.
+            *(f"raw.{table}" for table in BILLING_SETTINGS if "__" not in table),
+        ),
+        tables=("reconcile.won_opportunities", "reconcile.billing_documents", "reconcile.billing_preflight"),
+    ),
+    Stage(
         "reports.views",
         report_views,
         after=(
@@ -293,6 +337,7 @@ STAGES: tuple[Stage, ...] = (
             "reconcile.capsule_creates",
             "reconcile.capsule_operations",
             "reconcile.history_notes",
+            "reconcile.billing_documents",
             "reconcile.xero_duplicates",
             "reconcile.owner_matches",
         ),

@@ -183,12 +183,27 @@ MONEY_OBJECTS: tuple[MoneyObject, ...] = (
 MONEY_CURSOR_TABLES = {o.table: o.table for o in MONEY_OBJECTS if o.incremental}
 
 
+# Not a money.read entry: billing (won opportunities as draft documents) reads the settings and the
+# items its preflight checks each document against, and none of the documents.
+BILLING = "billing"
+
+
+def money_read(rules: Any) -> list[str]:
+    """What the extract reads for ``rules``: ``money.read``, and ``BILLING`` when billing is on."""
+    if rules is None:
+        return []
+    return [*rules.money.read, *([BILLING] if rules.billing.won_opportunities != "off" else [])]
+
+
 def money_objects(read: Iterable[str]) -> list[MoneyObject]:
     """The lists ``money.read`` turns on: its documents, and the settings when anything is on."""
     wanted = set(read)
     if not wanted:
         return []
-    return [o for o in MONEY_OBJECTS if o.needs is None or o.needs in wanted]
+    items = BILLING in wanted
+    return [
+        o for o in MONEY_OBJECTS if o.needs is None or o.needs in wanted or (items and o.table == ITEMS_TABLE)
+    ]
 
 
 def _hints(obj: MoneyObject) -> dict[str, Any]:
