@@ -77,7 +77,7 @@ problems as (
             when a.status <> 'ACTIVE'
                 then 'account code ' || d.account_code || ' (billing.account_code) is ' || lower(a.status) || ' in Xero'
             else 'account code ' || d.account_code || ' (billing.account_code) is ' || coalesce(a.name, '')
-                || ', a ' || lower(coalesce(a.class, a.type, 'non-revenue')) || ' account, not a revenue account'
+                || ' (class ' || coalesce(a.class, 'unknown') || '), not a revenue account'
         end
     from docs as d
     left join accounts as a on a.code = d.account_code
