@@ -270,13 +270,15 @@ class DocumentSender:
         *,
         ours: bool,
         noted: bool,
+        retry: bool = False,
     ) -> None:
         reference = made.reference or (document.reference if document else "")
         opportunity_id = document.opportunity_id if document else 0
         if ours and not noted:
             details = history_details(document, reference, opportunity_id)
             try:
-                if details not in self.writer.history_details(made.kind, made.document_id):
+                # A note left to a later run may have landed before the run stopped: read first.
+                if not retry or details not in self.writer.history_details(made.kind, made.document_id):
                     self.writer.add_history(
                         made.kind, made.document_id, details, f"capsule-xero-note-{made.document_id}"
                     )

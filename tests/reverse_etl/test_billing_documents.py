@@ -1,0 +1,159 @@
+"""Won Capsule opportunities become DRAFT quotes in Xero exactly once, through the plan, the approval and
+the apply loop against the stand-ins: the party's contact (created first when it had none), the exact
+line, a History note naming the opportunity; never two documents for one opportunity, not even when
+Xero's answer is lost after it committed; nothing at all while billing is off."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from capsule_xero.rules.model import Rules
+from reverse_etl.plans.documents import plan_documents
+from reverse_etl.plans.render import render_plan
+from reverse_etl.writers.xero import XeroContactWriter
+from reverse_etl.writers.xero_documents import DraftDocument, XeroDocumentWriter
+from sandbox.control import SandboxControl
+from tests.support.billing_world import (
+    KNOWN_PARTY,
+    NEW_PARTY,
+    NO_VALUE,
+    PILOT,
+    SUPPLY,
+    BillingWorld,
+    billing_rules,
+    by_reference,
+    won_world,
+)
+from tests.support.sync_world import PACING, by_contact_number, xero_contacts
+
+REGION = {"category": "Region", "from_tag_prefix": "Region:"}
+QUOTES = "/api.xro/2.0/Quotes"
+MONEY_PATHS = ("/api.xro/2.0/Quotes", "/api.xro/2.0/Invoices", "/opportunities")
+
+
+def ref(opportunity: int) -> str:
+    return f"CAP-OPP-{opportunity}"
+
+
+def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_approved(tmp_path: Path) -> None:
+    with BillingWorld(won_world(), tmp_path, billing_rules(tracking=REGION)) as world:
+        since = world.last_call()
+        run = world.sync()
+        plan = run.plan
+        assert plan.counts["draft_quote"] == 2 and plan.counts["documents_in_review"] == 1
+        assert (
+            "2 draft quotes to create in Xero (every billing document waits for approval unless"
+            " billing.auto_approve_under is set)"
+        ) in plan.approval_reasons
+        with world.connect() as con:
+            shown = str(render_plan(con, plan).renderables)
+            review = {d.reference: d.reason for d in plan_documents(con, plan.plan_id, operation="review")}
+        assert (
+            f"+ draft quote {ref(PILOT)} for Whitehead Hardware Australia: Pilot project 219462.95 AUD (Exclusive GST)"
+            in shown
+        )
+        assert "has no value: give it a value in Capsule" in (review[ref(NO_VALUE)] or "")
+
+        quotes = by_reference(world.quotes())
+        assert ref(NO_VALUE) not in quotes  # in review: never sent
+        (pilot,) = quotes[ref(PILOT)]
+        (supply,) = quotes[ref(SUPPLY)]
+        contacts = by_contact_number(xero_contacts(world))
+        (known,) = contacts[f"CAP-{KNOWN_PARTY}"]
+        (created,) = contacts[f"CAP-{NEW_PARTY}"]  # made by the same plan, before its quote
+        assert pilot["Contact"]["ContactID"] == known["ContactID"]
+        assert supply["Contact"]["ContactID"] == created["ContactID"]
+        assert pilot["Status"] == supply["Status"] == "DRAFT"
+        (line,) = pilot["LineItems"]
+        assert line["Description"] == "Pilot project" and line["Quantity"] == 1
+        assert line["UnitAmount"] == Decimal("219462.95") and line["LineAmount"] == Decimal("219462.95")
+        assert (line["AccountCode"], line["TaxType"]) == ("200", "OUTPUT")
+        assert [(t["Name"], t["Option"]) for t in line["Tracking"]] == [("Region", "NSW")]
+        assert pilot["TotalTax"] == Decimal("21946.30")
+        notes = [h["Details"] for h in world.history(pilot["QuoteID"]) if h["Changes"] == "Note"]
+        assert notes == [
+            f"Created as a DRAFT by capsule-xero from Capsule opportunity {PILOT} “Pilot project” when it was"
+            f" won (Reference {ref(PILOT)})."
+        ]
+        # The tool never approves, sends, voids or deletes: its only document writes are PUTs that create.
+        document_writes = [
+            c for c in world.calls(since) if c["path"].startswith(QUOTES) and c["method"] in ("POST", "DELETE")
+        ]
+        assert document_writes == []
+
+        again = world.sync()
+        assert again.plan.counts["draft_quote"] == 0
+        assert [len(q) for q in by_reference(world.quotes()).values() if q[0]["Reference"].startswith("CAP-OPP")] == [
+            1,
+            1,
+        ]
+
+
+def test_billing_off_sends_no_document_and_makes_no_extra_call(tmp_path: Path) -> None:
+    with BillingWorld(won_world(), tmp_path, Rules()) as world:
+        since = world.last_call()
+        run = world.sync()
+        assert run.plan.counts.get("draft_quote") == 0 and run.plan.counts.get("documents_in_review") == 0
+        touched = [c["path"] for c in world.calls(since) if c["path"].startswith(MONEY_PATHS)]
+        assert touched == []
+        assert not any(q.get("Reference", "").startswith("CAP-OPP") for q in world.quotes())
+
+
+def test_an_answer_lost_after_xero_committed_never_makes_a_second_document(tmp_path: Path) -> None:
+    with BillingWorld(won_world(won=(PILOT,)), tmp_path, billing_rules()) as world:
+        control = SandboxControl(world.server.xero_url)
+        # Every attempt of the PUT commits and loses its answer: the transport's retries (same key)
+        # and all. The run cannot know whether the quote exists.
+        control.add_fault("xero", "PUT", QUOTES, times=PACING.attempts, drop=1.0)
+        first = world.sync()
+        assert first.result is not None and first.result.status == "partly_applied"
+        assert len(by_reference(world.quotes())[ref(PILOT)]) == 1
+        control.clear_faults()
+
+        since = world.last_call()
+        second = world.sync()
+        assert second.result is not None and second.result.status == "applied"
+        (quote,) = by_reference(world.quotes())[ref(PILOT)]  # found by its Reference, not made again
+        puts = [c for c in world.calls(since) if c["method"] == "PUT" and c["path"] == QUOTES]
+        assert puts == []
+        notes = [h["Details"] for h in world.history(quote["QuoteID"]) if h["Changes"] == "Note"]
+        assert len(notes) == 1 and f"opportunity {PILOT}" in notes[0]
+        third = world.sync()
+        assert third.plan.counts["draft_quote"] == 0
+        assert len(by_reference(world.quotes())[ref(PILOT)]) == 1
+        control.close()
+
+
+def test_a_quote_already_in_xero_with_the_reference_is_not_made_again(tmp_path: Path) -> None:
+    with BillingWorld(won_world(won=(PILOT,)), tmp_path, billing_rules()) as world:
+        (known,) = by_contact_number(xero_contacts(world)).get(f"CAP-{KNOWN_PARTY}", []) or [
+            c for c in xero_contacts(world) if c.get("Name") == "Russo Holdings Pty Ltd"
+        ]
+        by_hand = DraftDocument(
+            kind="quote",
+            reference=ref(PILOT),
+            contact_id=known["ContactID"],
+            title="Typed in by hand",
+            description="Pilot project (by hand)",
+            quantity=Decimal("1"),
+            unit_amount=Decimal("1000.00"),
+            currency="AUD",
+            line_amount_types="Exclusive",
+            account_code="200",
+            tax_type=None,
+            item_code=None,
+            tracking=(),
+            date=datetime.now(UTC).date(),
+        )
+        with XeroContactWriter(world.settings, world.auth, policy=PACING) as writer:
+            XeroDocumentWriter(writer.session).create(by_hand, "made-by-hand-1")
+        since = world.last_call()
+        run = world.sync()
+        assert run.result is not None
+        assert [c for c in world.calls(since) if c["method"] == "PUT" and c["path"] == QUOTES] == []
+        (quote,) = by_reference(world.quotes())[ref(PILOT)]
+        assert quote["Title"] == "Typed in by hand"
+        assert any(f"{ref(PILOT)}: Xero already has" in p and "not created again" in p for p in run.result.problems)
+        assert world.sync().plan.counts["draft_quote"] == 0
