@@ -37,7 +37,9 @@ def ref(opportunity: int) -> str:
     return f"CAP-OPP-{opportunity}"
 
 
-def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_approved(tmp_path: Path) -> None:
+def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_approved(
+    tmp_path: Path,
+) -> None:
     with BillingWorld(won_world(), tmp_path, billing_rules(tracking=REGION)) as world:
         since = world.last_call()
         run = world.sync()
@@ -79,13 +81,17 @@ def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_a
         ]
         # The tool never approves, sends, voids or deletes: its only document writes are PUTs that create.
         document_writes = [
-            c for c in world.calls(since) if c["path"].startswith(QUOTES) and c["method"] in ("POST", "DELETE")
+            c
+            for c in world.calls(since)
+            if c["path"].startswith(QUOTES) and c["method"] in ("POST", "DELETE")
         ]
         assert document_writes == []
 
         again = world.sync()
         assert again.plan.counts["draft_quote"] == 0
-        assert [len(q) for q in by_reference(world.quotes()).values() if q[0]["Reference"].startswith("CAP-OPP")] == [
+        assert [
+            len(q) for q in by_reference(world.quotes()).values() if q[0]["Reference"].startswith("CAP-OPP")
+        ] == [
             1,
             1,
         ]
@@ -101,59 +107,56 @@ def test_billing_off_sends_no_document_and_makes_no_extra_call(tmp_path: Path) -
         assert not any(q.get("Reference", "").startswith("CAP-OPP") for q in world.quotes())
 
 
-def test_an_answer_lost_after_xero_committed_never_makes_a_second_document(tmp_path: Path) -> None:
-    with BillingWorld(won_world(won=(PILOT,)), tmp_path, billing_rules()) as world:
+def test_neither_a_lost_answer_nor_a_quote_made_by_hand_ever_makes_a_second_document(tmp_path: Path) -> None:
+    with BillingWorld(won_world(won=(PILOT, SUPPLY)), tmp_path, billing_rules()) as world:
+        # Someone already typed PILOT's quote into Xero, with its Reference.
+        (known,) = [c for c in xero_contacts(world) if c.get("Name") == "Russo Holdings Pty Ltd"]
+        with XeroContactWriter(world.settings, world.auth, policy=PACING) as writer:
+            XeroDocumentWriter(writer.session).create(by_hand(known["ContactID"]), "made-by-hand-1")
         control = SandboxControl(world.server.xero_url)
-        # Every attempt of the PUT commits and loses its answer: the transport's retries (same key)
-        # and all. The run cannot know whether the quote exists.
+        # Every attempt of SUPPLY's PUT commits and loses its answer, the transport's retries (same
+        # key) included: the run cannot know whether the quote exists.
         control.add_fault("xero", "PUT", QUOTES, times=PACING.attempts, drop=1.0)
+        since = world.last_call()
         first = world.sync()
         assert first.result is not None and first.result.status == "partly_applied"
-        assert len(by_reference(world.quotes())[ref(PILOT)]) == 1
+        assert any(
+            f"{ref(PILOT)}: Xero already has" in p and "not created again" in p for p in first.result.problems
+        )
+        puts = [c for c in world.calls(since) if c["method"] == "PUT" and c["path"] == QUOTES]
+        assert len(puts) == PACING.attempts and {c.get("fault") for c in puts} == {"drop"}  # all SUPPLY's
+        assert len(by_reference(world.quotes())[ref(SUPPLY)]) == 1  # it did land
         control.clear_faults()
 
         since = world.last_call()
         second = world.sync()
+        assert second.plan.resumes  # the interrupted plan stands; its lost quote is looked up, not sent
         assert second.result is not None and second.result.status == "applied"
-        (quote,) = by_reference(world.quotes())[ref(PILOT)]  # found by its Reference, not made again
-        puts = [c for c in world.calls(since) if c["method"] == "PUT" and c["path"] == QUOTES]
-        assert puts == []
-        notes = [h["Details"] for h in world.history(quote["QuoteID"]) if h["Changes"] == "Note"]
-        assert len(notes) == 1 and f"opportunity {PILOT}" in notes[0]
-        third = world.sync()
-        assert third.plan.counts["draft_quote"] == 0
-        assert len(by_reference(world.quotes())[ref(PILOT)]) == 1
+        assert [c for c in world.calls(since) if c["method"] == "PUT" and c["path"] == QUOTES] == []
+        quotes = by_reference(world.quotes())
+        (pilot,) = quotes[ref(PILOT)]
+        (supply,) = quotes[ref(SUPPLY)]  # found by its Reference, not made again
+        assert pilot["Title"] == "Typed in by hand"
+        notes = [h["Details"] for h in world.history(supply["QuoteID"]) if h["Changes"] == "Note"]
+        assert len(notes) == 1 and f"opportunity {SUPPLY}" in notes[0]
+        assert [h for h in world.history(pilot["QuoteID"]) if h["Changes"] == "Note"] == []  # not ours
         control.close()
 
 
-def test_a_quote_already_in_xero_with_the_reference_is_not_made_again(tmp_path: Path) -> None:
-    with BillingWorld(won_world(won=(PILOT,)), tmp_path, billing_rules()) as world:
-        (known,) = by_contact_number(xero_contacts(world)).get(f"CAP-{KNOWN_PARTY}", []) or [
-            c for c in xero_contacts(world) if c.get("Name") == "Russo Holdings Pty Ltd"
-        ]
-        by_hand = DraftDocument(
-            kind="quote",
-            reference=ref(PILOT),
-            contact_id=known["ContactID"],
-            title="Typed in by hand",
-            description="Pilot project (by hand)",
-            quantity=Decimal("1"),
-            unit_amount=Decimal("1000.00"),
-            currency="AUD",
-            line_amount_types="Exclusive",
-            account_code="200",
-            tax_type=None,
-            item_code=None,
-            tracking=(),
-            date=datetime.now(UTC).date(),
-        )
-        with XeroContactWriter(world.settings, world.auth, policy=PACING) as writer:
-            XeroDocumentWriter(writer.session).create(by_hand, "made-by-hand-1")
-        since = world.last_call()
-        run = world.sync()
-        assert run.result is not None
-        assert [c for c in world.calls(since) if c["method"] == "PUT" and c["path"] == QUOTES] == []
-        (quote,) = by_reference(world.quotes())[ref(PILOT)]
-        assert quote["Title"] == "Typed in by hand"
-        assert any(f"{ref(PILOT)}: Xero already has" in p and "not created again" in p for p in run.result.problems)
-        assert world.sync().plan.counts["draft_quote"] == 0
+def by_hand(contact_id: str) -> DraftDocument:
+    return DraftDocument(
+        kind="quote",
+        reference=ref(PILOT),
+        contact_id=contact_id,
+        title="Typed in by hand",
+        description="Pilot project (by hand)",
+        quantity=Decimal("1"),
+        unit_amount=Decimal("1000.00"),
+        currency="AUD",
+        line_amount_types="Exclusive",
+        account_code="200",
+        tax_type=None,
+        item_code=None,
+        tracking=(),
+        date=datetime.now(UTC).date(),
+    )
