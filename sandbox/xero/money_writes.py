@@ -505,8 +505,9 @@ def compose(call: Call, kind: DocKind, element: Any, existing: dict[str, Any] | 
         if (
             kind is INVOICE
             and (old.get("AmountPaid") or old.get("AmountCredited"))
-            and status == "AUTHORISED"
+            and status in ("AUTHORISED", "VOIDED")
         ):
+            # Payments must be removed before an edit or a void (docs/api-facts.md#xero-money-statuses).
             errors.append(MSG_ALLOCATED)
             record.update({k: v for k, v in old.items() if k not in record})
             return out

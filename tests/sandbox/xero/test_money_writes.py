@@ -423,3 +423,117 @@ def test_a_history_note_on_a_new_invoice_or_quote_is_listed_after_its_creation(x
 def xero_token(api: XeroApi, scopes: set[str]) -> str:
     sandbox = api.server.sandbox
     return api.server.call(lambda: sandbox.xero.identity.issue_access_token(scopes=frozenset(scopes))).token
+
+
+def test_posting_new_lines_replaces_them_keeping_only_the_line_ids_sent_back(
+    xero: XeroApi, sandbox: Sandbox, server: SandboxServer
+) -> None:
+    element = draft_invoice()
+    element["LineItems"].append(
+        {"Description": "Hosting", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200"}
+    )
+    invoice = put(xero, "/Invoices", element).json()["Invoices"][0]
+    kept, dropped = invoice["LineItems"]
+    kept["Tracking"] = []
+    server.call(lambda: sandbox.clock.advance(5))
+    update = {
+        "LineItems": [
+            # Sent back as read, less the amounts Xero works out (a stale LineAmount is refused).
+            {**{k: v for k, v in kept.items() if k not in ("LineAmount", "TaxAmount")}, "UnitAmount": 2000},
+            {"Description": "Training", "Quantity": 2, "UnitAmount": 150.25, "AccountCode": "200"},
+        ]
+    }
+    response = xero.post(
+        f"/Invoices/{invoice['InvoiceID']}", content=json.dumps({"Invoices": [update]}, default=str)
+    )
+    assert response.status_code == 200, response.text
+    conforms(response.json(), "Invoices")
+    updated = decimal_json(response)["Invoices"][0]
+    ids = [line["LineItemID"] for line in updated["LineItems"]]
+    assert ids[0] == kept["LineItemID"] and ids[1] not in (kept["LineItemID"], dropped["LineItemID"])
+    assert (updated["SubTotal"], updated["TotalTax"], updated["Total"]) == expected_totals(
+        [("1", "2000", "10"), ("2", "150.25", "10")], "Exclusive"
+    )
+    assert updated["InvoiceNumber"] == invoice["InvoiceNumber"] and updated["Reference"] == "CAP-OPP-12"
+    assert ms(updated["UpdatedDateUTC"]) > ms(invoice["UpdatedDateUTC"])
+    # POST /Invoices with a sales invoice's number updates that invoice (no duplicate).
+    by_number = {"InvoiceNumber": invoice["InvoiceNumber"], "Reference": "CAP-OPP-12b"}
+    response = xero.post("/Invoices", json={"Invoices": [by_number]})
+    assert response.json()["Invoices"][0]["InvoiceID"] == invoice["InvoiceID"]
+    assert xero.get(f"/Invoices/{invoice['InvoiceID']}").json()["Invoices"][0]["Reference"] == "CAP-OPP-12b"
+    history = xero.get(f"/Invoices/{invoice['InvoiceID']}/History").json()["HistoryRecords"]
+    assert [r["Changes"] for r in history] == ["Created", "Edited", "Edited"]
+
+
+def status_change(api: XeroApi, path: str, key: str, status: str) -> httpx.Response:
+    return api.post(f"{path}/{key}", json={path.strip("/"): [{"Status": status}]})
+
+
+def refusal(response: httpx.Response) -> list[str]:
+    assert response.status_code == 400, response.text
+    conforms(response.json(), "Error")
+    return [e["Message"] for e in response.json()["Elements"][0]["ValidationErrors"]]
+
+
+def test_invoice_status_changes_follow_xeros_matrix(xero: XeroApi) -> None:
+    draft = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]["InvoiceID"]
+    assert refusal(status_change(xero, "/Invoices", draft, "PAID")) == [
+        "Invoice not of valid status for modification"
+    ]
+    assert (
+        status_change(xero, "/Invoices", draft, "AUTHORISED").json()["Invoices"][0]["Status"] == "AUTHORISED"
+    )
+    assert refusal(status_change(xero, "/Invoices", draft, "DRAFT")) == [
+        "Invoice not of valid status for modification"
+    ]
+    assert refusal(status_change(xero, "/Invoices", draft, "DELETED")) == [
+        "Invoice not of valid status for modification"
+    ]
+    voided = status_change(xero, "/Invoices", draft, "VOIDED").json()["Invoices"][0]
+    assert voided["Status"] == "VOIDED" and voided["AmountDue"] == 0 and voided["Total"] > 0
+    assert refusal(status_change(xero, "/Invoices", draft, "AUTHORISED")) == [
+        "Invoice not of valid status for modification"
+    ]
+    second = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]
+    deleted = status_change(xero, "/Invoices", second["InvoiceID"], "DELETED").json()["Invoices"][0]
+    assert deleted["Status"] == "DELETED"
+    # A deleted draft's number can be used again.
+    reused = put(xero, "/Invoices", draft_invoice(InvoiceNumber=second["InvoiceNumber"]))
+    assert reused.status_code == 200
+    part_paid = next(
+        i
+        for i in book().xero_invoices
+        if i["Type"] == "ACCREC" and i["Status"] == "AUTHORISED" and i["AmountPaid"] > 0
+    )
+    assert refusal(
+        xero.post(f"/Invoices/{part_paid['InvoiceID']}", json={"Invoices": [{"Reference": "changed"}]})
+    ) == ["This document cannot be edited as it has a payment or credit note allocated to it."]
+    assert refusal(status_change(xero, "/Invoices", part_paid["InvoiceID"], "VOIDED")) == [
+        "This document cannot be edited as it has a payment or credit note allocated to it."
+    ]
+    paid = next(i for i in book().xero_invoices if i["Status"] == "PAID")
+    assert refusal(status_change(xero, "/Invoices", paid["InvoiceID"], "AUTHORISED")) == [
+        "Invoice not of valid status for modification"
+    ]
+    unknown = "6f0b9a4e-0000-4000-8000-000000000000"
+    assert status_change(xero, "/Invoices", unknown, "DELETED").status_code == 404
+
+
+def test_quote_status_changes_refuse_what_xero_refuses(xero: XeroApi) -> None:
+    quote = put(xero, "/Quotes", draft_quote()).json()["Quotes"][0]["QuoteID"]
+    assert refusal(status_change(xero, "/Quotes", quote, "DECLINED")) == [
+        "Quote not of valid status for modification"
+    ]
+    assert status_change(xero, "/Quotes", quote, "SENT").json()["Quotes"][0]["Status"] == "SENT"
+    accepted = status_change(xero, "/Quotes", quote, "ACCEPTED")
+    conforms(accepted.json(), "Quotes")
+    assert accepted.json()["Quotes"][0]["Status"] == "ACCEPTED"
+    assert refusal(status_change(xero, "/Quotes", quote, "DECLINED")) == [
+        "Quote not of valid status for modification"
+    ]
+    updated = xero.post(f"/Quotes/{quote}", json={"Quotes": [{"Title": "Renamed"}]}).json()["Quotes"][0]
+    assert updated["Title"] == "Renamed" and updated["Status"] == "ACCEPTED"
+    assert status_change(xero, "/Quotes", quote, "DELETED").json()["Quotes"][0]["Status"] == "DELETED"
+    assert refusal(status_change(xero, "/Quotes", quote, "DRAFT")) == [
+        "Quote not of valid status for modification"
+    ]
