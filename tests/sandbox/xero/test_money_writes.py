@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -537,3 +538,125 @@ def test_quote_status_changes_refuse_what_xero_refuses(xero: XeroApi) -> None:
     assert refusal(status_change(xero, "/Quotes", quote, "DRAFT")) == [
         "Quote not of valid status for modification"
     ]
+
+
+# ---- slice 3: payments ----------------------------------------------------------------------------
+
+
+def approved_invoice(api: XeroApi, unit: str = "1000.00") -> dict[str, Any]:
+    element = draft_invoice(Status="AUTHORISED")
+    element["LineItems"][0]["UnitAmount"] = Decimal(unit)
+    response = put(api, "/Invoices", element)
+    assert response.status_code == 200, response.text
+    return decimal_json(response)["Invoices"][0]
+
+
+def payment(invoice: dict[str, Any], amount: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "Invoice": {"InvoiceID": invoice["InvoiceID"]},
+        "Account": {"Code": "090"},
+        "Date": "2026-12-06",
+        "Amount": Decimal(amount),
+        **extra,
+    }
+
+
+def test_a_payment_through_the_api_lowers_amount_due_and_the_last_one_makes_the_invoice_paid(
+    xero: XeroApi, sandbox: Sandbox, server: SandboxServer
+) -> None:
+    invoice = approved_invoice(xero)
+    assert invoice["Total"] == Decimal("1100.00") and invoice["Status"] == "AUTHORISED"
+    server.call(lambda: sandbox.clock.advance(5))
+    first = xero.put("/Payments", content=json.dumps({"Payments": [payment(invoice, "400.10")]}, default=str))
+    assert first.status_code == 200, first.text
+    conforms(first.json(), "Payments")
+    made = decimal_json(first)["Payments"][0]
+    assert (made["Amount"], made["Status"], made["PaymentType"]) == (
+        Decimal("400.10"),
+        "AUTHORISED",
+        "ACCRECPAYMENT",
+    )
+    after = decimal_json(xero.get(f"/Invoices/{invoice['InvoiceID']}"))["Invoices"][0]
+    assert (after["AmountPaid"], after["AmountDue"], after["Status"]) == (
+        Decimal("400.10"),
+        Decimal("699.90"),
+        "AUTHORISED",
+    )
+    assert ms(after["UpdatedDateUTC"]) == ms(made["UpdatedDateUTC"]) > ms(invoice["UpdatedDateUTC"])
+    changed = xero.get(
+        "/Payments", params={"page": 1}, headers={"If-Modified-Since": made["UpdatedDateUTCString"]}
+    )
+    assert [p["PaymentID"] for p in changed.json()["Payments"]] == [made["PaymentID"]]
+
+    too_much = xero.post("/Payments", content=json.dumps(payment(invoice, "699.91"), default=str))
+    assert too_much.status_code == 400
+    conforms(too_much.json(), "Error")
+    assert [e["Message"] for e in too_much.json()["Elements"][0]["ValidationErrors"]] == [
+        "Payment amount exceeds the amount outstanding on this document"
+    ]
+    # POST /Payments takes one bare payment.
+    rest = xero.post("/Payments", content=json.dumps(payment(invoice, "699.90"), default=str))
+    assert rest.status_code == 200, rest.text
+    paid = decimal_json(xero.get(f"/Invoices/{invoice['InvoiceID']}"))["Invoices"][0]
+    assert (paid["Status"], paid["AmountDue"], paid["AmountPaid"]) == ("PAID", 0, Decimal("1100.00"))
+    assert ms(paid["FullyPaidOnDate"]) == int(datetime(2026, 12, 6, tzinfo=UTC).timestamp() * 1000)
+    assert [p["Amount"] for p in paid["Payments"]] == [Decimal("400.10"), Decimal("699.90")]
+    conforms(xero.get(f"/Invoices/{invoice['InvoiceID']}").json(), "Invoices")
+    assert refusal(status_change(xero, "/Invoices", invoice["InvoiceID"], "VOIDED")) == [
+        "Invoice not of valid status for modification"
+    ]
+
+    # Deleting a payment: it stays, DELETED, and the invoice owes that amount again.
+    deleted = xero.post(f"/Payments/{made['PaymentID']}", json={"Status": "DELETED"})
+    assert deleted.status_code == 200 and deleted.json()["Payments"][0]["Status"] == "DELETED"
+    owing = decimal_json(xero.get(f"/Invoices/{invoice['InvoiceID']}"))["Invoices"][0]
+    assert (owing["Status"], owing["AmountDue"]) == ("AUTHORISED", Decimal("400.10"))
+
+
+def test_a_draft_or_unknown_invoice_or_a_non_bank_account_cannot_be_paid(xero: XeroApi) -> None:
+    draft = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]
+    approved = approved_invoice(xero)
+    cases = [
+        (payment(draft, "10"), "Payments can only be made against AUTHORISED invoices, not DRAFT ones."),
+        (
+            payment(approved, "10", Account={"Code": "200"}),
+            "Account '200' cannot take payments: use a bank account (or one with payments enabled).",
+        ),
+        (
+            payment({"InvoiceID": "6f0b9a4e-0000-4000-8000-000000000000"}, "10"),
+            "The invoice '6f0b9a4e-0000-4000-8000-000000000000' does not exist in this organisation.",
+        ),
+        (payment(approved, "0"), "Amount must be more than 0."),
+    ]
+    body = {"Payments": [case for case, _ in cases]}
+    response = xero.put(
+        "/Payments", params={"summarizeErrors": "false"}, content=json.dumps(body, default=str)
+    )
+    assert response.status_code == 200
+    conforms(response.json(), "Payments")
+    answers = response.json()["Payments"]
+    assert [a["StatusAttributeString"] for a in answers] == ["ERROR"] * 4
+    assert [[e["Message"] for e in a["ValidationErrors"]] for a in answers] == [[m] for _, m in cases]
+
+
+def test_paying_needs_the_payments_write_scope_and_says_authorization_unsuccessful(
+    xero: XeroApi, issue
+) -> None:
+    invoice = approved_invoice(xero)
+    client = XeroApi(
+        xero.server, issue(scopes={"accounting.invoices", "accounting.payments.read"}), xero.tenant_id
+    )
+    try:
+        refused = client.put("/Payments", content=json.dumps(payment(invoice, "1"), default=str))
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"] == "insufficient_scope"
+        assert refused.json()["Detail"] == "AuthorizationUnsuccessful"
+    finally:
+        client.close()
+    broad = XeroApi(xero.server, issue(scopes={"accounting.transactions"}), xero.tenant_id)
+    try:
+        assert (
+            broad.put("/Payments", content=json.dumps(payment(invoice, "1"), default=str)).status_code == 200
+        )
+    finally:
+        broad.close()
