@@ -449,7 +449,7 @@ class Outcome:
 
 
 def _next_number(kind: DocKind, book: Book) -> str:
-    counters: dict[str, tuple[int, int]] = book.__dict__.setdefault("next_numbers", {})
+    counters = book.next_numbers
     if kind.prefix not in counters:
         pattern = re.compile(re.escape(kind.prefix) + r"(\d+)$")
         top, width = 0, 4
@@ -461,6 +461,9 @@ def _next_number(kind: DocKind, book: Book) -> str:
                 top, width = int(match[1]), max(4, len(match[1]))
         counters[kind.prefix] = (top + 1, width)
     number, width = counters[kind.prefix]
+    # A number a client chose for itself is skipped, never given twice.
+    while _number_taken(kind, book, f"{kind.prefix}{number:0{width}d}", None):
+        number += 1
     counters[kind.prefix] = (number + 1, width)
     return f"{kind.prefix}{number:0{width}d}"
 

@@ -660,3 +660,13 @@ def test_paying_needs_the_payments_write_scope_and_says_authorization_unsuccessf
         )
     finally:
         broad.close()
+
+
+def test_an_automatic_number_skips_one_a_client_already_chose(xero: XeroApi) -> None:
+    top = highest([i["InvoiceNumber"] for i in book().xero_invoices if i["Type"] == "ACCREC"], "INV-")
+    first = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]
+    assert first["InvoiceNumber"] == f"INV-{top + 1:05d}"
+    chosen = put(xero, "/Invoices", draft_invoice(InvoiceNumber=f"INV-{top + 2:05d}"))
+    assert chosen.json()["Invoices"][0]["InvoiceNumber"] == f"INV-{top + 2:05d}"
+    automatic = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]
+    assert automatic["InvoiceNumber"] == f"INV-{top + 3:05d}"
