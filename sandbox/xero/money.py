@@ -136,6 +136,8 @@ class Book:
         # createdByMyApp; and History per document id (the generated book has none).
         self.created_by: dict[str, str] = {}
         self.history: dict[str, list[dict[str, Any]]] = {}
+        # Next automatic document number per prefix (INV-, QU-): (number, digits), found on first use.
+        self.next_numbers: dict[str, tuple[int, int]] = {}
 
     def load(self, dataset: Dataset) -> None:
         self.invoices.fill(dataset.xero_invoices)
@@ -151,6 +153,7 @@ class Book:
         self.invoice_numbers = {}
         self.created_by = {}
         self.history = {}
+        self.next_numbers = {}
         for key in self.invoices.ordered:
             number = self.invoices.records[key].get("InvoiceNumber")
             if number:

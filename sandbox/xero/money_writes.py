@@ -449,7 +449,7 @@ class Outcome:
 
 
 def _next_number(kind: DocKind, book: Book) -> str:
-    counters: dict[str, tuple[int, int]] = book.__dict__.setdefault("next_numbers", {})
+    counters = book.next_numbers
     if kind.prefix not in counters:
         pattern = re.compile(re.escape(kind.prefix) + r"(\d+)$")
         top, width = 0, 4
@@ -461,6 +461,9 @@ def _next_number(kind: DocKind, book: Book) -> str:
                 top, width = int(match[1]), max(4, len(match[1]))
         counters[kind.prefix] = (top + 1, width)
     number, width = counters[kind.prefix]
+    # A number a client chose for itself is skipped, never given twice.
+    while _number_taken(kind, book, f"{kind.prefix}{number:0{width}d}", None):
+        number += 1
     counters[kind.prefix] = (number + 1, width)
     return f"{kind.prefix}{number:0{width}d}"
 
@@ -505,8 +508,9 @@ def compose(call: Call, kind: DocKind, element: Any, existing: dict[str, Any] | 
         if (
             kind is INVOICE
             and (old.get("AmountPaid") or old.get("AmountCredited"))
-            and status == "AUTHORISED"
+            and status in ("AUTHORISED", "VOIDED")
         ):
+            # Payments must be removed before an edit or a void (docs/api-facts.md#xero-money-statuses).
             errors.append(MSG_ALLOCATED)
             record.update({k: v for k, v in old.items() if k not in record})
             return out
@@ -815,6 +819,222 @@ def post_quote(call: Call) -> Response:
     return write(call, QUOTE, "POST", call.request.path_params["key"])
 
 
+# ---- payments -----------------------------------------------------------------------------------
+
+MSG_PAYMENT_INVOICE_UNKNOWN = "The invoice '{key}' does not exist in this organisation."
+MSG_PAYMENT_STATUS = "Payments can only be made against AUTHORISED invoices, not {status} ones."
+MSG_PAYMENT_ACCOUNT = (
+    "Account '{key}' cannot take payments: use a bank account (or one with payments enabled)."
+)
+MSG_PAYMENT_AMOUNT = "Amount must be more than 0."
+
+
+def _payment_account(book: Book, raw: Any, errors: list[str]) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        errors.append("Account must be given by Code or AccountID.")
+        return None
+    code, account_id = raw.get("Code"), raw.get("AccountID")
+    account = None
+    if isinstance(account_id, str) and is_guid(account_id):
+        account = book.accounts.records.get(account_id.lower())
+    elif isinstance(code, str):
+        account = next((a for a in book.accounts.records.values() if fold(a["Code"]) == fold(code)), None)
+    if (
+        account is None
+        or account.get("Status") != "ACTIVE"
+        or not (account.get("Type") == "BANK" or account.get("EnablePaymentsToAccount"))
+    ):
+        errors.append(MSG_PAYMENT_ACCOUNT.format(key=code or account_id))
+        return None
+    return account
+
+
+def make_payment(call: Call, element: Any) -> Outcome:
+    """Apply one payment to an AUTHORISED invoice: AmountPaid and AmountDue move, the invoice is
+    PAID once nothing is due, and both carry the payment's UpdatedDateUTC
+    (docs/api-facts.md#xero-money-writing)."""
+    if not isinstance(element, dict):
+        raise PostDataInvalid("Each Payment must be a JSON object")
+    book = book_of(call.org)
+    errors: list[str] = []
+    echo: dict[str, Any] = {}
+    out = Outcome(errors=errors, echo=echo)
+    raw_invoice = element.get("Invoice")
+    invoice = None
+    if isinstance(raw_invoice, dict):
+        key = raw_invoice.get("InvoiceID") or raw_invoice.get("InvoiceNumber")
+        invoice = _find(INVOICE, book, key) if isinstance(key, str) and key.strip() else None
+        if invoice is None:
+            errors.append(MSG_PAYMENT_INVOICE_UNKNOWN.format(key=key))
+    else:
+        errors.append("Invoice must be given by InvoiceID or InvoiceNumber.")
+    account = _payment_account(book, element.get("Account"), errors)
+    amount = _number(element, "Amount")
+    if amount is None or amount <= 0:
+        errors.append(MSG_PAYMENT_AMOUNT)
+    else:
+        amount = _round(amount, CENT)
+        echo["Amount"] = amount
+    day = _day(element, "Date", errors) or org_today(call)
+    echo["Date"] = day
+    reference = _text(element, "Reference")
+    if reference:
+        echo["Reference"] = reference
+    if invoice is not None:
+        echo["Invoice"] = {
+            "InvoiceID": invoice["InvoiceID"],
+            "InvoiceNumber": invoice.get("InvoiceNumber", ""),
+        }
+        if invoice["Status"] != "AUTHORISED":
+            errors.append(MSG_PAYMENT_STATUS.format(status=invoice["Status"]))
+        elif amount is not None and amount > invoice["AmountDue"]:
+            errors.append(MSG_PAYMENT_EXCEEDS)
+    if errors or invoice is None or account is None or amount is None:
+        return out
+    now = call.sandbox.clock.now()
+    rate = _number(element, "CurrencyRate") or invoice.get("CurrencyRate") or Decimal(1)
+    payment: dict[str, Any] = {
+        "PaymentID": str(uuid.uuid4()),
+        "Date": day,
+        "Amount": amount,
+        "BankAmount": _round(amount / rate, CENT),
+        "CurrencyRate": rate,
+        "Reference": reference,
+        "IsReconciled": False,
+        "Status": "AUTHORISED",
+        "PaymentType": "ACCRECPAYMENT" if invoice["Type"] == "ACCREC" else "ACCPAYPAYMENT",
+        "UpdatedDateUTC": now,
+        "HasAccount": True,
+        "HasValidationErrors": False,
+        "Account": {"AccountID": account["AccountID"], "Code": account["Code"]},
+        "Invoice": {
+            "InvoiceID": invoice["InvoiceID"],
+            "InvoiceNumber": invoice.get("InvoiceNumber", ""),
+            "Type": invoice["Type"],
+            "Contact": dict(invoice["Contact"]),
+            "CurrencyCode": invoice["CurrencyCode"],
+        },
+    }
+    if not reference:
+        del payment["Reference"]
+    book.payments.put(payment)
+    summary: dict[str, Any] = {"PaymentID": payment["PaymentID"], "Date": day, "Amount": amount}
+    if reference:
+        summary["Reference"] = reference
+    updated = {**invoice, "Payments": [*invoice.get("Payments", []), summary]}
+    updated["AmountPaid"] = invoice["AmountPaid"] + amount
+    updated["AmountDue"] = invoice["Total"] - updated["AmountPaid"] - invoice["AmountCredited"]
+    updated["UpdatedDateUTC"] = now
+    if updated["AmountDue"] == 0:
+        updated["Status"] = "PAID"
+        updated["FullyPaidOnDate"] = day
+    book.invoices.put(updated)
+    add_history(book, payment["PaymentID"], "Created", f"Payment of {amount} received.", now)
+    add_history(
+        book,
+        updated["InvoiceID"].lower(),
+        "Paid" if updated["Status"] == "PAID" else "Payment",
+        f"Payment received of {amount} on {day.isoformat()}.",
+        now,
+    )
+    out.record = payment
+    return out
+
+
+def delete_payment(call: Call, payment: dict[str, Any]) -> dict[str, Any]:
+    """``POST /Payments/{id}`` with Status DELETED: the payment stays, DELETED, and its invoice owes
+    the amount again (AUTHORISED once more if it was PAID)."""
+    book = book_of(call.org)
+    now = call.sandbox.clock.now()
+    deleted = {**payment, "Status": "DELETED", "UpdatedDateUTC": now}
+    book.payments.put(deleted)
+    invoice = book.invoices.records.get(payment["Invoice"]["InvoiceID"].lower())
+    if invoice is not None:
+        updated = {
+            **invoice,
+            "Payments": [p for p in invoice.get("Payments", []) if p["PaymentID"] != payment["PaymentID"]],
+            "AmountPaid": invoice["AmountPaid"] - payment["Amount"],
+            "UpdatedDateUTC": now,
+        }
+        updated["AmountDue"] = updated["Total"] - updated["AmountPaid"] - updated["AmountCredited"]
+        if updated["Status"] == "PAID" and updated["AmountDue"] > 0:
+            updated["Status"] = "AUTHORISED"
+            updated.pop("FullyPaidOnDate", None)
+        book.invoices.put(updated)
+    return deleted
+
+
+def _payment_answer(call: Call, outcomes: list[Outcome]) -> Response:
+    def echo(outcome: Outcome) -> dict[str, Any]:
+        view = payment_view_of({**outcome.echo, "UpdatedDateUTC": datetime.now(UTC)})
+        view.pop("UpdatedDateUTC", None)
+        view.pop("UpdatedDateUTCString", None)
+        view["HasValidationErrors"] = True
+        view["ValidationErrors"] = [{"Message": m} for m in outcome.errors]
+        return view
+
+    if not parse_bool(call.params, "summarizeErrors", default=True):
+        items = []
+        for outcome in outcomes:
+            if outcome.record is not None:
+                item = payment_view_of(outcome.record)
+                item["StatusAttributeString"] = "OK"
+            else:
+                item = echo(outcome)
+                item["StatusAttributeString"] = "ERROR"
+            items.append(item)
+        return call.ok("Payments", items)
+    failed = [o for o in outcomes if o.record is None]
+    if failed:
+        return call.error(
+            400,
+            "ValidationException",
+            "A validation exception occurred",
+            number=10,
+            elements=[echo(o) for o in failed],
+        )
+    return call.ok("Payments", [payment_view_of(o.record) for o in outcomes if o.record is not None])
+
+
+def payment_view_of(record: dict[str, Any]) -> dict[str, Any]:
+    return invoice_view(record, True)
+
+
+def put_payments(call: Call) -> Response:
+    # PUT takes a batch ({"Payments":[…]}); one bare object is accepted too
+    # (docs/api-facts.md#xero-money-writing).
+    items = _elements(call.json_body(exact=True), "Payments", "Payment")
+    call.note_batch(len(items))
+    return _payment_answer(call, [make_payment(call, item) for item in items])
+
+
+def post_payments(call: Call) -> Response:
+    items = _elements(call.json_body(exact=True), "Payments", "Payment")
+    call.note_batch(len(items))
+    if len(items) != 1:
+        raise PostDataInvalid("POST /Payments takes one payment; send a batch with PUT /Payments")
+    return _payment_answer(call, [make_payment(call, items[0])])
+
+
+def post_payment(call: Call) -> Response:
+    key = call.request.path_params["key"]
+    payment = book_of(call.org).payments.records.get(key.lower()) if is_guid(key) else None
+    if payment is None:
+        return wire.not_found()
+    items = _elements(call.json_body(exact=True), "Payments", "Payment")
+    element = items[0] if len(items) == 1 and isinstance(items[0], dict) else {}
+    # A payment cannot be edited, only deleted (docs/api-facts.md#xero-money-writing).
+    if str(element.get("Status", "")).upper() != "DELETED" or payment["Status"] == "DELETED":
+        outcome = Outcome(
+            errors=[
+                "A payment can only be deleted (Status DELETED); delete it and make a new one to change it."
+            ],
+            echo={k: v for k, v in payment.items() if k != "UpdatedDateUTC"},
+        )
+        return _payment_answer(call, [outcome])
+    return call.ok("Payments", [payment_view_of(delete_payment(call, payment))])
+
+
 # ---- history endpoints --------------------------------------------------------------------------
 
 HISTORY_KINDS = {
@@ -889,6 +1109,11 @@ def routes(route: Callable[[str, Any, frozenset[str], list[str]], BaseRoute]) ->
         route("/Quotes", put_quotes, INVOICE_WRITE_SCOPES, ["PUT"]),
         route("/Quotes", post_quotes, INVOICE_WRITE_SCOPES, ["POST"]),
         route("/Quotes/{key}", post_quote, INVOICE_WRITE_SCOPES, ["POST"]),
+    ]
+    out += [
+        route("/Payments", put_payments, PAYMENT_WRITE_SCOPES, ["PUT"]),
+        route("/Payments", post_payments, PAYMENT_WRITE_SCOPES, ["POST"]),
+        route("/Payments/{key}", post_payment, PAYMENT_WRITE_SCOPES, ["POST"]),
     ]
     for object_key in HISTORY_KINDS:
         read, write_ = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -423,3 +424,249 @@ def test_a_history_note_on_a_new_invoice_or_quote_is_listed_after_its_creation(x
 def xero_token(api: XeroApi, scopes: set[str]) -> str:
     sandbox = api.server.sandbox
     return api.server.call(lambda: sandbox.xero.identity.issue_access_token(scopes=frozenset(scopes))).token
+
+
+def test_posting_new_lines_replaces_them_keeping_only_the_line_ids_sent_back(
+    xero: XeroApi, sandbox: Sandbox, server: SandboxServer
+) -> None:
+    element = draft_invoice()
+    element["LineItems"].append(
+        {"Description": "Hosting", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200"}
+    )
+    invoice = put(xero, "/Invoices", element).json()["Invoices"][0]
+    kept, dropped = invoice["LineItems"]
+    kept["Tracking"] = []
+    server.call(lambda: sandbox.clock.advance(5))
+    update = {
+        "LineItems": [
+            # Sent back as read, less the amounts Xero works out (a stale LineAmount is refused).
+            {**{k: v for k, v in kept.items() if k not in ("LineAmount", "TaxAmount")}, "UnitAmount": 2000},
+            {"Description": "Training", "Quantity": 2, "UnitAmount": 150.25, "AccountCode": "200"},
+        ]
+    }
+    response = xero.post(
+        f"/Invoices/{invoice['InvoiceID']}", content=json.dumps({"Invoices": [update]}, default=str)
+    )
+    assert response.status_code == 200, response.text
+    conforms(response.json(), "Invoices")
+    updated = decimal_json(response)["Invoices"][0]
+    ids = [line["LineItemID"] for line in updated["LineItems"]]
+    assert ids[0] == kept["LineItemID"] and ids[1] not in (kept["LineItemID"], dropped["LineItemID"])
+    assert (updated["SubTotal"], updated["TotalTax"], updated["Total"]) == expected_totals(
+        [("1", "2000", "10"), ("2", "150.25", "10")], "Exclusive"
+    )
+    assert updated["InvoiceNumber"] == invoice["InvoiceNumber"] and updated["Reference"] == "CAP-OPP-12"
+    assert ms(updated["UpdatedDateUTC"]) > ms(invoice["UpdatedDateUTC"])
+    # POST /Invoices with a sales invoice's number updates that invoice (no duplicate).
+    by_number = {"InvoiceNumber": invoice["InvoiceNumber"], "Reference": "CAP-OPP-12b"}
+    response = xero.post("/Invoices", json={"Invoices": [by_number]})
+    assert response.json()["Invoices"][0]["InvoiceID"] == invoice["InvoiceID"]
+    assert xero.get(f"/Invoices/{invoice['InvoiceID']}").json()["Invoices"][0]["Reference"] == "CAP-OPP-12b"
+    history = xero.get(f"/Invoices/{invoice['InvoiceID']}/History").json()["HistoryRecords"]
+    assert [r["Changes"] for r in history] == ["Created", "Edited", "Edited"]
+
+
+def status_change(api: XeroApi, path: str, key: str, status: str) -> httpx.Response:
+    return api.post(f"{path}/{key}", json={path.strip("/"): [{"Status": status}]})
+
+
+def refusal(response: httpx.Response) -> list[str]:
+    assert response.status_code == 400, response.text
+    conforms(response.json(), "Error")
+    return [e["Message"] for e in response.json()["Elements"][0]["ValidationErrors"]]
+
+
+def test_invoice_status_changes_follow_xeros_matrix(xero: XeroApi) -> None:
+    draft = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]["InvoiceID"]
+    assert refusal(status_change(xero, "/Invoices", draft, "PAID")) == [
+        "Invoice not of valid status for modification"
+    ]
+    assert (
+        status_change(xero, "/Invoices", draft, "AUTHORISED").json()["Invoices"][0]["Status"] == "AUTHORISED"
+    )
+    assert refusal(status_change(xero, "/Invoices", draft, "DRAFT")) == [
+        "Invoice not of valid status for modification"
+    ]
+    assert refusal(status_change(xero, "/Invoices", draft, "DELETED")) == [
+        "Invoice not of valid status for modification"
+    ]
+    voided = status_change(xero, "/Invoices", draft, "VOIDED").json()["Invoices"][0]
+    assert voided["Status"] == "VOIDED" and voided["AmountDue"] == 0 and voided["Total"] > 0
+    assert refusal(status_change(xero, "/Invoices", draft, "AUTHORISED")) == [
+        "Invoice not of valid status for modification"
+    ]
+    second = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]
+    deleted = status_change(xero, "/Invoices", second["InvoiceID"], "DELETED").json()["Invoices"][0]
+    assert deleted["Status"] == "DELETED"
+    # A deleted draft's number can be used again.
+    reused = put(xero, "/Invoices", draft_invoice(InvoiceNumber=second["InvoiceNumber"]))
+    assert reused.status_code == 200
+    part_paid = next(
+        i
+        for i in book().xero_invoices
+        if i["Type"] == "ACCREC" and i["Status"] == "AUTHORISED" and i["AmountPaid"] > 0
+    )
+    assert refusal(
+        xero.post(f"/Invoices/{part_paid['InvoiceID']}", json={"Invoices": [{"Reference": "changed"}]})
+    ) == ["This document cannot be edited as it has a payment or credit note allocated to it."]
+    assert refusal(status_change(xero, "/Invoices", part_paid["InvoiceID"], "VOIDED")) == [
+        "This document cannot be edited as it has a payment or credit note allocated to it."
+    ]
+    paid = next(i for i in book().xero_invoices if i["Status"] == "PAID")
+    assert refusal(status_change(xero, "/Invoices", paid["InvoiceID"], "AUTHORISED")) == [
+        "Invoice not of valid status for modification"
+    ]
+    unknown = "6f0b9a4e-0000-4000-8000-000000000000"
+    assert status_change(xero, "/Invoices", unknown, "DELETED").status_code == 404
+
+
+def test_quote_status_changes_refuse_what_xero_refuses(xero: XeroApi) -> None:
+    quote = put(xero, "/Quotes", draft_quote()).json()["Quotes"][0]["QuoteID"]
+    assert refusal(status_change(xero, "/Quotes", quote, "DECLINED")) == [
+        "Quote not of valid status for modification"
+    ]
+    assert status_change(xero, "/Quotes", quote, "SENT").json()["Quotes"][0]["Status"] == "SENT"
+    accepted = status_change(xero, "/Quotes", quote, "ACCEPTED")
+    conforms(accepted.json(), "Quotes")
+    assert accepted.json()["Quotes"][0]["Status"] == "ACCEPTED"
+    assert refusal(status_change(xero, "/Quotes", quote, "DECLINED")) == [
+        "Quote not of valid status for modification"
+    ]
+    updated = xero.post(f"/Quotes/{quote}", json={"Quotes": [{"Title": "Renamed"}]}).json()["Quotes"][0]
+    assert updated["Title"] == "Renamed" and updated["Status"] == "ACCEPTED"
+    assert status_change(xero, "/Quotes", quote, "DELETED").json()["Quotes"][0]["Status"] == "DELETED"
+    assert refusal(status_change(xero, "/Quotes", quote, "DRAFT")) == [
+        "Quote not of valid status for modification"
+    ]
+
+
+# ---- slice 3: payments ----------------------------------------------------------------------------
+
+
+def approved_invoice(api: XeroApi, unit: str = "1000.00") -> dict[str, Any]:
+    element = draft_invoice(Status="AUTHORISED")
+    element["LineItems"][0]["UnitAmount"] = Decimal(unit)
+    response = put(api, "/Invoices", element)
+    assert response.status_code == 200, response.text
+    return decimal_json(response)["Invoices"][0]
+
+
+def payment(invoice: dict[str, Any], amount: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "Invoice": {"InvoiceID": invoice["InvoiceID"]},
+        "Account": {"Code": "090"},
+        "Date": "2026-12-06",
+        "Amount": Decimal(amount),
+        **extra,
+    }
+
+
+def test_a_payment_through_the_api_lowers_amount_due_and_the_last_one_makes_the_invoice_paid(
+    xero: XeroApi, sandbox: Sandbox, server: SandboxServer
+) -> None:
+    invoice = approved_invoice(xero)
+    assert invoice["Total"] == Decimal("1100.00") and invoice["Status"] == "AUTHORISED"
+    server.call(lambda: sandbox.clock.advance(5))
+    first = xero.put("/Payments", content=json.dumps({"Payments": [payment(invoice, "400.10")]}, default=str))
+    assert first.status_code == 200, first.text
+    conforms(first.json(), "Payments")
+    made = decimal_json(first)["Payments"][0]
+    assert (made["Amount"], made["Status"], made["PaymentType"]) == (
+        Decimal("400.10"),
+        "AUTHORISED",
+        "ACCRECPAYMENT",
+    )
+    after = decimal_json(xero.get(f"/Invoices/{invoice['InvoiceID']}"))["Invoices"][0]
+    assert (after["AmountPaid"], after["AmountDue"], after["Status"]) == (
+        Decimal("400.10"),
+        Decimal("699.90"),
+        "AUTHORISED",
+    )
+    assert ms(after["UpdatedDateUTC"]) == ms(made["UpdatedDateUTC"]) > ms(invoice["UpdatedDateUTC"])
+    changed = xero.get(
+        "/Payments", params={"page": 1}, headers={"If-Modified-Since": made["UpdatedDateUTCString"]}
+    )
+    assert [p["PaymentID"] for p in changed.json()["Payments"]] == [made["PaymentID"]]
+
+    too_much = xero.post("/Payments", content=json.dumps(payment(invoice, "699.91"), default=str))
+    assert too_much.status_code == 400
+    conforms(too_much.json(), "Error")
+    assert [e["Message"] for e in too_much.json()["Elements"][0]["ValidationErrors"]] == [
+        "Payment amount exceeds the amount outstanding on this document"
+    ]
+    # POST /Payments takes one bare payment.
+    rest = xero.post("/Payments", content=json.dumps(payment(invoice, "699.90"), default=str))
+    assert rest.status_code == 200, rest.text
+    paid = decimal_json(xero.get(f"/Invoices/{invoice['InvoiceID']}"))["Invoices"][0]
+    assert (paid["Status"], paid["AmountDue"], paid["AmountPaid"]) == ("PAID", 0, Decimal("1100.00"))
+    assert ms(paid["FullyPaidOnDate"]) == int(datetime(2026, 12, 6, tzinfo=UTC).timestamp() * 1000)
+    assert [p["Amount"] for p in paid["Payments"]] == [Decimal("400.10"), Decimal("699.90")]
+    conforms(xero.get(f"/Invoices/{invoice['InvoiceID']}").json(), "Invoices")
+    assert refusal(status_change(xero, "/Invoices", invoice["InvoiceID"], "VOIDED")) == [
+        "Invoice not of valid status for modification"
+    ]
+
+    # Deleting a payment: it stays, DELETED, and the invoice owes that amount again.
+    deleted = xero.post(f"/Payments/{made['PaymentID']}", json={"Status": "DELETED"})
+    assert deleted.status_code == 200 and deleted.json()["Payments"][0]["Status"] == "DELETED"
+    owing = decimal_json(xero.get(f"/Invoices/{invoice['InvoiceID']}"))["Invoices"][0]
+    assert (owing["Status"], owing["AmountDue"]) == ("AUTHORISED", Decimal("400.10"))
+
+
+def test_a_draft_or_unknown_invoice_or_a_non_bank_account_cannot_be_paid(xero: XeroApi) -> None:
+    draft = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]
+    approved = approved_invoice(xero)
+    cases = [
+        (payment(draft, "10"), "Payments can only be made against AUTHORISED invoices, not DRAFT ones."),
+        (
+            payment(approved, "10", Account={"Code": "200"}),
+            "Account '200' cannot take payments: use a bank account (or one with payments enabled).",
+        ),
+        (
+            payment({"InvoiceID": "6f0b9a4e-0000-4000-8000-000000000000"}, "10"),
+            "The invoice '6f0b9a4e-0000-4000-8000-000000000000' does not exist in this organisation.",
+        ),
+        (payment(approved, "0"), "Amount must be more than 0."),
+    ]
+    body = {"Payments": [case for case, _ in cases]}
+    response = xero.put(
+        "/Payments", params={"summarizeErrors": "false"}, content=json.dumps(body, default=str)
+    )
+    assert response.status_code == 200
+    conforms(response.json(), "Payments")
+    answers = response.json()["Payments"]
+    assert [a["StatusAttributeString"] for a in answers] == ["ERROR"] * 4
+    assert [[e["Message"] for e in a["ValidationErrors"]] for a in answers] == [[m] for _, m in cases]
+
+
+def test_paying_needs_the_payments_write_scope_and_says_authorization_unsuccessful(
+    xero: XeroApi, issue
+) -> None:
+    invoice = approved_invoice(xero)
+    client = XeroApi(
+        xero.server, issue(scopes={"accounting.invoices", "accounting.payments.read"}), xero.tenant_id
+    )
+    try:
+        refused = client.put("/Payments", content=json.dumps(payment(invoice, "1"), default=str))
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"] == "insufficient_scope"
+        assert refused.json()["Detail"] == "AuthorizationUnsuccessful"
+    finally:
+        client.close()
+    broad = XeroApi(xero.server, issue(scopes={"accounting.transactions"}), xero.tenant_id)
+    try:
+        assert (
+            broad.put("/Payments", content=json.dumps(payment(invoice, "1"), default=str)).status_code == 200
+        )
+    finally:
+        broad.close()
+
+
+def test_an_automatic_number_skips_one_a_client_already_chose(xero: XeroApi) -> None:
+    top = highest([i["InvoiceNumber"] for i in book().xero_invoices if i["Type"] == "ACCREC"], "INV-")
+    first = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]
+    assert first["InvoiceNumber"] == f"INV-{top + 1:05d}"
+    chosen = put(xero, "/Invoices", draft_invoice(InvoiceNumber=f"INV-{top + 2:05d}"))
+    assert chosen.json()["Invoices"][0]["InvoiceNumber"] == f"INV-{top + 2:05d}"
+    automatic = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]
+    assert automatic["InvoiceNumber"] == f"INV-{top + 3:05d}"
