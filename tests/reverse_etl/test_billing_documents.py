@@ -79,6 +79,13 @@ def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_a
             f"Created as a DRAFT by capsule-xero from Capsule opportunity {PILOT} “Pilot project” when it was"
             f" won (Reference {ref(PILOT)})."
         ]
+        assert run.result is not None and run.result.problems == []
+        assert world.opportunity_field(PILOT) == (
+            f"{pilot['QuoteNumber']} https://go.xero.com/app/quotes/edit/{pilot['QuoteID']}"
+        )
+        assert world.opportunity_field(SUPPLY) == (
+            f"{supply['QuoteNumber']} https://go.xero.com/app/quotes/edit/{supply['QuoteID']}"
+        )
         # The tool never approves, sends, voids or deletes: its only document writes are PUTs that create.
         document_writes = [
             c
@@ -108,7 +115,8 @@ def test_billing_off_sends_no_document_and_makes_no_extra_call(tmp_path: Path) -
 
 
 def test_neither_a_lost_answer_nor_a_quote_made_by_hand_ever_makes_a_second_document(tmp_path: Path) -> None:
-    with BillingWorld(won_world(won=(PILOT, SUPPLY)), tmp_path, billing_rules()) as world:
+    rules = billing_rules(opportunity_field="Xero link")  # Capsule defines no such opportunity field
+    with BillingWorld(won_world(won=(PILOT, SUPPLY)), tmp_path, rules) as world:
         # Someone already typed PILOT's quote into Xero, with its Reference.
         (known,) = [c for c in xero_contacts(world) if c.get("Name") == "Russo Holdings Pty Ltd"]
         with XeroContactWriter(world.settings, world.auth, policy=PACING) as writer:
@@ -140,6 +148,14 @@ def test_neither_a_lost_answer_nor_a_quote_made_by_hand_ever_makes_a_second_docu
         notes = [h["Details"] for h in world.history(supply["QuoteID"]) if h["Changes"] == "Note"]
         assert len(notes) == 1 and f"opportunity {SUPPLY}" in notes[0]
         assert [h for h in world.history(pilot["QuoteID"]) if h["Changes"] == "Note"] == []  # not ours
+        # The number and link cannot go to Capsule: said with the exact definition to create, every run.
+        missing = (
+            'Capsule has no opportunity field named "Xero link" (billing.opportunity_field): create it in Capsule'
+            ' under Settings › Custom Fields › Opportunities as a Text field named "Xero link", then run'
+            " `capsule-xero sync --apply` again"
+        )
+        assert missing in first.result.problems and missing in second.result.problems
+        assert world.opportunity_field(SUPPLY, "Xero link") is None
         control.close()
 
 

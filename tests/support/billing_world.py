@@ -105,6 +105,18 @@ class BillingWorld(World):
         book = self.server.call(lambda: book_of(self.sandbox.xero.primary))
         return self.server.call(lambda: copy.deepcopy(book.history.get(document_id, [])))
 
+    def opportunity_field(self, opportunity_id: int, name: str = "Xero document") -> str | None:
+        """The value of the opportunity's custom field ``name`` in the Capsule stand-in."""
+
+        def read() -> str | None:
+            record = self.sandbox.capsule.opportunities.get(opportunity_id) or {}
+            for value in record.get("fields") or ():
+                if value["definition"]["name"] == name:
+                    return str(value["value"])
+            return None
+
+        return self.server.call(read)
+
     def calls(self, since: int) -> list[dict[str, Any]]:
         return [c.as_dict() for c in self.server.call(lambda: self.sandbox.calls.records("xero", since))]
 
