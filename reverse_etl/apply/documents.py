@@ -353,3 +353,14 @@ class DocumentSender:
 
 def documents_to_send(con: duckdb.DuckDBPyConnection, plan_id: int) -> list[PlanDocument]:
     return plan_documents(con, plan_id, operation="create")
+
+
+def drafts_made(con: duckdb.DuckDBPyConnection, plan_id: int) -> list[str]:
+    """The DRAFT quotes and invoices plan ``plan_id`` made, one line each (what undo leaves alone)."""
+    ensure_ledger(con)
+    return [
+        f"draft {row['kind']} {row['document_number'] or ''} ({row['reference']}) {row['url']}".replace(
+            "  ", " "
+        )
+        for row in SQL.rows(con, "made_by_plan", {"plan_id": plan_id})
+    ]

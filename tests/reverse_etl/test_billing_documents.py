@@ -12,6 +12,7 @@ from pathlib import Path
 from capsule_xero.rules.model import Rules
 from reverse_etl.plans.documents import plan_documents
 from reverse_etl.plans.render import render_plan
+from reverse_etl.undo import undo_plan
 from reverse_etl.writers.xero import XeroContactWriter
 from reverse_etl.writers.xero_documents import DraftDocument, XeroDocumentWriter
 from sandbox.control import SandboxControl
@@ -93,6 +94,15 @@ def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_a
             if c["path"].startswith(QUOTES) and c["method"] in ("POST", "DELETE")
         ]
         assert document_writes == []
+
+        # Undo leaves the drafts in Xero, and says so.
+        with world.connect() as con, XeroContactWriter(world.settings, world.auth, policy=PACING) as writer:
+            undone = undo_plan(con, world.settings, plan.plan_id, writer=writer, rules=world.rules)
+        assert sorted(undone.drafts_left) == sorted(
+            f"draft quote {q['QuoteNumber']} ({q['Reference']}) https://go.xero.com/app/quotes/edit/{q['QuoteID']}"
+            for q in (pilot, supply)
+        )
+        assert {q["Status"] for q in world.quotes() if q["Reference"] in (ref(PILOT), ref(SUPPLY))} == {"DRAFT"}
 
         again = world.sync()
         assert again.plan.counts["draft_quote"] == 0

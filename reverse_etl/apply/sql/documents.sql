@@ -75,3 +75,10 @@ limit 1;
 select *
 from ledger.plan_documents
 where plan_id = $plan_id and seq = $seq;
+
+-- name: made_by_plan
+-- The DRAFT documents a plan made (undo leaves them: the tool never deletes a document).
+select kind, reference, document_number, url
+from ledger.document_outcomes
+where plan_id = $plan_id and status = 'done'
+order by seq;
