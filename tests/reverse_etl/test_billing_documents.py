@@ -102,7 +102,9 @@ def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_a
             f"draft quote {q['QuoteNumber']} ({q['Reference']}) https://go.xero.com/app/quotes/edit/{q['QuoteID']}"
             for q in (pilot, supply)
         )
-        assert {q["Status"] for q in world.quotes() if q["Reference"] in (ref(PILOT), ref(SUPPLY))} == {"DRAFT"}
+        assert {q["Status"] for q in world.quotes() if q["Reference"] in (ref(PILOT), ref(SUPPLY))} == {
+            "DRAFT"
+        }
 
         again = world.sync()
         assert again.plan.counts["draft_quote"] == 0
