@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from capsule_xero.rules.model import Rules
+from reverse_etl.plans.create import create_plan
 from tests.support.billing_world import (
     KNOWN_PARTY,
     NEW_PARTY,
@@ -170,3 +171,51 @@ def test_a_party_without_a_xero_contact_sends_the_document_to_review(
         f"party {KNOWN_PARTY} (Whitehead Hardware Australia) is not synced to Xero (skip_if[0]: tagged VIP),"
         " so it has no Xero contact"
     )
+
+
+def approval_rules(limit: str) -> Rules:
+    return Rules.model_validate(
+        {
+            "billing": {"won_opportunities": "quote", "account_code": "200", "auto_approve_under": limit},
+            "approval": {"first_migration_needs_approval": False},
+        }
+    )
+
+
+def test_only_a_draft_under_auto_approve_under_in_the_base_currency_goes_without_approval(
+    checked: duckdb.DuckDBPyConnection,
+) -> None:
+    rules = approval_rules("20000")
+    billing_documents(checked, rules, sql_params(rules))
+    plan = create_plan(checked, rules)
+    # SUPPLY (19,009.44 AUD) is under the limit; PILOT (219,462.95 AUD) is not.
+    assert (plan.counts["draft_quote"], plan.counts["documents_to_approve"]) == (2, 1)
+    assert (
+        "1 draft quote to create in Xero (not under billing.auto_approve_under (20000 in the base currency))"
+        in plan.approval_reasons
+    )
+    checked.execute("update raw.capsule_opportunities set value__currency = 'NZD' where id = ?", [SUPPLY])
+    try:
+        rules = approval_rules("300000")
+        billing_documents(checked, rules, sql_params(rules))
+        plan = create_plan(checked, rules)
+    finally:
+        checked.execute("update raw.capsule_opportunities set value__currency = 'AUD' where id = ?", [SUPPLY])
+    # Under 300,000 both, but SUPPLY is now in NZD, not the organisation's AUD: it waits.
+    assert (plan.counts["draft_quote"], plan.counts["documents_to_approve"]) == (2, 1)
+    with_no_limit = Rules.model_validate({"billing": {"won_opportunities": "quote", "account_code": "200"}})
+    billing_documents(checked, with_no_limit, sql_params(with_no_limit))
+    assert create_plan(checked, with_no_limit).counts["documents_to_approve"] == 2
+
+
+def test_the_review_queue_lists_each_document_the_preflight_stopped(
+    checked: duckdb.DuckDBPyConnection,
+) -> None:
+    preflight(checked, billing_rules(account_code="999"))
+    rows = checked.sql("select party_id, reason from reports.review_queue where kind = 'billing'").fetchall()
+    assert (
+        KNOWN_PARTY,
+        f"CAP-OPP-{PILOT}: account code 999 (billing.account_code) is not in Xero's chart of accounts",
+    ) in rows
+    no_value = [reason for party, reason in rows if reason.startswith(f"CAP-OPP-{NO_VALUE}: ")]
+    assert len(no_value) == 1 and "has no value: give it a value in Capsule" in no_value[0]
