@@ -5,17 +5,23 @@ Xero's answer is lost after it committed; nothing at all while billing is off.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
+
 from capsule_xero.rules.model import Rules
+from capsule_xero.xero.auth import XeroAuth, login
 from reverse_etl.plans.documents import plan_documents
 from reverse_etl.plans.render import render_plan
 from reverse_etl.undo import undo_plan
 from reverse_etl.writers.xero import XeroContactWriter
 from reverse_etl.writers.xero_documents import DraftDocument, XeroDocumentWriter
 from sandbox.control import SandboxControl
+from sandbox.generator import generate
+from sandbox.xero.money import book_of
 from tests.support.billing_world import (
     KNOWN_PARTY,
     NEW_PARTY,
@@ -27,7 +33,7 @@ from tests.support.billing_world import (
     by_reference,
     won_world,
 )
-from tests.support.sync_world import PACING, by_contact_number, xero_contacts
+from tests.support.sync_world import PACING, World, by_contact_number, xero_contacts
 
 REGION = {"category": "Region", "from_tag_prefix": "Region:"}
 QUOTES = "/api.xro/2.0/Quotes"
@@ -106,15 +112,6 @@ def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_a
             "DRAFT"
         }
 
-        again = world.sync()
-        assert again.plan.counts["draft_quote"] == 0
-        assert [
-            len(q) for q in by_reference(world.quotes()).values() if q[0]["Reference"].startswith("CAP-OPP")
-        ] == [
-            1,
-            1,
-        ]
-
 
 def test_billing_off_sends_no_document_and_makes_no_extra_call(tmp_path: Path) -> None:
     with BillingWorld(won_world(), tmp_path, Rules()) as world:
@@ -188,3 +185,34 @@ def by_hand(contact_id: str) -> DraftDocument:
         tracking=(),
         date=datetime.now(UTC).date(),
     )
+
+
+def test_a_draft_invoice_goes_with_exact_amounts_and_is_found_again_by_its_reference(tmp_path: Path) -> None:
+    dataset = generate(5, seed=3)
+    customer = next(c for c in dataset.xero_contacts if c.get("ContactStatus", "ACTIVE") == "ACTIVE")
+    with World(dataset, tmp_path) as world:
+        world.auth = XeroAuth(world.settings, rules=billing_rules(won_opportunities="invoice"))
+        login(
+            world.auth, choose_tenant=lambda c: c[0], open_url=lambda u: httpx.get(u, follow_redirects=True)
+        )
+        invoice = replace(by_hand(customer["ContactID"]), kind="invoice", reference="CAP-OPP-77")
+        invoice = replace(invoice, unit_amount=Decimal("0.1648"), quantity=Decimal("3"))
+        with XeroContactWriter(world.settings, world.auth, policy=PACING) as writer:
+            documents = XeroDocumentWriter(writer.session)
+            assert documents.find("invoice", "CAP-OPP-77", customer["ContactID"]) is None
+            made = documents.create(invoice, "capsule-xero-opp-77-invoice-1")
+            replayed = documents.create(invoice, "capsule-xero-opp-77-invoice-1")  # same key: Xero replays
+            found = documents.find("invoice", "CAP-OPP-77", None)
+        assert made == replayed == found
+        assert made.number and made.number.startswith("INV-") and made.status == "DRAFT"
+        assert made.url == f"https://go.xero.com/AccountsReceivable/Edit.aspx?InvoiceID={made.document_id}"
+        (stored,) = by_reference(
+            world.server.call(lambda: list(book_of(world.sandbox.xero.primary).invoices.records.values()))
+        )["CAP-OPP-77"]
+        (line,) = stored["LineItems"]
+        assert (line["UnitAmount"], line["Quantity"], line["LineAmount"]) == (
+            Decimal("0.1648"),
+            Decimal("3"),
+            Decimal("0.49"),
+        )
+        assert stored["Type"] == "ACCREC" and stored["Status"] == "DRAFT"

@@ -219,3 +219,33 @@ def test_the_review_queue_lists_each_document_the_preflight_stopped(
     ) in rows
     no_value = [reason for party, reason in rows if reason.startswith(f"CAP-OPP-{NO_VALUE}: ")]
     assert len(no_value) == 1 and "has no value: give it a value in Capsule" in no_value[0]
+
+
+def test_a_document_made_found_or_waiting_for_its_lost_answer_is_not_planned_again(
+    checked: duckdb.DuckDBPyConnection,
+) -> None:
+    rules = billing_rules()
+    outcome = (
+        'insert into ledger.document_outcomes (plan_id, seq, reference, kind, opportunity_id, status, "at")'
+        " values (900, ?, ?, 'quote', ?, ?, now())"
+    )
+    checked.execute(outcome, [1, f"CAP-OPP-{PILOT}", PILOT, "done"])
+    checked.execute(outcome, [2, f"CAP-OPP-{NO_VALUE}", NO_VALUE, "exists"])
+    checked.execute(
+        "insert into ledger.document_outbox values (?, 900, 3, 'quote', 'x', 1, 'k', '{}', now())",
+        [f"CAP-OPP-{SUPPLY}"],
+    )
+    try:
+        billing_documents(checked, rules, sql_params(rules))
+        assert documents(checked) == {}
+        checked.execute("update ledger.document_outcomes set status = 'failed' where plan_id = 900")
+        checked.execute("delete from ledger.document_outbox where plan_id = 900")
+        billing_documents(checked, rules, sql_params(rules))
+        assert set(documents(checked)) == {
+            PILOT,
+            SUPPLY,
+            NO_VALUE,
+        }  # a refusal is asked again once inputs change
+    finally:
+        checked.execute("delete from ledger.document_outcomes where plan_id = 900")
+        checked.execute("delete from ledger.document_outbox where plan_id = 900")
