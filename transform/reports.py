@@ -36,6 +36,7 @@ REPORTS: dict[str, str] = {
     "pending_diff": "What the next plan would do, counted by operation.",
     "pending_changes": "What the next plan would change, record by record: operation, fields, reason.",
     "out_of_scope": "Capsule parties the rules file keeps out of the sync, and why.",
+    "billing_review": "Draft quotes or invoices for won opportunities the newest plan holds in review, and why.",
 }
 
 _REFERENCE_RE = re.compile(r"\b(raw|staging|reconcile|ledger|reports)\.([a-z_][a-z0-9_]*)\b")

@@ -180,7 +180,8 @@ def plan_header(plan: Plan) -> list[Text]:
     if counts.get("documents_in_review"):
         left_out.append(
             f"{counts['documents_in_review']:,} billing"
-            f" {plural_s(counts['documents_in_review'], 'document')} waiting in review (reasons below)"
+            f" {plural_s(counts['documents_in_review'], 'document')} waiting in review (reasons below;"
+            " `capsule-xero report billing_review`)"
         )
     if counts.get("review"):
         left_out.append(f"{counts['review']:,} waiting in review (`capsule-xero report review_queue`)")

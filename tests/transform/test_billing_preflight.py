@@ -24,6 +24,7 @@ from tests.support.billing_world import (
     billing_rules,
     won_world,
 )
+from transform.reports import read_report
 from transform.stages import billing_documents, reconcile, sql_params
 
 
@@ -208,17 +209,21 @@ def test_only_a_draft_under_auto_approve_under_in_the_base_currency_goes_without
     assert create_plan(checked, with_no_limit).counts["documents_to_approve"] == 2
 
 
-def test_the_review_queue_lists_each_document_the_preflight_stopped(
+def test_the_billing_review_report_lists_each_document_the_preflight_stopped(
     checked: duckdb.DuckDBPyConnection,
 ) -> None:
-    preflight(checked, billing_rules(account_code="999"))
-    rows = checked.sql("select party_id, reason from reports.review_queue where kind = 'billing'").fetchall()
+    rules = billing_rules(account_code="999")
+    preflight(checked, rules)
+    create_plan(checked, rules)
+    columns, values = read_report(checked, "billing_review")
+    rows = [dict(zip(columns, row, strict=True)) for row in values]
+    reasons = {row["opportunity_id"]: row["reason"] for row in rows}
+    assert reasons[PILOT] == "account code 999 (billing.account_code) is not in Xero's chart of accounts"
     assert (
-        KNOWN_PARTY,
-        f"CAP-OPP-{PILOT}: account code 999 (billing.account_code) is not in Xero's chart of accounts",
-    ) in rows
-    no_value = [reason for party, reason in rows if reason.startswith(f"CAP-OPP-{NO_VALUE}: ")]
-    assert len(no_value) == 1 and "has no value: give it a value in Capsule" in no_value[0]
+        reasons[NO_VALUE].startswith("account code 999")
+        and "has no value: give it a value in Capsule" in reasons[NO_VALUE]
+    )
+    assert {row["party_id"] for row in rows if row["opportunity_id"] == PILOT} == {KNOWN_PARTY}
 
 
 def test_a_document_made_found_or_waiting_for_its_lost_answer_is_not_planned_again(

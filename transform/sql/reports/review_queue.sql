@@ -3,8 +3,7 @@
 -- problems settled by review (e.g. a Name another active Xero contact has, which Xero refuses:
 -- docs/api-facts.md#xero-contact-fields-and-limits), planned writes the planned-row rules held back,
 -- contacts the plan holds (archived in Xero by someone else: left alone, reported), and Xero contacts
--- two-way sync would create in Capsule but that look like a party Capsule has (capsule_create), and
--- DRAFT quotes or invoices for won opportunities the billing preflight stopped (billing, docs/billing.md).
+-- two-way sync would create in Capsule but that look like a party Capsule has (capsule_create).
 with capsule_duplicates as (
     select cast(record_id as bigint) as party_id
     from reports.duplicates
@@ -62,11 +61,4 @@ union all
 select 'capsule_create', r.party_id, r.contact_id, x.name, r.reason
 from reconcile.capsule_create_reviews as r
 left join staging.xero_contacts as x on x.contact_id = r.contact_id
-union all
-select 'billing', b.party_id, b.contact_id, b.party_name, b.reference || ': ' || b.reasons
-from (
-    select reference, party_id, contact_id, party_name, string_agg(reason, '; ' order by problem) as reasons
-    from reconcile.billing_preflight
-    group by reference, party_id, contact_id, party_name
-) as b
 order by kind, party_id, contact_id
