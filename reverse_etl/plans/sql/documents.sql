@@ -65,7 +65,8 @@ select
 from reconcile.billing_documents as d
 left join problems as p on p.reference = d.reference
 left join options as o
-    on lower(o.category) = lower(d.tracking_category) and lower(o.option_name) = lower(d.tracking_option);
+    on lower(o.category) = lower(d.tracking_category) and lower(o.option_name) = lower(d.tracking_option)
+qualify row_number() over (partition by d.reference order by o.tracking_option_id) = 1;
 
 -- name: draft_unchecked
 -- The same when Xero's settings were never extracted: every document is in review (the preflight

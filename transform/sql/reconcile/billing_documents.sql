@@ -157,4 +157,6 @@ where
         from ledger.document_outcomes as f
         where f.reference = h.reference and f.status = 'failed' and f.inputs_hash = h.inputs_hash
     )
+-- One document per opportunity, whatever the joins found.
+qualify row_number() over (partition by h.reference order by h.contact_id nulls last) = 1
 order by h.opportunity_id
