@@ -199,6 +199,8 @@ class ApplyRun:
         result.capsule_written = capsule.done
         result.capsule_failed = capsule.failed
         result.capsule_pending = capsule.unknown + capsule.not_sent
+        result.draft_documents = self.documents.result.created
+        result.documents_pending = self.documents.result.unknown
         self.write_back.run()
         outcomes = stored_outcomes(ctx.con, ctx.plan_id)
         result.unknown = sum(1 for op in ctx.ops if outcomes.get(op.seq) == "unknown")

@@ -87,6 +87,7 @@ def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_a
             f" won (Reference {ref(PILOT)})."
         ]
         assert run.result is not None and run.result.problems == []
+        assert run.result.counts()["draft_documents"] == 2
         assert world.opportunity_field(PILOT) == (
             f"{pilot['QuoteNumber']} https://go.xero.com/app/quotes/edit/{pilot['QuoteID']}"
         )
@@ -137,6 +138,7 @@ def test_neither_a_lost_answer_nor_a_quote_made_by_hand_ever_makes_a_second_docu
         since = world.last_call()
         first = world.sync()
         assert first.result is not None and first.result.status == "partly_applied"
+        assert first.result.documents_pending == 1
         assert any(
             f"{ref(PILOT)}: Xero already has" in p and "not created again" in p for p in first.result.problems
         )
