@@ -47,7 +47,10 @@ def ref(opportunity: int) -> str:
 def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_approved(
     tmp_path: Path,
 ) -> None:
-    with BillingWorld(won_world(), tmp_path, billing_rules(tracking=REGION)) as world:
+    with BillingWorld(won_world(won=(PILOT, NO_VALUE)), tmp_path, billing_rules(tracking=REGION)) as world:
+        # SUPPLY is won the way a person wins it in Capsule (which fires opportunity/closed).
+        today = datetime.now(UTC).date().isoformat()
+        world.server.call(lambda: world.sandbox.capsule.win_opportunity(SUPPLY, closed_on=today))
         since = world.last_call()
         run = world.sync()
         plan = run.plan
