@@ -274,10 +274,18 @@ def _one_call(
     return records
 
 
+def _replace(_record: Any) -> str:
+    return "replace"
+
+
 def _whole(api: XeroApi, run: XeroRun, obj: MoneyObject) -> Any:
     # No cursor: these lists carry no UpdatedDateUTC and take no If-Modified-Since
-    # (docs/api-facts.md#xero-money-reading); one small call, the table replaced with it.
-    @dlt.resource(write_disposition="replace", **_hints(obj))
+    # (docs/api-facts.md#xero-money-reading); one small call, the table replaced with it. The
+    # disposition is given as a function of the record so that dlt, which truncates a "replace"
+    # table whose resource yielded nothing, leaves the table whole when the daily limit stopped
+    # the call (dlt's extract skips resources with a dynamic disposition there; dlt wants the table
+    # name dynamic too, then).
+    @dlt.resource(write_disposition=_replace, table_name=lambda _record: obj.table, **_hints(obj))
     def read() -> Iterator[list[dict[str, Any]]]:
         records = _one_call(api, run, obj, dict(obj.params))
         if records is not None:

@@ -8,18 +8,21 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 
 from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
-from pipelines.xero import XeroRun, run_xero_extract
+from pipelines.capsule import extract_capsule
+from pipelines.xero import DailyLimitReached, XeroRun, reset_pacers, run_xero_extract
 from sandbox.app import Sandbox
 from sandbox.control import SandboxControl
 from sandbox.generator import Dataset, generate
 from sandbox.server import SandboxServer
-from tests.pipelines.xero.conftest import API, api_calls, options, query
-from tests.pipelines.xero.test_money_extract import MONEY_ON, Extract, _signed_in
+from sandbox.xero.control import XeroControl
+from tests.pipelines.xero.conftest import API, QUICK, api_calls, options, query
+from tests.pipelines.xero.test_money_extract import DOCUMENTS, MONEY_ON, Extract, _signed_in
 
 PAGED = {"Invoices": "xero_invoices", "CreditNotes": "xero_credit_notes", "Payments": "xero_payments"}
 
@@ -115,3 +118,83 @@ def test_an_invoice_paid_while_the_read_pages_through_is_not_lost(
     assert query(settings, "select status from raw.xero_invoices where invoice_id = ?", paid[0]) == [
         ("PAID",)
     ]
+
+
+SETTINGS_TABLES = ("xero_accounts", "xero_tax_rates", "xero_tracking_categories", "xero_currencies")
+
+
+def _snapshot(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
+    tables = (*SETTINGS_TABLES, "xero_organisation", "xero_items", *PAGED.values(), "xero_quotes")
+    sql = "select * exclude (_dlt_load_id, _dlt_id) from raw.{}"
+    return {t: sorted(map(repr, query(settings, sql.format(t)))) for t in tables}
+
+
+def test_the_daily_limit_met_while_the_settings_lists_are_read_stops_cleanly_and_keeps_every_table_whole(
+    money_extract: Extract,
+    settings: Settings,
+    even_book: Dataset,
+    control: SandboxControl,
+    xero: XeroControl,
+    tenant: str,
+    server: SandboxServer,
+    sandbox: Sandbox,
+) -> None:
+    stopped_at = "Accounts"  # the first settings list; tax rates, tracking and currencies are not read
+    money_extract()
+    before = _snapshot(settings)
+    since = control.last_seq()
+    money_extract()  # nothing changed: the same calls as the stopped run below, in the same order
+    sequence = [c["path"].removeprefix(f"{API}/") for c in api_calls(control, since)]
+    position = sequence.index(stopped_at)
+
+    reset_pacers()
+    xero.reset_limits(tenant)
+    xero.set_limits(tenant, day=position + 2)  # every call before `stopped_at`, and two kept for writes
+    pacing = replace(QUICK, daily_reserve=2)
+    since = control.last_seq()
+    with pytest.raises(DailyLimitReached) as stopped:
+        money_extract(pacing=pacing)
+    message = str(stopped.value)
+    assert "\n" not in message and "Run again after" in message
+    assert [c["path"].removeprefix(f"{API}/") for c in api_calls(control, since)] == sequence[:position]
+    assert _snapshot(settings) == before  # no list emptied or half-replaced by the stop
+
+    xero.reset_limits(tenant)
+    xero.set_limits(tenant, day=5000)
+    reset_pacers()
+    control.set_clock(advance_seconds=5)
+    book = sandbox.xero.primary.money_book  # type: ignore[attr-defined]
+    dropped = book.currencies[-1]["Code"]
+    server.call(lambda: setattr(book, "currencies", book.currencies[:-1]))
+    run = money_extract()
+    assert run.stopped is None
+    after = _snapshot(settings)
+    assert len(after.pop("xero_currencies")) == len(before.pop("xero_currencies")) - 1  # still replaced whole
+    assert after == before
+    assert not query(settings, "select 1 from raw.xero_currencies where code = ?", dropped)
+
+
+def test_a_lost_duckdb_file_or_an_emptied_money_table_reads_every_document_again_once(
+    money_extract: Extract, settings: Settings, even_book: Dataset
+) -> None:
+    money_extract()
+    settings.duckdb_path.unlink()
+    extract_capsule(settings)  # `sync` reads Capsule first: the file and its dataset exist again
+
+    run = money_extract()
+
+    for table, (_, field) in DOCUMENTS.items():
+        assert run.modes[table] == "full read", table
+        key = query(settings, f"select count(*), count(distinct _dlt_id) from raw.{table}")[0]  # noqa: S608
+        assert key == (len(getattr(even_book, field)), len(getattr(even_book, field))), table
+    ids = query(settings, "select count(distinct invoice_id) from raw.xero_invoices")[0][0]
+    assert ids == len(even_book.xero_invoices)
+    assert query(settings, "select count(*) from raw.xero_accounts")[0][0] == len(even_book.xero_accounts)
+    again = money_extract()
+    assert all(again.modes[table] == "incremental" for table in DOCUMENTS)
+
+    with duckdb.connect(str(settings.duckdb_path)) as con:  # one table emptied (a bad hand edit)
+        con.execute("delete from raw.xero_payments")
+    emptied = money_extract()
+    assert emptied.modes["xero_payments"] == "full read" and emptied.modes["xero_invoices"] == "incremental"
+    assert query(settings, "select count(*) from raw.xero_payments")[0][0] == len(even_book.xero_payments)
