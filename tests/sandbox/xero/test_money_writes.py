@@ -670,3 +670,31 @@ def test_an_automatic_number_skips_one_a_client_already_chose(xero: XeroApi) -> 
     assert chosen.json()["Invoices"][0]["InvoiceNumber"] == f"INV-{top + 2:05d}"
     automatic = put(xero, "/Invoices", draft_invoice()).json()["Invoices"][0]
     assert automatic["InvoiceNumber"] == f"INV-{top + 3:05d}"
+
+
+def test_a_discounted_line_is_taxed_after_its_discount_and_a_discount_over_100_is_refused(
+    xero: XeroApi,
+) -> None:
+    element = draft_invoice(
+        LineItems=[
+            {
+                "Description": "Licences",
+                "ItemCode": "LICENCE",
+                "Quantity": 7,
+                "DiscountRate": Decimal("12.5"),
+            }
+        ]
+    )
+    invoice = decimal_json(put(xero, "/Invoices", element))["Invoices"][0]
+    line = invoice["LineItems"][0]
+    # The item supplies price 39.95, account 200 and OUTPUT (10 %).
+    amount = cents(Decimal(7) * Decimal("39.95") * (100 - Decimal("12.5")) / 100)
+    assert (line["UnitAmount"], line["AccountCode"], line["TaxType"]) == (Decimal("39.95"), "200", "OUTPUT")
+    assert (line["LineAmount"], line["TaxAmount"]) == (amount, cents(amount / 10))
+    assert invoice["TotalDiscount"] == cents(Decimal(7) * Decimal("39.95")) - amount
+    assert invoice["Total"] == amount + cents(amount / 10)
+    element["LineItems"][0]["DiscountRate"] = 101
+    refused = put(xero, "/Invoices", element)
+    assert [e["Message"] for e in refused.json()["Elements"][0]["ValidationErrors"]] == [
+        "The discount rate '101' is invalid. Discount must not be greater than the line total."
+    ]
