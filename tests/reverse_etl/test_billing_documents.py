@@ -97,6 +97,12 @@ def test_a_won_opportunity_becomes_one_draft_quote_for_the_partys_contact_once_a
         assert world.opportunity_field(SUPPLY) == (
             f"{supply['QuoteNumber']} https://go.xero.com/app/quotes/edit/{supply['QuoteID']}"
         )
+        # Billing alone reads the settings and items its preflight needs, and not one invoice.
+        read = {c["path"] for c in world.calls(since) if c["method"] == "GET"}
+        assert {
+            f"/api.xro/2.0/{name}" for name in ("Accounts", "TaxRates", "TrackingCategories", "Items")
+        } <= read
+        assert "/api.xro/2.0/Invoices" not in read
         # The tool never approves, sends, voids or deletes: its only document writes are PUTs that create.
         document_writes = [
             c
