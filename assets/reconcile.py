@@ -114,6 +114,17 @@ def history_notes(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[
     return {"notes": rows["reconcile.history_notes"]}
 
 
+@stage_asset("reconcile.billing_documents")
+def billing_documents(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
+    """Draft quotes or invoices for newly won opportunities (billing:), and what the preflight found wrong."""
+    ((in_review,),) = con.sql("select count(distinct reference) from reconcile.billing_preflight").fetchall()
+    return {
+        "won_opportunities": rows["reconcile.won_opportunities"],
+        "documents": rows["reconcile.billing_documents"],
+        "in_review": in_review,
+    }
+
+
 @stage_asset("reports.views")
 def report_views(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
     """The ``reports`` schema views: reconciliation, review queue, data quality and the pending diff."""
@@ -133,5 +144,6 @@ RECONCILE_ASSETS = [
     capsule_money_updates,
     capsule_operations,
     history_notes,
+    billing_documents,
     report_views,
 ]

@@ -254,6 +254,14 @@ def _print_undo(result: UndoResult) -> None:
         + ".",
         highlight=False,
     )
+    if result.drafts_left:
+        console.print(
+            f"Left alone in Xero: {len(result.drafts_left):,} DRAFT quote(s) or invoice(s) the plan made for won"
+            " opportunities (the tool never deletes a document: delete them in Xero if they should go).",
+            highlight=False,
+        )
+        for line in result.drafts_left[:LINES_SHOWN]:
+            console.print(f"  {markup_literal(line)}", highlight=False)
     capsule = result.capsule
     if capsule.reverted or capsule.kept or capsule.failed:
         console.print(

@@ -41,6 +41,7 @@ import duckdb
 from capsule_xero.capsule.client import CapsuleClient
 from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
+from reverse_etl.apply.documents import drafts_made
 from reverse_etl.apply.recording import insert_audit
 from reverse_etl.ledger.schema import ensure_ledger
 from reverse_etl.ledger.values import canonical, group_names, groups_value
@@ -80,6 +81,8 @@ class UndoResult:
     already_undone: int = 0  # audit rows an earlier undo of this plan already took back
     write_calls: int = 0
     capsule: CapsuleUndoResult = field(default_factory=CapsuleUndoResult)  # the plan's Capsule side
+    # DRAFT quotes and invoices the plan made: left alone (the tool never deletes a document), listed.
+    drafts_left: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -137,6 +140,7 @@ def undo_plan(
     finally:
         if own_writer:
             writer.close()
+    result.drafts_left = drafts_made(con, plan_id)
     if capsule is not None:
         result.capsule = undo_capsule_changes(con, plan_id, capsule)
     elif capsule_changes(con, plan_id):

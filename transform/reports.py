@@ -50,6 +50,7 @@ REPORTS: dict[str, str] = {
     "xero_customers_unknown": "Xero contacts with sales documents that no Capsule party is linked to.",
     "money_fields": "The Capsule fields money.capsule_fields fills with Xero's money: each one's state, and for a "
     "missing one the exact definition to create in Capsule.",
+    "billing_review": "Draft quotes or invoices for won opportunities the newest plan holds in review, and why.",
 }
 
 # The raw tables only the rules file's money.read loads, and the key that turns each on.

@@ -12,6 +12,7 @@ No Dagster here: the assets call these functions with a connection.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -283,4 +284,26 @@ def money_field_params(rules: Rules) -> dict[str, list[str]]:
         "money_field_keys": list(named),
         "money_field_names": list(named.values()),
         "money_field_types": [MONEY_FIELD_TYPES[key] for key in named],
+    }
+
+
+# Turning billing on must not bill every deal ever won: only opportunities won in this window are
+# planned (docs/billing.md).
+BILLING_LOOKBACK = timedelta(days=30)
+
+
+def billing_params(rules: Rules, now: datetime) -> dict[str, Any]:
+    """The ``billing:`` section as the bound parameters of reconcile.billing_documents."""
+    billing = rules.billing
+    tracking = billing.tracking
+    return {
+        "billing_kind": billing.won_opportunities,
+        "billing_since": now - BILLING_LOOKBACK,
+        "billing_line_amount_types": billing.line_amount_types,
+        "billing_account_code": billing.account_code,
+        "billing_tax_type": billing.tax_type,
+        "billing_item_code": billing.item_code,
+        "billing_tracking_category": tracking.category if tracking else None,
+        "billing_tag_prefix": tracking.from_tag_prefix if tracking else None,
+        "billing_opportunity_field": billing.opportunity_field,
     }

@@ -23,16 +23,18 @@ import duckdb
 from capsule_xero.rules.fields import COMPARED_FIELDS
 from capsule_xero.rules.model import Rules
 from reverse_etl.ledger.schema import ensure_ledger
+from reverse_etl.sqlfile import has_table
 from transform.planned_rejects import build_planned_rejects
 from transform.quarantine import build_quarantine
 from transform.reports import REPORTS, create_report_views
 from transform.rules_sql import (
     apply_transforms,
+    billing_params,
     build_money_report_settings,
     build_sync_scope,
     money_field_params,
 )
-from transform.sql import build
+from transform.sql import SQL_DIR, build
 
 # A first run notes only the last 30 days of opportunities, cases and tasks: a first migration must
 # not flood every Xero contact's History with years of CRM activity.
@@ -73,9 +75,10 @@ class Stage:
 
 
 def sql_params(rules: Rules, now: datetime | None = None) -> dict[str, Any]:
-    """Every parameter a model may bind: the rules file's, plus the History cut-off (and, when ``now``
-    is given, the moment the money fields count "today" from: ``money_now``)."""
-    params = rules.sql_params() | {"history_since": (now or datetime.now(UTC)) - HISTORY_LOOKBACK}
+    """Every parameter a model may bind: the rules file's, the billing window's, plus the History
+    cut-off (and, when ``now`` is given, the moment the money fields count "today" from: ``money_now``)."""
+    moment = now or datetime.now(UTC)
+    params = rules.sql_params() | billing_params(rules, moment) | {"history_since": moment - HISTORY_LOOKBACK}
     params |= money_field_params(rules)
     if now is not None:
         params["money_now"] = now
@@ -325,6 +328,36 @@ def history_notes(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[
     return {"reconcile.history_notes": build(con, "reconcile", "history_notes", params)}
 
 
+# What the billing preflight checks a document against (transform/sql/reconcile/billing_preflight.sql).
+BILLING_SETTINGS = (
+    "xero_accounts",
+    "xero_tax_rates",
+    "xero_tracking_categories",
+    "xero_tracking_categories__options",
+    "xero_currencies",
+    "xero_items",
+)
+
+
+def billing_documents(
+    con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Draft quotes or invoices for newly won opportunities (billing:), and what the preflight found wrong."""
+    ensure_ledger(con)  # the model leaves out what this tool already made
+    counts = {
+        f"reconcile.{model}": build(con, "reconcile", model, params)
+        for model in ("won_opportunities", "billing_documents")
+    }
+    if all(has_table(con, "raw", table) for table in BILLING_SETTINGS):
+        counts["reconcile.billing_preflight"] = build(con, "reconcile", "billing_preflight", params)
+    else:
+        con.execute((SQL_DIR / "reconcile" / "billing_preflight_unread.sql").read_text())
+        ((counts["reconcile.billing_preflight"],),) = con.sql(
+            "select count(*) from reconcile.billing_preflight"
+        ).fetchall()
+    return counts
+
+
 def report_views(con: duckdb.DuckDBPyConnection, rules: Rules, params: Mapping[str, Any]) -> dict[str, int]:
     """The ``reports`` schema views: reconciliation, review queue, data quality, the pending diff, money."""
     build_money_report_settings(con, rules)
@@ -419,6 +452,18 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
+        "reconcile.billing_documents",
+        billing_documents,
+        after=(
+            "reconcile.contact_operations",
+            "raw.capsule_opportunities",
+            "raw.capsule_deleted_opportunities",
+            # The options are a child table of the tracking categories' asset.
+            *(f"raw.{table}" for table in BILLING_SETTINGS if "__" not in table),
+        ),
+        tables=("reconcile.won_opportunities", "reconcile.billing_documents", "reconcile.billing_preflight"),
+    ),
+    Stage(
         "reports.views",
         report_views,
         after=(
@@ -427,6 +472,7 @@ STAGES: tuple[Stage, ...] = (
             "reconcile.capsule_operations",
             "reconcile.capsule_money_updates",
             "reconcile.history_notes",
+            "reconcile.billing_documents",
             "reconcile.xero_duplicates",
             "reconcile.owner_matches",
         ),

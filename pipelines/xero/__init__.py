@@ -50,7 +50,7 @@ from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.cursors import align_cursors, duckdb_path_of
 from pipelines.xero.drift import DriftDetector
 from pipelines.xero.helpers import XeroAccessDenied, XeroApi, XeroApiError, XeroRequestsAuth, XeroRun
-from pipelines.xero.money import MONEY_CURSOR_TABLES, money_declared, money_resources
+from pipelines.xero.money import MONEY_CURSOR_TABLES, money_declared, money_read, money_resources
 from pipelines.xero.resources import contacts_resource, drift_transformer, groups_resource, users_resource
 from pipelines.xero.settings import (
     CONTACT_FIELDS,
@@ -118,7 +118,7 @@ def xero_source(
         ),
         drift_transformer(groups, DriftDetector("ContactGroup", GROUP_FIELDS, {}, "ContactGroupID"), run),
         drift_transformer(users, DriftDetector("User", USER_FIELDS, {}, "UserID"), run),
-        *money_resources(api, run, rules.money.read if rules is not None else ()),
+        *money_resources(api, run, money_read(rules)),
     )
 
 
@@ -154,7 +154,7 @@ def create_missing_tables(pipeline: dlt.Pipeline, rules: Rules | None = None) ->
     ContactGroups; the money tables ``rules`` turns on), so the staging SQL can always select from
     it. Same columns and types as dlt creates them; when rows arrive, dlt finds the table and loads
     into it. Returns those created."""
-    money_tables, money_children = money_declared(rules.money.read if rules is not None else ())
+    money_tables, money_children = money_declared(money_read(rules))
     created = declared_tables.create_missing_tables(
         pipeline, {**DECLARED_TABLES, **money_tables}, {**DECLARED_CHILDREN, **money_children}
     )

@@ -12,8 +12,8 @@ If-Modified-Since), #xero-money-settings and #xero-money-scopes.
 | any of them | ``xero_accounts``, ``xero_tax_rates``, ``xero_tracking_categories`` (+ ``__options``), ``xero_currencies``, ``xero_organisation`` | one call each |
 
 Documents, items and accounts are merged on their ids and read incrementally from their
-``UpdatedDateUTC`` cursor with ``If-Modified-Since`` (walked forward page by page as contacts are,
-pipelines/xero/paging.py), ordered ``UpdatedDateUTC ASC``; paying or crediting an invoice moves its
+``UpdatedDateUTC`` cursor with ``If-Modified-Since``, ordered ``UpdatedDateUTC ASC``, paged as
+contacts are (pipelines/xero/paging.py: pages 1 … ``pageCount``, checked against ``itemCount``); paying or crediting an invoice moves its
 UpdatedDateUTC, so the cursor sees it. Voided and deleted documents stay in Xero's lists and are
 loaded with their status. Tax rates, tracking categories, currencies and the organisation have no
 timestamp: each is one call, replaced whole every run. Every amount is a DECIMAL column, never a
@@ -22,7 +22,9 @@ double; calendar dates are DATE columns.
 What it costs (the Starter tier allows 1,000 calls a day per organisation, docs/api-facts.md#xero-rate-limits):
 with everything on, an unchanged run makes 10 calls more than the contact sync (one per document
 kind, items and accounts, and the 4 settings lists); with only payments on, 6. A first or lost-file
-run makes ``ceil(n / 1000)`` calls per document kind (``ceil(n / 100)`` for quotes) plus those 6.
+run makes ``ceil(n / 1000)`` calls per document kind (at least one) plus those 6; quotes, whose
+answer has no ``pagination``, are walked (each page reads the last second of the one before again)
+and end on a short page: a little over ``n / 100``.
 """
 
 from __future__ import annotations
@@ -183,12 +185,27 @@ MONEY_OBJECTS: tuple[MoneyObject, ...] = (
 MONEY_CURSOR_TABLES = {o.table: o.table for o in MONEY_OBJECTS if o.incremental}
 
 
+# Not a money.read entry: billing (won opportunities as draft documents) reads the settings and the
+# items its preflight checks each document against, and none of the documents.
+BILLING = "billing"
+
+
+def money_read(rules: Any) -> list[str]:
+    """What the extract reads for ``rules``: ``money.read``, and ``BILLING`` when billing is on."""
+    if rules is None:
+        return []
+    return [*rules.money.read, *([BILLING] if rules.billing.won_opportunities != "off" else [])]
+
+
 def money_objects(read: Iterable[str]) -> list[MoneyObject]:
     """The lists ``money.read`` turns on: its documents, and the settings when anything is on."""
     wanted = set(read)
     if not wanted:
         return []
-    return [o for o in MONEY_OBJECTS if o.needs is None or o.needs in wanted]
+    items = BILLING in wanted
+    return [
+        o for o in MONEY_OBJECTS if o.needs is None or o.needs in wanted or (items and o.table == ITEMS_TABLE)
+    ]
 
 
 def _hints(obj: MoneyObject) -> dict[str, Any]:
@@ -227,7 +244,7 @@ def _incremental(api: XeroApi, run: XeroRun, obj: MoneyObject) -> Any:
         # (docs/api-facts.md#xero-money-reading).
         walk = ModifiedSinceWalk(
             since,
-            obj.page_size,
+            obj.page_size if obj.paging == "fixed" else config.page_size,
             seen=state.get("tail") if since else None,
             key=obj.key,
             sized=obj.paging == "sized",
@@ -272,10 +289,18 @@ def _one_call(
     return records
 
 
+def _replace(_record: Any) -> str:
+    return "replace"
+
+
 def _whole(api: XeroApi, run: XeroRun, obj: MoneyObject) -> Any:
     # No cursor: these lists carry no UpdatedDateUTC and take no If-Modified-Since
-    # (docs/api-facts.md#xero-money-reading); one small call, the table replaced with it.
-    @dlt.resource(write_disposition="replace", **_hints(obj))
+    # (docs/api-facts.md#xero-money-reading); one small call, the table replaced with it. The
+    # disposition is given as a function of the record so that dlt, which truncates a "replace"
+    # table whose resource yielded nothing, leaves the table whole when the daily limit stopped
+    # the call (dlt's extract skips resources with a dynamic disposition there; dlt wants the table
+    # name dynamic too, then).
+    @dlt.resource(write_disposition=_replace, table_name=lambda _record: obj.table, **_hints(obj))
     def read() -> Iterator[list[dict[str, Any]]]:
         records = _one_call(api, run, obj, dict(obj.params))
         if records is not None:

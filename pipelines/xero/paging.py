@@ -1,6 +1,7 @@
-"""Paging ``GET /Contacts`` so that a contact edited during the read cannot slip past it.
+"""Paging ``GET /Contacts`` and the money lists so that a record edited during the read cannot slip past it.
 
-See ``ModifiedSinceWalk``; the facts it rests on are in docs/api-facts.md#xero-reading-contacts.
+See ``ModifiedSinceWalk``; the facts it rests on are in docs/api-facts.md#xero-reading-contacts and
+#xero-money-reading.
 """
 
 from __future__ import annotations
@@ -20,16 +21,26 @@ log = logging.getLogger("pipelines.xero")
 
 
 class ModifiedSinceWalk(BasePaginator):
-    """Pages ``GET /Contacts`` by walking ``If-Modified-Since`` forward; stops on ``pagination.pageCount``.
+    """Pages a Xero list ordered ``UpdatedDateUTC ASC`` so that a record edited during the read cannot slip past it.
 
-    Contacts come ordered by ``UpdatedDateUTC`` (then ContactID). Rather than asking for page 2, 3 …
-    of one fixed query — where a contact edited during the read moves from an early page to the end,
-    shifts every later record one place back and so makes one of them slip past unread — each next
-    request asks for page 1 again with ``If-Modified-Since`` set to the last record's second (less
-    the overlap). Records read already (same ContactID and UpdatedDateUTC) are not passed on again.
-    Only when a whole page falls inside that overlap (more than a page of contacts changed within
-    ~2 seconds, e.g. a bulk import) does the walk step to page 2, 3 … of the same query until it can
-    move on. The read ends on the page Xero calls the last (``page >= pageCount``) or an empty one.
+    Where the answer carries ``pagination`` with ``itemCount`` (Contacts, Invoices, CreditNotes,
+    Payments), the read asks page 1, 2 … ``pageCount`` of one query: exactly ``ceil(n / pageSize)``
+    calls (at least one). A record edited during that read moves from its place to the end, and
+    every later record shifts one place back, so one of them can slip onto a page read already.
+    Xero never hard-deletes and ``UpdatedDateUTC`` only moves forward, so the query only gains
+    records: when the last page is read, fewer distinct records than the last answer's
+    ``itemCount`` means one slipped. Only then does the read walk ``If-Modified-Since`` forward
+    (below) from the oldest second a moved record had, which the slipped one cannot be older than.
+
+    The walk (also the whole read of a list without ``itemCount``, e.g. Quotes): rather than asking
+    for page 2, 3 …, each next request asks for page 1 again with ``If-Modified-Since`` set to the
+    last record's second (less the overlap). Records read already (same key and UpdatedDateUTC) are
+    not passed on again. Only when a whole page falls inside that overlap (more than a page of
+    records changed within ~2 seconds, e.g. a bulk import) does the walk step to page 2, 3 … of the
+    same query until it can move on. It costs more calls than plain pages where records share
+    seconds (each step reads the overlap again), which is why it is not the first choice. The walk
+    ends on the page Xero calls the last (``page >= pageCount``), an empty one, or, without
+    ``pagination``, a short one.
     """
 
     def __init__(
@@ -56,6 +67,10 @@ class ModifiedSinceWalk(BasePaginator):
         # key -> UpdatedDateUTC ms of the records read at or after the current header
         self._seen: dict[str, int] = dict(seen or {})
         self._ordered = True
+        # Plain page numbers of one query until a slip is found (None: not known until the first answer).
+        self._paged: bool | None = None
+        self._read: dict[str, int] = {}  # key -> UpdatedDateUTC ms, every record this query answered
+        self._moved_from: int | None = None  # the oldest UpdatedDateUTC ms a re-read record had
 
     @staticmethod
     def _window_floor(ms: int) -> int:
@@ -112,7 +127,20 @@ class ModifiedSinceWalk(BasePaginator):
             if self._ordered:
                 log.warning("Xero returned contacts out of UpdatedDateUTC order; paging by page number")
             self._ordered = False
-        page_count = ((response.json() or {}).get("pagination") or {}).get("pageCount")
+        pagination = (response.json() or {}).get("pagination") or {}
+        page_count = pagination.get("pageCount")
+        if self._paged is None:
+            self._paged = pagination.get("itemCount") is not None
+        if self._paged:
+            self._note_read(records, stamps)
+            if records and page_count is not None and self.page < int(page_count):
+                self.page += 1
+                return
+            if len(self._read) >= int(pagination.get("itemCount") or 0):
+                self._has_next_page = False
+                return
+            self._walk_from_slip(int(pagination["itemCount"]))
+            return
         if page_count is None and not self.sized:
             last = len(records) < self.page_size
         else:
@@ -131,6 +159,30 @@ class ModifiedSinceWalk(BasePaginator):
                 self._seen = {k: v for k, v in self._seen.items() if v >= floor_ms}
                 return
         self.page += 1
+
+    def _note_read(self, records: list[dict[str, Any]], stamps: list[int | None]) -> None:
+        for record, ms in zip(records, stamps, strict=True):
+            ident = record.get(self.key)
+            if ident is None or ms is None:
+                continue
+            before = self._read.get(ident)
+            if before is not None and before != ms:
+                # Edited during the read: it moved to the end, and a record after its old place may
+                # have slipped onto a page read already.
+                self._moved_from = before if self._moved_from is None else min(self._moved_from, before)
+            self._read[ident] = ms
+
+    def _walk_from_slip(self, item_count: int) -> None:
+        log.warning(
+            "Xero's %s list changed during the read (%d of %d records read); reading again from the oldest change",
+            self.key.removesuffix("ID"),
+            len(self._read),
+            item_count,
+        )
+        self._paged = False
+        if self._moved_from is not None:
+            self.since = datetime.fromtimestamp(self._moved_from / 1000, tz=UTC)
+        self.page = 1
 
     def __str__(self) -> str:
         return f"ModifiedSinceWalk(since={self.since}, page={self.page})"

@@ -13,7 +13,8 @@ stage per file of this folder, all sharing one ``RunContext``:
    leaves, each answered batch is recorded in one transaction (recording.py, written.py).
 4. **Error queue** (error_queue.py): what Xero refused, with its message; waits for a person or is
    retried, and held back from later sends while nothing about it changed.
-5. **Around the contact**: contact groups (groups.py), History notes (notes.py), then Capsule: the
+5. **Around the contact**: contact groups (groups.py), History notes (notes.py), DRAFT quotes or
+   invoices for won opportunities (documents.py: their own outbox, settled first), then Capsule: the
    plan's Capsule writes with sync.direction: both (capsule_changes.py: fields pulled from Xero, the
    archived tag, parties created; their own outbox, settled first), and the ContactID written back
    (write_back.py).
@@ -41,6 +42,7 @@ from capsule_xero.xero.pacing import DailyLimitReached, XeroUnavailable
 from reverse_etl.apply.capsule_changes import CapsuleChangeSender
 from reverse_etl.apply.contacts import ContactSender
 from reverse_etl.apply.context import RunContext
+from reverse_etl.apply.documents import DocumentSender, documents_to_send
 from reverse_etl.apply.error_queue import ErrorQueue, RetryPolicy
 from reverse_etl.apply.groups import GroupSetter
 from reverse_etl.apply.notes import NoteSender
@@ -158,12 +160,14 @@ class ApplyRun:
         self.groups = GroupSetter(ctx, self.record)
         self.write_back = WriteBack(ctx)
         self.capsule_changes = CapsuleChangeSender(ctx)
+        self.documents = DocumentSender(ctx)
 
     def run(self, status: str, check_current: CheckCurrent) -> ApplyResult:
         ctx, result = self.ctx, self.ctx.result
         try:
             self.notes.recover()
             self.recovery.run()
+            self.documents.recover()
         except XERO_STOPS as exc:
             # Nothing new may be sent while an earlier attempt is unsettled.
             result.stopped = (
@@ -175,6 +179,7 @@ class ApplyRun:
             result.status = status
             return result
         stop: BaseException | None = None
+        documents = documents_to_send(ctx.con, ctx.plan_id)
         if status in APPLICABLE:
             check_current(ctx.con, ctx.plan_id)
             self.set_status("applying")
@@ -182,6 +187,8 @@ class ApplyRun:
                 self.contacts.run()
                 self.groups.run()
                 self.notes.run()
+                # After the contacts: a party whose contact this plan created has its ContactID now.
+                self.documents.run(documents)
             except XERO_STOPS as exc:
                 stop = exc
         # Capsule's writes need nothing from Xero's: they go even when Xero's daily limit stopped those.
@@ -192,6 +199,8 @@ class ApplyRun:
         result.capsule_written = capsule.done
         result.capsule_failed = capsule.failed
         result.capsule_pending = capsule.unknown + capsule.not_sent
+        result.draft_documents = self.documents.result.created
+        result.documents_pending = self.documents.result.unknown
         self.write_back.run()
         outcomes = stored_outcomes(ctx.con, ctx.plan_id)
         result.unknown = sum(1 for op in ctx.ops if outcomes.get(op.seq) == "unknown")
@@ -206,6 +215,7 @@ class ApplyRun:
                 stop is None
                 and all(outcomes.get(op.seq) in FINAL_STATUSES for op in ctx.ops)
                 and self.capsule_changes.all_settled(changes)
+                and self.documents.all_settled(documents)
             )
             result.status = "applied" if done else "partly_applied"
             self.set_status(result.status)

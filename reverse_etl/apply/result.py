@@ -42,6 +42,8 @@ class ApplyResult:
     capsule_written: int = 0  # Capsule writes done (sync.direction: both)
     capsule_failed: int = 0  # refused by Capsule, with its message (the Capsule error queue)
     capsule_pending: int = 0  # answer lost or not sent yet: settled or sent by the next run
+    draft_documents: int = 0  # DRAFT quotes or invoices made for won opportunities (billing)
+    documents_pending: int = 0  # their answer lost: looked up by Reference before anything is sent again
     problems: list[str] = field(default_factory=list)
     stopped: str | None = None  # why sending stopped early (Xero unavailable, daily limit ...)
 
@@ -54,7 +56,11 @@ class ApplyResult:
         names = ("created", "exists", "updated", "archived", "restored", "failed", "refused", "queued")
         extra = ("unknown", "not_sent", "recovered", "write_calls", "groups_changed", "notes", "written_back")
         capsule = ("capsule_written", "capsule_failed", "capsule_pending")
-        return {name: getattr(self, name) for name in (*names, *extra, "write_backs_pending", *capsule)}
+        documents = ("draft_documents", "documents_pending")
+        return {
+            name: getattr(self, name)
+            for name in (*names, *extra, "write_backs_pending", *capsule, *documents)
+        }
 
     def count(self, status: str) -> None:
         """One more operation with outcome ``status`` (created, updated, failed, refused ...)."""

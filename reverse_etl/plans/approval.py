@@ -6,7 +6,9 @@ person must look first: more operations than ``max_operations``, any archive
 (``archives_need_approval``), or a first migration (``first_migration_needs_approval``: nothing in
 ``ledger.written_contacts`` yet), Capsule parties to create from Xero contacts
 (``capsule_creates_need_approval``, on by default: a new record in the CRM is a person's call) or Capsule
-fields to change (``capsule_updates_need_approval``). ``approve`` approves only the newest plan, only while it waits.
+fields to change (``capsule_updates_need_approval``); DRAFT quotes or invoices for won opportunities
+always wait unless ``billing.auto_approve_under`` lets one through (reverse_etl/plans/documents.py).
+``approve`` approves only the newest plan, only while it waits.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from reverse_etl.ledger.schema import ensure_ledger
+from reverse_etl.plans.documents import approval_reason as documents_reason
 from reverse_etl.plans.model import PLANNED_OPERATIONS, Plan, PlanError
 from reverse_etl.plans.store import STORED, load_plan, no_such_plan
 
@@ -55,6 +58,9 @@ def approval_reasons(con: duckdb.DuckDBPyConnection, rules: Rules, counts: dict[
             f"{capsule_updates:,} Capsule {plural(capsule_updates, 'party')} to change from Xero"
             " (approval.capsule_updates_need_approval)"
         )
+    documents = documents_reason(counts, rules)
+    if documents:
+        reasons.append(documents)
     if approval.first_migration_needs_approval:
         ((written,),) = STORED.execute(con, "written_contacts").fetchall()
         if written == 0:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from reverse_etl.ledger.schema import ensure_ledger
+from reverse_etl.plans import documents
 from reverse_etl.plans.approval import approval_reasons
 from reverse_etl.plans.model import (
     CAPSULE_COUNT_OF,
@@ -82,6 +83,7 @@ def _from_draft(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, 
     con.execute(f"create or replace temp table plan_draft_operations as {query('operations')}")
     con.execute(f"create or replace temp table plan_draft_notes as {query('notes')}")
     _draft_capsule_operations(con)
+    documents.draft_documents(con, rules)
     try:
         held_back = _hold_back(con, now)
         capsule_held_back = _hold_back_capsule(con)
@@ -89,7 +91,8 @@ def _from_draft(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, 
         ((content_hash,),) = con.execute(
             query("content_hash"),
             {
-                "rules_fingerprint": fingerprint,
+                # The billing documents count in the hash too ('' when there are none).
+                "rules_fingerprint": fingerprint + documents.draft_hash(con),
                 "write_backs": ",".join(f"{p}:{c}" for p, c in sorted(write_backs.items())),
             },
         ).fetchall()
@@ -100,6 +103,7 @@ def _from_draft(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, 
             ((counts["money_fields_not_written"],),) = con.execute(
                 query("money_fields_not_written")
             ).fetchall()
+        counts.update(documents.draft_counts(con))
         states = _source_states(con)
         latest = latest_row(con)
         if latest is not None and latest["status"] in REUSABLE and latest["content_hash"] == content_hash:
@@ -109,6 +113,7 @@ def _from_draft(con: duckdb.DuckDBPyConnection, rules: Rules, fingerprint: str, 
         DRAFT.execute(con, "drop_draft_operations")
         DRAFT.execute(con, "drop_draft_notes")
         DRAFT.execute(con, "drop_draft_capsule_operations")
+        documents.drop_draft(con)
 
 
 def _store(
@@ -148,6 +153,7 @@ def _store(
     STORED.execute(con, "store_operations", {"plan_id": plan_id})
     STORED.execute(con, "store_notes", {"plan_id": plan_id})
     STORED.execute(con, "store_capsule_operations", {"plan_id": plan_id})
+    documents.store_documents(con, plan_id)
     _store_held_back(con, plan_id, held_back)
     plan = load_plan(con, plan_id)
     assert plan is not None
@@ -195,7 +201,7 @@ def _reuse(
 def counts_total(counts: dict[str, int]) -> int:
     """Writes (to Xero and to Capsule), notes and write-backs of a plan's counts: zero means the plan is empty."""
     return (
-        sum(counts.get(op, 0) for op in (*PLANNED_OPERATIONS, *CAPSULE_COUNTS))
+        sum(counts.get(op, 0) for op in (*PLANNED_OPERATIONS, *CAPSULE_COUNTS, *documents.DOCUMENT_COUNTS))
         + counts.get("notes", 0)
         + counts.get("write_backs", 0)
     )

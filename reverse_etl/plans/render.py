@@ -21,6 +21,7 @@ from rich.console import Group
 from rich.text import Text
 
 from capsule_xero.display import spell_out
+from reverse_etl.plans.documents import PlanDocument, plan_documents
 from reverse_etl.plans.model import PLANNED_OPERATIONS, Plan, PlanOperation
 from reverse_etl.plans.store import capsule_changes, plan_notes, plan_operations, query
 from reverse_etl.sqlfile import has_table
@@ -173,7 +174,23 @@ def plan_header(plan: Plan) -> list[Text]:
             style="bold",
         )
     )
+    if counts.get("draft_quote") or counts.get("draft_invoice"):
+        lines.append(
+            Text(
+                f"{counts.get('draft_quote', 0):,} draft {plural_s(counts.get('draft_quote', 0), 'quote')}"
+                f" and {counts.get('draft_invoice', 0):,} draft"
+                f" {plural_s(counts.get('draft_invoice', 0), 'invoice')} to create for won opportunities"
+                " (never approved, sent, voided or deleted by this tool)",
+                style="bold",
+            )
+        )
     left_out = []
+    if counts.get("documents_in_review"):
+        left_out.append(
+            f"{counts['documents_in_review']:,} billing"
+            f" {plural_s(counts['documents_in_review'], 'document')} waiting in review (reasons below;"
+            " `capsule-xero report billing_review`)"
+        )
     if counts.get("review"):
         left_out.append(f"{counts['review']:,} waiting in review (`capsule-xero report review_queue`)")
     if counts.get("hold"):
@@ -239,6 +256,22 @@ def _operation_lines(op: PlanOperation, *, two_way: bool = False) -> list[Text]:
     if op.reason:
         lines.append(Text(f"    # {shorten(op.reason, REASON_WIDTH)}", style="dim"))
     return lines
+
+
+def plural_s(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"
+
+
+def _document_lines(document: PlanDocument) -> list[Text]:
+    """``+ draft quote CAP-OPP-12 for Acme: Fit-out 5000.00 AUD (Exclusive GST)``, or why it waits."""
+    if document.operation == "create":
+        return [Text.assemble(("→ Xero ", "bold"), ("+ ", "green"), spell_out(document.title))]
+    return [
+        Text.assemble(
+            ("→ Xero ", "bold"), ("? ", "yellow"), spell_out(document.title), (" waits for review", "yellow")
+        ),
+        Text(f"    # {shorten(document.reason or '', REASON_WIDTH)}", style="dim"),
+    ]
 
 
 def _field_line(
@@ -342,6 +375,9 @@ def render_plan(
                     f"  … and {plan.capsule_writes - limit:,} more Capsule writes (--json prints everything)."
                 )
             )
+    if operation is None:
+        for document in plan_documents(con, plan.plan_id, limit=limit):
+            lines.extend(_document_lines(document))
     if operation and not shown:
         lines.append(Text(f"\nNo {operation} operations in plan {plan.plan_id}."))
     if len(shown) < total:
@@ -415,6 +451,23 @@ def plan_json(
                 "reason": c.reason,
             }
             for c in capsule_changes(con, plan.plan_id, limit=limit)
+        ],
+        "documents": [
+            {
+                "seq": d.seq,
+                "operation": d.operation,
+                "reference": d.reference,
+                "kind": d.kind,
+                "opportunity_id": d.opportunity_id,
+                "party_id": d.party_id,
+                "contact_id": d.contact_id,
+                "description": d.description,
+                "amount": str(d.unit_amount) if d.unit_amount is not None else None,
+                "currency": d.currency,
+                "line_amount_types": d.line_amount_types,
+                "reason": d.reason,
+            }
+            for d in plan_documents(con, plan.plan_id, limit=limit)
         ],
         "notes": [
             {"party_id": n.party_id, "contact_id": n.contact_id, "note_hash": n.note_hash, "note": n.note}

@@ -8,6 +8,8 @@ limited nor logged as API calls. Validation failures answer in Capsule's own 422
 - ``POST /_sandbox/capsule/parties`` ``{"party": {...}, "user_id"?: N}``; ``GET|PUT|DELETE
   /_sandbox/capsule/parties/{id}``; ``POST /_sandbox/capsule/parties/{id}/restrict``
 - ``POST /_sandbox/capsule/{opportunities|kases|tasks}`` and ``PUT|DELETE .../{id}`` (shallow edits)
+- ``POST /_sandbox/capsule/opportunities/{id}/win`` ``{"closed_on"?: "YYYY-MM-DD"}``: won milestone,
+  ``closedOn`` set, ``opportunity/closed`` fired
 - ``POST /_sandbox/capsule/tokens`` ``{"client_id"?, "user_id"?, "scope"?: "read write"}`` -> an
   OAuth-app token (REST hooks need one; personal tokens cannot subscribe)
 - ``GET|POST /_sandbox/capsule/rate-limit`` ``{"limit"?: N, "window_seconds"?: S}``
@@ -110,6 +112,12 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
             return CapsuleJSON({"message": "Could not find resource"}, status_code=404)
         return CapsuleJSON({SINGULAR[kind]: found})
 
+    async def win(request: Request) -> Response:
+        spec = await read_json(request)
+        closed_on = spec.get("closed_on") if isinstance(spec, dict) else None
+        record = state.win_opportunity(request.path_params["id"], closed_on)
+        return CapsuleJSON({"opportunity": record})
+
     async def tokens(request: Request) -> Response:
         spec = await read_json(request)
         user_id = int(spec.get("user_id") or state.demo_user_id)
@@ -156,6 +164,7 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         Route(f"{ADMIN}/hooks", guarded(hooks)),
         Route(f"{ADMIN}/hooks/deliveries", guarded(deliveries)),
         Route(f"{ADMIN}/hooks/settings", guarded(hook_settings), methods=["POST"]),
+        Route(f"{ADMIN}/opportunities/{{id:int}}/win", guarded(win), methods=["POST"]),
         Route(f"{ADMIN}/{{kind}}", guarded(create_record), methods=["POST"]),
         Route(f"{ADMIN}/{{kind}}/{{id:int}}", guarded(record), methods=["GET", "PUT", "DELETE"]),
     ]

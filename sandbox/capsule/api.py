@@ -257,6 +257,12 @@ def routes(state: CapsuleState) -> list[BaseRoute]:
         _note_write(request)
         return Response(status_code=204)
 
+    async def update_opportunity(request: Request, token: Token) -> Response:
+        record = state.update_opportunity(request.path_params["id"], await read_body(request))
+        _note_write(request)
+        embeds = render.parse_embed(request.query_params.get("embed"))
+        return CapsuleJSON({"opportunity": render.opportunity(state, record, embeds)})
+
     async def people(request: Request, token: Token) -> Response:
         org = parties.get(request.path_params["id"])
         if org is None or org.get("type") != "organisation":
@@ -437,6 +443,7 @@ def routes(state: CapsuleState) -> list[BaseRoute]:
             r(f"/{kind}/tags", tags(kind)),
             r(f"/{kind}/{{ids}}", show_of(kind, renderer)),
         ]
+    table.append(r("/opportunities/{id:int}", update_opportunity, "PUT"))
     table += [
         r("/tasks", list_tasks),
         r("/tasks/{ids}", show_of("tasks", render.task)),

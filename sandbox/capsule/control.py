@@ -55,6 +55,12 @@ class CapsuleControl(SandboxControl):
     def delete_record(self, kind: str, record_id: int) -> None:
         self._json(self.http.delete(f"{ADMIN}/{kind}/{record_id}"))
 
+    def win_opportunity(self, opportunity_id: int, closed_on: str | None = None) -> dict[str, Any]:
+        """Move an opportunity to the won milestone as a person would (fires ``opportunity/closed``)."""
+        body = {"closed_on": closed_on} if closed_on else {}
+        response = self.http.post(f"{ADMIN}/opportunities/{opportunity_id}/win", json=body)
+        return self._json(response)["opportunity"]
+
     # ---- tokens and limits -----------------------------------------------------------------
     def mint_app_token(
         self, client_id: str = "sandbox-app", user_id: int | None = None, scope: str = "read write"

@@ -124,6 +124,14 @@ class PartyWriter:
     def fail(self, message: str, resource: str = "party", field: str | None = None) -> None:
         self.errors.append(error_item(message, resource, field))
 
+    # Definition ids are unique only per entity kind (docs/api-facts.md#capsule-custom-fields-and-tags):
+    # an opportunity writer looks its definitions up elsewhere.
+    def definition(self, definition_id: int) -> Record | None:
+        return self.state.field_definition(definition_id)
+
+    def definition_by_name(self, name: str) -> Record | None:
+        return self.state.field_definition_by_name(name)
+
     # ---- entry points ----------------------------------------------------------------------
     def create(self, body: Any, user_id: int) -> Record:
         body = self._body(body)
@@ -346,16 +354,16 @@ class PartyWriter:
                     del rows[index]
                     continue
                 if "value" in item:
-                    definition = self.state.field_definition(rows[index]["definition"]["id"])
+                    definition = self.definition(rows[index]["definition"]["id"])
                     self._set_value(rows, index, definition, item["value"])
                 continue
             ref = item.get("definition")
             definition = None
             if isinstance(ref, dict):
                 if isinstance(ref.get("id"), int):
-                    definition = self.state.field_definition(ref["id"])
+                    definition = self.definition(ref["id"])
                 elif isinstance(ref.get("name"), str):
-                    definition = self.state.field_definition_by_name(ref["name"])
+                    definition = self.definition_by_name(ref["name"])
             if definition is None:
                 self.fail("field definition not found", "fieldValue", "definition")
                 continue

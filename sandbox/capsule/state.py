@@ -388,6 +388,27 @@ class CapsuleState:
                 self.hooks.notify(f"{entity}/moved", record_id)
         return record
 
+    def update_opportunity(self, opportunity_id: int, body: Any) -> Record:
+        """``PUT /opportunities/{id}``: validated like a party update, stored as any edit."""
+        from sandbox.capsule.opportunities import OpportunityWriter
+
+        existing = self.opportunities.get(opportunity_id)
+        if existing is None:
+            raise not_found()
+        changes = OpportunityWriter(self).changes(existing, body)
+        return self.upsert_record("opportunities", opportunity_id, changes)
+
+    def win_opportunity(self, opportunity_id: int, closed_on: str | None = None) -> Record:
+        """What a person does in Capsule's UI to win an opportunity: the won milestone and today
+        (or ``closed_on``) as ``closedOn``; fires ``opportunity/closed`` like any such edit."""
+        from sandbox.capsule.opportunities import won_milestone
+
+        won = won_milestone(self)
+        body: Record = {"milestone": {"id": won["id"]}}
+        if closed_on is not None:
+            body["closedOn"] = closed_on
+        return self.update_opportunity(opportunity_id, {"opportunity": body})
+
     def delete_record(self, kind: str, record_id: int, now: str | None = None) -> None:
         if kind == "parties":
             self.delete_party(record_id)

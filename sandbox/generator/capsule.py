@@ -139,7 +139,9 @@ DEF_REFS: dict[int, Record] = {
 }
 
 OPPORTUNITY_FIELD_DEFINITIONS: list[Record] = [
-    {"id": 913001, "type": "text", "displayOrder": 1, "name": "Quote Number", "important": False}
+    {"id": 913001, "type": "text", "displayOrder": 1, "name": "Quote Number", "important": False},
+    # Where the billing sync writes the Xero quote or invoice it drafted for a won opportunity.
+    {"id": 913002, "type": "text", "displayOrder": 2, "name": "Xero document", "important": False},
 ]
 KASE_FIELD_DEFINITIONS: list[Record] = [
     {"id": 925004, "type": "text", "displayOrder": 1, "name": "Site Contact", "important": False}

@@ -23,6 +23,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -118,7 +119,8 @@ class Call:
     def error(self, status: int, error_type: str, message: str, **kw: Any) -> Response:
         return wire.api_error(self.request, status, error_type, message, **kw)
 
-    def json_body(self) -> Any:
+    def json_body(self, exact: bool = False) -> Any:
+        """The JSON body; ``exact`` parses numbers with a fraction as ``Decimal`` (money)."""
         content_type = self.request.headers.get("content-type", "").lower()
         text = self.body.lstrip()
         if "xml" in content_type or text.startswith(b"<"):
@@ -132,7 +134,7 @@ class Call:
         if not text:
             return None
         try:
-            return json.loads(self.body)
+            return json.loads(self.body, parse_float=Decimal) if exact else json.loads(self.body)
         except ValueError as exc:
             raise BadRequest(
                 "PostDataInvalidException", f"The request body is not valid JSON: {exc}", 11
@@ -839,10 +841,11 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
     async def unknown(request: Request) -> Response:
         return wire.not_found()
 
-    from sandbox.xero import money  # money.py builds on this module's pipeline
+    from sandbox.xero import money, money_writes  # both build on this module's pipeline
 
     return [
         *money.routes(r),
+        *money_writes.routes(r),
         r("/Contacts", get_contacts, READ_SCOPES, ["GET"]),
         r("/Contacts", put_contacts, WRITE_SCOPES, ["PUT"]),
         r("/Contacts", post_contacts, WRITE_SCOPES, ["POST"]),

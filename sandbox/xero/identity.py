@@ -509,10 +509,12 @@ class IdentityState:
         if isinstance(token, Response):
             return token
         if any_of_scopes and not (token.scopes & set(any_of_scopes)):
+            # A missing scope is "Authorization", a bad token "Authentication"
+            # (docs/api-facts.md#xero-scopes-for-money).
             return problem(
                 401,
                 "Unauthorized",
-                "AuthenticationUnsuccessful",
+                "AuthorizationUnsuccessful",
                 headers={"WWW-Authenticate": "insufficient_scope"},
             )
         tenant_header = request.headers.get("xero-tenant-id")

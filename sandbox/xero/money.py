@@ -94,6 +94,23 @@ class Kind:
             self.ordered = list(self.records)
             self.seconds = []
 
+    def put(self, record: dict[str, Any]) -> None:
+        """Add or replace a record written through the API, keeping the UpdatedDateUTC order."""
+        key = str(record[self.id_field]).lower()
+        if key in self.records and key in self.ordered:
+            at = self.ordered.index(key)
+            del self.ordered[at]
+            if self.seconds:
+                del self.seconds[at]
+        self.records[key] = record
+        if self.records and not self.seconds and len(self.ordered) == len(self.records) - 1:
+            # every record so far carries UpdatedDateUTC (documents always do)
+            self.seconds = [int(self.records[k]["UpdatedDateUTC"].timestamp()) for k in self.ordered]
+        second = int(record["UpdatedDateUTC"].timestamp())
+        at = bisect.bisect_right(self.seconds, second)
+        self.ordered.insert(at, key)
+        self.seconds.insert(at, second)
+
     def since(self, epoch_seconds: int | None) -> list[str]:
         """Ids in default order; with If-Modified-Since only those changed in or after that second
         (inclusive, the boundary the contacts endpoint uses)."""
@@ -115,6 +132,12 @@ class Book:
         self.currencies: list[dict[str, Any]] = []
         self.organisation: dict[str, Any] = {}
         self.invoice_numbers: dict[str, list[str]] = {}
+        # Written through the API: document id → the app (client id) that created it, for
+        # createdByMyApp; and History per document id (the generated book has none).
+        self.created_by: dict[str, str] = {}
+        self.history: dict[str, list[dict[str, Any]]] = {}
+        # Next automatic document number per prefix (INV-, QU-): (number, digits), found on first use.
+        self.next_numbers: dict[str, tuple[int, int]] = {}
 
     def load(self, dataset: Dataset) -> None:
         self.invoices.fill(dataset.xero_invoices)
@@ -128,6 +151,9 @@ class Book:
         self.currencies = list(dataset.xero_currencies)
         self.organisation = dict(dataset.xero_organisation)
         self.invoice_numbers = {}
+        self.created_by = {}
+        self.history = {}
+        self.next_numbers = {}
         for key in self.invoices.ordered:
             number = self.invoices.records[key].get("InvoiceNumber")
             if number:
@@ -341,7 +367,7 @@ def get_invoices(call: Call) -> Response:
     mine = parse_bool(params, "createdByMyApp")
 
     def keep(r: dict[str, Any]) -> bool:
-        if mine:
+        if mine and book.created_by.get(r["InvoiceID"].lower()) != call.auth.client_id:
             return False  # the generated book was typed in Xero, not created by any app
         if ids is not None and r["InvoiceID"].lower() not in ids:
             return False

@@ -4,10 +4,10 @@ reruns, an invoice paid later, nothing read with money off, and a missing scope 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from capsule_xero.rules.model import Rules
@@ -195,17 +195,24 @@ def test_an_invoice_paid_after_the_first_run_is_read_again_and_merged(
     owing = next(r for r in invoices.records.values() if r["Status"] == "AUTHORISED" and r["AmountDue"] > 0)
     invoice_id = owing["InvoiceID"]
     control.set_clock(advance_seconds=5)
-
-    def pay() -> None:
-        # The stand-in's money side is read-only: the payment is applied to its book as Xero would
-        # (AmountDue to 0, PAID, UpdatedDateUTC moves).
-        owing["AmountPaid"] += owing["AmountDue"]
-        owing["AmountDue"] = Decimal("0.00")
-        owing["Status"] = "PAID"
-        owing["UpdatedDateUTC"] = org.sandbox.clock.now() + timedelta(seconds=1)
-        invoices.fill(list(invoices.records.values()))
-
-    server.call(pay)
+    # Paid through the API as a bookkeeper's bank feed would: AmountDue to 0, PAID, UpdatedDateUTC moves.
+    token = server.call(
+        lambda: sandbox.xero.identity.issue_access_token(scopes=frozenset({"accounting.payments"}))
+    ).token
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "xero-tenant-id": org.tenant_id,
+        "Accept": "application/json",
+    }
+    payment = {
+        "Invoice": {"InvoiceID": invoice_id},
+        "Account": {"Code": "090"},
+        "Amount": str(owing["AmountDue"]),
+    }
+    paid = httpx.put(
+        f"{server.xero_url}{API}/Payments", json={"Payments": [payment]}, headers=headers, trust_env=False
+    )
+    assert paid.status_code == 200, paid.text
     run = money_extract()
     assert run.modes["xero_invoices"] == "incremental"
     assert run.records["xero_invoices"] == 1
@@ -214,7 +221,7 @@ def test_an_invoice_paid_after_the_first_run_is_read_again_and_merged(
         "select status, amount_due, amount_paid from raw.xero_invoices where invoice_id = ?",
         invoice_id,
     )
-    assert rows == [("PAID", Decimal("0.00"), owing["AmountPaid"])]
+    assert rows == [("PAID", Decimal("0.00"), owing["AmountPaid"] + owing["AmountDue"])]
     assert _count(settings, "xero_invoices") == len(small_book.xero_invoices)
     lines = query(
         settings,

@@ -138,7 +138,7 @@ def test_never_over_the_minute_limit(
     xero.set_limits(tenant, minute=10)  # ... and allows 10 calls; the pacer knows both
     pacing = replace(QUICK, calls_per_minute=10, minute_seconds=1.0)
     since = control.last_seq()
-    extract(page_size=20, pacing=pacing)
+    extract(page_size=15, pacing=pacing)
     assert contacts_loaded(settings) == len(dataset.xero_contacts)
     calls = api_calls(control, since)
     assert len(calls) >= 20  # two Xero minutes' worth

@@ -117,7 +117,7 @@ def test_a_token_without_the_needed_scope_is_401_insufficient_scope(login, serve
     status, body = check_access(
         server, access, server.sandbox.xero.primary_tenant_id, scope="accounting.contacts"
     )
-    assert status == 401 and body["Detail"] == "AuthenticationUnsuccessful"
+    assert status == 401 and body["Detail"] == "AuthorizationUnsuccessful"
 
 
 def test_an_unknown_bearer_token_is_401(demo: OAuthClient) -> None:
