@@ -458,8 +458,8 @@ STAGES: tuple[Stage, ...] = (
             "reconcile.contact_operations",
             "raw.capsule_opportunities",
             "raw.capsule_deleted_opportunities",
-            # The options are a child table of the tracking categories' asset.
-            *(f"raw.{table}" for table in BILLING_SETTINGS if "__" not in table),
+            # Not the raw settings tables it checks against: like the money stage's, their assets are
+            # skippable, and a skipped upstream would skip every stage and write after this one.
         ),
         tables=("reconcile.won_opportunities", "reconcile.billing_documents", "reconcile.billing_preflight"),
     ),
@@ -476,7 +476,7 @@ STAGES: tuple[Stage, ...] = (
             "reconcile.xero_duplicates",
             "reconcile.owner_matches",
         ),
-        tables=tuple(f"reports.{name}" for name in REPORTS),
+        tables=("reconcile.money_report_settings", *(f"reports.{name}" for name in REPORTS)),
     ),
 )
 STAGE_BY_NAME = {stage.name: stage for stage in STAGES}
