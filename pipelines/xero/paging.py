@@ -69,7 +69,8 @@ class ModifiedSinceWalk(BasePaginator):
         self._ordered = True
         # Plain page numbers of one query until a slip is found (None: not known until the first answer).
         self._paged: bool | None = None
-        self._read: dict[str, int] = {}  # key -> UpdatedDateUTC ms, every record this query answered
+        self._read: dict[str, int | None] = {}  # key -> UpdatedDateUTC ms, every record this query answered
+        self._anonymous = 0  # records without a key (not expected; counted so they cannot look lost)
         self._moved_from: int | None = None  # the oldest UpdatedDateUTC ms a re-read record had
 
     @staticmethod
@@ -125,7 +126,10 @@ class ModifiedSinceWalk(BasePaginator):
             # Not in UpdatedDateUTC order: walking the header forward would not be safe; from here
             # on, plain page numbers of the current query.
             if self._ordered:
-                log.warning("Xero returned contacts out of UpdatedDateUTC order; paging by page number")
+                log.warning(
+                    "Xero returned %s records out of UpdatedDateUTC order; paging by page number",
+                    self.key.removesuffix("ID"),
+                )
             self._ordered = False
         pagination = (response.json() or {}).get("pagination") or {}
         page_count = pagination.get("pageCount")
@@ -136,7 +140,7 @@ class ModifiedSinceWalk(BasePaginator):
             if records and page_count is not None and self.page < int(page_count):
                 self.page += 1
                 return
-            if len(self._read) >= int(pagination.get("itemCount") or 0):
+            if len(self._read) + self._anonymous >= int(pagination.get("itemCount") or 0):
                 self._has_next_page = False
                 return
             self._walk_from_slip(int(pagination["itemCount"]))
@@ -163,14 +167,16 @@ class ModifiedSinceWalk(BasePaginator):
     def _note_read(self, records: list[dict[str, Any]], stamps: list[int | None]) -> None:
         for record, ms in zip(records, stamps, strict=True):
             ident = record.get(self.key)
-            if ident is None or ms is None:
+            if ident is None:
+                # Counted all the same (never a match for a re-read): a record Xero lists is one read.
+                self._anonymous += 1
                 continue
             before = self._read.get(ident)
-            if before is not None and before != ms:
+            if before is not None and ms is not None and before != ms:
                 # Edited during the read: it moved to the end, and a record after its old place may
                 # have slipped onto a page read already.
                 self._moved_from = before if self._moved_from is None else min(self._moved_from, before)
-            self._read[ident] = ms
+            self._read[ident] = ms if ms is not None else before
 
     def _walk_from_slip(self, item_count: int) -> None:
         log.warning(

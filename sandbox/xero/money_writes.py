@@ -675,8 +675,20 @@ def _save(
         f"{kind.name} {record.get(kind.number_field, '')} {what.lower()} through the API.".replace("  ", " "),
         now,
     )
+    if kind is INVOICE:  # Xero has no webhook for quotes (docs/api-facts.md#xero-webhooks)
+        announce(call, "INVOICE", record, "CREATE" if created else "UPDATE")
     out.record = record
     return out
+
+
+def announce(call: Call, category: str, record: dict[str, Any], event_type: str) -> None:
+    """A webhook event for an invoice or credit note that changed (a CREDITNOTE event carries its
+    Type and Status; docs/api-facts.md#xero-webhooks)."""
+    if category == "CREDITNOTE":
+        data = {"Type": record["Type"], "Status": record["Status"]}
+        call.sandbox.xero.emit_event(call.org.tenant_id, category, record["CreditNoteID"], event_type, data)
+    else:
+        call.sandbox.xero.emit_event(call.org.tenant_id, category, record["InvoiceID"], event_type)
 
 
 # ---- history ------------------------------------------------------------------------------------
@@ -929,6 +941,7 @@ def make_payment(call: Call, element: Any) -> Outcome:
         updated["Status"] = "PAID"
         updated["FullyPaidOnDate"] = day
     book.invoices.put(updated)
+    announce(call, "INVOICE", updated, "UPDATE")  # a payment is an invoice UPDATE; payments have no webhook
     add_history(book, payment["PaymentID"], "Created", f"Payment of {amount} received.", now)
     add_history(
         book,
@@ -961,6 +974,7 @@ def delete_payment(call: Call, payment: dict[str, Any]) -> dict[str, Any]:
             updated["Status"] = "AUTHORISED"
             updated.pop("FullyPaidOnDate", None)
         book.invoices.put(updated)
+        announce(call, "INVOICE", updated, "UPDATE")
     return deleted
 
 

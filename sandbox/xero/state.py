@@ -4,7 +4,8 @@
 - ``orgs`` (organisation.py): one ``Organisation`` per tenant: contacts, groups, users, history.
 - ``webhooks`` (webhooks.py): the app's webhook subscription, signing and delivery.
 - ``limiter`` (ratelimit.py) and ``idempotency`` (idempotency.py): the Accounting API's counters.
-Contact changes are announced through ``emit_contact_event`` so webhooks can deliver them.
+Contact, invoice and credit-note changes are announced through ``emit_event`` (``emit_contact_event``)
+so webhooks can deliver them.
 """
 
 from __future__ import annotations
@@ -34,12 +35,26 @@ class Tenant:
     tenant_type: str = "ORGANISATION"
 
 
+# The webhook categories the stand-in announces, and the Accounting list their resourceUrl points into
+# (docs/api-facts.md#xero-webhooks). Quotes, payments, items and settings have none.
+EVENT_RESOURCES = {"CONTACT": "Contacts", "INVOICE": "Invoices", "CREDITNOTE": "CreditNotes"}
+
+
 @dataclass(frozen=True)
-class ContactEvent:
+class XeroEvent:
     tenant_id: str
-    contact_id: str
-    event_type: str  # "CREATE" | "UPDATE" (archive and restore are UPDATEs, as in Xero)
+    resource_id: str
+    event_type: str  # "CREATE" | "UPDATE" (archive, restore, void and payment are UPDATEs, as in Xero)
     at: datetime
+    category: str = "CONTACT"  # a key of EVENT_RESOURCES
+    data: dict[str, str] | None = None  # CREDITNOTE events only: {"Type", "Status"}
+
+    @property
+    def contact_id(self) -> str:
+        return self.resource_id
+
+
+ContactEvent = XeroEvent
 
 
 def _stable_uuid(seed: int, name: str) -> str:
@@ -59,7 +74,7 @@ class XeroState:
             tenant = Tenant(_stable_uuid(sandbox.seed, name), name, now)
             self.tenants[tenant.tenant_id] = tenant
             self.orgs[tenant.tenant_id] = Organisation(sandbox, tenant.tenant_id, name)
-        self.listeners: list[Callable[[ContactEvent], None]] = []
+        self.listeners: list[Callable[[XeroEvent], None]] = []
         self.limiter = RateLimiter(sandbox.clock)  # per-tenant and app-wide call counters
         self.idempotency = IdempotencyStore(sandbox.clock)  # Idempotency-Key replays
         self.identity = IdentityState(sandbox, self)
@@ -74,7 +89,17 @@ class XeroState:
         return self.orgs[self.primary_tenant_id]
 
     def emit_contact_event(self, tenant_id: str, contact_id: str, event_type: str) -> None:
-        event = ContactEvent(tenant_id, contact_id, event_type, self.sandbox.clock.now())
+        self.emit_event(tenant_id, "CONTACT", contact_id, event_type)
+
+    def emit_event(
+        self,
+        tenant_id: str,
+        category: str,
+        resource_id: str,
+        event_type: str,
+        data: dict[str, str] | None = None,
+    ) -> None:
+        event = XeroEvent(tenant_id, resource_id, event_type, self.sandbox.clock.now(), category, data)
         for listener in list(self.listeners):
             listener(event)
 

@@ -1,4 +1,4 @@
-"""Xero webhooks: the app's subscription, Intent to Receive, signed and batched contact events.
+"""Xero webhooks: the app's subscription, Intent to Receive, signed and batched contact, invoice and credit-note events.
 
 Facts: docs/api-facts.md#xero-webhooks (and Xero's xero-webhooks.yaml):
 
@@ -7,7 +7,8 @@ Facts: docs/api-facts.md#xero-webhooks (and Xero's xero-webhooks.yaml):
 - Intent to Receive (on configure and on re-enable): several POSTs with ``"events": []`` and
   sequences 0, some signed with the key and some deliberately mis-signed. The subscription turns
   ``ok`` only if the receiver answered 200 to every good one and 401 to every bad one.
-- Contact CREATE/UPDATE events of every tenant (``XeroState.listeners``) are numbered, kept in
+- CONTACT, INVOICE and CREDITNOTE CREATE/UPDATE events of every tenant (``XeroState.listeners``;
+  a CREDITNOTE event adds ``data: {Type, Status}``, xero-webhooks.yaml) are numbered, kept in
   order and delivered in batches a short (sandbox) delay after the first one arrives. The receiver
   has 5 seconds to answer 200; anything else is retried with backoff (sandbox clock) for up to
   24 sandbox hours, after which the subscription is disabled. Undelivered events are kept (31 days)
@@ -43,7 +44,7 @@ from sandbox.xero.identity import is_loopback_url
 
 if TYPE_CHECKING:
     from sandbox.app import Sandbox
-    from sandbox.xero.state import ContactEvent, XeroState
+    from sandbox.xero.state import XeroEvent, XeroState
 
 STATUS_ITR = "intent_to_receive_required"
 STATUS_OK = "ok"
@@ -80,9 +81,11 @@ def new_webhook_key() -> str:
 class QueuedEvent:
     sequence: int
     tenant_id: str
-    contact_id: str
+    resource_id: str
     event_type: str
     at: datetime  # when it happened (sandbox clock)
+    category: str = "CONTACT"
+    data: dict[str, str] | None = None
 
 
 @dataclass
@@ -183,29 +186,42 @@ class WebhookState:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
         self._itr_rounds = 0
-        xero.listeners.append(self._on_contact_event)
+        xero.listeners.append(self._on_event)
 
     # ---- events ----------------------------------------------------------------------------
-    def _on_contact_event(self, event: ContactEvent) -> None:
+    def _on_event(self, event: XeroEvent) -> None:
         if self.subscription is None:
             return  # Xero keeps no events for an app without a webhook
         self.sequence += 1
         self.pending.append(
-            QueuedEvent(self.sequence, event.tenant_id, event.contact_id, event.event_type, event.at)
+            QueuedEvent(
+                self.sequence,
+                event.tenant_id,
+                event.resource_id,
+                event.event_type,
+                event.at,
+                event.category,
+                dict(event.data) if event.data else None,
+            )
         )
         self._kick()
 
     def _event_json(self, sub: Subscription, event: QueuedEvent) -> dict[str, Any]:
+        from sandbox.xero.state import EVENT_RESOURCES
+
         tenant = self.xero.tenants.get(event.tenant_id)
-        return {
-            "resourceUrl": f"{sub.resource_base}/api.xro/2.0/Contacts/{event.contact_id}",
-            "resourceId": event.contact_id,
+        body: dict[str, Any] = {
+            "resourceUrl": f"{sub.resource_base}/api.xro/2.0/{EVENT_RESOURCES[event.category]}/{event.resource_id}",
+            "resourceId": event.resource_id,
             "eventDateUtc": iso_event_date(event.at),
             "eventType": event.event_type,
-            "eventCategory": "CONTACT",
+            "eventCategory": event.category,
             "tenantId": event.tenant_id,
             "tenantType": tenant.tenant_type if tenant else "ORGANISATION",
         }
+        if event.data is not None:
+            body["data"] = dict(event.data)
+        return body
 
     @staticmethod
     def _body(events: list[dict[str, Any]], first: int, last: int) -> bytes:

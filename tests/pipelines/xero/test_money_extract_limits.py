@@ -198,3 +198,22 @@ def test_a_lost_duckdb_file_or_an_emptied_money_table_reads_every_document_again
     emptied = money_extract()
     assert emptied.modes["xero_payments"] == "full read" and emptied.modes["xero_invoices"] == "incremental"
     assert query(settings, "select count(*) from raw.xero_payments")[0][0] == len(even_book.xero_payments)
+
+
+def test_payments_imported_in_bulk_sharing_their_seconds_cost_no_extra_call(
+    money_extract: Extract,
+    settings: Settings,
+    server: SandboxServer,
+    sandbox: Sandbox,
+    control: SandboxControl,
+) -> None:
+    # A bank-feed import: every payment copied 8 times with the same UpdatedDateUTC second.
+    data = generate(60, seed=3)
+    copies = [
+        {**p, "PaymentID": f"{n:08x}{p['PaymentID'][8:]}"} for n in range(8) for p in data.xero_payments
+    ]
+    server.call(lambda: sandbox.load(replace(data, xero_payments=copies)))
+    size = 40
+    money_extract(page_size=size)
+    assert _calls_per_list(control, 0)["Payments"] == math.ceil(len(copies) / size)
+    assert query(settings, "select count(*) from raw.xero_payments")[0][0] == len(copies)
