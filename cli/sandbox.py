@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from capsule_xero.rules.model import Rules
     from reverse_etl.plans.model import Plan
+    from sandbox.app import Sandbox
     from sandbox.server import SandboxServer
 
 # The sandbox (its generator, Starlette and uvicorn), reverse_etl and transform (duckdb, pandas) are
@@ -107,7 +108,10 @@ def demo_command(
     shutil.rmtree(home, ignore_errors=True)  # every demo is a fresh world: the sandbox is generated anew
     server = _start_demo_world(parties, seed, port)
     try:
-        env = server.env() | {"CAPSULE_XERO_HOME": str(home)}
+        home.mkdir(parents=True, exist_ok=True)
+        rules_file = home / "capsule-xero.yaml"
+        rules_file.write_text(DEMO_RULES)
+        env = server.env() | {"CAPSULE_XERO_HOME": str(home), "CAPSULE_XERO_CONFIG": str(rules_file)}
         settings = Settings.from_env(env)
         console.print(f"1. Local Capsule and Xero stand-ins on {server.capsule_url} and {server.xero_url}.")
         _sign_in_to_the_stand_in(settings)
@@ -115,6 +119,7 @@ def demo_command(
         env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
         with home_held_for_the_block():  # let go before serving: status, report and ui use the home
             _demo_sync(settings)
+            _demo_money(settings, server)
         _say_where_to_look(settings, env_file)
         if serve:
             console.print("The stand-ins keep running for you to browse. Ctrl-C stops.", style="dim")
@@ -122,6 +127,33 @@ def demo_command(
                 threading.Event().wait()
     finally:
         server.stop()
+
+
+# The demo's rules file: contacts as by default, plus Xero's money read beside Capsule's data and a
+# won deal made a DRAFT quote (docs/billing.md).
+DEMO_RULES = """\
+money:
+  read: [invoices, quotes, payments]
+billing:
+  won_opportunities: quote
+  account_code: "200"
+  tax_type: OUTPUT
+"""
+# An open Australian-dollar opportunity of a party the first plan gave a Xero contact.
+WON_IN_THE_DEMO = """
+select o.id, o.name
+from raw.capsule_opportunities as o
+where
+    o.closed_on is null and o.value__currency = 'AUD' and o.value__amount > 0
+    and o.party__id in (select party_id from ledger.written_contacts where contact_status = 'ACTIVE')
+order by o.id
+limit 1
+"""
+DEMO_DOCUMENT = """
+select document_number
+from ledger.document_outcomes
+where plan_id = ? and opportunity_id = ? and status = 'done'
+"""
 
 
 def _start_demo_world(parties: int, seed: int, port: int) -> SandboxServer:
@@ -139,9 +171,10 @@ def _start_demo_world(parties: int, seed: int, port: int) -> SandboxServer:
 
 
 def _sign_in_to_the_stand_in(settings: Settings) -> None:
-    # The sandbox's consent page answers at once, so the browser step is a plain GET here.
+    # The sandbox's consent page answers at once, so the browser step is a plain GET here. The rules
+    # file turns money on, so the sign-in asks for the invoice and payment scopes too.
     tokens = login(
-        XeroAuth(settings),
+        XeroAuth(settings, rules=load_rules_or_exit(settings)),
         choose_tenant=lambda connections: connections[0],
         open_url=lambda url: httpx.get(url, follow_redirects=True, timeout=30),
     )
@@ -187,6 +220,63 @@ def _demo_sync(settings: Settings) -> None:
         )
 
 
+def _demo_money(settings: Settings, server: SandboxServer) -> None:
+    """Steps 8-9: a money report from Xero's invoices, then a deal won in Capsule becoming a DRAFT quote."""
+    from reverse_etl.plans.render import render_plan
+    from sandbox.capsule.control import CapsuleControl
+
+    rules = load_rules_or_exit(settings)
+    with connect(settings.duckdb_path, read_only=True) as con:
+        _print_report(
+            con, "receivables", "8. Money: what Capsule's customers owe in Xero (first rows of", rows=5
+        )
+        won = con.execute(WON_IN_THE_DEMO).fetchone()
+    if won is None:
+        console.print("9. No open opportunity of a synced party to win in this world.")
+        return
+    opportunity_id, name = won
+    CapsuleControl(server.capsule_url).win_opportunity(opportunity_id)
+    console.print(
+        f"9. A deal is won in Capsule: {markup_literal(name)} (opportunity {opportunity_id}). Syncing:",
+        highlight=False,
+    )
+    extract_both(settings, full=False)
+    with connect(settings.duckdb_path, read_only=False) as con:
+        plan = reconcile_and_plan(con, rules)
+        console.print(render_plan(con, plan, limit=5))
+        _approve_for_the_demo(con, plan)
+        _write_the_plan(con, settings, rules, plan, step="   ")
+        done = con.execute(DEMO_DOCUMENT, [plan.plan_id, opportunity_id]).fetchone()
+    if done is not None:
+        field = server.call(
+            _opportunity_field, server.sandbox, opportunity_id, rules.billing.opportunity_field
+        )
+        console.print(
+            f"   Xero now holds the DRAFT quote {markup_literal(done[0])} with Reference CAP-OPP-{opportunity_id},"
+            f" and the opportunity's Capsule field {markup_literal(rules.billing.opportunity_field)} says"
+            f" {markup_literal(field or '(nothing yet)')}. The tool never approves or sends it: a person does.",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _opportunity_field(sandbox: Sandbox, opportunity_id: int, name: str) -> str | None:
+    for value in (sandbox.capsule.opportunities.get(opportunity_id) or {}).get("fields") or ():
+        if value["definition"]["name"] == name:
+            return str(value["value"])
+    return None
+
+
+def _print_report(con: duckdb.DuckDBPyConnection, name: str, title: str, rows: int) -> None:
+    from transform.reports import read_report
+
+    columns, found = read_report(con, name)
+    table = Table(*columns, title=f"{title} `capsule-xero report {name}`)", title_justify="left")
+    for row in found[:rows]:
+        table.add_row(*(literal(cell(value)) for value in row))
+    console.print(table)
+
+
 def _print_reconciliation(con: duckdb.DuckDBPyConnection) -> None:
     from transform.reports import read_report
 
@@ -199,10 +289,16 @@ def _print_reconciliation(con: duckdb.DuckDBPyConnection) -> None:
 
 def _show_and_approve(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     """The plan's summary; one that waits is approved here, as a person would after reading it."""
-    from reverse_etl.plans.approval import approve
     from reverse_etl.plans.render import render_summary
 
     console.print(render_summary(plan))
+    _approve_for_the_demo(con, plan)
+
+
+def _approve_for_the_demo(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """A plan that waits is approved here, as a person would after reading it."""
+    from reverse_etl.plans.approval import approve
+
     if plan.waits_for_approval:
         approve(con, plan.plan_id)
         console.print(
@@ -212,10 +308,12 @@ def _show_and_approve(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
         )
 
 
-def _write_the_plan(con: duckdb.DuckDBPyConnection, settings: Settings, rules: Rules, plan: Plan) -> None:
+def _write_the_plan(
+    con: duckdb.DuckDBPyConnection, settings: Settings, rules: Rules, plan: Plan, step: str = "6. "
+) -> None:
     from reverse_etl.apply.loop import apply_plan
 
-    with console.status("6. Writing the plan to Xero (batches of 50, at most 60 calls a minute)…"):
+    with console.status(f"{step}Writing the plan to Xero (batches of 50, at most 60 calls a minute)…"):
         result = apply_plan(con, settings, rules, plan.plan_id)
-    console.print("6. ", end="")
+    console.print(step, end="")
     print_apply_result(result)

@@ -49,6 +49,18 @@ def test_the_demo_syncs_a_fresh_world_into_xero_and_a_rerun_writes_nothing(
         ).fetchall()
         assert numbers == distinct
         assert con.sql("select count(*) from reports.review_queue").fetchall()[0][0] > 0
+        # The money steps: a receivables report from Xero's invoices, then the deal the demo wins in
+        # Capsule made one DRAFT quote in Xero under its opportunity's reference.
+        ((receivables,),) = con.sql("select count(*) from reports.receivables").fetchall()
+        assert receivables > 0
+        quotes = con.sql(
+            "select reference, document_number from ledger.document_outcomes where status = 'done'"
+        ).fetchall()
+    assert "8. Money" in output and "capsule-xero report receivables" in output
+    assert len(quotes) == 1, quotes
+    ((reference, number),) = quotes
+    assert f"+ draft quote {reference}" in output
+    assert f"Xero now holds the DRAFT quote {number} with Reference {reference}" in output
 
 
 def test_while_the_demo_serves_the_stand_ins_other_commands_use_its_home(
