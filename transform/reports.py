@@ -42,6 +42,8 @@ REPORTS: dict[str, str] = {
     "overdue_with_open_opportunities": "Parties with overdue invoices and open Capsule opportunities: overdue "
     "amount, open opportunities and their value.",
     "won_not_invoiced": "Won Capsule opportunities with no sales invoice money.won_not_invoiced_days after the win.",
+    "sales_revenue": "Every document Xero counts as sales revenue (invoices, and credit notes as negatives), one "
+    "row each, with the Capsule party it counts under: what the revenue reports add up.",
     "revenue_by_owner": "Invoiced revenue (invoices minus credit notes) by Capsule owner, month and currency: "
     "sub_total, GST, total.",
     "revenue_by_tag": "Invoiced revenue by Capsule tag, month and currency (a party's revenue under each of its tags).",

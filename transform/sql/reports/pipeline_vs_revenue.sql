@@ -3,7 +3,7 @@
 -- their expected close, their value and their value weighted by probability (value × probability
 -- / 100, exact to the hundredth of a cent; DuckDB's decimal division would give a double, so the
 -- weight is a decimal product). An opportunity without a value counts but adds nothing; one without
--- an expected close date has no month. Revenue: the documents of revenue_by_owner (ACCREC invoices
+-- an expected close date has no month. Revenue: the documents of reports.sales_revenue (ACCREC invoices
 -- AUTHORISED or PAID minus ACCRECCREDIT credit notes AUTHORISED or PAID) by the month of their Date.
 with open_opportunities as (
     select
@@ -30,16 +30,6 @@ pipeline as (
     group by month, currency
 ),
 
-sales_documents as (
-    select currency_code as currency, date, sub_total, total_tax, total
-    from raw.xero_invoices
-    where type = 'ACCREC' and status in ('AUTHORISED', 'PAID')
-    union all
-    select currency_code as currency, date, -sub_total, -total_tax, -total
-    from raw.xero_credit_notes
-    where type = 'ACCRECCREDIT' and status in ('AUTHORISED', 'PAID')
-),
-
 revenue as (
     select
         date_trunc('month', date)::date as month,
@@ -47,7 +37,7 @@ revenue as (
         sum(sub_total) as sub_total,
         sum(total_tax) as total_tax,
         sum(total) as total
-    from sales_documents
+    from reports.sales_revenue
     group by all
 )
 
