@@ -137,6 +137,13 @@ def deploy_command(
     """Write a production Dagster instance: PostgreSQL storage, the run queue, systemd services."""
     settings = Settings.from_env()
     folder = out if out is not None else Path(settings.home) / "deploy"
+    if folder.resolve() == (Path(settings.home) / "dagster").resolve():
+        console.print(
+            f"[red]{markup_literal(str(folder))} is the instance of `capsule-xero ui`,[/red] which rewrites its"
+            " dagster.yaml: give deploy another folder with --out (default $CAPSULE_XERO_HOME/deploy).",
+            highlight=False,
+        )
+        raise typer.Exit(2)
     written = write_deployment(folder, settings.home, max_concurrent_runs, webserver_port)
     console.print(
         f"Wrote a production Dagster instance in {markup_literal(str(folder.resolve()))}:", highlight=False

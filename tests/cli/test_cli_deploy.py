@@ -14,6 +14,7 @@ from dagster._core.instance.config import ConcurrencyConfig, dagster_instance_co
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordinator, RunQueueConfig
 from dagster._core.storage.config import pg_config
+from dagster._core.workspace.config_schema import ensure_workspace_config
 from dagster_docker import DockerRunLauncher
 from typer.testing import CliRunner
 
@@ -155,3 +156,22 @@ def test_the_helm_example_limits_the_run_queue_as_deploy_does() -> None:
     queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert queued["tagConcurrencyLimits"] == [ONE_RUN_PER_TENANT, ONE_RUN_PER_DUCKDB_FILE]
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
+
+
+def test_deploy_refuses_the_ui_instance_folder_so_neither_overwrites_the_other(home: Path) -> None:
+    ui_folder = prepare_dagster_home(home)
+    result = CliRunner().invoke(cli.app, ["deploy", "--out", str(ui_folder)])
+    assert result.exit_code == 2, result.output
+    assert "capsule-xero ui" in result.output and "--out" in result.output
+    assert "Traceback" not in result.output
+    assert "postgres" not in (ui_folder / "dagster.yaml").read_text()
+
+
+def test_dagster_accepts_the_written_workspace(tmp_path: Path) -> None:
+    folder = tmp_path / "deploy"
+    write_deployment(folder, tmp_path / "home", max_concurrent_runs=4)
+    workspace = yaml.safe_load((folder / "workspace.yaml").read_text())
+    ensure_workspace_config(workspace, str(folder / "workspace.yaml"))  # raises on a wrong key
+    workspace["load_from"][0]["python_module"]["module"] = "assets.definitions"
+    with pytest.raises(DagsterInvalidConfigError, match="module"):
+        ensure_workspace_config(workspace, str(folder / "workspace.yaml"))
