@@ -175,3 +175,9 @@ def test_dagster_accepts_the_written_workspace(tmp_path: Path) -> None:
     workspace["load_from"][0]["python_module"]["module"] = "assets.definitions"
     with pytest.raises(DagsterInvalidConfigError, match="module"):
         ensure_workspace_config(workspace, str(folder / "workspace.yaml"))
+
+
+def test_dagster_accepts_the_docker_example_workspace() -> None:
+    path = REPOSITORY / "deploy" / "docker" / "workspace.yaml"
+    workspace = ensure_workspace_config(yaml.safe_load(path.read_text()), str(path))
+    assert workspace["load_from"][0]["grpc_server"]["port"] == 4000
