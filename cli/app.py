@@ -13,6 +13,7 @@ from capsule_xero.display import markup_literal
 from capsule_xero.settings import PRIVATE_UMASK, startup_check
 from capsule_xero.xero.token_store import token_file_made_private
 from cli import auth, report, sandbox, status, sync, ui, webhooks, write
+from cli.deploy import deploy_command
 from cli.shared import console
 
 
@@ -64,6 +65,7 @@ app.command("approve")(sync.approve_command)
 app.command("sync")(sync.sync_command)
 app.command("status")(status.status_command)
 app.command("ui")(ui.ui_command)
+app.command("deploy")(deploy_command)
 app.command("apply")(write.apply_command)
 app.command("undo")(write.undo_command)
 app.command("retry")(write.retry_command)
