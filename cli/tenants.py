@@ -179,13 +179,23 @@ def _capsule_check(tenant: Tenant, settings: Settings, check: _Check) -> list[di
         with CapsuleClient.of(settings, pacer_options={"attempts": 2}) as client:
             body = client.get("/parties/fields/definitions", params={"perPage": 100}).json()
     except (CapsuleError, OSError, ValueError, TypeError) as error:
-        text = str(error).splitlines()[0] if str(error) else type(error).__name__
-        check.fail(
-            "Capsule answers",
-            "refused",
-            f"Capsule at {settings.capsule_api_url} did not accept the token in {tenant.capsule_token_env}"
-            f" ({text}): check the address and make a new token in Capsule",
-        )
+        status = getattr(error, "status", None)
+        if status in {401, 403}:
+            check.fail(
+                "Capsule answers",
+                "refused",
+                f"Capsule at {settings.capsule_api_url} refused the token in {tenant.capsule_token_env}"
+                f" (HTTP {status}): make a new one (Capsule → My Preferences → API Authentication Tokens)"
+                f" and export {tenant.capsule_token_env}=<it>",
+            )
+        else:
+            text = (str(error).splitlines() or [type(error).__name__])[0]
+            check.fail(
+                "Capsule answers",
+                "failed",
+                f"Capsule at {settings.capsule_api_url} did not answer as expected ({text}):"
+                " check capsule_api_url in the tenants file",
+            )
         return None
     return list(body.get("definitions", []))
 
