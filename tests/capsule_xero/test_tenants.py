@@ -163,3 +163,9 @@ def test_a_capsule_address_over_plain_http_to_another_machine_is_refused(tmp_pat
         f"    capsule_token_env: ACME\n    xero_tenant_id: {ORG_A}\n",
     )
     assert "tenant 'acme': capsule_api_url is not an https:// address" in line
+
+
+def test_the_example_tenants_file_is_a_valid_tenants_file() -> None:
+    example = Path(__file__).resolve().parents[2] / "tenants.example.yaml"
+    tenants = read_tenants({"CAPSULE_XERO_TENANTS": str(example), "CAPSULE_XERO_HOME": "/nonexistent"})
+    assert tenants is not None and tenants.names == ["acme-plumbing", "bolt_electrical"]
