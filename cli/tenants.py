@@ -140,8 +140,8 @@ def _check_tenant(tenant: Tenant) -> _Check:
         check.fail("Capsule token", "settings", f"{error.problems[0]}")
         return check
     definitions = _capsule_check(tenant, settings, check)
-    _xero_check(tenant, settings, check, redo)
     rules = _rules_check(settings, check)
+    _xero_check(tenant, settings, check, redo, rules)
     if definitions is None or rules is None:
         check.cells["Capsule fields"] = "-"
     else:
@@ -200,7 +200,7 @@ def _capsule_check(tenant: Tenant, settings: Settings, check: _Check) -> list[di
     return list(body.get("definitions", []))
 
 
-def _xero_check(tenant: Tenant, settings: Settings, check: _Check, redo: str) -> None:
+def _xero_check(tenant: Tenant, settings: Settings, check: _Check, redo: str, rules: Rules | None) -> None:
     from capsule_xero.xero.auth import XeroAuth, XeroAuthError
     from capsule_xero.xero.token_store import TokenFileError, TokenStore
 
@@ -229,6 +229,17 @@ def _xero_check(tenant: Tenant, settings: Settings, check: _Check, redo: str) ->
             "not granted",
             f"the Xero sign-in has no connection to organisation {tenant.xero_tenant_id}: run {redo}"
             " and tick that organisation, or correct xero_tenant_id in the tenants file",
+        )
+        return
+    # The scopes this tenant's rules need (money turns on invoices and payments); one sign-in serves
+    # every tenant, so it must have been granted what each of them needs.
+    needed = [] if rules is None or tokens.kind == "custom" else XeroAuth(settings, rules=rules).scopes
+    missing = [scope for scope in needed if scope not in set(tokens.scopes)]
+    if missing:
+        check.fail(
+            "Xero connection",
+            "scopes",
+            f"the Xero sign-in lacks {' '.join(missing)}, which this tenant's rules need: run {redo}",
         )
     else:
         check.cells["Xero connection"] = "ok"

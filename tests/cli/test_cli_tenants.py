@@ -156,3 +156,18 @@ def test_tenants_check_shows_each_tenants_problem_with_its_fix(
         for line in problems
     )
     assert "not-the-right-token-at-all" not in result.output
+
+
+def test_tenants_check_names_the_xero_scopes_a_tenants_rules_need_that_the_sign_in_lacks(home: Path) -> None:
+    _sign_in()  # contacts only: no rules file turned money on
+    (home / "acme-rules.yaml").write_text("money: {read: [invoices]}\n", encoding="utf-8")
+    text = (home / "tenants.yaml").read_text(encoding="utf-8")
+    (home / "tenants.yaml").write_text(
+        text.replace("ACME_CAPSULE_TOKEN\n", "ACME_CAPSULE_TOKEN\n    rules: acme-rules.yaml\n"),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli.app, ["tenants", "check"])
+    assert result.exit_code == 1, result.output
+    acme = [line.strip() for line in result.output.splitlines() if line.strip().startswith("acme:")]
+    assert len(acme) == 1 and "the Xero sign-in lacks" in acme[0] and "invoices" in acme[0]
+    assert "capsule-xero --tenant acme auth login" in acme[0]
