@@ -13,7 +13,14 @@ from rich.table import Table
 
 from capsule_xero.display import markup_literal
 from capsule_xero.settings import Settings, SettingsError
-from capsule_xero.tenants import TENANT_VARIABLE, Tenant, Tenants, TenantsError, read_tenants
+from capsule_xero.tenants import (
+    TENANT_VARIABLE,
+    Tenant,
+    Tenants,
+    TenantsError,
+    read_tenants,
+    tenants_file_path,
+)
 from cli.shared import console
 
 if TYPE_CHECKING:
@@ -35,9 +42,10 @@ def choose_tenant(command: str | None, tenant: str) -> None:
     try:
         tenants = read_tenants(os.environ)
         if tenant and tenants is None:
+            path = tenants_file_path(os.environ)
             raise TenantsError(
                 [
-                    f"--tenant {tenant} names a tenant, but there is no tenants file: list it in one (see tenants.example.yaml)"
+                    f"--tenant {tenant}: there is no tenants file {path}: list your clients there (see tenants.example.yaml)"
                 ]
             )
         if tenants is not None and tenant:

@@ -171,3 +171,25 @@ def test_tenants_check_names_the_xero_scopes_a_tenants_rules_need_that_the_sign_
     acme = [line.strip() for line in result.output.splitlines() if line.strip().startswith("acme:")]
     assert len(acme) == 1 and "the Xero sign-in lacks" in acme[0] and "invoices" in acme[0]
     assert "capsule-xero --tenant acme auth login" in acme[0]
+
+
+def test_the_environment_variable_chooses_a_tenant_as_the_option_does(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAPSULE_XERO_TENANT", "bolt")
+    result = CliRunner().invoke(cli.app, ["status"])
+    assert f"No DuckDB file at {home / 'tenants' / 'bolt' / 'capsule_xero.duckdb'}" in result.output
+
+
+def test_without_a_tenants_file_a_tenant_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAPSULE_XERO_HOME", str(tmp_path))
+    monkeypatch.setenv("CAPSULE_XERO_TENANT", "")
+    monkeypatch.delenv("CAPSULE_XERO_TENANTS", raising=False)
+    result = CliRunner().invoke(cli.app, ["--tenant", "acme", "status"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"--tenant acme: there is no tenants file {tmp_path / 'tenants.yaml'}: list your clients there (see"
+        " tenants.example.yaml)"
+    ]
