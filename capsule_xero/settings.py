@@ -277,6 +277,9 @@ class Settings(BaseSettings):
 
     # What was wrong, when read with ``lenient=True`` (each such setting then holds its default).
     _problems: tuple[str, ...] = PrivateAttr(default=())
+    # With a tenant chosen (CAPSULE_XERO_TENANT), the top-level home: its one Xero sign-in serves
+    # every tenant's organisation (capsule_xero/tenants.py).
+    _xero_token_home: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -304,11 +307,26 @@ class Settings(BaseSettings):
         """
         environ = dict(os.environ if env is None else env)
         problems: list[str] = []
+        tenant = None
+        if environ.get("CAPSULE_XERO_TENANT", "").strip():
+            from capsule_xero.tenants import TenantsError, tenant_environment
+
+            try:
+                tenant = tenant_environment(environ)
+            except TenantsError as error:
+                problems.extend(error.problems)
+            if tenant is not None:
+                environ.update(tenant[0])
         try:
             settings = cls._read(environ)
         except ValidationError as error:
-            problems, wrong = _problem_lines(error)
+            wrong_lines, wrong = _problem_lines(error)
+            problems.extend(wrong_lines)
             settings = cls._read({name: value for name, value in environ.items() if name not in wrong})
+        if tenant is not None:
+            # A tenant without a rules file gets the defaults, never the working folder's file.
+            settings = settings.model_copy(update={"config_file": tenant[2]})
+            settings._xero_token_home = tenant[1]
         home_problem = _home_problem(settings.home)
         if home_problem:
             problems.append(home_problem)
@@ -330,6 +348,11 @@ class Settings(BaseSettings):
     @property
     def problems(self) -> tuple[str, ...]:
         return self._problems
+
+    @property
+    def xero_token_home(self) -> Path:
+        """The folder of the Xero token store: the home, or with tenants the top-level one they share."""
+        return self._xero_token_home or self.home
 
     @property
     def duckdb_path(self) -> Path:

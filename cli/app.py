@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 from capsule_xero.display import markup_literal
 from capsule_xero.settings import PRIVATE_UMASK, startup_check
 from capsule_xero.xero.token_store import token_file_made_private
-from cli import auth, report, sandbox, status, sync, ui, webhooks, write
+from cli import auth, report, sandbox, status, sync, tenants, ui, webhooks, write
 from cli.deploy import deploy_command
 from cli.shared import console
 
@@ -34,12 +34,18 @@ app = typer.Typer(
 
 
 @app.callback()
-def _before_every_command(ctx: typer.Context) -> None:
+def _before_every_command(
+    ctx: typer.Context,
+    tenant: str = typer.Option(
+        "", "--tenant", envvar="CAPSULE_XERO_TENANT", help="The client (tenants.yaml) this command is for."
+    ),
+) -> None:
     # Customer data and tokens are written by this process and every process it starts (dlt, DuckDB,
     # `dagster dev`): startup_check makes them private, then refuses wrong settings before any work.
     if any(arg in {"--help", "-h"} for arg in ctx.meta.get("capsule_xero.args", [])):
         os.umask(PRIVATE_UMASK)
         return
+    tenants.choose_tenant(ctx.invoked_subcommand, tenant.strip())
     settings, problems = startup_check()
     if problems:
         console.print(
@@ -50,7 +56,7 @@ def _before_every_command(ctx: typer.Context) -> None:
         for problem in problems:
             console.print(f"  {markup_literal(problem)}", highlight=False)
         raise typer.Exit(2)
-    opened = token_file_made_private(settings.home)
+    opened = token_file_made_private(settings.xero_token_home)
     if opened:
         console.print(f"[yellow]{markup_literal(opened)}[/yellow]", highlight=False)
 
@@ -71,6 +77,7 @@ app.command("undo")(write.undo_command)
 app.command("retry")(write.retry_command)
 app.add_typer(auth.auth_app, name="auth")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.add_typer(tenants.tenants_app, name="tenants")
 
 
 if __name__ == "__main__":

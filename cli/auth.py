@@ -84,7 +84,7 @@ def auth_status() -> None:
     """Show the organisation, scopes and how long until the refresh token dies (warns under 14 days)."""
     settings = Settings.from_env()
     try:
-        tokens = TokenStore(settings.home).load()
+        tokens = TokenStore(settings.xero_token_home).load()
     except TokenFileError as exc:
         console.print(f"[red]{markup_literal(str(exc))}[/red]", highlight=False)
         raise typer.Exit(1) from None

@@ -94,7 +94,7 @@ def _print_xero_budget(settings: Settings) -> None:
     entries = [e for e in read_budgets(budget_file_in(settings.home)) if e.api == origin]
     names: dict[str, str] = {}
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        tokens = TokenStore(settings.home).load()
+        tokens = TokenStore(settings.xero_token_home).load()
         if tokens is not None and tokens.tenant_name:
             names[(tokens.tenant_id or "").lower()] = tokens.tenant_name
     if not entries:

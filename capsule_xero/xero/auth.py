@@ -88,7 +88,7 @@ class XeroAuth:
         ``CAPSULE_XERO_CONFIG`` when first needed if not given."""
         self.settings = settings
         self._rules = rules
-        self.store = store or TokenStore(settings.home)
+        self.store = store or TokenStore(settings.xero_token_home)
         self.http = http or httpx.Client(timeout=TIMEOUT)
         self.now = now
         self._thread_lock = threading.Lock()

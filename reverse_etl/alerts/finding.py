@@ -165,7 +165,7 @@ def _plan_waiting(con: duckdb.DuckDBPyConnection) -> list[Alert]:
 
 def _token_expiring(settings: Settings, rules: Rules, now: datetime) -> list[Alert]:
     try:
-        tokens = TokenStore(settings.home).load()
+        tokens = TokenStore(settings.xero_token_home).load()
     except TokenFileError as error:  # nothing syncs until someone signs in again: a person must act
         return [
             Alert(
