@@ -31,9 +31,8 @@ tenants_app = typer.Typer(
 )
 
 # Commands that work without a tenant when there is a tenants file: the tenants themselves, the
-# sandbox, and the Xero sign-in, which lives in the top-level home and serves every tenant.
-# Commands about the whole install rather than one client: the tenants, the stand-ins, the shared
-# Xero sign-in and the production instance every tenant runs on.
+# sandbox, the Xero sign-in (it lives in the top-level home and serves every tenant) and deploy (the
+# production instance every tenant runs on).
 WITHOUT_A_TENANT = frozenset({"tenants", "sandbox", "demo", "auth", "deploy"})
 
 
