@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -262,3 +263,54 @@ def _rules_check(settings: Settings, check: _Check) -> Rules | None:
     except RulesError as error:
         check.fail("Rules file", "wrong", str(error).splitlines()[0])
         return None
+
+
+@tenants_app.command("overview")
+def tenants_overview(
+    as_json: bool = typer.Option(False, "--json", help="Print the same figures as JSON."),
+) -> None:
+    """Every client at a glance: last successful sync, plans waiting, error queue, calls left, token expiry."""
+    from cli.overview import overview
+
+    tenants = _tenants_or_exit()
+    rows = overview(tenants)
+    unreadable = any(row.state in {"damaged", "unreadable"} for row in rows)
+    if as_json:
+        console.print_json(json.dumps({"tenants": [row.to_json() for row in rows]}))
+        if unreadable:
+            raise typer.Exit(1)
+        return
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in ("Tenant", "Last successful sync", "Plans waiting", "Error queue", "Xero calls left today"):
+        table.add_column(column)
+    table.add_column("Xero sign-in expires")
+    for row in rows:
+        if row.state == "ok":
+            synced = f"{row.last_sync:%Y-%m-%d %H:%M} UTC" if row.last_sync else "never"
+            waiting, errors = f"{row.plans_waiting:,}", f"{row.error_queue:,}"
+        else:
+            shown = {"never": "never", "busy": "[yellow]busy: a sync runs[/yellow]"}
+            synced = shown.get(row.state, f"[red]{row.state}[/red]")
+            waiting = errors = "-"
+        table.add_row(
+            markup_literal(row.tenant),
+            synced,
+            waiting,
+            errors,
+            markup_literal(row.calls),
+            markup_literal(row.sign_in),
+        )
+    console.print(table)
+    for row in rows:
+        if row.problem:
+            console.print(f"  {markup_literal(row.tenant)}: {markup_literal(row.problem)}", highlight=False)
+        elif row.busy_with:
+            console.print(
+                f"  {markup_literal(row.tenant)}: a sync holds its DuckDB file ({markup_literal(row.busy_with)});"
+                " its plans and error queue show once it has finished.",
+                highlight=False,
+            )
+    if not rows:
+        console.print(f"{tenants.path} lists no tenant yet (see tenants.example.yaml).", highlight=False)
+    if unreadable:
+        raise typer.Exit(1)
