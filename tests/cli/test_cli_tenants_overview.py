@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 from typer.testing import CliRunner
@@ -20,6 +22,7 @@ from capsule_xero.xero.auth import XeroAuth, login
 from capsule_xero.xero.token_store import REFRESH_TOKEN_IDLE_DAYS
 from capsule_xero.xero.transports import reset_pacers
 from cli import app as cli
+from reverse_etl.ledger.schema import ensure_ledger
 from sandbox.generator import generate
 from sandbox.server import SandboxServer
 
@@ -98,6 +101,14 @@ def test_the_overview_shows_a_synced_clients_figures_and_never_for_one_that_has_
     headers = server.call(lambda: limiter.headers(os.environ["XERO_CLIENT_ID"], acme_id))
     calls_left = int(headers["X-DayLimit-Remaining"])
     assert calls_left < limiter.limits_for(acme_id).day  # the sync did call Xero
+    # Xero refused one party for good (a person must act) and another for now (sent again later).
+    with duckdb.connect(str(home / "tenants" / "acme" / "capsule_xero.duckdb")) as con:
+        ensure_ledger(con)
+        con.execute(
+            "insert into ledger.error_queue (party_id, operation, message, attempts, first_failed_at, state)"
+            " values (1, 'create', 'ValidationException', 1, now(), 'dead'),"
+            " (2, 'update', 'Service unavailable', 1, now(), 'retrying')"
+        )
 
     code, output = _overview("--json")
     assert code == 0, output
@@ -106,7 +117,7 @@ def test_the_overview_shows_a_synced_clients_figures_and_never_for_one_that_has_
     assert acme["state"] == "ok"
     assert before <= datetime.fromisoformat(acme["last_successful_sync"]) <= datetime.now(UTC)
     assert acme["plans_waiting"] == 1  # a first migration waits for approval
-    assert acme["error_queue"] == 0
+    assert acme["error_queue"] == 1  # the dead item only: the retrying one needs nobody
     assert acme["calls_left_today"] == calls_left
     expires = datetime.fromisoformat(acme["token_refresh_expires_at"])
     assert abs(expires - (before + timedelta(days=REFRESH_TOKEN_IDLE_DAYS))) < timedelta(minutes=5)
@@ -118,6 +129,7 @@ def test_the_overview_shows_a_synced_clients_figures_and_never_for_one_that_has_
 
     assert code == 0, table
     assert f"{datetime.fromisoformat(acme['last_successful_sync']):%Y-%m-%d %H:%M} UTC" in _row(table, "acme")
+    assert re.split(r"\s{2,}", _row(table, "acme").strip())[2:4] == ["1", "1"]  # plans waiting, error queue
     assert f"{calls_left:,}" in _row(table, "acme")
     assert f"{expires:%Y-%m-%d}" in _row(table, "acme")
     assert "never" in _row(table, "bolt")
