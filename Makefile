@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint format sandbox setup clean
+.PHONY: demo test lint format sandbox setup clean postgresql
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -40,7 +40,15 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
-test: lint $(CHROMIUM)
+# The deploy tests (tests/deploy/) prove `capsule-xero deploy`'s PostgreSQL storage and run queue
+# against a real server, started by the tests themselves from Debian's binaries
+# (/usr/lib/postgresql/<major>/bin, whichever major Debian ships); installed once when missing.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
+test: lint $(CHROMIUM) postgresql
 	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 format: setup
