@@ -38,6 +38,10 @@ POSTGRES_ENVIRONMENT = {
     "password": "DAGSTER_PG_PASSWORD",
 }
 
+# dagster-postgres drives psycopg2 (its only driver dependency), but its default `postgresql://` URL
+# means psycopg 3 to SQLAlchemy 2.1 (the locked version), which is not installed: name the driver.
+POSTGRES_DRIVER = "postgresql+psycopg2"
+
 SERVICES = (
     "capsule-xero-dagster-daemon.service",
     "capsule-xero-dagster-webserver.service",
@@ -52,7 +56,12 @@ def production_dagster_yaml(max_concurrent_runs: int) -> dict[str, Any]:
         # One `storage: postgres` block gives runs, event logs and schedules all in PostgreSQL
         # (DagsterPostgresStorage), so the webserver, the daemon and every run share one database.
         "storage": {
-            "postgres": {"postgres_db": {key: {"env": name} for key, name in POSTGRES_ENVIRONMENT.items()}}
+            "postgres": {
+                "postgres_db": {
+                    **{key: {"env": name} for key, name in POSTGRES_ENVIRONMENT.items()},
+                    "scheme": POSTGRES_DRIVER,
+                }
+            }
         },
         # The queued run coordinator (Dagster's default) checks its queue every second: a sensor's run
         # should not idle there (the same as `capsule-xero ui`).

@@ -19,7 +19,7 @@ from dagster_docker import DockerRunLauncher
 from typer.testing import CliRunner
 
 from cli import app as cli
-from cli.deploy import REPOSITORY, write_deployment
+from cli.deploy import POSTGRES_ENVIRONMENT, REPOSITORY, write_deployment
 from cli.ui import DAGSTER_YAML, prepare_dagster_home
 
 ONE_RUN_PER_TENANT = {"key": "capsule_xero/tenant", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
@@ -99,7 +99,7 @@ def test_a_password_written_in_place_of_its_variable_is_not_what_deploy_writes(t
     folder = tmp_path / "deploy"
     write_deployment(folder, tmp_path / "home", max_concurrent_runs=4)
     postgres = yaml.safe_load((folder / "dagster.yaml").read_text())["storage"]["postgres"]["postgres_db"]
-    assert all(set(value) == {"env"} for value in postgres.values()), postgres
+    assert all(set(postgres[key]) == {"env"} for key in POSTGRES_ENVIRONMENT), postgres
 
 
 def test_the_receiver_daemon_and_webserver_are_services_of_the_written_instance(tmp_path: Path) -> None:
