@@ -54,7 +54,9 @@ def test_a_sign_in_granting_every_tenant_covers_the_added_ones_each_with_its_own
     auth = XeroAuth(settings)
     login(auth, choose_tenant=lambda c: c[0], open_url=lambda u: httpx.get(u, follow_redirects=True))
     token = auth.current().access_token
-    connected = httpx.get(f"{server.xero_url}/connections", headers={"Authorization": f"Bearer {token}"}).json()
+    connected = httpx.get(
+        f"{server.xero_url}/connections", headers={"Authorization": f"Bearer {token}"}
+    ).json()
     assert set(added) <= {c["tenantId"] for c in connected}
     xero_control.set_limits(added[1], minute=1)
     clients = [XeroApi(server, token, tenant) for tenant in added]
