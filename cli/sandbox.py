@@ -42,14 +42,25 @@ def sandbox_command(
     speed: float = typer.Option(
         1.0, help="Sandbox clock speed: 60 makes a rate-limit minute last one second."
     ),
+    xero_organisations: int = typer.Option(
+        0, min=0, help="Empty Xero organisations to add to the two it always has (a consultant's clients)."
+    ),
 ) -> None:
     """Serve local stand-ins of the Capsule and Xero APIs with a generated dataset, for trying things by hand."""
     settings = Settings.from_env()
-    _serve_sandbox(parties, seed, xero_port, capsule_port, speed, settings.home / "sandbox.env")
+    _serve_sandbox(
+        parties, seed, xero_port, capsule_port, speed, settings.home / "sandbox.env", xero_organisations
+    )
 
 
 def _serve_sandbox(
-    parties: int, seed: int, xero_port: int, capsule_port: int, speed: float, env_file: Path
+    parties: int,
+    seed: int,
+    xero_port: int,
+    capsule_port: int,
+    speed: float,
+    env_file: Path,
+    xero_organisations: int = 0,
 ) -> None:
     import asyncio  # ~30 ms that `capsule-xero --help` does without
 
@@ -62,6 +73,7 @@ def _serve_sandbox(
     with console.status(f"Generating {parties:,} Capsule parties (seed {seed})…"):
         dataset = generate(parties=parties, seed=seed)
         sandbox.load(dataset)
+        sandbox.xero.add_organisations(xero_organisations)
     summary = dataset.summary()
     console.print(
         f"Generated in {time.perf_counter() - started:.1f}s: "

@@ -48,6 +48,7 @@ import stamina
 
 from capsule_xero.xero.budget import BudgetRecorder, OrganisationBudget, new_window_began
 from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
+from capsule_xero.xero.shared_limits import SharedLimits
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ class XeroPacer:
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)
     # Where what the pacer learns of the daily budget is recorded (None: nowhere).
     budget: BudgetRecorder | None = None
+    # The organisation's slots and minute shared with every other process (None: this process only).
+    shared: SharedLimits | None = None
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -330,6 +333,36 @@ class XeroPacer:
             raise stop
         return wait
 
+    # ---- the limits shared with other processes ------------------------------------------------
+    def _enter_shared(self) -> int | None:
+        """Wait for the organisation's slot and minute across processes (after this process's own)."""
+        shared, policy = self.shared, self.policy
+        if shared is None:
+            return None
+        started = self.clock()
+        try:
+            slot = shared.enter(policy.max_concurrent, policy.calls_per_minute, policy.minute_seconds)
+        except OSError as exc:  # never fail a Xero call over its bookkeeping: pace this process alone
+            log.warning(
+                "Could not share Xero's call limits with other processes through %s (%s: %s); "
+                "this process keeps to them on its own",
+                shared.folder,
+                type(exc).__name__,
+                exc,
+            )
+            self.shared = None
+            return None
+        with self._cond:
+            self.stats.waited_seconds += self.clock() - started
+        return slot
+
+    def _leave_shared(self, slot: int | None) -> None:
+        if slot is not None and self.shared is not None:
+            try:
+                self.shared.leave(slot)
+            except OSError:
+                log.warning("Could not record a finished Xero call in %s", self.shared.folder)
+
     # ---- one call, with retries --------------------------------------------------------------
     def call(
         self,
@@ -375,7 +408,11 @@ class XeroPacer:
                 with attempt:
                     self.acquire(write)
                     try:
-                        response = send()
+                        slot = self._enter_shared()
+                        try:
+                            response = send()
+                        finally:
+                            self._leave_shared(slot)
                     finally:
                         self.release()
                     code = status(response)

@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 
 from capsule_xero.xero.budget import BudgetRecorder, api_origin
 from capsule_xero.xero.pacing import KEYLESS_WRITE_RETRY_STATUSES, RETRY_STATUSES, PacingPolicy, XeroPacer
+from capsule_xero.xero.shared_limits import SharedLimits
 
 # ---- one pacer per organisation, for the whole process ---------------------------------------
 
@@ -31,7 +32,11 @@ _PACERS: dict[tuple[str, str], XeroPacer] = {}
 
 
 def pacer_for(
-    url: str, tenant: str | None, policy: PacingPolicy | None = None, budget_file: Path | None = None
+    url: str,
+    tenant: str | None,
+    policy: PacingPolicy | None = None,
+    budget_file: Path | None = None,
+    calls_folder: Path | None = None,
 ) -> XeroPacer:
     """The pacer of the organisation ``tenant`` on the API at ``url`` (created on first use).
 
@@ -39,6 +44,10 @@ def pacer_for(
     organisation). A ``policy`` given here replaces the pacer's policy for every caller; so does a
     ``budget_file`` (``capsule_xero.xero.budget.budget_file_in(home)``) for where the daily budget
     is recorded. Without one, the pacer keeps recording where it did (or nowhere).
+
+    ``calls_folder`` (the top-level home, ``Settings.xero_token_home``) is where the organisation's
+    5-at-once and 60-a-minute are shared with other processes (capsule_xero/xero/shared_limits.py);
+    without it, the budget file's folder; with neither, they hold in this process only.
     """
     key = (api_origin(url), (tenant or "").strip().lower())
     with _registry_lock:
@@ -49,6 +58,9 @@ def pacer_for(
             pacer.policy = policy
     if budget_file is not None and (pacer.budget is None or pacer.budget.path != Path(budget_file)):
         pacer.record_budget_in(BudgetRecorder(Path(budget_file), *key))
+    folder = calls_folder if calls_folder is not None else budget_file.parent if budget_file else None
+    if folder is not None and (pacer.shared is None or pacer.shared.folder != Path(folder)):
+        pacer.shared = SharedLimits(Path(folder), *key, clock=pacer.clock)
     return pacer
 
 
@@ -63,6 +75,8 @@ def reset_pacers() -> None:
     for pacer in pacers:
         if pacer.budget is not None:
             pacer.budget.flush()
+        if pacer.shared is not None:
+            pacer.shared.close()
 
 
 # ---- requests (dlt's RESTClient) -------------------------------------------------------------
@@ -86,15 +100,24 @@ class PacedHTTPAdapter(HTTPAdapter):
     """
 
     def __init__(
-        self, policy: PacingPolicy | None = None, budget_file: Path | None = None, **kwargs: Any
+        self,
+        policy: PacingPolicy | None = None,
+        budget_file: Path | None = None,
+        calls_folder: Path | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.policy = policy
         self.budget_file = Path(budget_file) if budget_file is not None else None
+        self.calls_folder = Path(calls_folder) if calls_folder is not None else None
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         pacer = pacer_for(
-            request.url or "", request.headers.get("xero-tenant-id"), self.policy, self.budget_file
+            request.url or "",
+            request.headers.get("xero-tenant-id"),
+            self.policy,
+            self.budget_file,
+            self.calls_folder,
         )
         policy = pacer.policy
         if kwargs.get("timeout") is None:
@@ -117,14 +140,18 @@ class PacedHTTPAdapter(HTTPAdapter):
 
 
 def paced_session(
-    base_url: str, policy: PacingPolicy | None = None, budget_file: Path | None = None
+    base_url: str,
+    policy: PacingPolicy | None = None,
+    budget_file: Path | None = None,
+    calls_folder: Path | None = None,
 ) -> requests.Session:
     """A requests session whose calls to ``base_url`` are paced (other URLs are left alone).
 
     With ``budget_file``, what Xero says of the daily budget is recorded there.
     """
     session = requests.Session()
-    session.mount(base_url.rstrip("/") + "/", PacedHTTPAdapter(policy, budget_file=budget_file))
+    adapter = PacedHTTPAdapter(policy, budget_file=budget_file, calls_folder=calls_folder)
+    session.mount(base_url.rstrip("/") + "/", adapter)
     return session
 
 
@@ -148,14 +175,20 @@ class PacedTransport(httpx.BaseTransport):
         inner: httpx.BaseTransport | None = None,
         policy: PacingPolicy | None = None,
         budget_file: Path | None = None,
+        calls_folder: Path | None = None,
     ) -> None:
         self.inner = inner or httpx.HTTPTransport()
         self.policy = policy
         self.budget_file = Path(budget_file) if budget_file is not None else None
+        self.calls_folder = Path(calls_folder) if calls_folder is not None else None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         pacer = pacer_for(
-            str(request.url), request.headers.get("xero-tenant-id"), self.policy, self.budget_file
+            str(request.url),
+            request.headers.get("xero-tenant-id"),
+            self.policy,
+            self.budget_file,
+            self.calls_folder,
         )
         if "timeout" not in request.extensions:
             policy = pacer.policy

@@ -203,7 +203,12 @@ class XeroApi:
                 base_url=base,
                 headers={"Accept": "application/json"},
                 auth=XeroRequestsAuth(self.auth),
-                session=paced_session(base, self.config.pacing, budget_file_in(self.settings.home)),
+                session=paced_session(
+                    base,
+                    self.config.pacing,
+                    budget_file_in(self.settings.home),
+                    calls_folder=self.settings.xero_token_home,
+                ),
             )
         return self._client
 

@@ -84,7 +84,12 @@ class XeroSession:
         self.policy = policy or PacingPolicy()
         self.http = httpx.Client(
             base_url=settings.xero_api_url,
-            transport=PacedTransport(transport, policy=policy, budget_file=budget_file_in(settings.home)),
+            transport=PacedTransport(
+                transport,
+                policy=policy,
+                budget_file=budget_file_in(settings.home),
+                calls_folder=settings.xero_token_home,
+            ),
             auth=XeroHttpxAuth(auth),
             # httpx always sets a timeout on the request, so the policy's is given here.
             timeout=httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout),

@@ -921,6 +921,12 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         return element, extras
 
     async def tenants(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                spec = await read_json(request)
+                sandbox.xero.add_organisations(int(spec.get("count", 1)), parties=int(spec.get("parties", 0)))
+            except (AdminError, TypeError, ValueError) as exc:
+                return admin_error(str(exc))
         out = []
         for tenant in sandbox.xero.tenants.values():
             org = sandbox.xero.orgs[tenant.tenant_id]
@@ -1117,7 +1123,7 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         return Response(status_code=204)
 
     return [
-        Route(f"{base}/tenants", tenants, methods=["GET"]),
+        Route(f"{base}/tenants", tenants, methods=["GET", "POST"]),
         Route(f"{base}/tokens", tokens, methods=["POST"]),
         Route(f"{base}/contacts", contacts, methods=["GET", "POST"]),
         Route(f"{base}/contacts/{{key}}", contact, methods=["GET", "PATCH"]),

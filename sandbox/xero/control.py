@@ -31,6 +31,13 @@ class XeroControl:
     def tenants(self) -> list[dict[str, Any]]:
         return self._json(self.http.get("/_sandbox/xero/tenants"))["tenants"]
 
+    def add_organisations(self, count: int, parties: int = 0) -> list[dict[str, Any]]:
+        """``count`` more organisations (stable ids from the seed; ``parties`` > 0 seeds each with the
+        Xero side of a generated world that size); returns every tenant, the new ones last. Sign in
+        (or issue a token) afterwards: an earlier grant does not cover them."""
+        spec = {"count": count, "parties": parties}
+        return self._json(self.http.post("/_sandbox/xero/tenants", json=spec))["tenants"]
+
     def primary_tenant_id(self) -> str:
         return self._json(self.http.get("/_sandbox/xero/tenants"))["primary"]
 

@@ -61,6 +61,10 @@ def _stable_uuid(seed: int, name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"capsule-xero-sandbox/{seed}/{name}"))
 
 
+# The organisations added on demand (``XeroState.add_organisations``) are named this, then a number.
+ADDED_TENANT_NAME = "Client Organisation"
+
+
 class XeroState:
     PRIMARY_TENANT_NAME = "Demo Company (AU)"
     SECOND_TENANT_NAME = "Harbourside Holdings (AU)"
@@ -87,6 +91,34 @@ class XeroState:
     @property
     def primary(self) -> Organisation:
         return self.orgs[self.primary_tenant_id]
+
+    def add_organisations(self, count: int, parties: int = 0) -> list[Tenant]:
+        """``count`` more organisations, as a consultant's practice has (the benchmark uses 50).
+
+        Each gets a stable name and id from the sandbox seed and its place in line (the third
+        organisation ever added is the same on every run with the same seed), no contacts unless
+        ``parties`` is given (then the Xero side of a generated world of that many parties, seeded
+        from its name), and the default limits. A sign-in afterwards that grants every tenant (the
+        authorize page's default) covers them; a grant made earlier does not, as in Xero, where a
+        user adds a new organisation to an app by signing in again.
+        """
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        now = self.sandbox.clock.now()
+        added: list[Tenant] = []
+        for _ in range(count):
+            number = len(self.tenants) + 1
+            name = f"{ADDED_TENANT_NAME} {number:03d} (AU)"
+            tenant = Tenant(_stable_uuid(self.sandbox.seed, name), name, now)
+            org = Organisation(self.sandbox, tenant.tenant_id, name)
+            if parties > 0:
+                from sandbox.generator import generate
+
+                org.load(generate(parties=parties, seed=self.sandbox.seed * 1_000 + number))
+            self.tenants[tenant.tenant_id] = tenant
+            self.orgs[tenant.tenant_id] = org
+            added.append(tenant)
+        return added
 
     def emit_contact_event(self, tenant_id: str, contact_id: str, event_type: str) -> None:
         self.emit_event(tenant_id, "CONTACT", contact_id, event_type)
