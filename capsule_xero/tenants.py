@@ -91,6 +91,8 @@ class Tenant(BaseModel):
     capsule_token_env: Annotated[str, AfterValidator(_variable_name)]
     xero_tenant_id: Annotated[str, AfterValidator(_organisation)]
     rules: Path | None = None
+    # The secret in the client's own Capsule REST hook URL (/capsule/<name>/<token>, capsule_xero/webhooks.py).
+    capsule_hook_token_env: Annotated[str, AfterValidator(_variable_name)] | None = None
 
     def folder(self, home: Path) -> Path:
         return home / TENANTS_FOLDER / self.name
@@ -185,7 +187,8 @@ def _problem_lines(path: Path, data: dict[str, Any], error: ValidationError) -> 
         reason = str(cause) if isinstance(cause, ValueError) else item["msg"]
         if item["type"] == "extra_forbidden":
             reason = (
-                "is not a key of a tenant (name, capsule_api_url, capsule_token_env, xero_tenant_id, rules)"
+                "is not a key of a tenant (name, capsule_api_url, capsule_token_env, xero_tenant_id, rules,"
+                " capsule_hook_token_env)"
             )
         elif item["type"] == "string_pattern_mismatch":
             reason = "is not a safe folder name (letters, digits, - and _, at most 64)"
@@ -257,6 +260,10 @@ def tenant_environment(environ: Mapping[str, str]) -> tuple[dict[str, str], Path
         "CAPSULE_XERO_HOME": str(tenants.folder(tenant)),
         "CAPSULE_API_TOKEN": environ.get(tenant.capsule_token_env, ""),
         "XERO_TENANT_ID": tenant.xero_tenant_id,
+        # Its own hook token or none: the top-level one belongs to no client.
+        "CAPSULE_HOOK_TOKEN": environ.get(tenant.capsule_hook_token_env, "")
+        if tenant.capsule_hook_token_env
+        else "",
     }
     if tenant.capsule_api_url:
         overlay["CAPSULE_API_URL"] = tenant.capsule_api_url
