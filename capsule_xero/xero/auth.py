@@ -83,11 +83,14 @@ class XeroAuth:
         http: httpx.Client | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rules: Rules | None = None,
+        money_access: Mapping[str, Access] | None = None,
     ) -> None:
         """``rules``: the rules file, for the money scopes it turns on; read from
-        ``CAPSULE_XERO_CONFIG`` when first needed if not given."""
+        ``CAPSULE_XERO_CONFIG`` when first needed if not given. ``money_access``: the money to ask
+        for instead of a rules file's (every tenant's together, for one sign-in serving them all)."""
         self.settings = settings
         self._rules = rules
+        self._access = money_access
         self.store = store or TokenStore(settings.xero_token_home)
         self.http = http or httpx.Client(timeout=TIMEOUT)
         self.now = now
@@ -95,6 +98,8 @@ class XeroAuth:
 
     # ---- scopes ---------------------------------------------------------------------------------
     def _money_access(self) -> Mapping[str, Access]:
+        if self._access is not None:
+            return self._access
         if self._rules is None:
             from capsule_xero.rules.loading import RulesError, load_rules
 
