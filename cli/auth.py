@@ -50,6 +50,8 @@ def _every_tenant() -> dict[str, tuple[Mapping[str, Access], Settings]] | None:
         return None
     found: dict[str, tuple[Mapping[str, Access], Settings]] = {}
     for name in tenants.names:
+        if tenants.get(name).own_xero_connection:
+            continue  # its own custom connection asks for its own scopes, never through this sign-in
         settings = Settings.from_env({**os.environ, TENANT_VARIABLE: name})
         try:
             found[name] = (load_rules(settings.config_file).money_access(), settings)
@@ -139,6 +141,11 @@ def _report_each_tenant(auth: XeroAuth, tokens: TokenSet, tenants: Tenants) -> N
         return
     have = set(tokens.scopes)
     for name in tenants.names:
+        if tenants.get(name).own_xero_connection:
+            console.print(
+                f"{markup_literal(name)}: its own custom connection (not this sign-in)", highlight=False
+            )
+            continue
         settings = Settings.from_env({**os.environ, TENANT_VARIABLE: name}, lenient=True)
         if settings.xero_tenant_id not in granted:
             line = (

@@ -66,10 +66,22 @@ def test_login_for_one_tenant_asks_xero_only_for_the_scopes_its_rules_need_and_n
 def test_login_without_a_tenant_asks_once_for_every_tenants_needs_and_serves_them_all(
     asked: list[list[str]], tmp_path: Path
 ) -> None:
+    # cairn reads Xero through its own custom connection: its needs (writing invoices) are not asked for.
+    (tmp_path / "cairn.yaml").write_text(
+        "billing: {won_opportunities: quote, account_code: '200'}\n", encoding="utf-8"
+    )
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text(
+        tenants.read_text(encoding="utf-8")
+        + f"  - {{name: cairn, capsule_token_env: CAIRN_CAPSULE_TOKEN, xero_tenant_id: {NOT_GRANTED},"
+        " rules: cairn.yaml, xero_client_id_env: CAIRN_XERO_ID, xero_client_secret_env: CAIRN_XERO_SECRET}\n",
+        encoding="utf-8",
+    )
     result = CliRunner().invoke(cli.app, ["auth", "login", "--port", "0"])  # no organisation asked for
     assert result.exit_code == 0, result.output
     assert asked == [[*SIGN_IN_SCOPES, "accounting.invoices.read", "accounting.payments.read"]]
     assert "acme: ready" in result.output and "bolt: ready" in result.output
+    assert "cairn: its own custom connection" in result.output
     granted = TokenStore(tmp_path).load().scopes
     assert {"accounting.invoices.read", "accounting.payments.read"} <= set(granted)
 
