@@ -201,8 +201,9 @@ def serve(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[list
     """``webhooks serve`` through the whole CLI, its receiver built but not left serving."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    for name in ("CAPSULE_XERO_TENANT", "CAPSULE_XERO_TENANTS", "CAPSULE_XERO_CONFIG", "WEBHOOK_PORT"):
+    for name in ("CAPSULE_XERO_TENANTS", "CAPSULE_XERO_CONFIG", "WEBHOOK_PORT"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CAPSULE_XERO_TENANT", "")  # --tenant sets it; the fixture's undo removes it
     monkeypatch.setenv("COLUMNS", "250")
     built: list[WebhookReceiver] = []
 
