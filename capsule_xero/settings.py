@@ -278,7 +278,7 @@ class Settings(BaseSettings):
     # What was wrong, when read with ``lenient=True`` (each such setting then holds its default).
     _problems: tuple[str, ...] = PrivateAttr(default=())
     # With a tenant chosen (CAPSULE_XERO_TENANT), the top-level home: its one Xero sign-in serves
-    # every tenant's organisation (capsule_xero/tenants.py).
+    # every tenant's organisation (capsule_xero/tenants.py); a tenant's own custom connection: its folder.
     _xero_token_home: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")

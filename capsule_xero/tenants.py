@@ -8,7 +8,10 @@ looks like a token where a variable's name belongs is refused, without being sho
 
 The Xero sign-in stays in the top-level home: one sign-in serves every organisation it was granted
 (Xero's /connections), and its token store already lets one refresher at a time across processes;
-each tenant picks its organisation by ``xero_tenant_id``. Without a tenants file nothing changes.
+each tenant picks its organisation by ``xero_tenant_id``. A tenant that names its own Xero custom
+connection (``xero_client_id_env``, ``xero_client_secret_env``: client_credentials, which serve one
+organisation each) keeps that connection's tokens in its own folder instead. Without a tenants file
+nothing changes.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # capsule_xero/settings.py reads a chosen tenant through this module, so this one cannot import it:
 # the default home and the address rule are CAPSULE_XERO_HOME's and CAPSULE_API_URL's (a test holds
@@ -91,6 +94,25 @@ class Tenant(BaseModel):
     capsule_token_env: Annotated[str, AfterValidator(_variable_name)]
     xero_tenant_id: Annotated[str, AfterValidator(_organisation)]
     rules: Path | None = None
+    # The secret in the client's own Capsule REST hook URL (/capsule/<name>/<token>, capsule_xero/webhooks.py).
+    capsule_hook_token_env: Annotated[str, AfterValidator(_variable_name)] | None = None
+    # The client's own Xero custom connection (client_credentials, one organisation each): its token
+    # store then lives in its own folder, not in the shared sign-in's.
+    xero_client_id_env: Annotated[str, AfterValidator(_variable_name)] | None = None
+    xero_client_secret_env: Annotated[str, AfterValidator(_variable_name)] | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Tenant:
+        if (self.xero_client_id_env is None) != (self.xero_client_secret_env is None):
+            raise ValueError(
+                "xero_client_id_env and xero_client_secret_env go together: name both (its own Xero"
+                " custom connection) or neither (the shared sign-in)"
+            )
+        return self
+
+    @property
+    def own_xero_connection(self) -> bool:
+        return self.xero_client_id_env is not None
 
     def folder(self, home: Path) -> Path:
         return home / TENANTS_FOLDER / self.name
@@ -185,16 +207,17 @@ def _problem_lines(path: Path, data: dict[str, Any], error: ValidationError) -> 
         reason = str(cause) if isinstance(cause, ValueError) else item["msg"]
         if item["type"] == "extra_forbidden":
             reason = (
-                "is not a key of a tenant (name, capsule_api_url, capsule_token_env, xero_tenant_id, rules)"
+                "is not a key of a tenant (name, capsule_api_url, capsule_token_env, xero_tenant_id, rules,"
+                " capsule_hook_token_env, xero_client_id_env, xero_client_secret_env)"
             )
         elif item["type"] == "string_pattern_mismatch":
             reason = "is not a safe folder name (letters, digits, - and _, at most 64)"
-        if len(loc) >= 3 and loc[0] == "tenants" and isinstance(loc[1], int):
+        if len(loc) >= 2 and loc[0] == "tenants" and isinstance(loc[1], int):
             entry = listed[loc[1]] if isinstance(listed, list) and loc[1] < len(listed) else None
             name = entry.get("name") if isinstance(entry, dict) else None
             who = f"tenant {name!r}" if isinstance(name, str) and name else f"tenant number {loc[1] + 1}"
             key = ".".join(str(step) for step in loc[2:])
-            lines.append(f"{path}: {who}: {key} {reason}")
+            lines.append(f"{path}: {who}: {key} {reason}" if key else f"{path}: {who}: {reason}")
         else:
             where = ".".join(str(step) for step in loc)
             if item["type"] == "extra_forbidden":
@@ -241,8 +264,9 @@ def chosen_tenant(environ: Mapping[str, str]) -> str:
 
 
 def tenant_environment(environ: Mapping[str, str]) -> tuple[dict[str, str], Path, Path | None] | None:
-    """The settings the chosen tenant puts over ``environ``, the shared Xero sign-in's folder and the
-    tenant's rules file; None when no tenant is chosen. ``TenantsError`` when it cannot be used."""
+    """The settings the chosen tenant puts over ``environ``, the folder of its Xero token store (the
+    shared sign-in's, or its own with its own custom connection) and its rules file; None when no
+    tenant is chosen. ``TenantsError`` when it cannot be used."""
     name = chosen_tenant(environ)
     if not name:
         return None
@@ -257,10 +281,20 @@ def tenant_environment(environ: Mapping[str, str]) -> tuple[dict[str, str], Path
         "CAPSULE_XERO_HOME": str(tenants.folder(tenant)),
         "CAPSULE_API_TOKEN": environ.get(tenant.capsule_token_env, ""),
         "XERO_TENANT_ID": tenant.xero_tenant_id,
+        # Its own hook token or none: the top-level one belongs to no client.
+        "CAPSULE_HOOK_TOKEN": environ.get(tenant.capsule_hook_token_env, "")
+        if tenant.capsule_hook_token_env
+        else "",
     }
     if tenant.capsule_api_url:
         overlay["CAPSULE_API_URL"] = tenant.capsule_api_url
+    token_home = tenants.home
+    if tenant.xero_client_id_env and tenant.xero_client_secret_env:
+        overlay["XERO_CLIENT_ID"] = environ.get(tenant.xero_client_id_env, "")
+        overlay["XERO_CLIENT_SECRET"] = environ.get(tenant.xero_client_secret_env, "")
+        overlay["XERO_CUSTOM_CONNECTION"] = "true"
+        token_home = tenants.folder(tenant)  # its connection's tokens are its own, not the shared sign-in's
     rules = tenants.rules_file(tenant)
     if rules is not None:
         overlay["CAPSULE_XERO_CONFIG"] = str(rules)
-    return overlay, tenants.home, rules
+    return overlay, token_home, rules

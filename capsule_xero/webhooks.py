@@ -15,6 +15,19 @@ sensor (assets/sensors/webhooks.py) turns spooled events into sync runs. Routes:
   Capsule removes a hook on 410.
 - ``GET /healthz`` — 200, for a reverse proxy or monitor.
 
+With a tenants file (capsule_xero/tenants.py) one receiver serves every client, each into the spool
+in its own home (where that client's sensor reads it):
+
+- ``POST /xero`` stays one route: a Xero app has one webhook key and one URL for every organisation
+  it reaches, and each event names its organisation (``tenantId``). Each event is spooled into the
+  spool of the tenant whose ``xero_tenant_id`` it names. An event for an organisation no tenant lists
+  is dropped with one log line and still answered 200: Xero switches off a webhook that keeps
+  failing (docs/api-facts.md#xero-webhooks), which would cost every other client its events.
+- ``POST /capsule/<tenant>/<token>`` — the tenant's own REST hook, its token from the variable its
+  ``capsule_hook_token_env`` names. Another tenant's token, a tenant without one, or a name no tenant
+  has: all the same 404, so the URL never confirms which clients exist. The top-level
+  ``CAPSULE_HOOK_TOKEN`` route is not served: its spool belongs to no client.
+
 Every accepted delivery is fsynced into the spool, as one file, before the 200 goes out, so a 200
 means its events survive a restart; on any failure the sender gets a 5xx and retries (both retry:
 docs/api-facts.md#capsule-rest-hooks, #xero-webhooks). Replies stay far inside Xero's 5 s (Capsule documents no timeout: the same 5 s is the
@@ -45,10 +58,13 @@ import base64
 import hashlib
 import hmac
 import logging
+import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -62,7 +78,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from capsule_xero.settings import Settings
-from capsule_xero.spool import Spool, SpoolFull
+from capsule_xero.spool import Spool, SpoolFull, delivery_body
 
 logger = logging.getLogger(__name__)
 
@@ -112,18 +128,66 @@ def parse_delivery(body: bytes) -> Any:
         raise BadDelivery("not UTF-8 JSON, or nested more than 1,024 levels deep") from None
 
 
-def receiver_problems(settings: Settings) -> list[str]:
-    """Why the receiver cannot start with these settings (empty: it can)."""
+def receiver_problems(settings: Settings, tenants: Sequence[TenantHooks] | None = None) -> list[str]:
+    """Why the receiver cannot start with these settings (empty: it can). ``tenants``: with a tenants
+    file, each client's share (its hook token is checked under the name of its own variable)."""
     out = []
-    if not settings.xero_webhook_key and not settings.capsule_hook_token:
-        out.append("set XERO_WEBHOOK_KEY (Xero webhooks) and/or CAPSULE_HOOK_TOKEN (Capsule REST hooks)")
-    token = settings.capsule_hook_token.get_secret_value()
-    if token and (len(token) < MIN_TOKEN_LENGTH or not token.replace("-", "").replace("_", "").isalnum()):
+    if tenants is None:
+        if not settings.xero_webhook_key and not settings.capsule_hook_token:
+            out.append("set XERO_WEBHOOK_KEY (Xero webhooks) and/or CAPSULE_HOOK_TOKEN (Capsule REST hooks)")
+        out.extend(_token_problem("CAPSULE_HOOK_TOKEN", settings.capsule_hook_token))
+        return out
+    if not settings.xero_webhook_key and not any(tenant.capsule_token for tenant in tenants):
         out.append(
-            f"CAPSULE_HOOK_TOKEN must be at least {MIN_TOKEN_LENGTH} letters, digits, '-' or '_' "
-            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            "set XERO_WEBHOOK_KEY (Xero webhooks) and/or give a tenant capsule_hook_token_env in the"
+            " tenants file (Capsule REST hooks)"
+        )
+    for tenant in tenants:
+        if tenant.capsule_token_env and not tenant.capsule_token:
+            out.append(
+                f"tenant {tenant.name!r}: {tenant.capsule_token_env} (its capsule_hook_token_env) is not set"
+            )
+        out.extend(
+            f"tenant {tenant.name!r}: {line}"
+            for line in _token_problem(tenant.capsule_token_env, tenant.capsule_token)
         )
     return out
+
+
+def _token_problem(variable: str, secret: SecretStr) -> list[str]:
+    token = secret.get_secret_value()
+    if token and (len(token) < MIN_TOKEN_LENGTH or not token.replace("-", "").replace("_", "").isalnum()):
+        return [
+            f"{variable} must be at least {MIN_TOKEN_LENGTH} letters, digits, '-' or '_' "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        ]
+    return []
+
+
+@dataclass(frozen=True)
+class TenantHooks:
+    """One client's share of a receiver serving a tenants file: the spool in its home, the Xero
+    organisation whose events go there, its own Capsule hook token (empty: no Capsule route) and the
+    variable that holds it (for messages; never the token)."""
+
+    name: str
+    spool: Spool
+    xero_tenant_id: str
+    capsule_token: SecretStr = field(default_factory=lambda: SecretStr(""))
+    capsule_token_env: str = ""
+    on_spool_full: Callable[[SpoolFull], None] | None = None
+
+
+def tenant_capsule_path(tenant: str, token: str) -> str:
+    """The path of a tenant's Capsule REST hook (``token``: the secret, or a placeholder to print)."""
+    return f"{CAPSULE_PREFIX}{tenant}/{token}"
+
+
+def _organisation_id(value: Any) -> str | None:
+    try:
+        return str(uuid.UUID(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _reply(request: Request, route: str, status: int, *, close: bool = False) -> Response:
@@ -141,21 +205,30 @@ class _Routes:
 
     def __init__(
         self,
-        spool: Spool,
+        spool: Spool | None,
         xero_key: SecretStr,
         capsule_token: SecretStr,
         on_spool_full: Callable[[SpoolFull], None] | None,
+        tenants: Sequence[TenantHooks] | None = None,
     ) -> None:
         self.spool = spool
         self.xero_key = xero_key
         self.capsule_token = capsule_token
         self.on_spool_full = on_spool_full
+        self.tenants = None if tenants is None else {tenant.name: tenant for tenant in tenants}
+        self.by_organisation = {tenant.xero_tenant_id: tenant for tenant in tenants or ()}
+        # Compared against when a tenant name is unknown or has no token, so a miss costs what a hit does.
+        self._no_token = secrets.token_urlsafe(32).encode("ascii")
 
     def app(self) -> Starlette:
         routes = [Route(HEALTH_PATH, self.health, methods=["GET"])]
         if self.xero_key:
             routes.append(Route(XERO_PATH, self.xero, methods=["POST"]))
-        if self.capsule_token:
+        if self.tenants is not None:
+            if any(tenant.capsule_token for tenant in self.tenants.values()):
+                route = CAPSULE_PREFIX + "{tenant}/{token:path}"
+                routes.append(Route(route, self.tenant_capsule, methods=["POST"]))
+        elif self.capsule_token:
             routes.append(Route(CAPSULE_PREFIX + "{token:path}", self.capsule, methods=["POST"]))
         # 404 and 405 look alike, so no method confirms that a route (or the Capsule one) exists.
         app = Starlette(routes=routes, exception_handlers={HTTPException: self.unknown})
@@ -176,6 +249,20 @@ class _Routes:
         if not hmac.compare_digest(token, self.capsule_token.get_secret_value().encode("utf-8")):
             return _reply(request, "other", 404)
         return await self._guarded(request, "capsule", CAPSULE_MAX_BODY_BYTES, self._capsule)
+
+    async def tenant_capsule(self, request: Request) -> Response:
+        assert self.tenants is not None
+        tenant = self.tenants.get(request.path_params["tenant"])
+        expected = tenant.capsule_token.get_secret_value().encode("utf-8") if tenant else b""
+        token = request.path_params["token"].encode("utf-8", "replace")
+        # Always one comparison: an unknown name or a tenant without a token answers as a wrong token does.
+        if not hmac.compare_digest(token, expected or self._no_token) or tenant is None or not expected:
+            return _reply(request, "other", 404)
+
+        def handle(request: Request, body: bytes) -> int:
+            return self._capsule(request, body, tenant)
+
+        return await self._guarded(request, "capsule", CAPSULE_MAX_BODY_BYTES, handle)
 
     async def _guarded(
         self, request: Request, route: str, limit: int, handle: Callable[[Request, bytes], int]
@@ -210,9 +297,40 @@ class _Routes:
         except (ValueError, KeyError, TypeError):
             return 400
         # Intent to Receive sends ``"events": []``: a correct 200/401 is the whole answer.
-        return self._spool("xero", body, payload)
+        if self.tenants is None:
+            return self._spool("xero", body, payload)
+        return self._xero_by_tenant(body, payload, events)
 
-    def _capsule(self, request: Request, body: bytes) -> int:
+    def _xero_by_tenant(self, body: bytes, payload: dict[str, Any], events: list[dict[str, Any]]) -> int:
+        """Each event into the spool of the tenant whose organisation it names; the rest dropped."""
+        by_tenant: dict[str, list[dict[str, Any]]] = {}
+        unknown: set[str] = set()
+        for event in events:
+            organisation = _organisation_id(event.get("tenantId"))
+            tenant = self.by_organisation.get(organisation or "")
+            if tenant is None:
+                unknown.add(str(organisation))
+            else:
+                by_tenant.setdefault(tenant.name, []).append(event)
+        if unknown:
+            # Answered 200 all the same: Xero switches off a webhook that keeps failing, and a retry
+            # would not make the organisation a tenant (docs/api-facts.md#xero-webhooks).
+            dropped = len(events) - sum(len(group) for group in by_tenant.values())
+            logger.warning(
+                "webhook xero: %d event(s) dropped: organisation(s) %s in no tenant of the tenants file",
+                dropped,
+                ", ".join(sorted(unknown)),
+            )
+        status = 200
+        for name, group in by_tenant.items():
+            tenant = self.tenants[name]  # type: ignore[index]
+            # One tenant's events: the body as it came; several: each tenant gets its own events (the
+            # spool names a Xero delivery by its events, so a retry still lands on the same files).
+            own = body if len(group) == len(events) else delivery_body("xero", group)
+            status = max(status, self._spool("xero", own, None, tenant))
+        return status
+
+    def _capsule(self, request: Request, body: bytes, tenant: TenantHooks | None = None) -> int:
         try:
             payload = parse_delivery(body)
             event, records = payload["event"], payload["payload"]
@@ -220,32 +338,38 @@ class _Routes:
                 raise TypeError("not a REST hook delivery")
         except (ValueError, KeyError, TypeError):
             return 400
-        return self._spool("capsule", body, payload)
+        return self._spool("capsule", body, payload, tenant)
 
-    def _spool(self, source: str, body: bytes, delivery: dict[str, Any]) -> int:
+    def _spool(
+        self, source: str, body: bytes, delivery: dict[str, Any] | None, tenant: TenantHooks | None = None
+    ) -> int:
+        spool = tenant.spool if tenant else self.spool
+        assert spool is not None
+        on_full = tenant.on_spool_full if tenant else self.on_spool_full
         try:
-            stored = self.spool.put_delivery(source, body, delivery)
+            stored = spool.put_delivery(source, body, delivery)
         except SpoolFull as full:
             logger.error("webhook %s: %s", source, full)
-            self._spool_full(full)
+            self._spool_full(full, on_full)
             return 503
         except OSError as error:
             logger.error("webhook %s: could not write the spool (%s); the sender will retry", source, error)
             return 503
         if stored.events:
             logger.info(
-                "webhook %s: %d event(s) %s",
+                "webhook %s: %d event(s) %s%s",
                 source,
                 stored.events,
                 "spooled" if stored.new else "already spooled",
+                f" for tenant {tenant.name}" if tenant else "",
             )
         return 200
 
-    def _spool_full(self, full: SpoolFull) -> None:
-        if self.on_spool_full is None:
+    def _spool_full(self, full: SpoolFull, on_full: Callable[[SpoolFull], None] | None) -> None:
+        if on_full is None:
             return
         try:
-            self.on_spool_full(full)
+            on_full(full)
         except Exception:  # a failing alert must not cost the sender its answer
             logger.exception("webhook receiver: could not report the full spool")
 
@@ -293,17 +417,23 @@ class WebhookReceiver:
 
     def __init__(
         self,
-        spool: Spool,
+        spool: Spool | None,
         *,
         xero_key: SecretStr | None = None,
         capsule_token: SecretStr | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         on_spool_full: Callable[[SpoolFull], None] | None = None,
+        tenants: Sequence[TenantHooks] | None = None,
     ) -> None:
+        """``tenants``: with a tenants file, every client's share; ``spool`` and ``capsule_token`` are
+        then unused (each client has its own), and so is ``on_spool_full`` (each has its own)."""
+        if spool is None and tenants is None:
+            raise ValueError("a receiver needs a spool, or the tenants' spools")
         self.spool = spool
+        self.tenants = {tenant.name: tenant for tenant in tenants} if tenants is not None else None
         self._capsule_token = capsule_token or SecretStr("")
-        routes = _Routes(spool, xero_key or SecretStr(""), self._capsule_token, on_spool_full)
+        routes = _Routes(spool, xero_key or SecretStr(""), self._capsule_token, on_spool_full, tenants)
         self._socket = _bind(host, port)
         self._address = self._socket.getsockname()  # still known after stop() closes the socket
         config = uvicorn.Config(
@@ -333,9 +463,14 @@ class WebhookReceiver:
     def xero_url(self) -> str:
         return self.base_url + XERO_PATH
 
-    def capsule_url(self) -> str:
-        """Contains the token: hand it to Capsule only, never print or log it."""
-        return self.base_url + CAPSULE_PREFIX + self._capsule_token.get_secret_value()
+    def capsule_url(self, tenant: str | None = None) -> str:
+        """Contains the token: hand it to Capsule only, never print or log it. With tenants, ``tenant``'s."""
+        if tenant is None:
+            return self.base_url + CAPSULE_PREFIX + self._capsule_token.get_secret_value()
+        assert self.tenants is not None
+        return self.base_url + tenant_capsule_path(
+            tenant, self.tenants[tenant].capsule_token.get_secret_value()
+        )
 
     def serve_forever(self) -> None:
         """Serve in the foreground; Ctrl-C (SIGINT) or SIGTERM stops it gracefully, and uvicorn then

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -13,9 +15,11 @@ import typer
 
 from capsule_xero.display import LiteralConsole, markup_literal
 from capsule_xero.settings import Settings, SettingsError
+from capsule_xero.tenants import TENANT_VARIABLE, TenantsError, chosen_tenant, read_tenants
 
 if TYPE_CHECKING:
     from capsule_xero.spool import SpoolFull
+    from capsule_xero.webhooks import TenantHooks
 
 logger = logging.getLogger(__name__)
 
@@ -32,24 +36,36 @@ def serve_command(
         "127.0.0.1", "--host", help="Address to bind; keep 127.0.0.1 behind a TLS reverse proxy on 443."
     ),
 ) -> None:
-    """Serve POST /xero (signed Xero webhooks, Intent to Receive) and POST /capsule/<CAPSULE_HOOK_TOKEN>."""
+    """Serve POST /xero (signed Xero webhooks, Intent to Receive) and POST /capsule/<CAPSULE_HOOK_TOKEN>.
+
+    With a tenants file one receiver serves every client (or only --tenant's): each Xero event goes to
+    the client whose organisation it names, and each client's Capsule hooks post to
+    /capsule/<tenant>/<its capsule_hook_token_env's token>."""
     # The receiver (orjson, Starlette and uvicorn: ~0.25 s) and the alerts are imported where they
     # are used: `capsule-xero --help` does without them.
     from capsule_xero.spool import Spool, SpoolLimits
-    from capsule_xero.webhooks import CAPSULE_PREFIX, XERO_PATH, WebhookReceiver, receiver_problems
+    from capsule_xero.webhooks import (
+        CAPSULE_PREFIX,
+        XERO_PATH,
+        WebhookReceiver,
+        receiver_problems,
+        tenant_capsule_path,
+    )
 
     console = LiteralConsole(soft_wrap=True, stderr=True)
+    hooks: list[TenantHooks] | None = None
     try:
-        settings = Settings.from_env()
-        problems = receiver_problems(settings)
-    except SettingsError as error:
+        settings = Settings.from_env(_without_tenant(os.environ))
+        hooks = tenant_hooks(os.environ)
+        problems = receiver_problems(settings, hooks)
+    except (SettingsError, TenantsError) as error:
         problems = error.problems
     if problems:
         for problem in problems:
             console.print(f"[red]{markup_literal(problem)}[/red]", highlight=False)
         raise typer.Exit(2)
     limits = SpoolLimits.of(settings)
-    spool = Spool.at_home(settings.home, limits)
+    spool = None if hooks is not None else Spool.at_home(settings.home, limits)
     receiver = WebhookReceiver(
         spool,
         xero_key=settings.xero_webhook_key,
@@ -57,15 +73,27 @@ def serve_command(
         host=host,
         port=settings.webhook_port if port is None else port,
         on_spool_full=_SpoolFullAlert(settings),
+        tenants=hooks,
     )
-    where = markup_literal(spool.root)
+    spools = [spool] if spool is not None else [tenant.spool for tenant in hooks or ()]
+    where = markup_literal(spool.root if spool is not None else "each client's spool")
     console.print(f"Receiving webhooks on {receiver.base_url} into {where}", highlight=False)
     if settings.xero_webhook_key:
         console.print(f"  Xero:    POST {receiver.base_url}{XERO_PATH}", highlight=False)
-    if settings.capsule_hook_token:
-        # The token is the Capsule route's only protection: shown as a placeholder, never printed.
+    # The token is the Capsule route's only protection: shown as a placeholder, never printed.
+    if hooks is None and settings.capsule_hook_token:
         console.print(
             f"  Capsule: POST {receiver.base_url}{CAPSULE_PREFIX}$CAPSULE_HOOK_TOKEN", highlight=False
+        )
+    for tenant in hooks or ():
+        target = (
+            f"POST {receiver.base_url}{tenant_capsule_path(tenant.name, '$' + tenant.capsule_token_env)}"
+            if tenant.capsule_token
+            else "no Capsule hooks (no capsule_hook_token_env)"
+        )
+        console.print(
+            markup_literal(f"  {tenant.name}: Xero organisation {tenant.xero_tenant_id}; Capsule: {target}"),
+            highlight=False,
         )
     console.print(
         f"Deliveries a sync has taken are kept {limits.keep_done.days} days (WEBHOOK_SPOOL_DAYS);"
@@ -76,10 +104,43 @@ def serve_command(
     console.print("Ctrl-C stops.", style="dim")
     # One line per request: method, route name and status (never the path, which holds the token).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    spool.prune_done()
+    for each in spools:
+        each.prune_done()
     with contextlib.suppress(KeyboardInterrupt):
         receiver.serve_forever()
     receiver.stop()
+
+
+def _without_tenant(environ: Mapping[str, str]) -> dict[str, str]:
+    """The deployment's own settings (the webhook key, the port): those of no tenant."""
+    return {name: value for name, value in environ.items() if name != TENANT_VARIABLE}
+
+
+def tenant_hooks(environ: Mapping[str, str]) -> list[TenantHooks] | None:
+    """Every client's share of the receiver (only the chosen one's with --tenant); None without a
+    tenants file. Each spool is in that client's home, where its own sensor reads it."""
+    from capsule_xero.spool import Spool, SpoolLimits
+    from capsule_xero.webhooks import TenantHooks
+
+    tenants = read_tenants(environ)
+    if tenants is None:
+        return None
+    chosen = chosen_tenant(environ)
+    hooks = []
+    for name in [chosen] if chosen else tenants.names:
+        tenant = tenants.get(name)
+        settings = Settings.from_env({**environ, TENANT_VARIABLE: name})
+        hooks.append(
+            TenantHooks(
+                name=name,
+                spool=Spool.at_home(settings.home, SpoolLimits.of(settings)),
+                xero_tenant_id=tenant.xero_tenant_id,
+                capsule_token=settings.capsule_hook_token,
+                capsule_token_env=tenant.capsule_hook_token_env or "",
+                on_spool_full=_SpoolFullAlert(settings),
+            )
+        )
+    return hooks
 
 
 class _SpoolFullAlert:

@@ -83,11 +83,14 @@ class XeroAuth:
         http: httpx.Client | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rules: Rules | None = None,
+        money_access: Mapping[str, Access] | None = None,
     ) -> None:
         """``rules``: the rules file, for the money scopes it turns on; read from
-        ``CAPSULE_XERO_CONFIG`` when first needed if not given."""
+        ``CAPSULE_XERO_CONFIG`` when first needed if not given. ``money_access``: the money to ask
+        for instead of a rules file's (every tenant's together, for one sign-in serving them all)."""
         self.settings = settings
         self._rules = rules
+        self._access = money_access
         self.store = store or TokenStore(settings.xero_token_home)
         self.http = http or httpx.Client(timeout=TIMEOUT)
         self.now = now
@@ -95,6 +98,8 @@ class XeroAuth:
 
     # ---- scopes ---------------------------------------------------------------------------------
     def _money_access(self) -> Mapping[str, Access]:
+        if self._access is not None:
+            return self._access
         if self._rules is None:
             from capsule_xero.rules.loading import RulesError, load_rules
 
@@ -212,6 +217,24 @@ class XeroAuth:
         tokens.kind = "custom"
         return tokens
 
+    def _check_custom_organisation(self, tokens: TokenSet) -> None:
+        """A custom connection serves one organisation and its calls name none
+        (docs/api-facts.md#xero-custom-connections): when XERO_TENANT_ID names the organisation to sync
+        (a tenant's ``xero_tenant_id``), one look at /connections makes sure this connection serves it,
+        so another organisation's data never lands in its folder."""
+        wanted = self.settings.xero_tenant_id
+        if not wanted:
+            return
+        served = self.connections(tokens.access_token)
+        if not any(c.get("tenantId") == wanted for c in served):
+            names = ", ".join(f"{c.get('tenantName')} ({c.get('tenantId')})" for c in served) or "none"
+            raise XeroAuthError(
+                f"the Xero custom connection serves {names}, not organisation {wanted}: set up the"
+                " connection for that organisation at developer.xero.com, or correct xero_tenant_id"
+            )
+        chosen = next(c for c in served if c.get("tenantId") == wanted)
+        tokens.tenant_id, tokens.tenant_name = wanted, chosen.get("tenantName")
+
     def refresh(self, tokens: TokenSet) -> TokenSet:
         if not tokens.refresh_token:
             raise ConsentRequired("there is no refresh token")
@@ -260,6 +283,7 @@ class XeroAuth:
             if tokens is None:
                 if self.settings.xero_custom_connection:
                     tokens = self.client_credentials()
+                    self._check_custom_organisation(tokens)
                     self.store.save(tokens)
                     return tokens
                 raise XeroAuthError("not signed in to Xero: run `capsule-xero auth login`.")

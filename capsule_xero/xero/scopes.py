@@ -9,7 +9,7 @@ contacts and settings scopes are the same for both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 ScopeStyle = Literal["granular", "broad"]
@@ -40,6 +40,15 @@ def money_scopes(access: Mapping[str, Access], style: ScopeStyle) -> list[str]:
         name = MONEY_SCOPES[style][family]
         wanted[name] = "write" if "write" in (how, wanted.get(name)) else "read"
     return sorted(name if how == "write" else f"{name}.read" for name, how in wanted.items())
+
+
+def every_access(accesses: Iterable[Mapping[str, Access]]) -> dict[str, Access]:
+    """What several rules files need together (one sign-in serving many tenants): write wins over read."""
+    union: dict[str, Access] = {}
+    for access in accesses:
+        for family, how in access.items():
+            union[family] = "write" if "write" in (how, union.get(family)) else "read"
+    return union
 
 
 def sign_in_scopes(access: Mapping[str, Access], style: ScopeStyle) -> tuple[str, ...]:
