@@ -130,7 +130,7 @@ def parse_delivery(body: bytes) -> Any:
 
 def receiver_problems(settings: Settings, tenants: Sequence[TenantHooks] | None = None) -> list[str]:
     """Why the receiver cannot start with these settings (empty: it can). ``tenants``: with a tenants
-    file, each client's share (its hook token is checked under the name of its own variable)."""
+    file, each client's share; a client's own hook token problem is ``tenant_hook_problems``'."""
     out = []
     if tenants is None:
         if not settings.xero_webhook_key and not settings.capsule_hook_token:
@@ -142,15 +142,21 @@ def receiver_problems(settings: Settings, tenants: Sequence[TenantHooks] | None 
             "set XERO_WEBHOOK_KEY (Xero webhooks) and/or give a tenant capsule_hook_token_env in the"
             " tenants file (Capsule REST hooks)"
         )
-    for tenant in tenants:
-        if tenant.capsule_token_env and not tenant.capsule_token:
-            out.append(
-                f"tenant {tenant.name!r}: {tenant.capsule_token_env} (its capsule_hook_token_env) is not set"
-            )
-        out.extend(
-            f"tenant {tenant.name!r}: {line}"
-            for line in _token_problem(tenant.capsule_token_env, tenant.capsule_token)
+    return out
+
+
+def tenant_hook_problems(tenant: TenantHooks) -> list[str]:
+    """Why this client's Capsule route cannot be served (empty: it can). The receiver then serves
+    every other client and this one's Xero events: one client's mistake never stops another's hooks."""
+    out = []
+    if tenant.capsule_token_env and not tenant.capsule_token:
+        out.append(
+            f"tenant {tenant.name!r}: {tenant.capsule_token_env} (its capsule_hook_token_env) is not set"
         )
+    out.extend(
+        f"tenant {tenant.name!r}: {line}"
+        for line in _token_problem(tenant.capsule_token_env, tenant.capsule_token)
+    )
     return out
 
 

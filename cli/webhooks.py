@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -12,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import typer
+from pydantic import SecretStr
 
 from capsule_xero.display import LiteralConsole, markup_literal
 from capsule_xero.settings import Settings, SettingsError
@@ -57,6 +59,7 @@ def serve_command(
     try:
         settings = Settings.from_env(_without_tenant(os.environ))
         hooks = tenant_hooks(os.environ)
+        hooks, held_back = _serveable(hooks)
         problems = receiver_problems(settings, hooks)
     except (SettingsError, TenantsError) as error:
         problems = error.problems
@@ -64,6 +67,8 @@ def serve_command(
         for problem in problems:
             console.print(f"[red]{markup_literal(problem)}[/red]", highlight=False)
         raise typer.Exit(2)
+    for line in held_back:
+        console.print(f"[yellow]{markup_literal(line)}: its Capsule hooks are off[/yellow]", highlight=False)
     limits = SpoolLimits.of(settings)
     spool = None if hooks is not None else Spool.at_home(settings.home, limits)
     receiver = WebhookReceiver(
@@ -89,6 +94,8 @@ def serve_command(
         target = (
             f"POST {receiver.base_url}{tenant_capsule_path(tenant.name, '$' + tenant.capsule_token_env)}"
             if tenant.capsule_token
+            else "off (see above)"
+            if tenant.capsule_token_env
             else "no Capsule hooks (no capsule_hook_token_env)"
         )
         console.print(
@@ -109,6 +116,21 @@ def serve_command(
     with contextlib.suppress(KeyboardInterrupt):
         receiver.serve_forever()
     receiver.stop()
+
+
+def _serveable(hooks: list[TenantHooks] | None) -> tuple[list[TenantHooks] | None, list[str]]:
+    """Each client's share with the Capsule route of any whose hook token is unset or guessable
+    turned off, and why: the others are still served (a guessable token is never served)."""
+    from capsule_xero.webhooks import tenant_hook_problems
+
+    if hooks is None:
+        return None, []
+    served, held_back = [], []
+    for tenant in hooks:
+        problems = tenant_hook_problems(tenant)
+        held_back.extend(problems)
+        served.append(dataclasses.replace(tenant, capsule_token=SecretStr("")) if problems else tenant)
+    return served, held_back
 
 
 def _without_tenant(environ: Mapping[str, str]) -> dict[str, str]:
