@@ -141,7 +141,6 @@ def tenants_check() -> None:
 
 def _check_tenant(tenant: Tenant) -> _Check:
     check = _Check()
-    redo = f"`capsule-xero --tenant {tenant.name} auth login`"
     try:
         settings = Settings.from_env({**os.environ, TENANT_VARIABLE: tenant.name})
     except SettingsError as error:
@@ -149,6 +148,13 @@ def _check_tenant(tenant: Tenant) -> _Check:
             check.cells[column] = "-"
         check.fail("Capsule token", "settings", f"{error.problems[0]}")
         return check
+    # The shared sign-in serves every client: signing in for one would ask only its scopes and leave
+    # the others short, so the fix is a sign-in without --tenant (it asks what every client needs).
+    redo = (
+        f"`capsule-xero --tenant {tenant.name} auth login`"
+        if settings.xero_custom_connection
+        else "`capsule-xero auth login` (one sign-in for every client)"
+    )
     definitions = _capsule_check(tenant, settings, check)
     rules = _rules_check(settings, check)
     _xero_check(tenant, settings, check, redo, rules)
