@@ -15,7 +15,7 @@ from dagster_dlt import DagsterDltResource
 
 from assets.checks import build_checks
 from assets.ingest import capsule_extract, xero_extract
-from assets.jobs import build_jobs
+from assets.jobs import NIGHTLY_RECONCILIATION, build_jobs
 from assets.money_checks import build_money_checks
 from assets.reconcile import RECONCILE_ASSETS
 from assets.resources import HomeDuckDBResource, RulesResource
@@ -57,7 +57,7 @@ def defs() -> dg.Definitions:
         partitions_def, problems = None, [*problems, *error.problems]
     tenants = None if partitions_def is None else partitions_def.get_partition_keys()
     jobs = build_jobs(partitions_def)
-    nightly_job = next(job for job in jobs if job.name == "nightly_reconciliation_job")
+    nightly_job = next(job for job in jobs if job.name == NIGHTLY_RECONCILIATION)
     sensors = [
         polling_sensor(settings.capsule_poll_seconds, tenants),
         webhook_sensor(tenants=tenants),

@@ -232,3 +232,33 @@ def test_an_alert_for_a_failed_client_run_names_the_client_first(
     assert path == "/ops" and body["kind"] == "run_failed"
     assert body["title"].startswith("acme: ") and "incremental_sync_job" in body["title"]
     assert "--tenant acme" in body["fix"]
+
+
+def test_a_broken_tenants_file_is_shown_as_a_settings_problem_and_the_location_still_loads(
+    home: Path,
+) -> None:
+    (home / "tenants.yaml").write_text(
+        "tenants:\n  - name: acme\n    capsule_token_env: sk_live_1234567890abcdefXYZ\n"
+    )
+    repository = defs().get_repository_def()
+    (sensor,) = repository.sensor_defs
+    assert sensor.name == "capsule_xero_settings" and not repository.schedule_defs
+    shown = sensor.evaluate_tick(dg.build_sensor_context()).skip_message or ""
+    assert "tenant 'acme': capsule_token_env looks like a token" in shown
+    assert "sk_live_1234567890abcdefXYZ" not in shown
+
+
+def test_a_run_for_no_client_reads_and_writes_nothing(home: Path, instance: dg.DagsterInstance) -> None:
+    result = (
+        defs()
+        .resolve_implicit_global_asset_job_def()
+        .execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey(["staging", "xero_contacts"])],
+            raise_on_error=False,
+        )
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "This run names no client" in str(failure.event_specific_data.error.cause)  # type: ignore[union-attr]
+    assert not (home / "tenants").exists() and not (home / "capsule_xero.duckdb").exists()
