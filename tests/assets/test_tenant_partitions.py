@@ -5,6 +5,7 @@ another's runs (against the sandbox's two Xero organisations)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from assets.definitions import defs
 from assets.sensors.alerts import alert_on_failed_run
 from assets.tenancy import TENANT_TAG
 from capsule_xero.settings import Settings
+from capsule_xero.spool import Spool
 from capsule_xero.xero.auth import XeroAuth, login
 from cli.deploy import TENANT_TAG as QUEUE_LIMITED_TAG
 from cli.ui import prepare_dagster_home
@@ -262,3 +264,32 @@ def test_a_run_for_no_client_reads_and_writes_nothing(home: Path, instance: dg.D
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "This run names no client" in str(failure.event_specific_data.error.cause)  # type: ignore[union-attr]
     assert not (home / "tenants").exists() and not (home / "capsule_xero.duckdb").exists()
+
+
+def test_each_clients_spooled_webhooks_become_a_run_for_that_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAPSULE_XERO_HOME", str(tmp_path))
+    for name in ("CAPSULE_XERO_TENANT", "CAPSULE_XERO_TENANTS", "CAPSULE_XERO_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "tenants.yaml").write_text(
+        "tenants:\n"
+        "  - {name: acme, capsule_token_env: ACME_CAPSULE_TOKEN, xero_tenant_id: 4a1c6b2e-0f9d-4f3a-9b7e-2d5c8e1f0a6b}\n"
+        "  - {name: bolt, capsule_token_env: BOLT_CAPSULE_TOKEN, xero_tenant_id: 5b2d7c3f-1a0e-4b4b-8c8f-3e6d9f2a1b7c}\n"
+    )
+    event = {"resourceId": "c1", "eventType": "UPDATE", "eventCategory": "CONTACT"}
+    for name in TENANTS:  # the same delivery in each client's spool (one sender behind both)
+        Spool.at_home(tmp_path / "tenants" / name).put("xero", event)
+    Spool.at_home(tmp_path).put("xero", event | {"resourceId": "c2"})  # no client's: read by no run
+    repository = defs().get_repository_def()
+    sensor = next(s for s in repository.sensor_defs if s.name == "webhook_events_sensor")
+    result = sensor.evaluate_tick(dg.build_sensor_context(repository_def=repository))
+    requests = {r.partition_key: r for r in result.run_requests or []}
+    assert sorted(requests) == TENANTS
+    assert {name: r.tags[TENANT_TAG] for name, r in requests.items()} == {"acme": "acme", "bolt": "bolt"}
+    assert {name: r.tags["capsule_xero/webhook_events"] for name, r in requests.items()} == {
+        "acme": "1",
+        "bolt": "1",
+    }
+    assert requests["acme"].run_key != requests["bolt"].run_key  # each client's run is asked for
+    assert set(json.loads(result.cursor or "{}")) == set(TENANTS)
