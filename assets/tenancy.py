@@ -21,14 +21,14 @@ from collections.abc import Mapping
 import dagster as dg
 
 from capsule_xero.settings import Settings, SettingsError
-from capsule_xero.tenants import TENANT_VARIABLE, Tenants, chosen_tenant, read_tenants
-
-# The run tag naming a run's client. The run queue admits one run per value (cli/deploy.py, cli/ui.py):
-# a client's runs all write its one DuckDB file, and DuckDB allows one writing process per file.
-TENANT_TAG = "capsule_xero/tenant"
-# The tag Dagster puts on a run for one partition (a run launched for a partition, a backfill's runs,
-# a schedule's or sensor's request with a partition key).
-PARTITION_TAG = "dagster/partition"
+from capsule_xero.tenants import (
+    PARTITION_TAG,
+    TENANT_TAG,
+    TENANT_VARIABLE,
+    Tenants,
+    chosen_tenant,
+    read_tenants,
+)
 
 __all__ = [
     "PARTITION_TAG",

@@ -36,6 +36,13 @@ TENANTS_FILE_NAME = "tenants.yaml"
 TENANTS_FOLDER = "tenants"
 TENANT_VARIABLE = "CAPSULE_XERO_TENANT"
 TENANTS_FILE_VARIABLE = "CAPSULE_XERO_TENANTS"
+# The run tag naming a Dagster run's client (assets/tenancy.py). The run queue admits one run per value
+# (cli/deploy.py, cli/ui.py): a client's runs all write its one DuckDB file, and DuckDB allows one
+# writing process per file. Kept here, below both, so the CLI knows it without importing Dagster.
+TENANT_TAG = "capsule_xero/tenant"
+# The tag Dagster puts on a run for one partition (a run launched for a partition, a backfill's runs,
+# a schedule's or sensor's request with a partition key); the partitions are the tenants.
+PARTITION_TAG = "dagster/partition"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 # Environment variables are named in capitals by convention; anything else (lower case, dots, dashes,
 # a long run of letters and digits with no underscore) is far likelier a pasted token than a name.

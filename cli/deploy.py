@@ -16,17 +16,24 @@ import typer
 
 from capsule_xero.display import markup_literal
 from capsule_xero.settings import Settings
+from capsule_xero.tenants import PARTITION_TAG, TENANT_TAG
 from cli.shared import console
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 TEMPLATES = REPOSITORY / "deploy"
 
-# The run tags the queue limits. A tenant's runs all write its one DuckDB file, and DuckDB allows one
-# writing process per file (docs/architecture.md#the-duckdb-file): one run per tenant at a time.
-TENANT_TAG = "capsule_xero/tenant"
 # Runs tagged with the DuckDB file they write rather than a tenant (e.g. a single-organisation
 # install's runs) are held to one per file the same way.
 DUCKDB_FILE_TAG = "capsule_xero/duckdb_file"
+# The run tags the queue limits. A tenant's runs all write its one DuckDB file, and DuckDB allows one
+# writing process per file (docs/architecture.md#the-duckdb-file): one run per tenant at a time. The
+# jobs tag every run with its tenant (assets/tenancy.py); a run started with the asset graph's
+# Materialize button carries only Dagster's own partition tag, and the partitions are the tenants,
+# so that tag is limited the same way.
+ONE_RUN_PER_TENANT = [
+    {"key": tag, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+    for tag in (TENANT_TAG, PARTITION_TAG, DUCKDB_FILE_TAG)
+]
 
 # Dagster reads each value from the environment when it starts (its `env:` form), so the password
 # is never written in dagster.yaml (docs.dagster.io, "dagster.yaml reference", PostgreSQL storage).
@@ -69,10 +76,7 @@ def production_dagster_yaml(max_concurrent_runs: int) -> dict[str, Any]:
         "concurrency": {
             "runs": {
                 "max_concurrent_runs": max_concurrent_runs,
-                "tag_concurrency_limits": [
-                    {"key": TENANT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
-                    {"key": DUCKDB_FILE_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
-                ],
+                "tag_concurrency_limits": ONE_RUN_PER_TENANT,
             },
             # Steps run in the "duckdb" pool (assets/resources.py). `capsule-xero ui` limits it to 1:
             # one file. Here the tag limits above keep one run per file, so the pool holds as many steps

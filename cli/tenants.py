@@ -34,7 +34,7 @@ tenants_app = typer.Typer(
 # Commands that work without a tenant when there is a tenants file: the tenants themselves, the
 # sandbox, the Xero sign-in (it lives in the top-level home and serves every tenant), deploy (the
 # production instance every tenant runs on) and the webhook receiver (one serves every tenant).
-WITHOUT_A_TENANT = frozenset({"tenants", "sandbox", "demo", "auth", "deploy", "webhooks"})
+WITHOUT_A_TENANT = frozenset({"tenants", "sandbox", "demo", "auth", "deploy", "webhooks", "ui"})
 
 
 def choose_tenant(command: str | None, tenant: str) -> None:

@@ -11,10 +11,9 @@ from typing import Any
 
 import typer
 
-from assets.tenancy import TENANT_TAG
 from capsule_xero.settings import Settings
 from capsule_xero.tenants import read_tenants
-from cli.deploy import DUCKDB_FILE_TAG
+from cli.deploy import ONE_RUN_PER_TENANT
 from cli.shared import console
 
 # Every step that writes the DuckDB file runs in the "duckdb" pool; DuckDB allows one writing
@@ -36,10 +35,7 @@ DAGSTER_YAML: dict[str, Any] = {
 # production deployment's does (cli/deploy.py), so the "duckdb" pool holds as many steps as runs and
 # different clients' runs proceed side by side.
 TENANTS_MAX_CONCURRENT_RUNS = 4
-TENANT_RUN_LIMITS = [
-    {"key": TENANT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
-    {"key": DUCKDB_FILE_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
-]
+TENANT_RUN_LIMITS = ONE_RUN_PER_TENANT
 
 
 def dagster_yaml(several_tenants: bool = False) -> dict[str, Any]:
@@ -69,9 +65,11 @@ def ui_command(
     port: int = typer.Option(3000, help="Port of the Dagster UI (on 127.0.0.1)."),
 ) -> None:
     """Open the Dagster UI on this project (DAGSTER_HOME under CAPSULE_XERO_HOME)."""
-    settings = Settings.from_env()
-    several_tenants = read_tenants(os.environ) is not None
-    env = {**os.environ, "DAGSTER_HOME": str(prepare_dagster_home(settings.home, several_tenants))}
+    tenants = read_tenants(os.environ)
+    # One UI for every client: its instance lives in the top-level home whatever --tenant says, and
+    # each run picks its client by partition (assets/tenancy.py).
+    home = Settings.from_env().home if tenants is None else tenants.home
+    env = {**os.environ, "DAGSTER_HOME": str(prepare_dagster_home(home, tenants is not None))}
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
     dagster = Path(sys.executable).parent / "dagster"
     console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")

@@ -23,6 +23,8 @@ from cli.deploy import POSTGRES_ENVIRONMENT, REPOSITORY, write_deployment
 from cli.ui import DAGSTER_YAML, prepare_dagster_home
 
 ONE_RUN_PER_TENANT = {"key": "capsule_xero/tenant", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+# The asset graph's Materialize button tags a run with its partition (the tenant) only.
+ONE_RUN_PER_PARTITION = {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
 ONE_RUN_PER_DUCKDB_FILE = {
     "key": "capsule_xero/duckdb_file",
     "value": {"applyLimitPerUniqueValue": True},
@@ -64,7 +66,11 @@ def test_deploy_writes_an_instance_dagster_accepts_with_postgres_storage_and_one
     assert ref.storage_data is not None and ref.storage_data.class_name == "DagsterPostgresStorage"
     run_queue = _run_queue(folder)
     assert run_queue.max_concurrent_runs == 6
-    assert run_queue.tag_concurrency_limits == [ONE_RUN_PER_TENANT, ONE_RUN_PER_DUCKDB_FILE]
+    assert run_queue.tag_concurrency_limits == [
+        ONE_RUN_PER_TENANT,
+        ONE_RUN_PER_PARTITION,
+        ONE_RUN_PER_DUCKDB_FILE,
+    ]
     assert config["concurrency"]["pools"]["default_limit"] == 6
 
     # The connection comes from the environment when Dagster starts; the file names variables only.
@@ -139,6 +145,7 @@ def test_dagster_accepts_the_docker_example_and_builds_its_run_launcher() -> Non
     assert "DAGSTER_PG_PASSWORD" in launcher.env_vars
     assert _run_queue(folder).tag_concurrency_limits == [
         ONE_RUN_PER_TENANT,
+        ONE_RUN_PER_PARTITION,
         ONE_RUN_PER_DUCKDB_FILE,
     ]
 
@@ -154,7 +161,11 @@ def test_a_wrong_key_in_the_docker_launcher_is_refused_with_dagsters_message(tmp
 def test_the_helm_example_limits_the_run_queue_as_deploy_does() -> None:
     values = yaml.safe_load((REPOSITORY / "deploy" / "helm" / "values.yaml").read_text())
     queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert queued["tagConcurrencyLimits"] == [ONE_RUN_PER_TENANT, ONE_RUN_PER_DUCKDB_FILE]
+    assert queued["tagConcurrencyLimits"] == [
+        ONE_RUN_PER_TENANT,
+        ONE_RUN_PER_PARTITION,
+        ONE_RUN_PER_DUCKDB_FILE,
+    ]
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
 
 

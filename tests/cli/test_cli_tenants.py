@@ -194,3 +194,17 @@ def test_without_a_tenants_file_a_tenant_is_refused_in_one_line(
         f"--tenant acme: there is no tenants file {tmp_path / 'tenants.yaml'}: list your clients there (see"
         " tenants.example.yaml)"
     ]
+
+
+@pytest.mark.parametrize("chosen", [[], ["--tenant", "acme"]])
+def test_one_dagster_ui_serves_every_client_from_the_top_level_home(
+    home: Path, chosen: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[dict[str, str]] = []
+    monkeypatch.setattr("cli.ui.subprocess.call", lambda command, env, cwd: started.append(env) or 0)
+    result = CliRunner().invoke(cli.app, [*chosen, "ui"])
+    assert result.exit_code == 0, result.output
+    dagster_home = Path(started[0]["DAGSTER_HOME"])
+    assert dagster_home == (home / "dagster").resolve()
+    limits = (dagster_home / "dagster.yaml").read_text(encoding="utf-8")
+    assert "capsule_xero/tenant" in limits and "max_concurrent_runs" in limits

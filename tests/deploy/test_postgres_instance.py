@@ -23,8 +23,8 @@ from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from typer.testing import CliRunner
 
+from capsule_xero.tenants import TENANT_TAG
 from cli import app as cli
-from cli.deploy import TENANT_TAG
 from tests.deploy import tenant_jobs
 from tests.support.postgres import PostgresServer
 
