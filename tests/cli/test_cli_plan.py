@@ -6,6 +6,7 @@ import json
 import sys
 import types
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from cli import app as cli
 from reverse_etl.plans.model import StalePlanError
 from reverse_etl.plans.staleness import check_plan_is_current
 from reverse_etl.plans.store import load_plan, mark_plan
+from sandbox.app import Sandbox
 from sandbox.control import SandboxControl
 from sandbox.generator import generate
 from sandbox.server import SandboxServer
@@ -84,16 +86,63 @@ def xero_writes(control: SandboxControl) -> list[dict[str, Any]]:
     return [c for c in control.calls("xero") if c["method"] in {"POST", "PUT"} and "/api.xro/" in c["path"]]
 
 
+@dataclass
+class FirstSync:
+    """A signed-in home after one `capsule-xero sync` of the generated world, and what it printed."""
+
+    env: dict[str, str]
+    home: Path
+    result: Result
+    server: SandboxServer
+
+
+@pytest.fixture(scope="module")
+def first_sync(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstSync]:
+    """One first sync (no --apply) shared by the checks that only read its plan or sync again with
+    nothing changed: none of them changes the plan, Capsule or Xero, so each sees plan 1 as made."""
+    root = tmp_path_factory.mktemp("first-sync")
+    with SandboxServer(Sandbox(seed=7)) as server:
+        server.call(lambda: server.sandbox.load(generate(parties=PARTIES, seed=21)))
+        values = server.env() | {"CAPSULE_XERO_HOME": str(root / "home")}
+        with pytest.MonkeyPatch.context() as patch:  # as bare_env, for the sync alone
+            for key, value in values.items():
+                patch.setenv(key, value)
+            patch.delenv("CAPSULE_XERO_CONFIG", raising=False)
+            patch.setenv("COLUMNS", "200")
+            patch.chdir(root)
+            sign_in()
+            result = run("sync")
+        yield FirstSync(values, root / "home", result, server)
+
+
+@pytest.fixture
+def after_first_sync(first_sync: FirstSync, monkeypatch: pytest.MonkeyPatch) -> FirstSync:
+    """capsule-xero pointed at the shared first sync's home and stand-ins."""
+    for key, value in first_sync.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("CAPSULE_XERO_CONFIG", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(first_sync.home.parent)
+    return first_sync
+
+
+@pytest.fixture
+def first_sync_control(after_first_sync: FirstSync) -> Iterator[SandboxControl]:
+    client = SandboxControl(after_first_sync.server.xero_url)
+    yield client
+    client.close()
+
+
 def test_sync_makes_a_first_migration_plan_that_waits_and_writes_nothing(
-    signed_in: Settings, control: SandboxControl
+    after_first_sync: FirstSync, first_sync_control: SandboxControl
 ) -> None:
-    result = run("sync")
+    result = after_first_sync.result
     assert result.exit_code == 0, result.output
     assert "Plan 1 · waiting for approval" in result.output
     assert "first migration: nothing written to Xero yet" in result.output
     assert "to create" in result.output and "capsule-xero approve 1" in result.output
     assert "Nothing was written (no --apply)" in result.output
-    assert xero_writes(control) == []
+    assert xero_writes(first_sync_control) == []
 
 
 def test_sync_with_nothing_to_write_says_so_and_a_rerun_keeps_the_same_empty_plan(
@@ -110,19 +159,19 @@ def test_sync_with_nothing_to_write_says_so_and_a_rerun_keeps_the_same_empty_pla
 
 
 def test_sync_apply_on_a_plan_that_waits_exits_0_and_says_to_approve_it(
-    signed_in: Settings, control: SandboxControl
+    after_first_sync: FirstSync, first_sync_control: SandboxControl
 ) -> None:
-    assert run("sync").exit_code == 0
+    assert after_first_sync.result.exit_code == 0
     result = run("sync", "--apply")
     assert result.exit_code == 0, result.output
     assert "Nothing changed since plan 1 was made" in result.output  # the same plan, not a new number
     assert "Plan 1 waits for approval; nothing was written" in result.output
     assert "capsule-xero approve 1" in result.output
-    assert xero_writes(control) == []
+    assert xero_writes(first_sync_control) == []
 
 
-def test_plan_prints_the_newest_plan_filtered_limited_or_as_json(signed_in: Settings) -> None:
-    assert run("sync").exit_code == 0
+def test_plan_prints_the_newest_plan_filtered_limited_or_as_json(after_first_sync: FirstSync) -> None:
+    assert after_first_sync.result.exit_code == 0
     shown = run("plan")
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
@@ -144,8 +193,10 @@ def test_plan_prints_the_newest_plan_filtered_limited_or_as_json(signed_in: Sett
     assert all(op["before"] is None for op in data["operations"] if op["operation"] == "create")
 
 
-def test_plan_for_a_plan_that_does_not_exist_or_an_unknown_operation_fails(signed_in: Settings) -> None:
-    assert run("sync").exit_code == 0
+def test_plan_for_a_plan_that_does_not_exist_or_an_unknown_operation_fails(
+    after_first_sync: FirstSync,
+) -> None:
+    assert after_first_sync.result.exit_code == 0
     missing = run("plan", "5")
     assert missing.exit_code == 1 and "no plan 5; the newest is plan 1" in missing.output
     unknown = run("plan", "--operation", "delete")
