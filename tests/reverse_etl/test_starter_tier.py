@@ -28,10 +28,11 @@ import pytest
 import assets.sensors.daily_limit as daily_limit
 from assets.definitions import defs
 from assets.tenancy import TENANT_TAG, settings_of_tenant
+from assets.writeback import xero_contacts_written
 from capsule_xero.rules.loading import load_rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
-from capsule_xero.xero.budget import api_origin, budget_file_in, read_budget
+from capsule_xero.xero.budget import OrganisationBudget, api_origin, budget_file_in, read_budget, record
 from capsule_xero.xero.transports import reset_pacers
 from pipelines.capsule import extract_capsule
 from pipelines.xero import run_xero_extract
@@ -46,6 +47,7 @@ from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 from sandbox.xero.control import XeroControl
 from sandbox.xero.ratelimit import DAY
+from tests.reverse_etl.plans_by_hand import add_plan, create
 from tests.support.sync_world import PACING, SPEED
 from transform.stages import reconcile
 
@@ -222,3 +224,54 @@ def test_a_migration_bigger_than_the_days_budget_continues_by_itself_once_the_da
                 dg.build_sensor_context(instance=instance, repository_def=repository)
             )
             assert not again.run_requests
+
+
+def test_on_a_single_install_the_sensor_asks_for_the_stopped_plan_once_the_day_turns_and_then_never_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a tenants file: one run, for no partition, keyed by the plan and when it stopped; the
+    same key once a call of the new day lifted the stop, so that day never starts it twice."""
+    for name in ("CAPSULE_XERO_TENANT", "CAPSULE_XERO_TENANTS", "CAPSULE_XERO_CONFIG", "XERO_TENANT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CAPSULE_XERO_HOME", str(tmp_path))
+    settings = Settings.from_env()
+    stopped_at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        plan_id = add_plan(con, [create(1)], status="partly_applied")
+        con.execute("update ledger.plans set applied_at = ? where plan_id = ?", [stopped_at, plan_id])
+    budget = budget_file_in(tmp_path)
+    stop = OrganisationBudget(
+        api_origin(settings.xero_api_url),
+        "",
+        day_remaining=0,
+        seen_at=stopped_at,
+        resume_after=stopped_at + timedelta(hours=5),
+        resume_exact=True,
+        stop_remaining=0,
+        stop_changed_at=stopped_at,
+        updated_at=stopped_at,
+    )
+    record(budget, [stop])
+    sensor = defs().get_repository_def().get_sensor_def("xero_daily_limit_sensor")
+
+    def asked(at: datetime) -> list[dg.RunRequest]:
+        monkeypatch.setattr(daily_limit, "now_utc", lambda: at)
+        return list(sensor.evaluate_tick(dg.build_sensor_context()).run_requests or [])
+
+    assert asked(stopped_at + timedelta(hours=4)) == []  # the day has not turned
+    (request,) = asked(stopped_at + timedelta(hours=5, minutes=1))
+    assert request.partition_key is None and request.tags["capsule_xero/plan"] == str(plan_id)
+    written = xero_contacts_written.key.to_python_identifier()
+    assert request.run_config["ops"][written]["config"] == {"finish_interrupted_plan": plan_id}
+
+    lifted = replace(
+        stop, day_remaining=1_000, seen_at=stopped_at + timedelta(hours=6)
+    )  # the next sync's call
+    record(budget, [lifted])
+    assert read_budget(budget, stop.api, "").resume_after is None  # type: ignore[union-attr]
+    (again,) = asked(stopped_at + timedelta(hours=7))
+    assert again.run_key == request.run_key  # the daemon starts a run key once
+
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("update ledger.plans set status = 'applied' where plan_id = ?", [plan_id])
+    assert asked(stopped_at + timedelta(hours=8)) == []
