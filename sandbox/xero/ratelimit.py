@@ -7,6 +7,9 @@ windows reset at its own times (as Xero's do). Every answer carries ``X-DayLimit
 ``X-MinLimit-Remaining`` and ``X-AppMinLimit-Remaining``; a breach is a 429 naming the limit in
 ``X-Rate-Limit-Problem``.
 
+``spend`` (``POST /_sandbox/xero/limits/spend``, ``XeroControl.spend_calls``) counts calls an app made
+elsewhere against a tenant's day: a test of a day that is mostly used up needs no thousands of calls.
+
 Calls refused with a 429 do not consume quota (a client that keeps hammering stays refused only
 until the window turns, which is what ``Retry-After`` promises).
 """
