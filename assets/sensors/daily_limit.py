@@ -33,6 +33,7 @@ from assets.writeback import xero_contacts_written
 from capsule_xero.home_lock import HomeBusy, home_lock
 from capsule_xero.settings import Settings, SettingsError
 from capsule_xero.xero.budget import api_origin, budget_file_in, read_budgets
+from reverse_etl.plans.create import INTERRUPTED
 from reverse_etl.plans.model import Plan
 from reverse_etl.plans.store import load_plan
 
@@ -40,10 +41,10 @@ SENSOR_NAME = "xero_daily_limit_sensor"
 JOB_NAME = "incremental_sync_job"
 RUN_KEY_PREFIX = "xero-day-turned-"
 CHECK_SECONDS = 300
-INTERRUPTED = ("applying", "partly_applied")
 
 
 def now_utc() -> datetime:
+    """The sensor's clock; one function, so that a test can move it on by a (sped-up) day."""
     return datetime.now(UTC)
 
 
@@ -123,11 +124,8 @@ def check_homes(tenants: Sequence[str] | None) -> Callable[[dg.SensorEvaluationC
             try:
                 settings = settings_of_tenant(name) if name else Settings.from_env()
                 found = finish_request(settings, now, name)
-            except (
-                SettingsError,
-                OSError,
-                duckdb.Error,
-            ) as exc:  # one client's trouble never stops another's run
+            # One client's trouble never stops another's run.
+            except (SettingsError, OSError, duckdb.Error) as exc:
                 found = f"{name + ': ' if name else ''}not looked at: {(str(exc).splitlines() or [''])[0]}"
             if isinstance(found, dg.RunRequest):
                 requests.append(found)
