@@ -21,6 +21,7 @@ from assets.reconcile import RECONCILE_ASSETS
 from assets.resources import HomeDuckDBResource, RulesResource
 from assets.schedules import nightly_reconciliation_schedule_for
 from assets.sensors.alerts import alert_on_failed_run, alerts_sensor, tenants_alerts_sensor
+from assets.sensors.daily_limit import daily_limit_sensor
 from assets.sensors.polling import polling_sensor
 from assets.sensors.settings_problems import settings_problems_sensor
 from assets.sensors.webhooks import webhook_sensor
@@ -63,6 +64,7 @@ def defs() -> dg.Definitions:
         webhook_sensor(tenants=tenants),
         alerts_sensor if tenants is None else tenants_alerts_sensor(tenants),
         alert_on_failed_run,
+        daily_limit_sensor(tenants),
     ]
     with warnings.catch_warnings():
         # Checks with partitions are a preview in Dagster 1.13 (the warning says so at every load):

@@ -5,7 +5,10 @@ is true or the run config says ``apply: true`` (Launchpad, or a schedule's confi
 rules file's approval limits wait for ``capsule-xero approve PLAN`` whatever the config says. A plan
 whose apply was interrupted (a run killed, Xero's daily limit) stands while it still fits Xero, so
 this asset finishes it with the approval it had before anything newer is planned
-(reverse_etl/plans.py).
+(reverse_etl/plans.py). ``finish_interrupted_plan: N`` (the runs assets/sensors/daily_limit.py asks
+for once Xero's day has turned, after reading Xero) is ``capsule-xero apply N`` in a run: it plans
+nothing and writes plan N only, while its apply is interrupted, whatever ``apply`` says (a person
+approved it and started applying it); a plan that no longer fits Xero is left to the next sync.
 """
 
 from typing import Any, Optional
@@ -14,13 +17,18 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from assets.resources import DUCKDB_POOL, RulesResource
+from assets.resources import DAGSTER_WAIT_SECONDS, DUCKDB_POOL, RulesResource, dagster_step
 from assets.stages import asset_key
 from assets.tenancy import settings_for_run
+from capsule_xero.home_lock import home_lock
+from capsule_xero.rules.model import Rules
+from capsule_xero.settings import Settings
+from pipelines.xero import run_xero_extract, xero_error
 from reverse_etl.apply.loop import apply_plan
 from reverse_etl.apply.result import ApplyResult
-from reverse_etl.plans.create import create_plan
-from reverse_etl.plans.model import Plan
+from reverse_etl.plans.create import INTERRUPTED, create_plan
+from reverse_etl.plans.model import Plan, StalePlanError
+from reverse_etl.plans.store import load_plan
 
 WRITTEN = ("created", "updated", "archived", "restored", "failed", "queued")
 
@@ -32,6 +40,11 @@ class WriteConfig(dg.Config):
         default=None,
         description="true: write an approved plan; false: store and show the plan only; "
         "unset: as CAPSULE_XERO_APPLY says when the run starts.",
+    )
+    finish_interrupted_plan: Optional[int] = Field(  # noqa: UP045 - Dagster's config schema needs Optional
+        default=None,
+        description="A plan number: plan nothing and write only that plan, while its apply is interrupted "
+        "(Xero's daily limit), with the approval it had.",
     )
 
 
@@ -68,6 +81,37 @@ def _written_metadata(result: ApplyResult) -> dict[str, Any]:
     }
 
 
+def _finish(
+    context: dg.AssetExecutionContext,
+    duckdb: DuckDBResource,
+    settings: Settings,
+    rules: Rules,
+    plan_id: int,
+) -> dg.MaterializeResult:
+    """``capsule-xero apply N`` in a run: while plan ``plan_id``'s apply is interrupted, read Xero (the
+    plan is checked against today's) and write that plan; nothing else, and no new plan."""
+    with duckdb.get_connection() as con:
+        plan = load_plan(con, plan_id)
+    if plan is None or plan.status not in INTERRUPTED:
+        why_not = f"plan {plan_id} is {plan.status if plan else 'missing'}: nothing to finish"
+        return dg.MaterializeResult(metadata={"plan": plan_id, "written": False, "why_not": why_not})
+    with home_lock(settings.home, dagster_step(context), wait=DAGSTER_WAIT_SECONDS):
+        try:
+            run_xero_extract(settings, rules=rules)
+        except Exception as exc:
+            raise (xero_error(exc) or exc) from None
+    with duckdb.get_connection() as con:
+        try:
+            result = apply_plan(con, settings, rules, plan_id)
+        except StalePlanError as exc:
+            why_not = f"plan {plan_id} no longer fits Xero, so the next sync plans what it left: {exc}"
+            context.log.warning(why_not)
+            return dg.MaterializeResult(metadata={"plan": plan_id, "written": False, "why_not": why_not})
+    if result.stopped:
+        context.log.warning(f"Plan {plan_id} stopped early: {result.stopped}")
+    return dg.MaterializeResult(metadata={**_plan_metadata(plan), **_written_metadata(result)})
+
+
 @dg.asset(
     key=["reverse_etl", "xero_contacts_written"],
     deps=[
@@ -85,6 +129,8 @@ def xero_contacts_written(
     settings = settings_for_run(context.run)
     apply = settings.apply_writes if config.apply is None else config.apply
     loaded = rules.load()
+    if config.finish_interrupted_plan is not None:
+        return _finish(context, duckdb, settings, loaded, config.finish_interrupted_plan)
     with duckdb.get_connection() as con:
         plan = create_plan(con, loaded)
         why_not = _why_not_written(plan, apply)

@@ -1113,6 +1113,19 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         tenant_id = str(tenant).lower() if tenant else sandbox.xero.primary_tenant_id
         return JSONResponse({"tenant": tenant_id, **limiter.snapshot(tenant_id)})
 
+    async def spend_calls(request: Request) -> Response:
+        try:
+            spec = await read_json(request)
+            tenant = str(spec.get("tenant") or sandbox.xero.primary_tenant_id).lower()
+            if tenant not in sandbox.xero.tenants:
+                raise AdminError(f"unknown tenant {tenant}")
+            left = sandbox.xero.limiter.spend(str(spec["client_id"]), tenant, int(spec["calls"]))
+        except KeyError as exc:
+            return admin_error(f"missing {exc.args[0]}")
+        except (AdminError, TypeError, ValueError) as exc:
+            return admin_error(str(exc))
+        return JSONResponse({"tenant": tenant, "day_remaining": left})
+
     async def reset_limits(request: Request) -> Response:
         tenant = request.query_params.get("tenant")
         sandbox.xero.limiter.reset(tenant.lower() if tenant else None)
@@ -1137,5 +1150,6 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         Route(f"{base}/groups", groups, methods=["GET"]),
         Route(f"{base}/limits", limits, methods=["GET", "PUT"]),
         Route(f"{base}/limits/reset", reset_limits, methods=["POST"]),
+        Route(f"{base}/limits/spend", spend_calls, methods=["POST"]),
         Route(f"{base}/idempotency", idempotency, methods=["DELETE"]),
     ]

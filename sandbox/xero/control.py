@@ -140,6 +140,12 @@ class XeroControl:
             spec["tenant"] = tenant
         return self._json(self.http.put("/_sandbox/xero/limits", json=spec))
 
+    def spend_calls(self, calls: int, client_id: str, tenant: str | None = None) -> int:
+        """Count ``calls`` of app ``client_id`` against the tenant's day, as its other traffic of the
+        day would; the calls left today."""
+        spec = {"calls": calls, "client_id": client_id, **self._tenant(tenant)}
+        return int(self._json(self.http.post("/_sandbox/xero/limits/spend", json=spec))["day_remaining"])
+
     def reset_limits(self, tenant: str | None = None) -> None:
         self._json(self.http.post("/_sandbox/xero/limits/reset", params=self._tenant(tenant)))
 

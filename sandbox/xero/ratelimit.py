@@ -7,6 +7,9 @@ windows reset at its own times (as Xero's do). Every answer carries ``X-DayLimit
 ``X-MinLimit-Remaining`` and ``X-AppMinLimit-Remaining``; a breach is a 429 naming the limit in
 ``X-Rate-Limit-Problem``.
 
+``spend`` (``POST /_sandbox/xero/limits/spend``, ``XeroControl.spend_calls``) counts calls an app made
+elsewhere against a tenant's day: a test of a day that is mostly used up needs no thousands of calls.
+
 Calls refused with a 429 do not consume quota (a client that keeps hammering stays refused only
 until the window turns, which is what ``Retry-After`` promises).
 """
@@ -55,11 +58,11 @@ class Window:
         self.roll(now)
         return max(0, limit - self.used)
 
-    def take(self, now: float) -> None:
+    def take(self, now: float, calls: int = 1) -> None:
         self.roll(now)
         if self.start is None:
             self.start = now
-        self.used += 1
+        self.used += calls
 
     def seconds_left(self, now: float) -> float:
         self.roll(now)
@@ -121,6 +124,17 @@ class RateLimiter:
                     del table[key]
         if tenant_id is None:
             self._app_minute.clear()
+
+    def spend(self, client_id: str, tenant_id: str, calls: int) -> int:
+        """Count ``calls`` against one app's day at one tenant, as its other traffic of the day would
+        (another integration, a person's exports): the tenant's day window opens now if it was closed.
+        Returns the calls left today."""
+        if int(calls) < 0:
+            raise ValueError("calls must be >= 0")
+        now = self.clock.timestamp()
+        _minute, day, _app = self._windows(client_id, tenant_id)
+        day.take(now, int(calls))
+        return day.remaining(self.limits_for(tenant_id).day, now)
 
     # ---- counting -----------------------------------------------------------------------------
     def _windows(self, client_id: str, tenant_id: str) -> tuple[Window, Window, Window]:

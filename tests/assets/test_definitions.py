@@ -93,4 +93,5 @@ def test_a_fresh_install_runs_the_nightly_reconciliation_and_every_sensor_until_
         "webhook_events_sensor": "RUNNING",
         "alerts_sensor": "RUNNING",
         "alert_on_failed_run": "RUNNING",
+        "xero_daily_limit_sensor": "RUNNING",
     }
