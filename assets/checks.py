@@ -14,52 +14,61 @@ from transform.planned_rejects import build_planned_rejects
 from transform.quarantine import quarantine, staged_parties
 
 
-@dg.asset_check(asset=asset_key("staging.capsule_parties"), blocking=True)
-def capsule_parties_follow_the_row_rules(duckdb: DuckDBResource, rules: RulesResource) -> dg.AssetCheckResult:
-    """Fails on schema drift, or when more parties break a row rule than the rules file allows."""
-    max_share = rules.load().validation.max_reject_share
-    with duckdb.get_connection() as con:
-        parties = staged_parties(con)
-    rows, drift = quarantine(parties)
-    rejected = rows["record_id"].nunique() if len(rows) else 0
-    share = rejected / len(parties) if len(parties) else 0.0
-    return dg.AssetCheckResult(
-        passed=not drift and share <= max_share,
-        metadata={
-            "parties": len(parties),
-            "quarantined_parties": int(rejected),
-            "reject_share": round(share, 4),
-            "max_reject_share": max_share,
-            "schema_drift": dg.MetadataValue.json(drift[:20]),
-            "sample_ids": dg.MetadataValue.json(sorted(set(rows["record_id"]))[:10] if len(rows) else []),
-        },
+def build_checks(partitions_def: dg.PartitionsDefinition | None = None) -> list[dg.AssetChecksDefinition]:
+    """The row-rule checks; with tenants, partitioned as their assets are (assets/tenancy.py)."""
+
+    @dg.asset_check(asset=asset_key("staging.capsule_parties"), blocking=True, partitions_def=partitions_def)
+    def capsule_parties_follow_the_row_rules(
+        duckdb: DuckDBResource, rules: RulesResource
+    ) -> dg.AssetCheckResult:
+        """Fails on schema drift, or when more parties break a row rule than the rules file allows."""
+        max_share = rules.load().validation.max_reject_share
+        with duckdb.get_connection() as con:
+            parties = staged_parties(con)
+        rows, drift = quarantine(parties)
+        rejected = rows["record_id"].nunique() if len(rows) else 0
+        share = rejected / len(parties) if len(parties) else 0.0
+        return dg.AssetCheckResult(
+            passed=not drift and share <= max_share,
+            metadata={
+                "parties": len(parties),
+                "quarantined_parties": int(rejected),
+                "reject_share": round(share, 4),
+                "max_reject_share": max_share,
+                "schema_drift": dg.MetadataValue.json(drift[:20]),
+                "sample_ids": dg.MetadataValue.json(sorted(set(rows["record_id"]))[:10] if len(rows) else []),
+            },
+        )
+
+    @dg.asset_check(
+        asset=asset_key("reconcile.contact_operations"), blocking=True, partitions_def=partitions_def
     )
+    def planned_operations_are_writes_xero_accepts(
+        duckdb: DuckDBResource, rules: RulesResource
+    ) -> dg.AssetCheckResult:
+        """Holds back planned rows Xero would refuse (lengths, ABN shape, ≤ 5 persons); fails on drift or too many."""
+        max_share = rules.load().validation.max_reject_share
+        with duckdb.get_connection() as con:
+            rejects, drift, planned = build_planned_rejects(con)
+        held_back = len(set(rejects["party_id"]))
+        share = held_back / planned if planned else 0.0
+        return dg.AssetCheckResult(
+            passed=not drift and share <= max_share,
+            metadata={
+                "planned_writes": planned,
+                "held_back": held_back,
+                "reject_share": round(share, 4),
+                "max_reject_share": max_share,
+                "by_rule": dg.MetadataValue.json(
+                    rejects.groupby("rule").size().astype(int).to_dict() if len(rejects) else {}
+                ),
+                "schema_drift": dg.MetadataValue.json(drift[:20]),
+                "sample_ids": dg.MetadataValue.json(sorted({int(i) for i in rejects["party_id"]})[:10]),
+            },
+        )
+
+    return [capsule_parties_follow_the_row_rules, planned_operations_are_writes_xero_accepts]
 
 
-@dg.asset_check(asset=asset_key("reconcile.contact_operations"), blocking=True)
-def planned_operations_are_writes_xero_accepts(
-    duckdb: DuckDBResource, rules: RulesResource
-) -> dg.AssetCheckResult:
-    """Holds back planned rows Xero would refuse (lengths, ABN shape, ≤ 5 persons); fails on drift or too many."""
-    max_share = rules.load().validation.max_reject_share
-    with duckdb.get_connection() as con:
-        rejects, drift, planned = build_planned_rejects(con)
-    held_back = len(set(rejects["party_id"]))
-    share = held_back / planned if planned else 0.0
-    return dg.AssetCheckResult(
-        passed=not drift and share <= max_share,
-        metadata={
-            "planned_writes": planned,
-            "held_back": held_back,
-            "reject_share": round(share, 4),
-            "max_reject_share": max_share,
-            "by_rule": dg.MetadataValue.json(
-                rejects.groupby("rule").size().astype(int).to_dict() if len(rejects) else {}
-            ),
-            "schema_drift": dg.MetadataValue.json(drift[:20]),
-            "sample_ids": dg.MetadataValue.json(sorted({int(i) for i in rejects["party_id"]})[:10]),
-        },
-    )
-
-
-CHECKS = [capsule_parties_follow_the_row_rules, planned_operations_are_writes_xero_accepts]
+CHECKS = build_checks()
+capsule_parties_follow_the_row_rules, planned_operations_are_writes_xero_accepts = CHECKS

@@ -14,10 +14,10 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from assets.resources import DAGSTER_WAIT_SECONDS, DUCKDB_POOL, dagster_step
+from assets.tenancy import settings_for_run
 from capsule_xero.home_lock import home_lock
 from capsule_xero.rules.loading import load_rules
 from capsule_xero.rules.model import Rules
-from capsule_xero.settings import Settings
 from pipelines import capsule, xero
 from pipelines.xero.helpers import XeroRun
 from pipelines.xero.money import MONEY_OBJECTS
@@ -76,7 +76,7 @@ CAPSULE_DESCRIPTIONS = {
 )
 def capsule_extract(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
     """Read Capsule into DuckDB raw: changed records since the cursors, plus deletions."""
-    settings = Settings.from_env()
+    settings = settings_for_run(context.run)
     # The home's lock, as `capsule-xero sync` takes it: a CLI run and this one never share dlt's folder.
     with home_lock(settings.home, dagster_step(context), wait=DAGSTER_WAIT_SECONDS):
         pipeline = capsule.capsule_pipeline(settings)
@@ -137,7 +137,7 @@ def xero_extract(
 ) -> Iterator[Any]:
     """Read Xero into DuckDB raw: contacts changed since the cursor, groups, users, and the money
     the rules file's money.read turns on."""
-    settings = Settings.from_env()
+    settings = settings_for_run(context.run)
     rules = load_rules(settings.config_file)
     run = XeroRun()
     options = XeroExtractConfig.of(settings)

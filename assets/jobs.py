@@ -20,8 +20,12 @@ Re-running is safe: extracts resume from their cursors and the writer settles an
 from its outbox before it sends anything (docs/architecture.md#the-ledger-and-the-outbox).
 """
 
-import dagster as dg
+from typing import Any
 
+import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from assets.tenancy import tenant_tags
 from assets.writeback import xero_contacts_written
 
 RUN_RETRIES = 2
@@ -33,43 +37,76 @@ READ_AND_RECONCILE = dg.AssetSelection.key_prefixes(
     ["capsule"], ["xero"], ["staging"], ["reconcile"], ["reports"]
 )
 
-incremental_sync_job = dg.define_asset_job(
-    name="incremental_sync_job",
-    selection=READ_AND_RECONCILE | dg.AssetSelection.key_prefixes(["reverse_etl"]),
-    description=(
-        "Read what changed in Capsule and Xero, reconcile, and write the plan to Xero when it is "
-        "within the approval limits, once CAPSULE_XERO_APPLY=true (or apply: true in the run config)."
-    ),
-    tags=RETRIED,
-)
+INCREMENTAL_SYNC = "incremental_sync_job"
+NIGHTLY_RECONCILIATION = "nightly_reconciliation_job"
+HISTORICAL_MIGRATION = "historical_migration_job"
 
-nightly_reconciliation_job = dg.define_asset_job(
-    name="nightly_reconciliation_job",
-    selection=READ_AND_RECONCILE,
-    description=(
-        "Re-read both systems (Xero in full) and rebuild every reconcile table and report: the "
-        "conflict and drift summary of the night. Writes nothing to Xero."
-    ),
-    tags=RETRIED,
-    config={"ops": {"xero_extract": {"config": {"full_read": True}}}},
-)
 
-historical_migration_job = dg.define_asset_job(
-    name="historical_migration_job",
-    selection=READ_AND_RECONCILE | dg.AssetSelection.key_prefixes(["reverse_etl"]),
-    description=(
-        "The first migration, step one: read both systems whole, reconcile, and store the plan as a "
-        "dry run with the data-quality and reconciliation reports. Cut over with `capsule-xero plan`, "
-        "`capsule-xero approve N` and `capsule-xero apply N` (a progress bar; resumable after any stop)."
-    ),
-    tags=RETRIED,
-    config={
-        "ops": {
-            "xero_extract": {"config": {"full_read": True}},
-            # Never writes, whatever CAPSULE_XERO_APPLY says: a first migration is cut over by a person.
-            xero_contacts_written.key.to_python_identifier(): {"config": {"apply": False}},
-        }
-    },
-)
+def _job(
+    name: str,
+    selection: dg.AssetSelection,
+    description: str,
+    config: dict[str, Any] | None,
+    partitions_def: dg.PartitionsDefinition | None,
+) -> UnresolvedAssetJobDefinition:
+    if partitions_def is None:
+        return dg.define_asset_job(
+            name=name, selection=selection, description=description, tags=RETRIED, config=config
+        )
+    # A run for a partition is a run for that client: its tag is what the run queue limits to one
+    # run per client (cli/deploy.py), whoever launched it (the UI's partition picker, a backfill,
+    # a schedule or a sensor). The job's own run config stays the same for every client.
+    return dg.define_asset_job(
+        name=name,
+        selection=selection,
+        description=description,
+        tags=RETRIED,
+        config=dg.PartitionedConfig(
+            partitions_def=partitions_def,
+            run_config_for_partition_key_fn=lambda _key: dict(config or {}),
+            tags_for_partition_key_fn=tenant_tags,
+        ),
+    )
 
-JOBS = [incremental_sync_job, nightly_reconciliation_job, historical_migration_job]
+
+def build_jobs(
+    partitions_def: dg.PartitionsDefinition | None = None,
+) -> list[UnresolvedAssetJobDefinition]:
+    """The three jobs; with tenants (assets/tenancy.py), partitioned by client."""
+    return [
+        _job(
+            INCREMENTAL_SYNC,
+            READ_AND_RECONCILE | dg.AssetSelection.key_prefixes(["reverse_etl"]),
+            "Read what changed in Capsule and Xero, reconcile, and write the plan to Xero when it is "
+            "within the approval limits, once CAPSULE_XERO_APPLY=true (or apply: true in the run config).",
+            None,
+            partitions_def,
+        ),
+        _job(
+            NIGHTLY_RECONCILIATION,
+            READ_AND_RECONCILE,
+            "Re-read both systems (Xero in full) and rebuild every reconcile table and report: the "
+            "conflict and drift summary of the night. Writes nothing to Xero.",
+            {"ops": {"xero_extract": {"config": {"full_read": True}}}},
+            partitions_def,
+        ),
+        _job(
+            HISTORICAL_MIGRATION,
+            READ_AND_RECONCILE | dg.AssetSelection.key_prefixes(["reverse_etl"]),
+            "The first migration, step one: read both systems whole, reconcile, and store the plan as a "
+            "dry run with the data-quality and reconciliation reports. Cut over with `capsule-xero plan`, "
+            "`capsule-xero approve N` and `capsule-xero apply N` (a progress bar; resumable after any stop).",
+            {
+                "ops": {
+                    "xero_extract": {"config": {"full_read": True}},
+                    # Never writes, whatever CAPSULE_XERO_APPLY says: a first migration is cut over by a person.
+                    xero_contacts_written.key.to_python_identifier(): {"config": {"apply": False}},
+                }
+            },
+            partitions_def,
+        ),
+    ]
+
+
+JOBS = build_jobs()
+incremental_sync_job, nightly_reconciliation_job, historical_migration_job = JOBS

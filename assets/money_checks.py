@@ -31,8 +31,11 @@ def result_of(outcome: MoneyCheck) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=outcome.passed, metadata=metadata)
 
 
-def money_report_check(report: str) -> dg.AssetChecksDefinition:
+def money_report_check(
+    report: str, partitions_def: dg.PartitionsDefinition | None = None
+) -> dg.AssetChecksDefinition:
     @dg.asset_check(
+        partitions_def=partitions_def,
         asset=asset_key("reports.views"),
         name=f"{report}_totals_equal_xero",
         description=f"reports.{report}: its totals equal Xero's for the same documents, per currency.",
@@ -44,4 +47,11 @@ def money_report_check(report: str) -> dg.AssetChecksDefinition:
     return check
 
 
-MONEY_CHECKS = [money_report_check(report) for report in MONEY_REPORTS]
+def build_money_checks(
+    partitions_def: dg.PartitionsDefinition | None = None,
+) -> list[dg.AssetChecksDefinition]:
+    """Every report's check; with tenants, partitioned as the reports are (assets/tenancy.py)."""
+    return [money_report_check(report, partitions_def) for report in MONEY_REPORTS]
+
+
+MONEY_CHECKS = build_money_checks()

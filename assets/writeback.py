@@ -16,7 +16,7 @@ from pydantic import Field
 
 from assets.resources import DUCKDB_POOL, RulesResource
 from assets.stages import asset_key
-from capsule_xero.settings import Settings
+from assets.tenancy import settings_for_run
 from reverse_etl.apply.loop import apply_plan
 from reverse_etl.apply.result import ApplyResult
 from reverse_etl.plans.create import create_plan
@@ -82,7 +82,7 @@ def xero_contacts_written(
     context: dg.AssetExecutionContext, config: WriteConfig, duckdb: DuckDBResource, rules: RulesResource
 ) -> dg.MaterializeResult:
     """Stores the numbered plan and, when configured to apply and the plan is approved, writes it to Xero."""
-    settings = Settings.from_env()
+    settings = settings_for_run(context.run)
     apply = settings.apply_writes if config.apply is None else config.apply
     loaded = rules.load()
     with duckdb.get_connection() as con:

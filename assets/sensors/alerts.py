@@ -7,18 +7,26 @@ assets/jobs.py): a failed attempt that Dagster retries is nobody's business yet 
 means and what to do: docs/operations.md#alerts-what-each-means-and-what-to-do).
 Both send to the channels in the rules file's ``alerts:`` section and never repeat an alert
 within a day. Transient retries never reach them: those succeed or end as a failed run.
+
+With tenants (assets/tenancy.py) each client is checked with its own settings (its DuckDB file, its
+rules file's channels), and every alert's first line names the client it is about.
 """
 
+from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
 
+from assets.tenancy import run_tenant, settings_for_run, settings_of_tenant
 from capsule_xero.home_lock import HomeBusy, home_lock
 from capsule_xero.rules.loading import RulesError, load_rules
-from capsule_xero.settings import Settings
-from reverse_etl.alerts.delivery import SentLog, check_and_send, send
-from reverse_etl.alerts.finding import run_failed
+from capsule_xero.settings import Settings, SettingsError
+from capsule_xero.tenants import TenantsError
+from reverse_etl.alerts.delivery import Delivery, SentLog, check_and_send, send
+from reverse_etl.alerts.finding import Alert, find_alerts, run_failed
 
 ALERT_CHECK_SECONDS = 300
 # Set by Dagster on a failed run when run retries are on: "true" while another attempt follows.
@@ -35,16 +43,35 @@ def _read_only(settings: Settings) -> duckdb.DuckDBPyConnection | None:
         return None
 
 
-@dg.sensor(minimum_interval_seconds=ALERT_CHECK_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
-def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    """Sends an alert when records are dead-lettered, a plan waits for approval, the Xero sign-in nears expiry or the API budget is used up."""
-    settings = Settings.from_env()
+def for_tenant(alert: Alert, tenant: str) -> Alert:
+    """The alert with its client named in its first line, and the fix run for that client."""
+    if not tenant:
+        return alert
+    return replace(
+        alert,
+        title=f"{tenant}: {alert.title}",
+        detail=f"Client {tenant}: {alert.detail}",
+        fix_command=alert.fix_command.replace("`capsule-xero ", f"`capsule-xero --tenant {tenant} "),
+        key=f"{tenant}:{alert.dedupe_key}",
+    )
+
+
+def check_home(settings: Settings, tenant: str = "") -> tuple[list[Delivery], str]:
+    """Find and send what needs a person in one home; the deliveries, or why nothing was looked for."""
     try:
         rules = load_rules(settings.config_file)
     except RulesError as exc:
-        return dg.SkipReason(f"The rules file has problems: {exc.problems[0]}")
+        return [], f"The rules file has problems: {exc.problems[0]}"
     if not rules.alerts.channels:
-        return dg.SkipReason("No alert channels in the rules file (alerts.channels): nothing to send to.")
+        return [], "No alert channels in the rules file (alerts.channels): nothing to send to."
+
+    def found_and_sent(con: duckdb.DuckDBPyConnection | None) -> list[Delivery]:
+        if not tenant:
+            return check_and_send(con, settings, rules)
+        now = datetime.now(UTC)
+        alerts = [for_tenant(alert, tenant) for alert in find_alerts(con, settings, rules, now)]
+        return send(alerts, rules.alerts.channels, sent_log=SentLog.in_home(settings.home), now=now)
+
     try:
         # Read only while no run holds the home: an open read-only handle stops a sync from writing.
         with (
@@ -52,24 +79,71 @@ def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         ):
             con = _read_only(settings)
             try:
-                deliveries = check_and_send(con, settings, rules)
+                return found_and_sent(con), ""
             finally:
                 if con is not None:
                     con.close()
     except HomeBusy:
-        deliveries = check_and_send(None, settings, rules)
-    sent = [d for d in deliveries if d.sent]
+        return found_and_sent(None), ""
+
+
+def _outcome(context: dg.SensorEvaluationContext, deliveries: list[Delivery]) -> int:
     for problem in {d.problem for d in deliveries if d.problem}:
         context.log.warning(f"An alert channel failed: {problem}")
-    return dg.SkipReason(f"{len(sent)} alert deliveries sent." if sent else "Nothing needs a person.")
+    return len([d for d in deliveries if d.sent])
+
+
+@dg.sensor(minimum_interval_seconds=ALERT_CHECK_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
+def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    """Sends an alert when records are dead-lettered, a plan waits for approval, the Xero sign-in nears expiry or the API budget is used up."""
+    deliveries, why_not = check_home(Settings.from_env())
+    if why_not:
+        return dg.SkipReason(why_not)
+    sent = _outcome(context, deliveries)
+    return dg.SkipReason(f"{sent} alert deliveries sent." if sent else "Nothing needs a person.")
+
+
+def tenants_alerts_sensor(tenants: Sequence[str]) -> dg.SensorDefinition:
+    """``alerts_sensor`` over each client's home; one client's failure never stops another's alerts."""
+    names = list(tenants)
+
+    @dg.sensor(
+        name="alerts_sensor",
+        minimum_interval_seconds=ALERT_CHECK_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=alerts_sensor.description,
+    )
+    def alerts_for_each_tenant(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        lines = []
+        for name in names:
+            try:
+                deliveries, why_not = check_home(settings_of_tenant(name), name)
+            except Exception as exc:  # one client's failure never stops another's alerts
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                lines.append(f"{name}: not checked: {first}")
+                continue
+            sent = 0 if why_not else _outcome(context, deliveries)
+            lines.append(
+                f"{name}: {why_not or (f'{sent} alert deliveries sent.' if sent else 'Nothing needs a person.')}"
+            )
+        return dg.SkipReason("\n".join(lines))
+
+    return alerts_for_each_tenant
 
 
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING)
 def alert_on_failed_run(context: dg.RunFailureSensorContext) -> None:
-    """Sends an alert for a run that failed after its retries, with the first line of the error."""
-    if context.dagster_run.tags.get(WILL_RETRY_TAG) == "true":
+    """Sends an alert for a run that failed after its retries, with the first line of the error; with
+    tenants, to the run's client's channels, naming the client."""
+    run = context.dagster_run
+    if run.tags.get(WILL_RETRY_TAG) == "true":
         return  # the retry reports for itself; only the last attempt's failure needs a person
-    settings = Settings.from_env()
+    tenant = run_tenant(run)
+    try:
+        settings = settings_for_run(run)
+    except (SettingsError, TenantsError):
+        # A run for no client (or a tenants file broken since): the install's own channels hear of it.
+        settings = Settings.from_env(lenient=True)
     try:
         rules = load_rules(settings.config_file)
     except RulesError:
@@ -78,7 +152,7 @@ def alert_on_failed_run(context: dg.RunFailureSensorContext) -> None:
         return
     error = context.failure_event.message or "the run failed"
     send(
-        [run_failed(context.dagster_run.job_name, error, context.dagster_run.run_id)],
+        [for_tenant(run_failed(run.job_name, error, run.run_id), tenant)],
         rules.alerts.channels,
         sent_log=SentLog.in_home(settings.home),
     )

@@ -9,16 +9,25 @@ a few times, to reach the newest change. The run key is that watermark, so one c
 two runs; a change the sensor has passed is still read, because the run it started reads from the
 extract's own cursors after the sensor asked. How often it asks is ``CAPSULE_POLL_SECONDS``, read
 when the code location loads (assets/definitions.py); everything else when a check runs.
+
+With tenants (assets/tenancy.py) each check asks every client's Capsule with that client's settings,
+and asks for one run per client that changed, for its partition. The cursor is then a JSON object of
+each client's watermark. A client whose token is not set or whose Capsule fails is skipped, with its
+reason in the tick's log; the others still get their runs.
 """
 
-from collections.abc import Callable
+import json
+import os
+from collections.abc import Callable, Sequence
 
 import dagster as dg
 import httpx
 
+from assets.tenancy import settings_of_tenant, tenant_tags
 from capsule_xero.capsule.client import CapsuleClient
 from capsule_xero.capsule.errors import CapsuleError
-from capsule_xero.settings import Settings
+from capsule_xero.settings import Settings, SettingsError
+from capsule_xero.tenants import TenantsError, read_tenants
 from pipelines.capsule.settings import DELETED_SINCE_START
 
 PARTIES_PATH = "parties"
@@ -93,11 +102,93 @@ def check_capsule(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.Ski
     )
 
 
-def polling_sensor(poll_seconds: int) -> dg.SensorDefinition:
-    """``capsule_changes_sensor``, checking every ``poll_seconds``; on from a fresh install."""
+def tenant_watermarks(cursor: str | None) -> dict[str, str]:
+    """Each client's watermark from the cursor (a single install's plain-text cursor names none)."""
+    try:
+        data = json.loads(cursor or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(name): str(stamp) for name, stamp in data.items() if isinstance(stamp, str) and stamp}
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def check_tenant(name: str, token_variable: str, since: str) -> tuple[str | None, str]:
+    """One client's check: the newest change after ``since`` (None: none), or why there is none."""
+    try:
+        settings = settings_of_tenant(name)
+    except SettingsError as exc:
+        return None, f"{name}: not checked, its settings are wrong: {_first_line(exc)}"
+    if not settings.capsule_api_token:
+        return None, (
+            f"{name}: not checked, {token_variable} is not set: set it to {name}'s Capsule token (Capsule →"
+            " My Preferences → API Authentication Tokens) in the environment Dagster runs in."
+        )
+    try:
+        newest = newest_capsule_change(settings, since)
+    except CapsuleError as exc:
+        return None, f"{name}: Capsule not checked: {exc}"
+    except Exception as exc:  # one client's failure never stops another's check
+        return None, f"{name}: Capsule not checked: {type(exc).__name__}: {_first_line(exc)}"
+    if newest is None:
+        return None, f"{name}: no Capsule party changed or deleted after {since}."
+    return newest, ""
+
+
+def check_every_tenant(names: Sequence[str]) -> Callable[[dg.SensorEvaluationContext], dg.SensorResult]:
+    """The evaluation of a check across ``names``: a run request per client whose Capsule changed."""
+    names = list(names)
+
+    def check_tenants(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        watermarks = tenant_watermarks(context.cursor)
+        try:
+            tenants = read_tenants(os.environ)
+        except TenantsError as exc:
+            return dg.SensorResult(skip_reason="\n".join(exc.problems))
+        requests: list[dg.RunRequest] = []
+        skipped: list[str] = []
+        for name in names:
+            tenant = None if tenants is None else tenants.by_name.get(name)
+            if tenant is None:
+                skipped.append(f"{name}: no longer in the tenants file: reload the code location")
+                continue
+            since = watermarks.get(name) or DELETED_SINCE_START
+            newest, why_not = check_tenant(name, tenant.capsule_token_env, since)
+            if newest is None:
+                skipped.append(why_not)
+                continue
+            watermarks[name] = newest
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{RUN_KEY_PREFIX}{name}-{newest}",
+                    partition_key=name,
+                    tags={
+                        "capsule_xero/trigger": "capsule_changes_sensor",
+                        "capsule_xero/capsule_change": newest,
+                        **tenant_tags(name),
+                    },
+                )
+            )
+        cursor = json.dumps(watermarks, sort_keys=True, separators=(",", ":"))
+        if not requests:
+            return dg.SensorResult(skip_reason="\n".join(skipped), cursor=cursor)
+        for reason in skipped:
+            context.log.warning(reason)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+    return check_tenants
+
+
+def polling_sensor(poll_seconds: int, tenants: Sequence[str] | None = None) -> dg.SensorDefinition:
+    """``capsule_changes_sensor``, checking every ``poll_seconds``; on from a fresh install. With
+    ``tenants`` (the partitions' names), it checks each client's Capsule."""
     return dg.SensorDefinition(
         name="capsule_changes_sensor",
-        evaluation_fn=check_capsule,
+        evaluation_fn=check_capsule if tenants is None else check_every_tenant(tenants),
         job_name=JOB_NAME,
         minimum_interval_seconds=poll_seconds,
         # Polling is the near-real-time path that needs no public URL: on from a fresh install. What its

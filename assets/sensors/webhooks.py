@@ -26,15 +26,22 @@ makes a bigger batch under a new key), which is harmless: the run reads what cha
 Evaluated without an instance (``dg.build_sensor_context()`` in a test or bench/latency.py, whose
 caller keeps the cursor and runs the request itself), there is nothing to look up and the caller's
 cursor is taken as the record of the run.
+
+With tenants (assets/tenancy.py), each client's webhook receiver spools into its own folder, so a tick
+does the above for each client's spool, with a batch and a run (for its partition, tagged with the
+client) per client; the cursor holds each client's. One client's unreadable spool is skipped with its
+reason in the tick's log, and the others still get their runs.
 """
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
+from assets.tenancy import settings_of_tenant, tenant_tags
 from capsule_xero.settings import Settings
 from capsule_xero.spool import Spool, SpoolLimits, name_parts
 
@@ -50,9 +57,9 @@ RUN_KEY_TAG = "dagster/run_key"
 TICK_SECONDS = 5
 
 
-def _spool() -> Spool:
+def _spool(tenant: str = "") -> Spool:
     # Read at evaluation time: CAPSULE_XERO_HOME may differ between the code server and a test.
-    settings = Settings.from_env()
+    settings = settings_of_tenant(tenant) if tenant else Settings.from_env()
     return Spool.at_home(settings.home, SpoolLimits.of(settings))
 
 
@@ -88,12 +95,16 @@ class Batch:
 
     run_key: str
     events: tuple[str, ...]
+    # The client whose spool holds the deliveries ("" without tenants): its run is for its partition.
+    tenant: str = ""
 
     @classmethod
-    def of(cls, paths: list[Path]) -> "Batch":
+    def of(cls, paths: list[Path], tenant: str = "") -> "Batch":
         events = tuple(sorted(event_id(path) for path in paths))
         digest = hashlib.sha256("\n".join(events).encode("utf-8")).hexdigest()
-        return cls(run_key=f"webhooks-{digest[:32]}", events=events)
+        # Two clients sharing a Capsule account can spool the same delivery: each is its own run.
+        prefix = f"webhooks-{tenant}-" if tenant else "webhooks-"
+        return cls(run_key=f"{prefix}{digest[:32]}", events=events, tenant=tenant)
 
     @property
     def event_count(self) -> int:
@@ -106,11 +117,13 @@ class Batch:
             sources[source] = sources.get(source, 0) + _events_in(delivery)
         return dg.RunRequest(
             run_key=self.run_key,
+            partition_key=self.tenant or None,
             tags={
                 "capsule_xero/trigger": "webhooks",
                 "capsule_xero/webhook_events": str(self.event_count),
                 "capsule_xero/webhook_deliveries": str(len(self.events)),
                 "capsule_xero/webhook_sources": ",".join(f"{s}:{n}" for s, n in sorted(sources.items())),
+                **(tenant_tags(self.tenant) if self.tenant else {}),
             },
         )
 
@@ -123,23 +136,33 @@ class Cursor:
     total: int = 0
 
     @classmethod
-    def parse(cls, text: str | None) -> "Cursor":
+    def parse(cls, text: str | None, tenant: str = "") -> "Cursor":
         try:
             data = json.loads(text or "{}")
-            total = int(data.get("total", 0))
+        except ValueError:
+            return cls()
+        return cls.of(data, tenant)
+
+    @classmethod
+    def of(cls, data: object, tenant: str = "") -> "Cursor":
+        try:
+            total = int(data.get("total", 0))  # type: ignore[union-attr]
         except (ValueError, TypeError, AttributeError):
             return cls()
-        batch = data.get("batch")
+        batch = data.get("batch")  # type: ignore[union-attr]
         # A cursor from before the two phases has no batch: its events were moved to done/ already.
         if not isinstance(batch, dict) or not batch.get("run_key"):
             return cls(total=total)
-        return cls(Batch(str(batch["run_key"]), tuple(batch.get("events") or ())), total)
+        return cls(Batch(str(batch["run_key"]), tuple(batch.get("events") or ()), tenant), total)
 
-    def dump(self) -> str:
+    def data(self) -> dict[str, object]:
         data: dict[str, object] = {"total": self.total}
         if self.batch is not None:
             data["batch"] = {"run_key": self.batch.run_key, "events": list(self.batch.events)}
-        return json.dumps(data, separators=(",", ":"))
+        return data
+
+    def dump(self) -> str:
+        return json.dumps(self.data(), separators=(",", ":"))
 
 
 def _run_recorded(context: dg.SensorEvaluationContext, run_key: str) -> bool:
@@ -155,19 +178,20 @@ def _run_recorded(context: dg.SensorEvaluationContext, run_key: str) -> bool:
     return any(run.status != dg.DagsterRunStatus.NOT_STARTED for run in runs)
 
 
-def turn_spooled_events_into_runs(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    """One tick: the batch asked for last time leaves the spool once its run exists; the next is asked for."""
-    spool = _spool()
-    cursor = Cursor.parse(context.cursor)
+def _tick(
+    context: dg.SensorEvaluationContext, spool: Spool, cursor: Cursor, tenant: str = ""
+) -> tuple[list[dg.RunRequest], Cursor, str]:
+    """One spool's part of a tick: its run requests, its next cursor, and why it asks for none."""
     total = cursor.total
     previous = cursor.batch
+    who = f"{tenant}: " if tenant else ""
     if previous is not None:
         if not _run_recorded(context, previous.run_key):
             context.log.info(
-                f"no run recorded yet for {previous.event_count} webhook event(s) (run key "
+                f"{who}no run recorded yet for {previous.event_count} webhook event(s) (run key "
                 f"{previous.run_key}): asking again under the same key"
             )
-            return dg.SensorResult(run_requests=[previous.run_request()], cursor=cursor.dump())
+            return [previous.run_request()], cursor, ""
         consumed = set(previous.events)
         spool.mark_done([path for path in spool.pending() if event_id(path) in consumed])
         spool.prune_done()
@@ -175,24 +199,73 @@ def turn_spooled_events_into_runs(context: dg.SensorEvaluationContext) -> dg.Sen
 
     batch_paths = _batch_paths(spool.pending())
     if not batch_paths:
-        skip = f"no new webhook events in {spool.root}"
-        if previous is None:
-            return dg.SkipReason(skip)
-        return dg.SensorResult(skip_reason=skip, cursor=Cursor(total=total).dump())
-    batch = Batch.of(batch_paths)
+        return [], Cursor(total=total), f"{who}no new webhook events in {spool.root}"
+    batch = Batch.of(batch_paths, tenant)
     run = batch.run_request()
     context.log.info(
-        f"{batch.event_count} webhook event(s) in {len(batch.events)} deliveries → one {JOB_NAME} run "
+        f"{who}{batch.event_count} webhook event(s) in {len(batch.events)} deliveries → one {JOB_NAME} run "
         f"({run.tags['capsule_xero/webhook_sources']}, run key {batch.run_key})"
     )
-    return dg.SensorResult(run_requests=[run], cursor=Cursor(batch, total).dump())
+    return [run], Cursor(batch, total), ""
 
 
-def webhook_sensor(tick_seconds: int = TICK_SECONDS) -> dg.SensorDefinition:
-    """``webhook_events_sensor``, ticking every ``tick_seconds``; on by default."""
+def turn_spooled_events_into_runs(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    """One tick: the batch asked for last time leaves the spool once its run exists; the next is asked for."""
+    cursor = Cursor.parse(context.cursor)
+    requests, after, skip = _tick(context, _spool(), cursor)
+    if requests:
+        return dg.SensorResult(run_requests=requests, cursor=after.dump())
+    if cursor.batch is None:
+        return dg.SkipReason(skip)
+    return dg.SensorResult(skip_reason=skip, cursor=after.dump())
+
+
+def every_tenants_spool(
+    names: Sequence[str],
+) -> Callable[[dg.SensorEvaluationContext], dg.SensorResult]:
+    """A tick over each client's spool; the cursor is ``{client: that spool's cursor}``."""
+    names = list(names)
+
+    def turn_each_tenants_events_into_runs(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        try:
+            saved = json.loads(context.cursor or "{}")
+        except ValueError:
+            saved = {}
+        saved = saved if isinstance(saved, dict) else {}
+        cursors: dict[str, object] = {}
+        requests: list[dg.RunRequest] = []
+        skipped: list[str] = []
+        for name in names:
+            cursor = Cursor.of(saved.get(name, {}), name)
+            try:
+                asked, after, skip = _tick(context, _spool(name), cursor, name)
+            except Exception as exc:  # one client's spool never stops another's runs
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                skipped.append(f"{name}: spool not read: {first}")
+                cursors[name] = cursor.data()
+                continue
+            requests += asked
+            cursors[name] = after.data()
+            if skip:
+                skipped.append(skip)
+        cursor_text = json.dumps(cursors, sort_keys=True, separators=(",", ":"))
+        if not requests:
+            return dg.SensorResult(skip_reason="\n".join(skipped), cursor=cursor_text)
+        for reason in skipped:
+            context.log.info(reason)
+        return dg.SensorResult(run_requests=requests, cursor=cursor_text)
+
+    return turn_each_tenants_events_into_runs
+
+
+def webhook_sensor(
+    tick_seconds: int = TICK_SECONDS, tenants: Sequence[str] | None = None
+) -> dg.SensorDefinition:
+    """``webhook_events_sensor``, ticking every ``tick_seconds``; on by default. With ``tenants``, it
+    reads each client's spool."""
     return dg.SensorDefinition(
         name="webhook_events_sensor",
-        evaluation_fn=turn_spooled_events_into_runs,
+        evaluation_fn=turn_spooled_events_into_runs if tenants is None else every_tenants_spool(tenants),
         job_name=JOB_NAME,
         minimum_interval_seconds=tick_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
