@@ -43,23 +43,23 @@ progress at once (from the runs' start and end in the instance); each run's queu
 sandbox's own count), their maximum over organisations, flagged if over 60 or 5; 429s; Capsule calls in
 all; CPU and load; and what limited the run. Figures only: nothing is asserted.
 
-Last measured (2026-12-07, commit 4e86d22, this 2-core machine shared with other work: load 5.0
-before the runs, the project's own test suite running alongside): ``bench/tenants.py --timeout 1920``,
-50 tenants × 2,000 parties (664 Xero contacts each), 4 runs at most, Xero's real minute. It did NOT
-finish in 32 min: 40 of 50 runs succeeded, none failed, 2 were in progress, 2 starting and 6 queued.
-The backfill command took 240 s to create and queue the 50 runs. From then ~1.4 runs a minute (14 over
-at 846 s, 38 at 1,876 s), so all 50 would be over at ~40 min. Each run: queued p50 852 s, worker start
-(RUN_STARTING → RUN_START) p50 64 s, run p50 96 s (max 135 s), 84 s of it in steps. Most runs in
-progress at once: 3 (the queue's fourth slot was a worker still starting). Peak memory of the
-deployment: 1,606 MiB PSS over 28 processes (2,197 MiB summed RSS); 344 MiB at rest (daemon, code
+Last measured (2026-12-07, commit 32164d0, this 2-core machine otherwise quiet: load 1.6 before the
+runs): ``bench/tenants.py``, 50 tenants × 2,000 parties (664 Xero contacts each), 4 runs at most, Xero's
+real minute. Wall time 887 s (14.8 min) from the backfill's submission to the last run's end; 50 of 50
+runs succeeded. The backfill command took 163 s to create and queue the runs; then ~3.4 runs a minute.
+Each run: queued p50 376 s (max 695 s), worker start (RUN_STARTING → RUN_START) p50 15.8 s, run p50
+44 s (max 75 s), 38 s of it in steps. Most runs in progress at once: 4 (the limit). Peak memory of
+the deployment: 1,634 MiB PSS over 30 processes (2,215 MiB summed RSS); 355 MiB at rest (daemon, code
 server, PostgreSQL). Xero: 3 calls an organisation (one page of contacts), most in any minute 3, most
-at once 1, no 429; 9 a minute across all organisations. Capsule: 34 calls a tenant. CPU 100% busy, load
-average mean 9.7 (max 13.2) on 2 cores. Limit: CPU. A run is Python start-up (the worker imports
-Dagster and the project: 64 s under this load, 40% of a run's time in the queue's slot) and DuckDB/dlt
-work in its steps, not waiting for Xero, whose limits are nowhere near reached. A second machine
-running the run workers (the Docker or Kubernetes run launcher, docs/deploy.md#past-one-machine)
-should roughly double the runs a minute while CPU is the limit (not measured); more concurrent runs on
-this machine would not, since its 2 cores are already full.
+at once 1, no 429; 15 a minute across all organisations. Capsule: 41 calls a tenant. CPU 99% busy,
+load average mean 6.0 (max 7.9). Limit: CPU. A run is a worker's start-up (16 s, 26% of a run's
+time in the queue's slot) and DuckDB/dlt work in its steps, not waiting for Xero, whose limits are
+nowhere near reached; 50 runs × 44 s / 4 slots = 748 s had runs never waited on each other. A second
+machine running the run workers (the Docker or Kubernetes run launcher,
+docs/deploy.md#past-one-machine) should roughly double the runs a minute while CPU is the limit (not
+measured); more concurrent runs on this machine would not, since its 2 cores are already full. An
+earlier run with the project's test suite running alongside (load ~10) had finished 40 of 50 runs at
+its 32-minute limit: the same CPU bound, halved.
 """
 
 from __future__ import annotations
