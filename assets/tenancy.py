@@ -15,8 +15,9 @@ Every run carries ``capsule_xero/tenant=<name>``: the run queue admits one run p
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 
@@ -91,3 +92,20 @@ def settings_for_run(run_or_tags: dg.DagsterRun | Mapping[str, str] | None) -> S
                 ]
             )
     return Settings.from_env()
+
+
+def every_tenants_tick(
+    requests: Sequence[dg.RunRequest],
+    skipped: Sequence[str],
+    cursors: Mapping[str, object] | None,
+    log: Callable[[str], None],
+) -> dg.SensorResult:
+    """One sensor tick across the clients: their runs, each client's cursor, and why a client got no
+    run. Dagster takes no skip reason beside run requests, so then the reasons go to ``log`` (the
+    tick's log); with no run at all they are the skip reason, one line per client."""
+    cursor = None if cursors is None else json.dumps(cursors, sort_keys=True, separators=(",", ":"))
+    if not requests:
+        return dg.SensorResult(skip_reason="\n".join(skipped), cursor=cursor)
+    for reason in skipped:
+        log(reason)
+    return dg.SensorResult(run_requests=list(requests), cursor=cursor)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import dagster as dg
 import httpx
 
-from assets.tenancy import settings_of_tenant, tenant_tags
+from assets.tenancy import every_tenants_tick, settings_of_tenant, tenant_tags
 from capsule_xero.capsule.client import CapsuleClient
 from capsule_xero.capsule.errors import CapsuleError
 from capsule_xero.settings import Settings, SettingsError
@@ -173,12 +173,7 @@ def check_every_tenant(names: Sequence[str]) -> Callable[[dg.SensorEvaluationCon
                     },
                 )
             )
-        cursor = json.dumps(watermarks, sort_keys=True, separators=(",", ":"))
-        if not requests:
-            return dg.SensorResult(skip_reason="\n".join(skipped), cursor=cursor)
-        for reason in skipped:
-            context.log.warning(reason)
-        return dg.SensorResult(run_requests=requests, cursor=cursor)
+        return every_tenants_tick(requests, skipped, watermarks, context.log.warning)
 
     return check_tenants
 

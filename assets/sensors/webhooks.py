@@ -41,7 +41,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.tenancy import settings_of_tenant, tenant_tags
+from assets.tenancy import every_tenants_tick, settings_of_tenant, tenant_tags
 from capsule_xero.settings import Settings
 from capsule_xero.spool import Spool, SpoolLimits, name_parts
 
@@ -248,12 +248,7 @@ def every_tenants_spool(
             cursors[name] = after.data()
             if skip:
                 skipped.append(skip)
-        cursor_text = json.dumps(cursors, sort_keys=True, separators=(",", ":"))
-        if not requests:
-            return dg.SensorResult(skip_reason="\n".join(skipped), cursor=cursor_text)
-        for reason in skipped:
-            context.log.info(reason)
-        return dg.SensorResult(run_requests=requests, cursor=cursor_text)
+        return every_tenants_tick(requests, skipped, cursors, context.log.info)
 
     return turn_each_tenants_events_into_runs
 
