@@ -48,7 +48,7 @@ class WriteConfig(dg.Config):
     )
 
 
-def _why_not_written(plan: Plan, apply: bool) -> str | None:
+def why_not_written(plan: Plan, apply: bool) -> str | None:
     if plan.status == "empty":
         return "nothing to write"
     if plan.waits_for_approval:
@@ -58,7 +58,7 @@ def _why_not_written(plan: Plan, apply: bool) -> str | None:
     return None
 
 
-def _plan_metadata(plan: Plan) -> dict[str, Any]:
+def plan_metadata(plan: Plan) -> dict[str, Any]:
     return {
         "plan": plan.plan_id,
         "plan_status": plan.status,
@@ -69,7 +69,7 @@ def _plan_metadata(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _written_metadata(result: ApplyResult) -> dict[str, Any]:
+def written_metadata(result: ApplyResult) -> dict[str, Any]:
     counts = result.counts()
     return {
         "written": True,
@@ -109,7 +109,7 @@ def _finish(
             return dg.MaterializeResult(metadata={"plan": plan_id, "written": False, "why_not": why_not})
     if result.stopped:
         context.log.warning(f"Plan {plan_id} stopped early: {result.stopped}")
-    return dg.MaterializeResult(metadata={**_plan_metadata(plan), **_written_metadata(result)})
+    return dg.MaterializeResult(metadata={**plan_metadata(plan), **written_metadata(result)})
 
 
 @dg.asset(
@@ -133,13 +133,13 @@ def xero_contacts_written(
         return _finish(context, duckdb, settings, loaded, config.finish_interrupted_plan)
     with duckdb.get_connection() as con:
         plan = create_plan(con, loaded)
-        why_not = _why_not_written(plan, apply)
+        why_not = why_not_written(plan, apply)
         if why_not is not None:
             context.log.info(f"Plan {plan.plan_id}: {why_not}.")
             return dg.MaterializeResult(
-                metadata={**_plan_metadata(plan), "written": False, "why_not": why_not}
+                metadata={**plan_metadata(plan), "written": False, "why_not": why_not}
             )
         result = apply_plan(con, settings, loaded, plan.plan_id)
     if result.stopped:
         context.log.warning(f"Plan {plan.plan_id} stopped early: {result.stopped}")
-    return dg.MaterializeResult(metadata={**_plan_metadata(plan), **_written_metadata(result)})
+    return dg.MaterializeResult(metadata={**plan_metadata(plan), **written_metadata(result)})

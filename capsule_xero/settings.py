@@ -262,6 +262,12 @@ class Settings(BaseSettings):
         "Port `webhooks serve` listens on (127.0.0.1; put TLS on 443 in front); 8790 is none of the"
         " ports the sandbox (8710, 8720), `ui` (3000) or `auth login` (8765) use",
     )
+    webhook_fast_lane: YesOrNo = _setting(
+        "WEBHOOK_FAST_LANE",
+        "true",
+        "true: `webhooks serve` syncs a contact change itself in seconds and reports it to Dagster; false:"
+        " every webhook waits for the sensor's incremental run",
+    )
     webhook_spool_days: KeptDays = _setting(
         "WEBHOOK_SPOOL_DAYS",
         "7",

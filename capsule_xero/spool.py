@@ -138,6 +138,8 @@ class Spool:
     def __init__(self, root: Path, limits: SpoolLimits | None = None) -> None:
         self.root = Path(root)
         self.done = self.root / "done"
+        # The webhook fast lane's deliveries in flight (assets/fast_lane.py): out of the sensor's sight.
+        self.claimed = self.root / "claimed"
         self.limits = limits or SpoolLimits()
         self._private = False
 
@@ -173,7 +175,7 @@ class Spool:
         name = f"{source}-{digest}-{count}.json"
         self._ensure()
         path = self.root / name
-        if path.exists() or (self.done / name).exists():
+        if path.exists() or (self.done / name).exists() or (self.claimed / name).exists():
             return Stored(path, count, False)
         pending = self.pending_bytes()
         if pending >= self.limits.max_pending_bytes:
@@ -230,6 +232,37 @@ class Spool:
                 os.replace(path, self.done / path.name)
         fsync_dir(self.done)
         fsync_dir(self.root)
+
+    def claim(self, paths: Sequence[Path]) -> list[Path]:
+        """Take pending deliveries out of the sensor's sight (into ``claimed/``) while the webhook fast
+        lane syncs them; returns the claimed paths (a delivery moved meanwhile is left out)."""
+        self._ensure()
+        self.claimed.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        taken = []
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(path, self.claimed / path.name)  # keeps its mtime: its place in the queue
+                taken.append(self.claimed / path.name)
+        fsync_dir(self.claimed)
+        fsync_dir(self.root)
+        return taken
+
+    def release(self, claimed: Sequence[Path]) -> None:
+        """Give claimed deliveries back to the pending queue, in their old place (the sensor's run syncs them)."""
+        for path in claimed:
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(path, self.root / path.name)
+        fsync_dir(self.root)
+
+    def finish(self, claimed: Sequence[Path]) -> None:
+        """Claimed deliveries the fast lane synced: to ``done/``, like the sensor's."""
+        self.mark_done(list(claimed))
+
+    def release_stale_claims(self) -> int:
+        """Claims a fast lane that died left behind go back to the queue; returns how many."""
+        stale = sorted(self.claimed.glob("*.json")) if self.claimed.is_dir() else []
+        self.release(stale)
+        return len(stale)
 
     def prune_done(self, now: float | None = None) -> int:
         """Delete consumed deliveries received longer than ``keep_done`` ago; returns how many."""

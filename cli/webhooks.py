@@ -20,6 +20,9 @@ from capsule_xero.settings import Settings, SettingsError
 from capsule_xero.tenants import TENANT_VARIABLE, TenantsError, chosen_tenant, read_tenants
 
 if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+    from assets.fast_lane import FastLaneWorker, Pass
     from capsule_xero.spool import SpoolFull
     from capsule_xero.webhooks import TenantHooks
 
@@ -113,9 +116,81 @@ def serve_command(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for each in spools:
         each.prune_done()
-    with contextlib.suppress(KeyboardInterrupt):
-        receiver.serve_forever()
-    receiver.stop()
+    fast_lane = _start_fast_lane(settings, hooks, console)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            receiver.serve_forever()
+    finally:
+        receiver.stop()
+        if fast_lane is not None:
+            fast_lane.stop()
+
+
+def _dagster_instance(settings: Settings) -> DagsterInstance | None:
+    """The Dagster instance the fast lane reports to: DAGSTER_HOME's, or the one `capsule-xero ui` made."""
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    folder = settings.home / "dagster"
+    if (folder / "dagster.yaml").is_file():
+        return dg.DagsterInstance.from_config(str(folder))
+    return None
+
+
+def _start_fast_lane(
+    settings: Settings, hooks: list[TenantHooks] | None, console: LiteralConsole
+) -> FastLaneWorker | None:
+    """The webhook fast lane (assets/fast_lane.py) for each client served, when Dagster can record it."""
+    if not settings.webhook_fast_lane:
+        console.print(
+            "Fast lane off (WEBHOOK_FAST_LANE=false): webhooks wait for the sensor's runs.", style="dim"
+        )
+        return None
+    from assets.fast_lane import FastLane, FastLaneWorker, dagster_recorder
+    from capsule_xero.rules.loading import load_rules
+
+    instance = _dagster_instance(settings)
+    if instance is None:
+        console.print(
+            "[yellow]No Dagster instance (set DAGSTER_HOME, or run `capsule-xero ui` once): the fast lane is off"
+            " and webhooks wait for the sensor's runs.[/yellow]",
+            highlight=False,
+        )
+        return None
+    record = dagster_recorder(instance)
+    lanes = []
+    for name in [tenant.name for tenant in hooks] if hooks is not None else [""]:
+        own = Settings.from_env({**os.environ, TENANT_VARIABLE: name}) if name else settings
+        lanes.append(FastLane(own, load_rules(own.config_file), tenant=name, record=record))
+    worker = FastLaneWorker(lanes, on_pass=_log_pass)
+    worker.start()
+    console.print(
+        "Fast lane on: a contact change is synced here in seconds and reported to Dagster"
+        " (WEBHOOK_FAST_LANE=false turns it off).",
+        style="dim",
+    )
+    return worker
+
+
+def _log_pass(done: Pass) -> None:
+    who = f"{done.tenant}: " if done.tenant else ""
+    if done.declined:
+        logger.info(
+            "%sfast lane: %d deliveries left to the sensor's run: %s", who, done.deliveries, done.declined
+        )
+    elif done.plan is None:
+        logger.info("%sfast lane: %d event(s), echoes of our own writes only", who, done.events)
+    else:
+        written = done.result.status if done.result is not None else done.why_not
+        logger.info(
+            "%sfast lane: %d event(s) → plan %s (%s) in %.1f s",
+            who,
+            done.events,
+            done.plan.plan_id,
+            written,
+            done.seconds,
+        )
 
 
 def _serveable(hooks: list[TenantHooks] | None) -> tuple[list[TenantHooks] | None, list[str]]:

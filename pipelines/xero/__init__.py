@@ -32,6 +32,7 @@ Callers that run the source themselves (dagster-dlt) call it after ``pipeline.ru
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -178,8 +179,12 @@ def run_xero_extract(
     options: XeroExtractConfig | None = None,
     run: XeroRun | None = None,
     rules: Rules | None = None,
+    resources: Sequence[str] | None = None,
 ) -> LoadInfo:
     """Extract Xero into DuckDB and return dlt's LoadInfo.
+
+    ``resources`` reads only those (the webhook fast lane's ``xero_contacts``: one request when few
+    contacts changed); the others keep their tables and cursors for the next whole read.
 
     ``rules``: the rules file, whose ``money.read`` says which money to read; read from
     ``CAPSULE_XERO_CONFIG`` (or ./capsule-xero.yaml) when not given.
@@ -197,7 +202,7 @@ def run_xero_extract(
 
         rules = load_rules(settings.config_file)
     with home_lock(settings.home):
-        return _run_xero_extract(settings, full_refresh, options, run, rules)
+        return _run_xero_extract(settings, full_refresh, options, run, rules, resources)
 
 
 def _run_xero_extract(
@@ -206,6 +211,7 @@ def _run_xero_extract(
     options: XeroExtractConfig | None,
     run: XeroRun | None,
     rules: Rules,
+    resources: Sequence[str] | None = None,
 ) -> LoadInfo:
     options = options or XeroExtractConfig.of(settings)
     if full_refresh:
@@ -214,7 +220,8 @@ def _run_xero_extract(
     pipeline = xero_pipeline(settings)
     before_load(pipeline)
     try:
-        info = pipeline.run(xero_source(settings, options, run, rules=rules))
+        source = xero_source(settings, options, run, rules=rules)
+        info = pipeline.run(source if resources is None else source.with_resources(*resources))
     except PipelineStepFailed as exc:
         cause = xero_error(exc)
         if cause is not None:

@@ -113,7 +113,8 @@ def test_the_receiver_daemon_and_webserver_are_services_of_the_written_instance(
     write_deployment(folder, tmp_path / "home", max_concurrent_runs=4, webserver_port=3100, user="capsule")
     units = {path.name: path.read_text() for path in (folder / "systemd").glob("*.service")}
     assert "webhooks serve" in units["capsule-xero-webhooks.service"]
-    assert "DAGSTER_HOME" not in units["capsule-xero-webhooks.service"]  # its own process, not Dagster's
+    # Its own process, reporting the webhook fast lane's writes to the written instance.
+    assert f"Environment=DAGSTER_HOME={folder}\n" in units["capsule-xero-webhooks.service"]
     assert f"dagster-daemon run -w {folder}/workspace.yaml" in units["capsule-xero-dagster-daemon.service"]
     assert "-h 127.0.0.1 -p 3100" in units["capsule-xero-dagster-webserver.service"]
     for text in units.values():

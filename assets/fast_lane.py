@@ -1,0 +1,339 @@
+"""The webhook fast lane: a spooled Capsule or Xero contact change reaches Xero in seconds, without a run.
+
+Through a run, a webhook took ~23 s at p95 (bench/latency.py): Dagster starts a run worker (~7 s
+quiet, far more on a busy machine) and the run re-reads eleven Capsule resources and every Xero
+list. The fast lane runs inside the long-lived receiver process (``capsule-xero webhooks serve``):
+it takes what is pending in the spool out of the sensor's sight (``Spool.claim``) and does the
+incremental sync's work, narrowed to what a contact change needs:
+
+- Capsule: ``parties`` and ``deleted_parties`` since their cursors (two requests), so a party
+  changed again since its hook, or deleted, is read as it is now, and two hooks for one party are
+  one read;
+- Xero: ``xero_contacts`` since its ``If-Modified-Since`` cursor (one request), skipped when the
+  only Xero events are the echoes of this tool's own writes (``Echoes``);
+- the whole reconcile, a plan, and the same exactly-once apply as the writer asset
+  (``CAPSULE_XERO_APPLY`` and the approval limits hold as they do there).
+
+Dagster stays the record: each pass reports a materialisation of ``reverse_etl/xero_contacts_written``
+with the plan and what was written (``DagsterInstance.report_runless_asset_event``), for the
+client's partition, so the asset's page lists fast-lane writes beside the runs'.
+
+Anything the fast lane does not handle goes back to the queue (``Spool.release``) for the sensor's
+incremental run, as before: an event that is not a contact change (an opportunity, an invoice), a
+home held by a run, a plan that waits for approval is stored and left to a person as the run would,
+and any failure. A receiver that died mid-pass leaves its claims, which it gives back when it starts
+(``Spool.release_stale_claims``). The nightly reconciliation reads everything again, so a change a
+webhook never announced is still found (docs/operations.md#the-webhook-fast-lane).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from assets.writeback import plan_metadata, why_not_written, written_metadata
+from capsule_xero.home_lock import HomeBusy, home_lock
+from capsule_xero.rules.model import Rules
+from capsule_xero.settings import Settings
+from capsule_xero.spool import Spool
+from pipelines.capsule import extract_capsule
+from pipelines.xero import run_xero_extract, xero_error
+from pipelines.xero.settings import CONTACTS_TABLE
+from reverse_etl.apply.echoes import writes_since
+from reverse_etl.apply.loop import apply_plan
+from reverse_etl.apply.result import ApplyResult
+from reverse_etl.plans.create import create_plan
+from reverse_etl.plans.model import Plan
+from transform.stages import reconcile
+
+log = logging.getLogger(__name__)
+
+WRITER_ASSET = dg.AssetKey(["reverse_etl", "xero_contacts_written"])
+CAPSULE_RESOURCES = ("parties", "deleted_parties")
+# Capsule REST hook events a contact needs (docs/api-facts.md#capsule-rest-hooks); any other (an
+# opportunity won, a kase) goes to the sensor's run, which reads every resource.
+PARTY_EVENTS = frozenset({"party/created", "party/updated", "party/deleted"})
+STATE_FILE = "fast-lane.json"
+# A home held by a run is the run's: waiting longer would only delay the sensor's run of these events.
+LOCK_WAIT_SECONDS = 2.0
+# Deliveries are left a moment to settle, so that a hook's retry or its twin lands in the same pass.
+SETTLE_SECONDS = 0.3
+# A burst (a bulk edit or import firing hooks) is taken in passes at most this often, so that its
+# contacts go to Xero fifty to a request rather than a request each (bench/day.py, the burst).
+BURST_EVENTS = 10
+BURST_WINDOW_SECONDS = 15.0
+BURST_GAP_SECONDS = 15.0
+LOOK_SECONDS = 0.2
+
+
+class Declined(Exception):
+    """Why the fast lane left a batch to the sensor's run (its deliveries are pending again)."""
+
+
+@dataclass
+class Pass:
+    """What one pass of the fast lane did."""
+
+    deliveries: int
+    events: int
+    tenant: str = ""
+    plan: Plan | None = None
+    result: ApplyResult | None = None
+    why_not: str | None = None
+    read_capsule: bool = False
+    read_xero: bool = False
+    echoes: int = 0
+    seconds: float = 0.0
+    declined: str | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "trigger": "webhook fast lane (no run)",
+            "webhook_deliveries": self.deliveries,
+            "webhook_events": self.events,
+            "read": ", ".join(
+                name
+                for name, read in (("capsule parties", self.read_capsule), ("xero contacts", self.read_xero))
+                if read
+            )
+            or "nothing",
+            "echoes_of_own_writes": self.echoes,
+            "seconds": round(self.seconds, 2),
+        }
+        if self.plan is not None:
+            out.update(plan_metadata(self.plan))
+        if self.result is not None:
+            out.update(written_metadata(self.result))
+        elif self.why_not is not None:
+            out.update({"written": False, "why_not": self.why_not})
+        return out
+
+
+@dataclass
+class Echoes:
+    """Xero's webhook for each contact this tool writes is its own echo, not a change to read.
+
+    Counted, never timed (Xero's clock and ours may disagree): after the last Xero read, each write
+    this tool made to a contact explains one CONTACT event for it; an event beyond those is someone
+    else's change, and the next pass reads Xero. Kept in ``fast-lane.json`` beside the spool."""
+
+    read_at: datetime | None = None
+    seen: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def load(cls, home: Path) -> Echoes:
+        try:
+            data = json.loads((home / STATE_FILE).read_text())
+            return cls(datetime.fromisoformat(data["xero_read_at"]), Counter(data.get("echoes_seen") or {}))
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls()
+
+    def save(self, home: Path) -> None:
+        data = {"xero_read_at": self.read_at.isoformat() if self.read_at else None, "echoes_seen": self.seen}
+        (home / STATE_FILE).write_text(json.dumps(data))
+
+    def unexplained(self, con: duckdb.DuckDBPyConnection | None, contact_ids: Sequence[str]) -> int:
+        """Counts the events of ``contact_ids`` in as echoes where it can; returns how many are not."""
+        if self.read_at is None or con is None:
+            return len(contact_ids)
+        written = writes_since(con, self.read_at)
+        left = 0
+        for contact_id in contact_ids:
+            if self.seen[contact_id] < written.get(contact_id, 0):
+                self.seen[contact_id] += 1
+            else:
+                left += 1
+        return left
+
+
+def _events(spool: Spool, paths: Sequence[Path]) -> tuple[int, list[str], int]:
+    """Capsule party events, the Xero contact ids of Xero's events, and the number of events."""
+    capsule, xero, count = 0, [], 0
+    for path in paths:
+        delivery = spool.read(path)
+        count += len(delivery.events)
+        for event in delivery.events:
+            if delivery.source == "capsule" and event.get("event") in PARTY_EVENTS:
+                capsule += 1
+            elif delivery.source == "xero" and event.get("eventCategory") == "CONTACT":
+                xero.append(str(event.get("resourceId")))
+            else:
+                kind = event.get("event") or event.get("eventCategory")
+                raise Declined(f"a {delivery.source} {kind} event needs the whole incremental sync")
+    return capsule, xero, count
+
+
+class FastLane:
+    """One client's fast lane (or the install's, without tenants): ``run_pass`` syncs what is pending."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rules: Rules,
+        *,
+        tenant: str = "",
+        record: Callable[[Pass], None] | None = None,
+    ) -> None:
+        self.settings, self.rules, self.tenant = settings, rules, tenant
+        self.spool = Spool.at_home(settings.home)
+        self.record = record
+
+    def run_pass(self) -> Pass | None:
+        """Claim every pending delivery and sync it; None when nothing was pending."""
+        pending = self.spool.pending()
+        if not pending:
+            return None
+        started = time.monotonic()
+        claimed = self.spool.claim(pending)
+        if not claimed:
+            return None
+        try:
+            done = self._sync(claimed)
+        except Exception as exc:
+            self.spool.release(claimed)
+            reason = (
+                str(xero_error(exc) or exc).strip().splitlines()[0]
+                if str(exc).strip()
+                else type(exc).__name__
+            )
+            log.warning(
+                "%sfast lane left %d deliveries to the sensor's run: %s", self._who, len(claimed), reason
+            )
+            return Pass(len(claimed), 0, self.tenant, declined=reason, seconds=time.monotonic() - started)
+        self.spool.finish(claimed)
+        done.seconds = time.monotonic() - started
+        if self.record is not None and (done.plan is not None):
+            self.record(done)
+        return done
+
+    @property
+    def _who(self) -> str:
+        return f"{self.tenant}: " if self.tenant else ""
+
+    def _sync(self, claimed: Sequence[Path]) -> Pass:
+        capsule_events, xero_contacts, count = _events(self.spool, claimed)
+        done = Pass(len(claimed), count, self.tenant)
+        settings = self.settings
+        try:
+            with home_lock(settings.home, "webhook fast lane", wait=LOCK_WAIT_SECONDS):
+                echoes = Echoes.load(settings.home)
+                with _ledger(settings) as con:
+                    unexplained = echoes.unexplained(con, xero_contacts)
+                done.echoes = len(xero_contacts) - unexplained
+                if not capsule_events and not unexplained:
+                    echoes.save(settings.home)
+                    return done  # only echoes of this tool's own writes: nothing to read or write
+                if capsule_events:
+                    extract_capsule(settings, resources=CAPSULE_RESOURCES)
+                    done.read_capsule = True
+                read_at = datetime.now(UTC)
+                run_xero_extract(settings, rules=self.rules, resources=(CONTACTS_TABLE,))
+                done.read_xero = True
+                Echoes(read_at).save(settings.home)
+                with duckdb.connect(str(settings.duckdb_path)) as con:
+                    reconcile(con, self.rules)
+                    done.plan = create_plan(con, self.rules)
+                    done.why_not = why_not_written(done.plan, settings.apply_writes)
+                    if done.why_not is None:
+                        done.result = apply_plan(con, settings, self.rules, done.plan.plan_id)
+        except HomeBusy as exc:
+            raise Declined(f"a run holds the home ({exc})") from None
+        return done
+
+
+class _ledger:
+    """The DuckDB file for a moment, or None before the first sync made one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.path = settings.duckdb_path
+        self.con: duckdb.DuckDBPyConnection | None = None
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection | None:
+        if self.path.exists():
+            self.con = duckdb.connect(str(self.path))
+        return self.con
+
+    def __exit__(self, *exc: object) -> None:
+        if self.con is not None:
+            self.con.close()
+
+
+def dagster_recorder(instance: dg.DagsterInstance) -> Callable[[Pass], None]:
+    """Reports each pass as a materialisation of the writer asset, for the client's partition."""
+
+    def record(done: Pass) -> None:
+        plan = done.plan
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=WRITER_ASSET,
+                partition=done.tenant or None,
+                description=f"Webhook fast lane: plan {plan.plan_id if plan else '-'}, written without a run",
+                metadata=done.metadata(),
+            )
+        )
+
+    return record
+
+
+class FastLaneWorker(threading.Thread):
+    """Watches the spools and runs the fast lanes' passes, one at a time across clients.
+
+    A pass starts once the newest delivery is ``SETTLE_SECONDS`` old; in a burst (``BURST_EVENTS``
+    in ``BURST_WINDOW_SECONDS``), passes start at most every ``BURST_GAP_SECONDS``."""
+
+    def __init__(self, lanes: Sequence[FastLane], on_pass: Callable[[Pass], None] | None = None) -> None:
+        super().__init__(name="webhook-fast-lane", daemon=True)
+        self.lanes = list(lanes)
+        self.on_pass = on_pass
+        self.stopping = threading.Event()
+        self._arrivals: dict[str, list[tuple[float, int]]] = {}
+        self._last_pass: dict[str, float] = {}
+        for lane in self.lanes:
+            released = lane.spool.release_stale_claims()
+            if released:
+                log.warning("%sfast lane gave %d unfinished claims back to the queue", lane._who, released)
+
+    def _due(self, lane: FastLane, now: float) -> bool:
+        pending = lane.spool.pending()
+        if not pending:
+            return False
+        newest = max(path.stat().st_mtime for path in pending if path.exists())
+        if time.time() - newest < SETTLE_SECONDS:
+            return False
+        arrivals = [(t, n) for t, n in self._arrivals.get(lane.tenant, []) if now - t < BURST_WINDOW_SECONDS]
+        self._arrivals[lane.tenant] = arrivals
+        in_burst = sum(n for _, n in arrivals) >= BURST_EVENTS
+        return not in_burst or now - self._last_pass.get(lane.tenant, 0.0) >= BURST_GAP_SECONDS
+
+    def run(self) -> None:
+        while not self.stopping.wait(LOOK_SECONDS):
+            for lane in self.lanes:
+                now = time.monotonic()
+                try:
+                    if not self._due(lane, now):
+                        continue
+                    self._last_pass[lane.tenant] = now
+                    done = lane.run_pass()
+                except Exception:  # a pass never stops the receiver; its deliveries wait for the sensor
+                    log.exception("%sfast lane pass failed", lane._who)
+                    continue
+                if done is None:
+                    continue
+                self._arrivals.setdefault(lane.tenant, []).append((now, done.events))
+                if self.on_pass is not None:
+                    self.on_pass(done)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=60)
