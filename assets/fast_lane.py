@@ -43,6 +43,7 @@ import dagster as dg
 import duckdb
 
 from assets.writeback import plan_metadata, why_not_written, written_metadata
+from capsule_xero.files import write_private_file
 from capsule_xero.home_lock import HomeBusy, home_lock
 from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
@@ -65,6 +66,8 @@ CAPSULE_RESOURCES = ("parties", "deleted_parties")
 # opportunity won, a kase) goes to the sensor's run, which reads every resource.
 PARTY_EVENTS = frozenset({"party/created", "party/updated", "party/deleted"})
 STATE_FILE = "fast-lane.json"
+SYNCED_THROUGH_FILE = "fast-lane-capsule-synced-through"
+SYNCED_THROUGH_SQL = Path(__file__).resolve().parent / "sql" / "capsule_synced_through.sql"
 # A home held by a run is the run's: waiting longer would only delay the sensor's run of these events.
 LOCK_WAIT_SECONDS = 2.0
 # Deliveries are left a moment to settle, so that a hook's retry or its twin lands in the same pass.
@@ -247,9 +250,28 @@ class FastLane:
                     done.why_not = why_not_written(done.plan, settings.apply_writes)
                     if done.why_not is None:
                         done.result = apply_plan(con, settings, self.rules, done.plan.plan_id)
+                    if done.read_capsule:
+                        _save_synced_through(settings.home, con)
         except HomeBusy as exc:
             raise Declined(f"a run holds the home ({exc})") from None
         return done
+
+
+def _save_synced_through(home: Path, con: duckdb.DuckDBPyConnection) -> None:
+    (row,) = con.execute(SYNCED_THROUGH_SQL.read_text()).fetchall()
+    if row[0] is not None:
+        write_private_file(home / SYNCED_THROUGH_FILE, row[0].astimezone(UTC).isoformat().encode())
+
+
+def capsule_synced_through(home: Path) -> datetime | None:
+    """Capsule's newest party change or deletion a fast-lane pass has synced (Capsule's clock), or None.
+
+    The polling sensor (assets/sensors/polling.py) starts no run for a change at or before it: the pass
+    that read it reconciled it, planned it and, when allowed, wrote it."""
+    try:
+        return datetime.fromisoformat((home / SYNCED_THROUGH_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 class _ledger:

@@ -19,10 +19,12 @@ reason in the tick's log; the others still get their runs.
 import json
 import os
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import dagster as dg
 import httpx
 
+from assets.fast_lane import capsule_synced_through
 from assets.tenancy import every_tenants_tick, settings_of_tenant, tenant_tags
 from capsule_xero.capsule.client import CapsuleClient
 from capsule_xero.capsule.errors import CapsuleError
@@ -79,6 +81,16 @@ def newest_capsule_change(settings: Settings, since: str) -> str | None:
     return max(found) if found else None
 
 
+def synced_by_fast_lane(settings: Settings, newest: str) -> bool:
+    """Whether a webhook fast-lane pass has already read, planned and written the change of ``newest``
+    (assets/fast_lane.py): then polling starts no run for it, and costs its two requests only."""
+    through = capsule_synced_through(settings.home)
+    try:
+        return through is not None and datetime.fromisoformat(newest.replace("Z", "+00:00")) <= through
+    except ValueError:
+        return False
+
+
 def check_capsule(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     """One check: a run request keyed by the newest change after the cursor, or why there is none."""
     settings = Settings.from_env()
@@ -96,6 +108,8 @@ def check_capsule(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.Ski
     if newest is None:
         return dg.SkipReason(f"No Capsule party changed or deleted after {since}.")
     context.update_cursor(newest)
+    if synced_by_fast_lane(settings, newest):
+        return dg.SkipReason(f"The Capsule change of {newest} was synced by the webhook fast lane.")
     return dg.RunRequest(
         run_key=RUN_KEY_PREFIX + newest,
         tags={"capsule_xero/trigger": "capsule_changes_sensor", "capsule_xero/capsule_change": newest},
@@ -136,6 +150,8 @@ def check_tenant(name: str, token_variable: str, since: str) -> tuple[str | None
         return None, f"{name}: Capsule not checked: {type(exc).__name__}: {_first_line(exc)}"
     if newest is None:
         return None, f"{name}: no Capsule party changed or deleted after {since}."
+    if synced_by_fast_lane(settings, newest):
+        return None, f"{name}: the Capsule change of {newest} was synced by the webhook fast lane."
     return newest, ""
 
 

@@ -1,0 +1,229 @@
+"""The webhook fast lane (assets/fast_lane.py): a spooled contact change reaches Xero in one pass,
+recorded in Dagster, written once whatever happened to the record between its webhook and the pass;
+anything it does not handle goes back to the sensor's run."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from assets.fast_lane import WRITER_ASSET, FastLane, FastLaneWorker, Pass, dagster_recorder
+from assets.sensors.polling import check_capsule
+from capsule_xero.spool import Spool
+from sandbox.capsule.control import CapsuleControl
+from sandbox.generator import generate
+from tests.support.sync_world import World, xero_contacts
+
+_addresses = itertools.count()
+
+
+def _migrated(home: Path) -> Iterator[World]:
+    """A small world migrated to Xero, writing unattended (CAPSULE_XERO_APPLY=true)."""
+    with World(generate(parties=24, seed=31), home) as world:
+        world.sync()
+        world.settings = world.settings.model_copy(update={"apply_writes": True})
+        yield world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One world for the tests that leave it in sync (each edits parties of its own: ``_linked``'s ``of``)."""
+    yield from _migrated(tmp_path_factory.mktemp("fast-lane") / "home")
+
+
+@pytest.fixture
+def own_world(tmp_path: Path) -> Iterator[World]:
+    yield from _migrated(tmp_path / "home")
+
+
+def _lane(world: World, record: Callable[[Pass], None] | None = None) -> FastLane:
+    return FastLane(world.settings, world.rules, record=record)
+
+
+def _linked(world: World, count: int = 1, *, of: int = 0) -> list[tuple[int, str, int, str]]:
+    """(party id, ContactNumber, e-mail row id, ContactID) of parties linked to a contact, with one e-mail:
+    the ``of``-th ``count`` of them, so that tests sharing a world never edit one another's parties."""
+    prefix = world.rules.xero.contact_number_prefix
+    out = []
+    with closing(CapsuleControl(world.server.capsule_url)) as capsule:
+        for contact in sorted(xero_contacts(world), key=lambda c: c.get("ContactNumber") or ""):
+            number = contact.get("ContactNumber") or ""
+            if not number.startswith(prefix) or contact.get("ContactStatus") != "ACTIVE":
+                continue
+            party = capsule.get_party(int(number[len(prefix) :]))
+            emails = (party or {}).get("emailAddresses") or []
+            if len(emails) == 1:
+                out.append((party["id"], number, emails[0]["id"], contact["ContactID"]))
+            if len(out) == count * (of + 1):
+                return out[count * of :]
+    raise AssertionError("the generated world has too few linked parties with one e-mail address")
+
+
+def _edit(world: World, party_id: int, email_row: int) -> tuple[str, dict[str, Any]]:
+    address = f"fast{next(_addresses)}@example.com"
+    with closing(CapsuleControl(world.server.capsule_url)) as capsule:
+        party = capsule.update_party(party_id, {"emailAddresses": [{"id": email_row, "address": address}]})
+    return address, party
+
+
+def _hook(world: World, party: dict[str, Any], event: str = "party/updated") -> None:
+    Spool.at_home(world.settings.home).put("capsule", {"event": event, "record": party})
+
+
+def _xero_email(world: World, number: str) -> list[str]:
+    return [c.get("EmailAddress") for c in xero_contacts(world) if c.get("ContactNumber") == number]
+
+
+def _calls(world: World, api: str, since: int) -> list[Any]:
+    return world.server.call(lambda: world.sandbox.calls.records(api, since))
+
+
+def test_a_spooled_party_edit_reaches_xero_in_one_pass_and_dagster_records_its_plan(world: World) -> None:
+    ((party_id, number, row, _),) = _linked(world, of=0)
+    address, party = _edit(world, party_id, row)
+    _hook(world, party)
+    instance = dg.DagsterInstance.ephemeral()
+    since = world.last_call()
+
+    done = _lane(world, record=dagster_recorder(instance)).run_pass()
+
+    assert done is not None and done.declined is None and done.result is not None
+    assert _xero_email(world, number) == [address]
+    assert len(world.xero_writes(since)) == 1
+    spool = Spool.at_home(world.settings.home)
+    assert spool.pending() == [] and list(spool.claimed.glob("*.json")) == []
+    assert len(list(spool.done.glob("*.json"))) == 1
+    event = instance.get_latest_materialization_event(WRITER_ASSET)
+    assert event is not None and event.run_id == ""  # a materialisation without a run
+    metadata = {key: value.value for key, value in event.asset_materialization.metadata.items()}
+    assert metadata["plan"] == done.plan.plan_id and metadata["written"] is True
+    assert metadata["updated"] == 1 and metadata["trigger"] == "webhook fast lane (no run)"
+
+
+def test_a_party_changed_again_after_its_webhook_reaches_xero_with_its_latest_value_once(
+    world: World,
+) -> None:
+    ((party_id, number, row, _),) = _linked(world, of=1)
+    _, first = _edit(world, party_id, row)
+    _hook(world, first)
+    latest, _ = _edit(world, party_id, row)  # its own webhook is still on the way
+    since = world.last_call()
+
+    _lane(world).run_pass()
+
+    assert _xero_email(world, number) == [latest]
+    assert len(world.xero_writes(since)) == 1
+
+
+def test_two_webhooks_for_one_party_in_one_second_are_one_read_and_one_write(world: World) -> None:
+    ((party_id, number, row, _),) = _linked(world, of=2)
+    address, party = _edit(world, party_id, row)
+    _hook(world, party)
+    _hook(world, party, "party/created")  # a second delivery for the same party (another hook)
+    since = world.last_call()
+
+    done = _lane(world).run_pass()
+
+    assert done is not None and done.deliveries == 2 and done.plan is not None and done.plan.operations == 1
+    assert _xero_email(world, number) == [address]
+    assert len(world.xero_writes(since)) == 1
+    capsule_reads = [c for c in _calls(world, "capsule", since) if c.method == "GET"]
+    assert len(capsule_reads) == 2  # parties and deleted parties since the cursor, once
+    assert _lane(world).run_pass() is None
+
+
+def test_a_party_deleted_before_its_pass_is_never_written_or_recreated_and_its_archive_waits(
+    own_world: World,
+) -> None:
+    world = own_world  # its archive waits for approval: every later plan in its world would wait too
+    ((party_id, number, row, _),) = _linked(world)
+    _, party = _edit(world, party_id, row)
+    _hook(world, party)
+    with closing(CapsuleControl(world.server.capsule_url)) as capsule:
+        capsule.delete_party(party_id)
+    since = world.last_call()
+
+    done = _lane(world).run_pass()
+
+    assert done is not None and done.plan is not None
+    assert done.plan.counts.get("archive") == 1 and done.plan.waits_for_approval
+    assert done.result is None and world.xero_writes(since) == []
+    assert len(_xero_email(world, number)) == 1  # still one contact, untouched until a person approves
+
+
+def test_a_change_whose_webhook_was_lost_is_synced_by_the_next_pass_or_started_by_polling(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (lost, announced, later) = _linked(world, 3, of=1)
+    lost_address, _ = _edit(world, lost[0], lost[2])  # its webhook never arrives
+    announced_address, party = _edit(world, announced[0], announced[2])
+    _hook(world, party)
+
+    _lane(world).run_pass()
+
+    assert _xero_email(world, lost[1]) == [lost_address]
+    assert _xero_email(world, announced[1]) == [announced_address]
+    for name, value in (world.server.env() | {"CAPSULE_XERO_HOME": str(world.settings.home)}).items():
+        monkeypatch.setenv(name, value)
+    synced = check_capsule(dg.build_sensor_context(cursor="2000-01-01T00:00:00Z"))
+    assert isinstance(synced, dg.SkipReason) and "fast lane" in (synced.skip_message or "")
+
+    later_address, _ = _edit(world, later[0], later[2])  # lost too, and no webhook follows it
+    started = check_capsule(dg.build_sensor_context(cursor="2000-01-01T00:00:00Z"))
+    assert isinstance(started, dg.RunRequest)
+    world.sync()  # the incremental sync polling started
+    assert _xero_email(world, later[1]) == [later_address]
+
+
+def test_xero_echoes_of_its_own_writes_cost_no_call_and_another_change_in_xero_is_read(world: World) -> None:
+    ((party_id, _, row, contact_id),) = _linked(world, of=6)
+    _, party = _edit(world, party_id, row)
+    _hook(world, party)
+    _lane(world).run_pass()
+    spool = Spool.at_home(world.settings.home)
+    echo = {"resourceId": contact_id, "eventCategory": "CONTACT", "eventType": "UPDATE", "sequence": 1}
+    spool.put("xero", echo)
+    since = world.last_call()
+
+    quiet = _lane(world).run_pass()
+
+    assert quiet is not None and quiet.echoes == 1 and quiet.plan is None
+    assert _calls(world, "xero", since) == [] and _calls(world, "capsule", since) == []
+    spool.put("xero", {**echo, "sequence": 2})  # a person's edit in Xero: no write of ours explains it
+    read = _lane(world).run_pass()
+    assert read is not None and read.echoes == 0 and read.read_xero and read.plan is not None
+
+
+def test_an_event_the_fast_lane_does_not_handle_goes_back_to_the_sensors_run(world: World) -> None:
+    spool = Spool.at_home(world.settings.home)
+    spool.put("capsule", {"event": "opportunity/updated", "record": {"id": 1}})
+    since = world.last_call()
+
+    done = _lane(world).run_pass()
+
+    assert done is not None and done.declined is not None and "opportunity/updated" in done.declined
+    assert len(spool.pending()) == 1 and list(spool.claimed.glob("*.json")) == []
+    assert _calls(world, "capsule", since) == [] and _calls(world, "xero", since) == []
+    spool.mark_done(spool.pending())  # the sensor's run took it (the world is shared)
+
+
+def test_claims_a_dead_receiver_left_go_back_to_the_queue_when_the_next_one_starts(tmp_path: Path) -> None:
+    spool = Spool.at_home(tmp_path)
+    spool.put("capsule", {"event": "party/updated", "record": {"id": 7}})
+    spool.claim(spool.pending())
+    assert spool.pending() == []
+
+    class Lane:
+        tenant, _who = "", ""
+
+    lane = Lane()
+    lane.spool = spool  # type: ignore[attr-defined]
+    FastLaneWorker([lane])  # type: ignore[list-item]
+
+    assert len(spool.pending()) == 1 and list(spool.claimed.glob("*.json")) == []
