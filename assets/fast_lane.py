@@ -35,9 +35,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import duckdb
@@ -51,7 +51,7 @@ from capsule_xero.spool import Spool
 from pipelines.capsule import extract_capsule
 from pipelines.xero import run_xero_extract, xero_error
 from pipelines.xero.settings import CONTACTS_TABLE
-from reverse_etl.apply.echoes import writes_since
+from reverse_etl.apply.echoes import newest_xero_load, writes_since
 from reverse_etl.apply.loop import apply_plan
 from reverse_etl.apply.result import ApplyResult
 from reverse_etl.plans.create import create_plan
@@ -95,7 +95,7 @@ class Pass:
     result: ApplyResult | None = None
     why_not: str | None = None
     read_capsule: bool = False
-    read_xero: bool = False
+    read_xero: str | None = None  # why Xero was read (None: the copy and the ledger were enough)
     echoes: int = 0
     seconds: float = 0.0
     declined: str | None = None
@@ -105,12 +105,10 @@ class Pass:
             "trigger": "webhook fast lane (no run)",
             "webhook_deliveries": self.deliveries,
             "webhook_events": self.events,
-            "read": ", ".join(
-                name
-                for name, read in (("capsule parties", self.read_capsule), ("xero contacts", self.read_xero))
-                if read
-            )
-            or "nothing",
+            "read_capsule": "parties changed since the last read" if self.read_capsule else "no",
+            "read_xero": f"contacts changed since the last read ({self.read_xero})"
+            if self.read_xero
+            else "no",
             "echoes_of_own_writes": self.echoes,
             "seconds": round(self.seconds, 2),
         }
@@ -124,18 +122,25 @@ class Pass:
 
 
 @dataclass
-class Echoes:
-    """Xero's webhook for each contact this tool writes is its own echo, not a change to read.
+class XeroCopy:
+    """Whether the DuckDB copy of Xero's contacts is as good as a read, so a pass can skip it.
 
-    Counted, never timed (Xero's clock and ours may disagree): after the last Xero read, each write
-    this tool made to a contact explains one CONTACT event for it; an event beyond those is someone
-    else's change, and the next pass reads Xero. Kept in ``fast-lane.json`` beside the spool."""
+    Xero sends a webhook for every change, this tool's own writes included. Counted, never timed
+    (Xero's clock and ours may disagree): since the last Xero read, each write this tool made to a
+    contact explains one CONTACT event for it, its echo; an event beyond those is someone's edit in
+    Xero, to be read. A contact this tool updated since the read needs no read either: the reconcile
+    takes what the ledger says it wrote over the older copy (reconcile/current_contacts.sql). A read
+    is due after anything else (a create: the new contact is not in the copy; an archive, a restore),
+    without Xero webhooks (no ``XERO_WEBHOOK_KEY``: an edit in Xero would go unseen), before the
+    first read, and ``MAX_AGE`` after the last one (Xero delivers webhooks at least once, not surely).
+    Kept in ``fast-lane.json`` beside the spool."""
 
     read_at: datetime | None = None
     seen: Counter[str] = field(default_factory=Counter)
+    MAX_AGE: ClassVar[timedelta] = timedelta(hours=1)
 
     @classmethod
-    def load(cls, home: Path) -> Echoes:
+    def load(cls, home: Path) -> XeroCopy:
         try:
             data = json.loads((home / STATE_FILE).read_text())
             return cls(datetime.fromisoformat(data["xero_read_at"]), Counter(data.get("echoes_seen") or {}))
@@ -144,20 +149,33 @@ class Echoes:
 
     def save(self, home: Path) -> None:
         data = {"xero_read_at": self.read_at.isoformat() if self.read_at else None, "echoes_seen": self.seen}
-        (home / STATE_FILE).write_text(json.dumps(data))
+        write_private_file(home / STATE_FILE, json.dumps(data).encode())
 
-    def unexplained(self, con: duckdb.DuckDBPyConnection | None, contact_ids: Sequence[str]) -> int:
-        """Counts the events of ``contact_ids`` in as echoes where it can; returns how many are not."""
-        if self.read_at is None or con is None:
-            return len(contact_ids)
-        written = writes_since(con, self.read_at)
-        left = 0
-        for contact_id in contact_ids:
-            if self.seen[contact_id] < written.get(contact_id, 0):
+    def judge(
+        self, con: duckdb.DuckDBPyConnection | None, events: Sequence[str], webhooks: bool
+    ) -> tuple[int, str | None]:
+        """Counts Xero's events for ``events`` (contact ids) in as echoes where it can; returns how many
+        were echoes and why a read is due (None: the copy will do)."""
+        if con is None or self.read_at is None:
+            return 0, "no Xero read yet"
+        loaded = newest_xero_load(con)
+        if loaded is not None and loaded > self.read_at:  # a run read Xero since: its read is the last
+            self.read_at, self.seen = loaded, Counter()
+        writes = writes_since(con, self.read_at)
+        echoes = 0
+        for contact_id in events:
+            if self.seen[contact_id] < writes.get(contact_id, (0, True))[0]:
                 self.seen[contact_id] += 1
-            else:
-                left += 1
-        return left
+                echoes += 1
+        if echoes < len(events):
+            return echoes, "an edit in Xero"
+        if not webhooks:
+            return echoes, "no Xero webhooks (XERO_WEBHOOK_KEY)"
+        if any(not only_updates for _, only_updates in writes.values()):
+            return echoes, "a contact created, archived or restored since the last read"
+        if datetime.now(UTC) - self.read_at > self.MAX_AGE:
+            return echoes, f"the last read is over {self.MAX_AGE.seconds // 3600} hour old"
+        return echoes, None
 
 
 def _events(spool: Spool, paths: Sequence[Path]) -> tuple[int, list[str], int]:
@@ -230,20 +248,20 @@ class FastLane:
         settings = self.settings
         try:
             with home_lock(settings.home, "webhook fast lane", wait=LOCK_WAIT_SECONDS):
-                echoes = Echoes.load(settings.home)
+                copy = XeroCopy.load(settings.home)
                 with _ledger(settings) as con:
-                    unexplained = echoes.unexplained(con, xero_contacts)
-                done.echoes = len(xero_contacts) - unexplained
-                if not capsule_events and not unexplained:
-                    echoes.save(settings.home)
+                    done.echoes, read_due = copy.judge(con, xero_contacts, bool(settings.xero_webhook_key.get_secret_value()))
+                if not capsule_events and len(xero_contacts) == done.echoes:
+                    copy.save(settings.home)
                     return done  # only echoes of this tool's own writes: nothing to read or write
                 if capsule_events:
                     extract_capsule(settings, resources=CAPSULE_RESOURCES)
                     done.read_capsule = True
-                read_at = datetime.now(UTC)
-                run_xero_extract(settings, rules=self.rules, resources=(CONTACTS_TABLE,))
-                done.read_xero = True
-                Echoes(read_at).save(settings.home)
+                if read_due is not None:
+                    read_at = datetime.now(UTC)
+                    run_xero_extract(settings, rules=self.rules, resources=(CONTACTS_TABLE,))
+                    done.read_xero, copy = read_due, XeroCopy(read_at)
+                copy.save(settings.home)
                 with duckdb.connect(str(settings.duckdb_path)) as con:
                     reconcile(con, self.rules)
                     done.plan = create_plan(con, self.rules)

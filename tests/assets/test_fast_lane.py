@@ -12,9 +12,11 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from pydantic import SecretStr
 
 from assets.fast_lane import WRITER_ASSET, FastLane, FastLaneWorker, Pass, dagster_recorder
 from assets.sensors.polling import check_capsule
+from capsule_xero.rules.model import Rules
 from capsule_xero.spool import Spool
 from sandbox.capsule.control import CapsuleControl
 from sandbox.generator import generate
@@ -23,9 +25,10 @@ from tests.support.sync_world import World, xero_contacts
 _addresses = itertools.count()
 
 
-def _migrated(home: Path) -> Iterator[World]:
+def _migrated(home: Path, rules: Rules | None = None) -> Iterator[World]:
     """A small world migrated to Xero, writing unattended (CAPSULE_XERO_APPLY=true)."""
     with World(generate(parties=24, seed=31), home) as world:
+        world.rules = rules or world.rules
         world.sync()
         world.settings = world.settings.model_copy(update={"apply_writes": True})
         yield world
@@ -40,6 +43,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture
 def own_world(tmp_path: Path) -> Iterator[World]:
     yield from _migrated(tmp_path / "home")
+
+
+@pytest.fixture
+def two_way_world(tmp_path: Path) -> Iterator[World]:
+    """Two-way, the e-mail owned by both sides (a change on either side flows to the other)."""
+    rules = Rules.model_validate({"sync": {"direction": "both"}, "ownership": {"email_address": "both"}})
+    yield from _migrated(tmp_path / "home", rules)
 
 
 def _lane(world: World, record: Callable[[Pass], None] | None = None) -> FastLane:
@@ -181,8 +191,16 @@ def test_a_change_whose_webhook_was_lost_is_synced_by_the_next_pass_or_started_b
     assert _xero_email(world, later[1]) == [later_address]
 
 
-def test_xero_echoes_of_its_own_writes_cost_no_call_and_another_change_in_xero_is_read(world: World) -> None:
-    ((party_id, _, row, contact_id),) = _linked(world, of=6)
+def _with_xero_webhooks(world: World) -> World:
+    world.settings = world.settings.model_copy(update={"xero_webhook_key": SecretStr("k" * 64)})
+    return world
+
+
+def test_xero_echoes_of_its_own_writes_cost_no_call_and_another_change_in_xero_is_read(
+    own_world: World,
+) -> None:
+    world = _with_xero_webhooks(own_world)
+    ((party_id, _, row, contact_id),) = _linked(world)
     _, party = _edit(world, party_id, row)
     _hook(world, party)
     _lane(world).run_pass()
@@ -197,7 +215,34 @@ def test_xero_echoes_of_its_own_writes_cost_no_call_and_another_change_in_xero_i
     assert _calls(world, "xero", since) == [] and _calls(world, "capsule", since) == []
     spool.put("xero", {**echo, "sequence": 2})  # a person's edit in Xero: no write of ours explains it
     read = _lane(world).run_pass()
-    assert read is not None and read.echoes == 0 and read.read_xero and read.plan is not None
+    assert read is not None and read.echoes == 0 and read.read_xero == "an edit in Xero"
+    assert read.plan is not None
+
+
+def test_with_xero_webhooks_an_edit_after_an_update_is_written_without_reading_xero_or_undoing_it(
+    two_way_world: World,
+) -> None:
+    # Two-way: an older copy of the first contact would read as an edit in Xero and be pulled back
+    # into Capsule, undoing the first edit.
+    world = _with_xero_webhooks(two_way_world)
+    (first, second) = _linked(world, 2)
+    first_address, party = _edit(world, first[0], first[2])
+    _hook(world, party)
+    _lane(world).run_pass()  # reads Xero: the copy is the migration's
+    second_address, party = _edit(world, second[0], second[2])
+    _hook(world, party)
+    since = world.last_call()
+
+    done = _lane(world).run_pass()
+
+    assert done is not None and done.read_xero is None and done.plan is not None
+    # Only the second party: the first's copy is older than its write, and the ledger stands for it.
+    assert done.plan.operations == 1
+    assert [c.method for c in _calls(world, "xero", since)] == ["POST"]
+    assert _xero_email(world, first[1]) == [first_address]
+    assert _xero_email(world, second[1]) == [second_address]
+    with closing(CapsuleControl(world.server.capsule_url)) as capsule:
+        assert capsule.get_party(first[0])["emailAddresses"][0]["address"] == first_address
 
 
 def test_an_event_the_fast_lane_does_not_handle_goes_back_to_the_sensors_run(world: World) -> None:

@@ -141,7 +141,10 @@ select
         abs(coalesce(c.balances__accounts_receivable__outstanding, 0))
         + abs(coalesce(c.balances__accounts_payable__outstanding, 0))
         as decimal(18, 2)
-    ) as balance_outstanding
+    ) as balance_outstanding,
+    -- When this copy was read (dlt's load id is the load's start, in seconds, on this machine's clock):
+    -- a write of this tool after it is newer than the copy (reconcile/current_contacts.sql).
+    to_timestamp(try_cast(c._dlt_load_id as double)) as loaded_at
 from (select *, cx_email(email_address) as email from contacts) as c
 left join phones as ph on ph.parent_id = c._dlt_id
 left join addresses as a on a.parent_id = c._dlt_id
