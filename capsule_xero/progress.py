@@ -38,6 +38,9 @@ APPLY_STAGES = {
     "write_back": "Writing ContactIDs to Capsule",
 }
 
+# The extracts' stages (pipelines/capsule, pipelines/xero).
+EXTRACT_STAGES = {"capsule": "Reading Capsule", "xero": "Reading Xero"}
+
 CallFigures = Callable[[], tuple[int, int | None]]  # (calls made so far, calls left in the period)
 
 

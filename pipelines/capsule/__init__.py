@@ -49,6 +49,7 @@ The token is never a source argument, dlt config or state: ``Settings`` are read
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,7 @@ from capsule_xero.capsule.errors import (
 from capsule_xero.capsule.pacing import CapsulePacer, shared_pacer
 from capsule_xero.duckdb_file import check_duckdb_file
 from capsule_xero.home_lock import home_lock
+from capsule_xero.progress import Progress, StageMeter
 from capsule_xero.settings import Settings
 from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.capsule import drift
@@ -152,11 +154,13 @@ def capsule_source(
     pacer: CapsulePacer | None = None,
     timeout: float | tuple[float, float] = REQUEST_TIMEOUT,
     per_page: int = PER_PAGE,
+    on_page: Callable[[], None] | None = None,
 ) -> DltSource:
     """The Capsule dlt source. ``settings`` default to ``Settings.from_env()`` at the first request;
     ``pacer`` defaults to the process-wide one for that Capsule user (``pacing.shared_pacer``);
-    ``timeout`` is (connect, read) seconds per request; ``per_page`` is Capsule's ``perPage``."""
-    conn = CapsuleConnection(settings, pacer, timeout, per_page)
+    ``timeout`` is (connect, read) seconds per request; ``per_page`` is Capsule's ``perPage``;
+    ``on_page`` is called after each page read (progress)."""
+    conn = CapsuleConnection(settings, pacer, timeout, per_page, on_page)
 
     @dlt.source(name=SOURCE_NAME)
     def capsule() -> list[Any]:
@@ -273,15 +277,21 @@ def extract_capsule(
     pacer: CapsulePacer | None = None,
     timeout: float | tuple[float, float] = REQUEST_TIMEOUT,
     per_page: int = PER_PAGE,
+    progress: Callable[[Progress], None] | None = None,
 ) -> CapsuleExtract:
     """Run the Capsule extract into ``raw``; returns load info, row counts, calls and schema drift.
+
+    ``progress`` gets the pages read so far (stage ``capsule``), the calls made and the calls left this
+    hour; the total is unknown (Capsule says only whether there is a next page), so is the ETA.
 
     ``full_refresh`` drops the capsule_* tables and cursors and reads everything again.
     Raises ``CapsuleError`` subclasses with a message a person can act on (never the token),
     ``DuckDBFileProblem`` when the DuckDB file is damaged or held by another program, and
     ``HomeBusy`` when another run holds CAPSULE_XERO_HOME."""
     with home_lock(settings.home):
-        return _extract_capsule(settings, full_refresh, pacer=pacer, timeout=timeout, per_page=per_page)
+        return _extract_capsule(
+            settings, full_refresh, pacer=pacer, timeout=timeout, per_page=per_page, progress=progress
+        )
 
 
 def _extract_capsule(
@@ -291,11 +301,29 @@ def _extract_capsule(
     pacer: CapsulePacer | None,
     timeout: float | tuple[float, float],
     per_page: int,
+    progress: Callable[[Progress], None] | None = None,
 ) -> CapsuleExtract:
     pacer = pacer or shared_pacer(settings.capsule_api_url, settings.capsule_api_token)
     pipeline = capsule_pipeline(settings)
     calls, retries = pacer.calls, pacer.retries
-    source = capsule_source(settings, pacer=pacer, timeout=timeout, per_page=per_page)
+    on_page = None
+    if progress is not None:
+        paced = pacer
+        meter = StageMeter(
+            "capsule",
+            None,
+            unit="pages",
+            calls=lambda: (paced.calls, paced.budget.remaining),
+            period="this hour",
+        )
+        pages = [0]
+
+        def on_page() -> None:
+            pages[0] += 1
+            progress(meter.update(pages[0]))
+
+        progress(meter.update(0))
+    source = capsule_source(settings, pacer=pacer, timeout=timeout, per_page=per_page, on_page=on_page)
     if full_refresh:
         check_duckdb_file(settings.duckdb_path)
     try:
@@ -303,6 +331,8 @@ def _extract_capsule(
         info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
     except (PipelineStepFailed, DestinationConnectionError) as exc:
         raise failure(pipeline, exc, settings) from exc
+    if progress is not None:
+        progress(meter.update(pages[0], total=pages[0]))  # every page is read: the stage is done
     counts = dict(pipeline.last_trace.last_normalize_info.row_counts) if pipeline.last_trace else {}
     result = CapsuleExtract(info, counts, pacer.calls - calls, pacer.retries - retries)
     result.schema_changes = after_load(pipeline, before, info)

@@ -32,6 +32,7 @@ Callers that run the source themselves (dagster-dlt) call it after ``pipeline.ru
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -40,12 +41,19 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from capsule_xero.home_lock import home_lock
+from capsule_xero.progress import Progress, StageMeter
 from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, XeroAuthError
 from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
 from capsule_xero.xero.pacing import PacingPolicy
-from capsule_xero.xero.transports import PacedHTTPAdapter, PacedTransport, pacer_for, reset_pacers
+from capsule_xero.xero.transports import (
+    PacedHTTPAdapter,
+    PacedTransport,
+    calls_and_day_left,
+    pacer_for,
+    reset_pacers,
+)
 from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.cursors import align_cursors, duckdb_path_of
 from pipelines.xero.drift import DriftDetector
@@ -178,8 +186,12 @@ def run_xero_extract(
     options: XeroExtractConfig | None = None,
     run: XeroRun | None = None,
     rules: Rules | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> LoadInfo:
     """Extract Xero into DuckDB and return dlt's LoadInfo.
+
+    ``progress`` gets the requests made so far (stage ``xero``) with the calls left today; the total
+    is unknown until the last page (Xero does not say how many pages there are), so is the ETA.
 
     ``rules``: the rules file, whose ``money.read`` says which money to read; read from
     ``CAPSULE_XERO_CONFIG`` (or ./capsule-xero.yaml) when not given.
@@ -197,7 +209,7 @@ def run_xero_extract(
 
         rules = load_rules(settings.config_file)
     with home_lock(settings.home):
-        return _run_xero_extract(settings, full_refresh, options, run, rules)
+        return _run_xero_extract(settings, full_refresh, options, run, rules, progress)
 
 
 def _run_xero_extract(
@@ -206,11 +218,18 @@ def _run_xero_extract(
     options: XeroExtractConfig | None,
     run: XeroRun | None,
     rules: Rules,
+    progress: Callable[[Progress], None] | None = None,
 ) -> LoadInfo:
     options = options or XeroExtractConfig.of(settings)
     if full_refresh:
         options = replace(options, force_full_read=True)
     run = run if run is not None else XeroRun()
+    meter: StageMeter | None = None
+    if progress is not None:
+        url = settings.xero_api_url
+        meter = StageMeter("xero", None, unit="requests", calls=lambda: calls_and_day_left(url))
+        run.on_page = lambda made: progress(meter.update(made))
+        progress(meter.update(0))
     pipeline = xero_pipeline(settings)
     before_load(pipeline)
     try:
@@ -221,6 +240,9 @@ def _run_xero_extract(
             raise cause from None
         raise
     create_missing_tables(pipeline, rules)
+    if progress is not None and meter is not None:
+        made = sum(run.requests.values())
+        progress(meter.update(made, total=made))  # every page is read: the stage is done
     log.info(
         "Xero extract done: contacts %s; requests %s; records %s; %s drift finding(s)",
         run.modes.get(CONTACTS_TABLE, "not run"),
