@@ -11,10 +11,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from assets.jobs import nightly_reconciliation_job
 from assets.tenancy import tenant_tags
-
-NIGHTLY_CRON = "0 2 * * *"
-SYDNEY = "Australia/Sydney"
-SCHEDULE_NAME = "nightly_reconciliation_schedule"
+from capsule_xero.schedule_times import NIGHTLY_CRON, SCHEDULE_NAME, SYDNEY
 
 
 def nightly_reconciliation_schedule_for(
