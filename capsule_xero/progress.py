@@ -172,6 +172,24 @@ class StageMeter:
         return (max(estimates) if estimates else None), past_limit
 
 
+class OpenEndedStage:
+    """A stage whose total shows only at its end (an extract reads until there is no next page):
+    ``step`` after each page, ``finish`` when the last was read (the total is then what was done)."""
+
+    def __init__(self, meter: StageMeter, progress: Callable[[Progress], None]) -> None:
+        self.meter = meter
+        self.progress = progress
+        self.done = 0
+        progress(meter.update(0))
+
+    def step(self, done: int | None = None) -> None:
+        self.done = self.done + 1 if done is None else done
+        self.progress(self.meter.update(self.done))
+
+    def finish(self) -> None:
+        self.progress(self.meter.update(self.done, total=self.done))
+
+
 class ThrottledReporter:
     """A ``progress`` callback for logs: hands a stage's first and last figures, and others at most
     every ``every`` seconds, to ``emit``; keeps each stage's last figures for the final metadata."""

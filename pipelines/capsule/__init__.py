@@ -69,7 +69,7 @@ from capsule_xero.capsule.errors import (
 from capsule_xero.capsule.pacing import CapsulePacer, shared_pacer
 from capsule_xero.duckdb_file import check_duckdb_file
 from capsule_xero.home_lock import home_lock
-from capsule_xero.progress import Progress, StageMeter
+from capsule_xero.progress import OpenEndedStage, Progress, StageMeter
 from capsule_xero.settings import Settings
 from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.capsule import drift
@@ -109,6 +109,7 @@ __all__ = [
     "after_load",
     "before_load",
     "capsule_error",
+    "capsule_pages",
     "capsule_pipeline",
     "capsule_source",
     "create_missing_tables",
@@ -270,6 +271,17 @@ def after_load(
     return changes
 
 
+def capsule_pages(pacer: CapsulePacer, progress: Callable[[Progress], None]) -> OpenEndedStage:
+    """Progress of a Capsule read (stage ``capsule``): pages read, calls made, calls left this hour."""
+    meter = StageMeter(
+        "capsule",
+        unit="pages",
+        calls=lambda: (pacer.calls, pacer.budget.remaining),
+        period="this hour",
+    )
+    return OpenEndedStage(meter, progress)
+
+
 def extract_capsule(
     settings: Settings,
     full_refresh: bool = False,
@@ -306,24 +318,10 @@ def _extract_capsule(
     pacer = pacer or shared_pacer(settings.capsule_api_url, settings.capsule_api_token)
     pipeline = capsule_pipeline(settings)
     calls, retries = pacer.calls, pacer.retries
-    on_page = None
-    if progress is not None:
-        paced = pacer
-        meter = StageMeter(
-            "capsule",
-            None,
-            unit="pages",
-            calls=lambda: (paced.calls, paced.budget.remaining),
-            period="this hour",
-        )
-        pages = [0]
-
-        def on_page() -> None:
-            pages[0] += 1
-            progress(meter.update(pages[0]))
-
-        progress(meter.update(0))
-    source = capsule_source(settings, pacer=pacer, timeout=timeout, per_page=per_page, on_page=on_page)
+    pages = capsule_pages(pacer, progress) if progress is not None else None
+    source = capsule_source(
+        settings, pacer=pacer, timeout=timeout, per_page=per_page, on_page=pages.step if pages else None
+    )
     if full_refresh:
         check_duckdb_file(settings.duckdb_path)
     try:
@@ -331,8 +329,8 @@ def _extract_capsule(
         info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
     except (PipelineStepFailed, DestinationConnectionError) as exc:
         raise failure(pipeline, exc, settings) from exc
-    if progress is not None:
-        progress(meter.update(pages[0], total=pages[0]))  # every page is read: the stage is done
+    if pages is not None:
+        pages.finish()
     counts = dict(pipeline.last_trace.last_normalize_info.row_counts) if pipeline.last_trace else {}
     result = CapsuleExtract(info, counts, pacer.calls - calls, pacer.retries - retries)
     result.schema_changes = after_load(pipeline, before, info)

@@ -41,7 +41,7 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from capsule_xero.home_lock import home_lock
-from capsule_xero.progress import Progress, StageMeter
+from capsule_xero.progress import OpenEndedStage, Progress, StageMeter
 from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, XeroAuthError
@@ -92,6 +92,7 @@ __all__ = [
     "reset_pacers",
     "run_xero_extract",
     "xero_pipeline",
+    "xero_requests",
     "xero_source",
 ]
 
@@ -180,6 +181,17 @@ def xero_error(exc: BaseException) -> BaseException | None:
     return find_cause(exc, _ERRORS)
 
 
+def xero_requests(settings: Settings, run: XeroRun, progress: Callable[[Progress], None]) -> OpenEndedStage:
+    """Progress of a Xero read (stage ``xero``): requests made, with the calls left today; ``run``
+    reports each page."""
+    url = settings.xero_api_url
+    stage = OpenEndedStage(
+        StageMeter("xero", unit="requests", calls=lambda: calls_and_day_left(url)), progress
+    )
+    run.on_page = stage.step
+    return stage
+
+
 def run_xero_extract(
     settings: Settings | None = None,
     full_refresh: bool = False,
@@ -224,12 +236,7 @@ def _run_xero_extract(
     if full_refresh:
         options = replace(options, force_full_read=True)
     run = run if run is not None else XeroRun()
-    meter: StageMeter | None = None
-    if progress is not None:
-        url = settings.xero_api_url
-        meter = StageMeter("xero", None, unit="requests", calls=lambda: calls_and_day_left(url))
-        run.on_page = lambda made: progress(meter.update(made))
-        progress(meter.update(0))
+    requests = xero_requests(settings, run, progress) if progress is not None else None
     pipeline = xero_pipeline(settings)
     before_load(pipeline)
     try:
@@ -240,9 +247,8 @@ def _run_xero_extract(
             raise cause from None
         raise
     create_missing_tables(pipeline, rules)
-    if progress is not None and meter is not None:
-        made = sum(run.requests.values())
-        progress(meter.update(made, total=made))  # every page is read: the stage is done
+    if requests is not None:
+        requests.finish()
     log.info(
         "Xero extract done: contacts %s; requests %s; records %s; %s drift finding(s)",
         run.modes.get(CONTACTS_TABLE, "not run"),
