@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from capsule_xero.display import json_for_terminal, markup_literal
 from capsule_xero.duckdb_file import DuckDBFileProblem
-from capsule_xero.progress import EXTRACT_STAGES
+from capsule_xero.progress import APPLY_STAGES, EXTRACT_STAGES
 from capsule_xero.settings import Settings
 from cli.progress import ProgressDisplay
 from cli.shared import connect, console, hold_home, load_rules_or_exit, print_error, require_duckdb_file
@@ -308,7 +308,8 @@ def _apply_and_say_how_it_ended(
     from reverse_etl.plans.store import load_plan
 
     try:
-        result = apply_plan(con, settings, rules, number)
+        with ProgressDisplay(APPLY_STAGES) as shown:
+            result = apply_plan(con, settings, rules, number, on_progress=shown)
     except PlanError as exc:  # stale (Xero changed meanwhile, other rules), or not applicable
         print_error(exc)
         raise typer.Exit(1) from None

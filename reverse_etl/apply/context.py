@@ -8,6 +8,7 @@ from datetime import datetime
 
 import duckdb
 
+from capsule_xero.capsule.pacing import HOUR, HOURLY_LIMIT
 from capsule_xero.progress import CallFigures, Progress, StageMeter
 from capsule_xero.rules.model import Rules
 from reverse_etl.apply.result import ApplyResult
@@ -53,7 +54,7 @@ class RunContext:
                 unit=UNITS.get(stage, ""),
                 calls=self._capsule_calls,
                 period="this hour",
-                calls_per_second=HOURLY_CAPSULE_CALLS / 3600,
+                calls_per_second=HOURLY_LIMIT / HOUR,
             )
         from capsule_xero.xero.transports import calls_and_day_left, calls_per_second
 
@@ -72,6 +73,5 @@ class RunContext:
 
 # The apply loop's stages that call Capsule; the others call Xero.
 CAPSULE_STAGES = frozenset({"write_back", "capsule", "recover_capsule"})
-HOURLY_CAPSULE_CALLS = 4000  # per user (docs/api-facts.md#capsule-rate-limits)
-# A contact batch holds up to 50 writes, one call each; the other stages count records.
+# A contact batch (up to 50 writes) is one call; the other stages count records.
 UNITS = {"contacts": "batches", "groups": "groups", "notes": "notes", "write_back": "parties"}
