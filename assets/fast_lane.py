@@ -250,7 +250,9 @@ class FastLane:
             with home_lock(settings.home, "webhook fast lane", wait=LOCK_WAIT_SECONDS):
                 copy = XeroCopy.load(settings.home)
                 with _ledger(settings) as con:
-                    done.echoes, read_due = copy.judge(con, xero_contacts, bool(settings.xero_webhook_key.get_secret_value()))
+                    done.echoes, read_due = copy.judge(
+                        con, xero_contacts, bool(settings.xero_webhook_key.get_secret_value())
+                    )
                 if not capsule_events and len(xero_contacts) == done.echoes:
                     copy.save(settings.home)
                     return done  # only echoes of this tool's own writes: nothing to read or write

@@ -15,7 +15,9 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from assets.resources import DAGSTER_WAIT_SECONDS, DUCKDB_POOL, dagster_step
 from assets.tenancy import settings_for_run
+from capsule_xero.capsule.pacing import shared_pacer
 from capsule_xero.home_lock import home_lock
+from capsule_xero.progress import EXTRACT_STAGES, ThrottledReporter
 from capsule_xero.rules.loading import load_rules
 from capsule_xero.rules.model import Rules
 from pipelines import capsule, xero
@@ -75,18 +77,25 @@ CAPSULE_DESCRIPTIONS = {
     pool=DUCKDB_POOL,
 )
 def capsule_extract(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-    """Read Capsule into DuckDB raw: changed records since the cursors, plus deletions."""
+    """Read Capsule into DuckDB raw: changed records since the cursors, plus deletions. Logs the pages
+    read, the calls made and the calls left this hour at most every ~10 s (Dagster has no live
+    metadata mid-step)."""
     settings = settings_for_run(context.run)
+    pacer = shared_pacer(settings.capsule_api_url, settings.capsule_api_token)
+    pages = capsule.capsule_pages(pacer, ThrottledReporter(context.log.info, names=EXTRACT_STAGES))
     # The home's lock, as `capsule-xero sync` takes it: a CLI run and this one never share dlt's folder.
     with home_lock(settings.home, dagster_step(context), wait=DAGSTER_WAIT_SECONDS):
         pipeline = capsule.capsule_pipeline(settings)
         before = capsule.before_load(pipeline)
         try:
             yield from dlt.run(
-                context=context, dlt_source=capsule.capsule_source(settings), dlt_pipeline=pipeline
+                context=context,
+                dlt_source=capsule.capsule_source(settings, pacer=pacer, on_page=pages.step),
+                dlt_pipeline=pipeline,
             )
         except Exception as exc:
             raise capsule.failure(pipeline, exc, settings) from None
+        pages.finish()
         changes = capsule.after_load(pipeline, before, pipeline.last_trace.last_load_info)
     if changes:
         context.log.warning("Capsule schema drift: " + "; ".join(c.describe() for c in changes))
@@ -136,10 +145,12 @@ def xero_extract(
     context: dg.AssetExecutionContext, dlt: DagsterDltResource, config: XeroReadConfig
 ) -> Iterator[Any]:
     """Read Xero into DuckDB raw: contacts changed since the cursor, groups, users, and the money
-    the rules file's money.read turns on."""
+    the rules file's money.read turns on. Logs the requests made and the Xero calls left today at
+    most every ~10 s (Dagster has no live metadata mid-step)."""
     settings = settings_for_run(context.run)
     rules = load_rules(settings.config_file)
     run = XeroRun()
+    requests = xero.xero_requests(settings, run, ThrottledReporter(context.log.info, names=EXTRACT_STAGES))
     options = XeroExtractConfig.of(settings)
     if config.full_read:
         options = replace(options, force_full_read=True)
@@ -152,6 +163,7 @@ def xero_extract(
             yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
         except Exception as exc:
             raise (xero.xero_error(exc) or exc) from None
+        requests.finish()
         xero.create_missing_tables(
             pipeline, rules
         )  # a new organisation has no contacts yet; staging selects anyway

@@ -11,10 +11,14 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from assets.jobs import nightly_reconciliation_job
 from assets.tenancy import tenant_tags
+from capsule_xero.schedule_times import NIGHTLY_CRON, SCHEDULE_NAME, SYDNEY
 
-NIGHTLY_CRON = "0 2 * * *"
-SYDNEY = "Australia/Sydney"
-SCHEDULE_NAME = "nightly_reconciliation_schedule"
+# What the Dagster UI shows beside the schedule, for a bookkeeper as much as for an engineer.
+DESCRIPTION = (
+    "On by default: every night at 02:00 Sydney time it reads what changed in Capsule and all of Xero, "
+    "reconciles them and refreshes the reports, so anything a missed webhook or a stopped check lost shows "
+    "up by morning. It never writes to Xero or Capsule. Turn it off here to stop it."
+)
 
 
 def nightly_reconciliation_schedule_for(
@@ -30,6 +34,7 @@ def nightly_reconciliation_schedule_for(
         # The safety net catches what a missed webhook or a stopped sensor lost: on from a fresh install,
         # not once someone finds the toggle (it writes nothing, so running unasked is safe).
         "default_status": dg.DefaultScheduleStatus.RUNNING,
+        "description": DESCRIPTION,
     }
     if tenants is None:
         return dg.ScheduleDefinition(job=job, **common)

@@ -9,6 +9,11 @@ this asset finishes it with the approval it had before anything newer is planned
 for once Xero's day has turned, after reading Xero) is ``capsule-xero apply N`` in a run: it plans
 nothing and writes plan N only, while its apply is interrupted, whatever ``apply`` says (a person
 approved it and started applying it); a plan that no longer fits Xero is left to the next sync.
+
+Progress: Dagster has no live metadata mid-step (an asset's metadata is written once, when it
+materialises), so while the plan is written the step logs each stage's figures (done of total, calls
+made, Xero calls left today, ETA) at most every ~10 s, and the last figures of every stage go into the
+materialisation's metadata (``progress_<stage>_...``).
 """
 
 from typing import Any, Optional
@@ -21,6 +26,7 @@ from assets.resources import DAGSTER_WAIT_SECONDS, DUCKDB_POOL, RulesResource, d
 from assets.stages import asset_key
 from assets.tenancy import settings_for_run
 from capsule_xero.home_lock import home_lock
+from capsule_xero.progress import APPLY_STAGES, ThrottledReporter
 from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from pipelines.xero import run_xero_extract, xero_error
@@ -69,9 +75,14 @@ def plan_metadata(plan: Plan) -> dict[str, Any]:
     }
 
 
-def written_metadata(result: ApplyResult) -> dict[str, Any]:
+def _progress_log(context: dg.AssetExecutionContext) -> ThrottledReporter:
+    return ThrottledReporter(context.log.info, names=APPLY_STAGES)
+
+
+def written_metadata(result: ApplyResult, progress: ThrottledReporter | None = None) -> dict[str, Any]:
     counts = result.counts()
     return {
+        **(progress.metadata() if progress is not None else {}),
         "written": True,
         "plan_status": result.status,
         **{name: counts[name] for name in WRITTEN},
@@ -100,16 +111,17 @@ def _finish(
             run_xero_extract(settings, rules=rules)
         except Exception as exc:
             raise (xero_error(exc) or exc) from None
+    progress = _progress_log(context)
     with duckdb.get_connection() as con:
         try:
-            result = apply_plan(con, settings, rules, plan_id)
+            result = apply_plan(con, settings, rules, plan_id, on_progress=progress)
         except StalePlanError as exc:
             why_not = f"plan {plan_id} no longer fits Xero, so the next sync plans what it left: {exc}"
             context.log.warning(why_not)
             return dg.MaterializeResult(metadata={"plan": plan_id, "written": False, "why_not": why_not})
     if result.stopped:
         context.log.warning(f"Plan {plan_id} stopped early: {result.stopped}")
-    return dg.MaterializeResult(metadata={**plan_metadata(plan), **written_metadata(result)})
+    return dg.MaterializeResult(metadata={**plan_metadata(plan), **written_metadata(result, progress)})
 
 
 @dg.asset(
@@ -139,7 +151,8 @@ def xero_contacts_written(
             return dg.MaterializeResult(
                 metadata={**plan_metadata(plan), "written": False, "why_not": why_not}
             )
-        result = apply_plan(con, settings, loaded, plan.plan_id)
+        progress = _progress_log(context)
+        result = apply_plan(con, settings, loaded, plan.plan_id, on_progress=progress)
     if result.stopped:
         context.log.warning(f"Plan {plan.plan_id} stopped early: {result.stopped}")
-    return dg.MaterializeResult(metadata={**plan_metadata(plan), **written_metadata(result)})
+    return dg.MaterializeResult(metadata={**plan_metadata(plan), **written_metadata(result, progress)})

@@ -19,6 +19,7 @@ from capsule_xero.settings import Settings
 from capsule_xero.xero.budget import OrganisationBudget, api_origin, budget_file_in, read_budgets
 from capsule_xero.xero.token_store import TokenStore
 from cli.auth import auth_status
+from cli.next_runs import ReadCounts, print_next_runs, read_counts
 from cli.shared import console, print_error
 
 if TYPE_CHECKING:
@@ -37,12 +38,14 @@ def status_command(
     settings = Settings.from_env()
     path = settings.duckdb_path
     readable = True
+    counts: list[ReadCounts] = []
     if not path.exists():
         console.print(
             f"No DuckDB file at {path} yet: no sync has run (`capsule-xero sync`).", highlight=False
         )
     else:
-        readable = _print_duckdb_status(path, plans)
+        readable = _print_duckdb_status(path, plans, counts)
+    print_next_runs(settings, counts[0] if counts else ReadCounts())
     console.print("\n[bold]Xero sign-in[/bold]")
     with contextlib.suppress(typer.Exit):  # not signed in is a state to show, not a failure of status
         auth_status()
@@ -52,7 +55,7 @@ def status_command(
         raise typer.Exit(1)
 
 
-def _print_duckdb_status(path: Path, plans: int) -> bool:
+def _print_duckdb_status(path: Path, plans: int, counts: list[ReadCounts]) -> bool:
     """Plans and the error queue, read under a shared hold of the home; False when the file cannot
     be read (said in one line). While a sync holds the home they are skipped, with who holds it:
     opening the file then would also stop that sync from writing it."""
@@ -72,6 +75,7 @@ def _print_duckdb_status(path: Path, plans: int) -> bool:
                     _print_error_queue(con)
                     _print_capsule_refusals(con)
                     _print_money_fields(con)
+                    counts.append(read_counts(con))
                 except duckdb.Error as exc:
                     if damaged_reason(exc) is None:
                         raise

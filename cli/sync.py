@@ -10,7 +10,9 @@ from rich.markup import escape
 
 from capsule_xero.display import json_for_terminal, markup_literal
 from capsule_xero.duckdb_file import DuckDBFileProblem
+from capsule_xero.progress import APPLY_STAGES, EXTRACT_STAGES
 from capsule_xero.settings import Settings
+from cli.progress import ProgressDisplay
 from cli.shared import connect, console, hold_home, load_rules_or_exit, print_error, require_duckdb_file
 
 if TYPE_CHECKING:
@@ -50,8 +52,8 @@ def _extract_capsule(settings: Settings, full: bool) -> bool:
     from pipelines.capsule import CapsuleError, extract_capsule
 
     try:
-        with console.status("Reading Capsule…"):
-            result = extract_capsule(settings, full_refresh=full)
+        with ProgressDisplay(EXTRACT_STAGES) as shown:
+            result = extract_capsule(settings, full_refresh=full, progress=shown)
     except CapsuleError as exc:
         console.print(f"[red]Capsule: {markup_literal(exc)}[/red]", highlight=False)
         return False
@@ -73,8 +75,8 @@ def _extract_xero(settings: Settings, full: bool) -> bool:
 
     run = XeroRun()
     try:
-        with console.status("Reading Xero…"):
-            run_xero_extract(settings, full_refresh=full, run=run)
+        with ProgressDisplay(EXTRACT_STAGES) as shown:
+            run_xero_extract(settings, full_refresh=full, run=run, progress=shown)
     except DuckDBFileProblem as exc:
         print_error(exc)
         raise typer.Exit(1) from None
@@ -98,8 +100,8 @@ def extract_both(settings: Settings, full: bool) -> None:
 
     hold_home(settings.home, shared=False)
     try:
-        with console.status("Reading Capsule…"):
-            result = extract_capsule(settings, full_refresh=full)
+        with ProgressDisplay(EXTRACT_STAGES) as shown:
+            result = extract_capsule(settings, full_refresh=full, progress=shown)
     except CapsuleError as exc:
         console.print(f"[red]Capsule: {escape(str(exc))}[/red] Nothing was planned.", highlight=False)
         raise typer.Exit(1) from None
@@ -108,8 +110,8 @@ def extract_both(settings: Settings, full: bool) -> None:
         raise typer.Exit(1) from None
     run = XeroRun()
     try:
-        with console.status("Reading Xero…"):
-            run_xero_extract(settings, full_refresh=full, run=run)
+        with ProgressDisplay(EXTRACT_STAGES) as shown:
+            run_xero_extract(settings, full_refresh=full, run=run, progress=shown)
     except DuckDBFileProblem as exc:
         print_error(exc)
         raise typer.Exit(1) from None
@@ -306,7 +308,8 @@ def _apply_and_say_how_it_ended(
     from reverse_etl.plans.store import load_plan
 
     try:
-        result = apply_plan(con, settings, rules, number)
+        with ProgressDisplay(APPLY_STAGES) as shown:
+            result = apply_plan(con, settings, rules, number, on_progress=shown)
     except PlanError as exc:  # stale (Xero changed meanwhile, other rules), or not applicable
         print_error(exc)
         raise typer.Exit(1) from None

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from capsule_xero.display import markup_literal
+from capsule_xero.progress import APPLY_STAGES
 from capsule_xero.settings import Settings
+from cli.progress import ProgressDisplay
 from cli.shared import connect, console, load_rules_or_exit, print_error, require_duckdb_file
 
 if TYPE_CHECKING:
@@ -35,13 +36,6 @@ if TYPE_CHECKING:
 # pipelines (dlt), reverse_etl (duckdb) and capsule_xero.xero.pacing (requests) are imported inside the
 # commands that use them: `capsule-xero --help` does without them.
 
-STAGES = {
-    "recover": "Settling an interrupted run",
-    "contacts": "Writing contacts (batches of ≤ 50)",
-    "groups": "Setting contact groups",
-    "notes": "Adding History notes",
-    "write_back": "Writing ContactIDs to Capsule",
-}
 LINES_SHOWN = 50
 
 
@@ -98,8 +92,8 @@ def apply_command(
 
     with connect(path, read_only=False) as con:
         try:
-            with _ProgressBars() as bars:
-                result = apply_plan(con, settings, rules, plan_id, on_progress=bars.update)
+            with ProgressDisplay(APPLY_STAGES) as shown:
+                result = apply_plan(con, settings, rules, plan_id, on_progress=shown)
         except StalePlanError as exc:
             print_error(exc)
             raise typer.Exit(1) from None
@@ -153,34 +147,6 @@ def _read_xero(settings: Settings) -> None:
             raise
         console.print(f"[red]Xero: {escape(str(cause))}[/red] Nothing was written.", highlight=False)
         raise typer.Exit(1) from None
-
-
-class _ProgressBars:
-    """One rich progress bar per stage of the apply loop, fed by ``apply_plan(on_progress=...)``."""
-
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self.tasks: dict[str, int] = {}
-
-    def __enter__(self) -> _ProgressBars:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def update(self, event: object) -> None:
-        stage, done, total = event.stage, event.done, event.total  # type: ignore[attr-defined]
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(STAGES.get(stage, stage), total=total)
-        self.progress.update(self.tasks[stage], completed=done, total=total)
 
 
 def _print_result(result: ApplyResult) -> None:

@@ -207,6 +207,13 @@ class XeroPacer:
         self._stop_changed_at = self.wall()
         return self._budget_entry()
 
+    def day_left(self) -> int | None:
+        """Calls left today as far as this pacer knows: Xero's last figure less the calls started since."""
+        with self._cond:
+            if self._day_remaining is None:
+                return None
+            return max(0, self._day_remaining - self._calls_since_figure)
+
     # ---- admission ---------------------------------------------------------------------------
     def _day_stop(self, now: float) -> DailyLimitReached | None:
         if self._day_resume_at is not None:

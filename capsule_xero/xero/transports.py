@@ -64,6 +64,27 @@ def pacer_for(
     return pacer
 
 
+def calls_and_day_left(url: str) -> tuple[int, int | None]:
+    """Calls this process made to the Xero API at ``url`` (every organisation), and the fewest calls
+    left today that any of them last reported (less the calls made since): for progress figures."""
+    origin = api_origin(url)
+    with _registry_lock:
+        pacers = [pacer for (api, _), pacer in _PACERS.items() if api == origin]
+    made = sum(pacer.stats.calls for pacer in pacers)
+    lefts = [pacer.day_left() for pacer in pacers]
+    known = [left for left in lefts if left is not None]
+    return made, (min(known) if known else None)
+
+
+def calls_per_second(url: str) -> float:
+    """The pace the Xero pacing allows one organisation at ``url`` (60 calls a minute by default)."""
+    origin = api_origin(url)
+    with _registry_lock:
+        policies = [pacer.policy for (api, _), pacer in _PACERS.items() if api == origin]
+    policy = policies[0] if policies else PacingPolicy()
+    return policy.calls_per_minute / policy.minute_seconds
+
+
 def reset_pacers() -> None:
     """Forget every organisation's counters (a new process, as far as pacing is concerned).
 

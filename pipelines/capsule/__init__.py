@@ -49,7 +49,7 @@ The token is never a source argument, dlt config or state: ``Settings`` are read
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,7 @@ from capsule_xero.capsule.errors import (
 from capsule_xero.capsule.pacing import CapsulePacer, shared_pacer
 from capsule_xero.duckdb_file import check_duckdb_file
 from capsule_xero.home_lock import home_lock
+from capsule_xero.progress import OpenEndedStage, Progress, StageMeter
 from capsule_xero.settings import Settings
 from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.capsule import drift
@@ -108,6 +109,7 @@ __all__ = [
     "after_load",
     "before_load",
     "capsule_error",
+    "capsule_pages",
     "capsule_pipeline",
     "capsule_source",
     "create_missing_tables",
@@ -153,11 +155,13 @@ def capsule_source(
     pacer: CapsulePacer | None = None,
     timeout: float | tuple[float, float] = REQUEST_TIMEOUT,
     per_page: int = PER_PAGE,
+    on_page: Callable[[], None] | None = None,
 ) -> DltSource:
     """The Capsule dlt source. ``settings`` default to ``Settings.from_env()`` at the first request;
     ``pacer`` defaults to the process-wide one for that Capsule user (``pacing.shared_pacer``);
-    ``timeout`` is (connect, read) seconds per request; ``per_page`` is Capsule's ``perPage``."""
-    conn = CapsuleConnection(settings, pacer, timeout, per_page)
+    ``timeout`` is (connect, read) seconds per request; ``per_page`` is Capsule's ``perPage``;
+    ``on_page`` is called after each page read (progress)."""
+    conn = CapsuleConnection(settings, pacer, timeout, per_page, on_page)
 
     @dlt.source(name=SOURCE_NAME)
     def capsule() -> list[Any]:
@@ -267,6 +271,17 @@ def after_load(
     return changes
 
 
+def capsule_pages(pacer: CapsulePacer, progress: Callable[[Progress], None]) -> OpenEndedStage:
+    """Progress of a Capsule read (stage ``capsule``): pages read, calls made, calls left this hour."""
+    meter = StageMeter(
+        "capsule",
+        unit="pages",
+        calls=lambda: (pacer.calls, pacer.budget.remaining),
+        period="this hour",
+    )
+    return OpenEndedStage(meter, progress)
+
+
 def extract_capsule(
     settings: Settings,
     full_refresh: bool = False,
@@ -275,8 +290,12 @@ def extract_capsule(
     timeout: float | tuple[float, float] = REQUEST_TIMEOUT,
     per_page: int = PER_PAGE,
     resources: Sequence[str] | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> CapsuleExtract:
     """Run the Capsule extract into ``raw``; returns load info, row counts, calls and schema drift.
+
+    ``progress`` gets the pages read so far (stage ``capsule``), the calls made and the calls left this
+    hour; the total is unknown (Capsule says only whether there is a next page), so is the ETA.
 
     ``full_refresh`` drops the capsule_* tables and cursors and reads everything again. ``resources``
     reads only those (the webhook fast lane's ``parties`` and ``deleted_parties``: two requests
@@ -286,7 +305,13 @@ def extract_capsule(
     ``HomeBusy`` when another run holds CAPSULE_XERO_HOME."""
     with home_lock(settings.home):
         return _extract_capsule(
-            settings, full_refresh, pacer=pacer, timeout=timeout, per_page=per_page, resources=resources
+            settings,
+            full_refresh,
+            pacer=pacer,
+            timeout=timeout,
+            per_page=per_page,
+            resources=resources,
+            progress=progress,
         )
 
 
@@ -298,11 +323,15 @@ def _extract_capsule(
     timeout: float | tuple[float, float],
     per_page: int,
     resources: Sequence[str] | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> CapsuleExtract:
     pacer = pacer or shared_pacer(settings.capsule_api_url, settings.capsule_api_token)
     pipeline = capsule_pipeline(settings)
     calls, retries = pacer.calls, pacer.retries
-    source = capsule_source(settings, pacer=pacer, timeout=timeout, per_page=per_page)
+    pages = capsule_pages(pacer, progress) if progress is not None else None
+    source = capsule_source(
+        settings, pacer=pacer, timeout=timeout, per_page=per_page, on_page=pages.step if pages else None
+    )
     if resources is not None:
         if full_refresh:
             raise ValueError("a full refresh reads every resource")
@@ -314,6 +343,8 @@ def _extract_capsule(
         info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
     except (PipelineStepFailed, DestinationConnectionError) as exc:
         raise failure(pipeline, exc, settings) from exc
+    if pages is not None:
+        pages.finish()
     counts = dict(pipeline.last_trace.last_normalize_info.row_counts) if pipeline.last_trace else {}
     result = CapsuleExtract(info, counts, pacer.calls - calls, pacer.retries - retries)
     result.schema_changes = after_load(pipeline, before, info)

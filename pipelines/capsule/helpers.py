@@ -21,7 +21,7 @@ with the shaping of records as stored.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -156,7 +156,9 @@ class CapsuleConnection:
         pacer: CapsulePacer | None,
         timeout: float | tuple[float, float],
         per_page: int,
+        on_page: Callable[[], None] | None = None,
     ) -> None:
+        self._on_page = on_page
         self._settings = settings
         self._pacer = pacer
         self._timeout = timeout
@@ -196,7 +198,10 @@ class CapsuleConnection:
         return self._client
 
     def pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
-        yield from self.client.paginate(path, params=params or {}, data_selector=key)
+        for page in self.client.paginate(path, params=params or {}, data_selector=key):
+            if self._on_page is not None:
+                self._on_page()
+            yield page
 
 
 # ---- record shaping ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ Callers that run the source themselves (dagster-dlt) call it after ``pipeline.ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -41,12 +41,19 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from capsule_xero.home_lock import home_lock
+from capsule_xero.progress import OpenEndedStage, Progress, StageMeter
 from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, XeroAuthError
 from capsule_xero.xero.errors import DailyLimitReached, XeroUnavailable
 from capsule_xero.xero.pacing import PacingPolicy
-from capsule_xero.xero.transports import PacedHTTPAdapter, PacedTransport, pacer_for, reset_pacers
+from capsule_xero.xero.transports import (
+    PacedHTTPAdapter,
+    PacedTransport,
+    calls_and_day_left,
+    pacer_for,
+    reset_pacers,
+)
 from pipelines import declared_tables, find_cause, prepare_dlt
 from pipelines.cursors import align_cursors, duckdb_path_of
 from pipelines.xero.drift import DriftDetector
@@ -85,6 +92,7 @@ __all__ = [
     "reset_pacers",
     "run_xero_extract",
     "xero_pipeline",
+    "xero_requests",
     "xero_source",
 ]
 
@@ -173,6 +181,17 @@ def xero_error(exc: BaseException) -> BaseException | None:
     return find_cause(exc, _ERRORS)
 
 
+def xero_requests(settings: Settings, run: XeroRun, progress: Callable[[Progress], None]) -> OpenEndedStage:
+    """Progress of a Xero read (stage ``xero``): requests made, with the calls left today; ``run``
+    reports each page."""
+    url = settings.xero_api_url
+    stage = OpenEndedStage(
+        StageMeter("xero", unit="requests", calls=lambda: calls_and_day_left(url)), progress
+    )
+    run.on_page = stage.step
+    return stage
+
+
 def run_xero_extract(
     settings: Settings | None = None,
     full_refresh: bool = False,
@@ -180,11 +199,15 @@ def run_xero_extract(
     run: XeroRun | None = None,
     rules: Rules | None = None,
     resources: Sequence[str] | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> LoadInfo:
     """Extract Xero into DuckDB and return dlt's LoadInfo.
 
     ``resources`` reads only those (the webhook fast lane's ``xero_contacts``: one request when few
     contacts changed); the others keep their tables and cursors for the next whole read.
+
+    ``progress`` gets the requests made so far (stage ``xero``) with the calls left today; the total
+    is unknown until the last page (Xero does not say how many pages there are), so is the ETA.
 
     ``rules``: the rules file, whose ``money.read`` says which money to read; read from
     ``CAPSULE_XERO_CONFIG`` (or ./capsule-xero.yaml) when not given.
@@ -202,7 +225,7 @@ def run_xero_extract(
 
         rules = load_rules(settings.config_file)
     with home_lock(settings.home):
-        return _run_xero_extract(settings, full_refresh, options, run, rules, resources)
+        return _run_xero_extract(settings, full_refresh, options, run, rules, resources, progress)
 
 
 def _run_xero_extract(
@@ -212,11 +235,13 @@ def _run_xero_extract(
     run: XeroRun | None,
     rules: Rules,
     resources: Sequence[str] | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> LoadInfo:
     options = options or XeroExtractConfig.of(settings)
     if full_refresh:
         options = replace(options, force_full_read=True)
     run = run if run is not None else XeroRun()
+    requests = xero_requests(settings, run, progress) if progress is not None else None
     pipeline = xero_pipeline(settings)
     before_load(pipeline)
     try:
@@ -228,6 +253,8 @@ def _run_xero_extract(
             raise cause from None
         raise
     create_missing_tables(pipeline, rules)
+    if requests is not None:
+        requests.finish()
     log.info(
         "Xero extract done: contacts %s; requests %s; records %s; %s drift finding(s)",
         run.modes.get(CONTACTS_TABLE, "not run"),

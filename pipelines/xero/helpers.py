@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -153,6 +153,8 @@ class XeroRun:
     modes: dict[str, str] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
     records: dict[str, int] = field(default_factory=dict)
+    # Called with the requests made so far after each page (progress); None: nobody is told.
+    on_page: Callable[[int], None] | None = None
 
     def stop(self, exc: DailyLimitReached, table: str) -> None:
         if self.stopped is None:
@@ -162,6 +164,8 @@ class XeroRun:
     def count(self, table: str, requests_made: int, records: int) -> None:
         self.requests[table] = self.requests.get(table, 0) + requests_made
         self.records[table] = self.records.get(table, 0) + records
+        if self.on_page is not None:
+            self.on_page(sum(self.requests.values()))
 
 
 class ExactRESTClient(RESTClient):

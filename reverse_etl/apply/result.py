@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Handed to ``apply_plan(on_progress=...)``: a stage (recover, contacts, groups, notes, documents,
+# capsule, write_back), done/total, the calls it made, the calls left and an ETA.
+from capsule_xero.progress import Progress as Progress
 from reverse_etl.plans.model import PlanError
 
 APPLICABLE = ("approved", "applying", "partly_applied")
@@ -65,12 +68,3 @@ class ApplyResult:
     def count(self, status: str) -> None:
         """One more operation with outcome ``status`` (created, updated, failed, refused ...)."""
         setattr(self, status, getattr(self, status) + 1)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Handed to ``on_progress``: ``stage`` (recover, contacts, groups, notes, write_back), done/total."""
-
-    stage: str
-    done: int
-    total: int

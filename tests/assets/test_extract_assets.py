@@ -26,7 +26,11 @@ def sandbox_env(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.Monke
     return env
 
 
-def test_materialising_the_capsule_extract_fills_raw_and_reports_row_counts(
+def logged(instance: dg.DagsterInstance, run_id: str, prefix: str) -> list[str]:
+    return [e.user_message for e in instance.all_logs(run_id) if e.user_message.startswith(prefix)]
+
+
+def test_materialising_the_capsule_extract_fills_raw_reports_row_counts_and_logs_its_progress(
     sandbox_env: dict[str, str],
 ) -> None:
     instance = dg.DagsterInstance.ephemeral()
@@ -44,6 +48,9 @@ def test_materialising_the_capsule_extract_fills_raw_and_reports_row_counts(
         assert con.execute("select count(*) from raw.capsule_parties").fetchone()[0] == 300
     token = sandbox_env["CAPSULE_API_TOKEN"]
     assert all(token not in str(entry) for entry in instance.all_logs(result.run_id))
+    progress = logged(instance, result.run_id, "Reading Capsule: ")
+    assert progress[0] == "Reading Capsule: 0 pages, 0 calls, ETA unknown"
+    assert progress[-1].endswith("calls left this hour, ETA done") and "/" in progress[-1]
 
 
 def test_without_a_capsule_token_the_run_fails_naming_the_setting(
@@ -61,7 +68,7 @@ def test_without_a_capsule_token_the_run_fails_naming_the_setting(
     assert "CAPSULE_API_TOKEN is not set" in failure.step_failure_data.error.to_string()
 
 
-def test_materialising_the_xero_extract_after_signing_in_fills_raw_with_every_contact(
+def test_materialising_the_xero_extract_after_signing_in_fills_raw_with_every_contact_and_logs_its_progress(
     sandbox_env: dict[str, str], server: SandboxServer
 ) -> None:
     auth = XeroAuth(Settings.from_env())
@@ -83,6 +90,9 @@ def test_materialising_the_xero_extract_after_signing_in_fills_raw_with_every_co
     tokens = auth.store.load()
     secrets = (tokens.access_token, tokens.refresh_token, sandbox_env["XERO_CLIENT_SECRET"])
     assert all(secret not in str(entry) for entry in instance.all_logs(result.run_id) for secret in secrets)
+    progress = logged(instance, result.run_id, "Reading Xero: ")
+    assert progress[0] == "Reading Xero: 0 requests, 0 calls, ETA unknown"
+    assert progress[-1].endswith("calls left today, ETA done") and "/" in progress[-1]
 
 
 def test_the_xero_extract_before_signing_in_fails_saying_how_to_sign_in(sandbox_env: dict[str, str]) -> None:

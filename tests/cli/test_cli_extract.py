@@ -25,7 +25,7 @@ def env(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return values
 
 
-def test_extract_loads_both_systems_and_a_rerun_reads_only_what_changed(
+def test_extract_loads_both_systems_shows_its_progress_and_a_rerun_reads_only_what_changed(
     env: dict[str, str], server: SandboxServer
 ) -> None:
     login(
@@ -37,6 +37,13 @@ def test_extract_loads_both_systems_and_a_rerun_reads_only_what_changed(
     first = runner.invoke(cli.app, ["extract"])
     assert first.exit_code == 0, first.output
     assert "Capsule:" in first.output and "Xero:" in first.output
+    # Progress as plain lines (stdout is not a terminal): pages read, calls made, calls left, and done.
+    lines = first.output.splitlines()
+    capsule = [line for line in lines if line.startswith("Reading Capsule: ")]
+    assert capsule[0] == "Reading Capsule: 0 pages, 0 calls, ETA unknown"
+    assert capsule[-1].endswith("calls left this hour, ETA done")
+    xero = [line for line in lines if line.startswith("Reading Xero: ")]
+    assert xero[-1].endswith("calls left today, ETA done") and "/" in xero[-1]
     with duckdb.connect(str(Path(env["CAPSULE_XERO_HOME"]) / "capsule_xero.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from raw.capsule_parties").fetchone()[0] == 300
         contacts = con.execute("select count(*) from raw.xero_contacts").fetchone()[0]

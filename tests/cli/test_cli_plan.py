@@ -16,6 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
+from capsule_xero.progress import Progress
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
 from cli import app as cli
@@ -233,9 +234,16 @@ class ApplyLoop:
         self.outcome = "applied"
 
     def apply_plan(
-        self, con: duckdb.DuckDBPyConnection, settings: Settings, rules: Any, plan_id: int
+        self,
+        con: duckdb.DuckDBPyConnection,
+        settings: Settings,
+        rules: Any,
+        plan_id: int,
+        on_progress: Any = None,
     ) -> None:
         self.calls.append(plan_id)
+        if on_progress is not None:  # what the loop reports as the one batch goes out
+            on_progress(Progress("contacts", 1, 1, calls_used=1, calls_left=4_900, unit="batches"))
         mark_plan(con, plan_id, self.outcome)
 
 
@@ -258,6 +266,10 @@ def test_sync_apply_hands_an_approved_plan_to_the_apply_loop_and_exits_0_when_it
     result = run("sync", "--apply")
     assert result.exit_code == 0, result.output
     assert "Plan 1 · approved, ready to apply" in result.output and "Plan 1 applied." in result.output
+    assert (
+        "Writing contacts (batches of ≤ 50): 1/1 batches, 1 call, 4,900 calls left today, ETA done"
+        in result.output
+    )
     assert apply_loop.calls == [1]
 
 

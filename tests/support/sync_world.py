@@ -16,6 +16,7 @@ import duckdb
 import httpx
 
 from capsule_xero.capsule.pacing import CapsulePacer
+from capsule_xero.progress import Progress
 from capsule_xero.rules.model import Rules
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
@@ -105,11 +106,13 @@ class World:
         approve_first: bool = True,
         interrupt: Callable[[XeroContactWriter, CapsuleWriteBack], None] | None = None,
         now: datetime | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
     ) -> SyncRun:
         """Extract both systems, reconcile, plan, approve a waiting plan, apply: ``sync --apply``
         after ``approve`` (the CLI's order), each step on the real clock as the CLI runs it.
         ``interrupt`` may wrap the writers' methods (e.g. to die part-way, as a killed process);
-        ``now`` is the time the plan and the error queue go by (the real time when None)."""
+        ``now`` is the time the plan and the error queue go by (the real time when None);
+        ``on_progress`` is handed to ``apply_plan``."""
         since = self.last_call()
         self.extract()
         with duckdb.connect(str(self.settings.duckdb_path)) as con:
@@ -127,7 +130,14 @@ class World:
                     if interrupt is not None:
                         interrupt(writer, back)
                     run.result = apply_plan(
-                        con, self.settings, self.rules, plan.plan_id, writer=writer, capsule=back, now=now
+                        con,
+                        self.settings,
+                        self.rules,
+                        plan.plan_id,
+                        writer=writer,
+                        capsule=back,
+                        now=now,
+                        on_progress=on_progress,
                     )
         run.xero_writes = self.xero_writes(since)
         return run
