@@ -56,12 +56,15 @@ from reverse_etl.apply.loop import apply_plan
 from reverse_etl.apply.result import ApplyResult
 from reverse_etl.plans.create import create_plan
 from reverse_etl.plans.model import Plan
+from reverse_etl.sqlfile import has_table
 from transform.stages import reconcile
 
 log = logging.getLogger(__name__)
 
 WRITER_ASSET = dg.AssetKey(["reverse_etl", "xero_contacts_written"])
 CAPSULE_RESOURCES = ("parties", "deleted_parties")
+# Tables only a whole read makes: a pass reads parties and contacts, never the rest a first sync needs.
+FIRST_SYNC_TABLES = ("capsule_users", "capsule_tags", "xero_contacts", "xero_contact_groups")
 # Capsule REST hook events a contact needs (docs/api-facts.md#capsule-rest-hooks); any other (an
 # opportunity won, a kase) goes to the sensor's run, which reads every resource.
 PARTY_EVENTS = frozenset({"party/created", "party/updated", "party/deleted"})
@@ -99,10 +102,12 @@ class Pass:
     echoes: int = 0
     seconds: float = 0.0
     declined: str | None = None
+    trigger: str = "webhook fast lane (no run)"
+    too_large: bool = False
 
     def metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "trigger": "webhook fast lane (no run)",
+            "trigger": self.trigger,
             "webhook_deliveries": self.deliveries,
             "webhook_events": self.events,
             "read_capsule": "parties changed since the last read" if self.read_capsule else "no",
@@ -244,12 +249,30 @@ class FastLane:
 
     def _sync(self, claimed: Sequence[Path]) -> Pass:
         capsule_events, xero_contacts, count = _events(self.spool, claimed)
-        done = Pass(len(claimed), count, self.tenant)
+        return self.sync(Pass(len(claimed), count, self.tenant), capsule_events, xero_contacts)
+
+    def sync_capsule_change(self, max_operations: int) -> Pass:
+        """What a pass does for a party change the polling sensor found (assets/sensors/polling.py),
+        inside its tick; a plan of more than ``max_operations`` is stored and left unwritten
+        (``Pass.too_large``) for the incremental run the sensor then starts. Raises ``Declined`` when a
+        run holds the home."""
+        started = time.monotonic()
+        done = self.sync(
+            Pass(0, 1, self.tenant, trigger="capsule_changes_sensor (no run)"), 1, [], max_operations
+        )
+        done.seconds = time.monotonic() - started
+        return done
+
+    def sync(
+        self, done: Pass, capsule_events: int, xero_contacts: Sequence[str], max_operations: int | None = None
+    ) -> Pass:
         settings = self.settings
         try:
             with home_lock(settings.home, "webhook fast lane", wait=LOCK_WAIT_SECONDS):
                 copy = XeroCopy.load(settings.home)
                 with _ledger(settings) as con:
+                    if con is None or not all(has_table(con, "raw", table) for table in FIRST_SYNC_TABLES):
+                        raise Declined("no sync has read everything yet: the first is a run")
                     done.echoes, read_due = copy.judge(
                         con, xero_contacts, bool(settings.xero_webhook_key.get_secret_value())
                     )
@@ -268,6 +291,13 @@ class FastLane:
                     reconcile(con, self.rules)
                     done.plan = create_plan(con, self.rules)
                     done.why_not = why_not_written(done.plan, settings.apply_writes)
+                    if (
+                        done.why_not is None
+                        and max_operations is not None
+                        and done.plan.operations > max_operations
+                    ):
+                        done.why_not = f"{done.plan.operations} operations: left to an incremental run"
+                        done.too_large = True
                     if done.why_not is None:
                         done.result = apply_plan(con, settings, self.rules, done.plan.plan_id)
                     if done.read_capsule:
@@ -311,19 +341,22 @@ class _ledger:
             self.con.close()
 
 
+def materialisation(done: Pass) -> dg.AssetMaterialization:
+    """A pass as a materialisation of the writer asset, for the client's partition."""
+    plan = done.plan
+    return dg.AssetMaterialization(
+        asset_key=WRITER_ASSET,
+        partition=done.tenant or None,
+        description=f"{done.trigger}: plan {plan.plan_id if plan else '-'}",
+        metadata=done.metadata(),
+    )
+
+
 def dagster_recorder(instance: dg.DagsterInstance) -> Callable[[Pass], None]:
-    """Reports each pass as a materialisation of the writer asset, for the client's partition."""
+    """Reports each pass to ``instance`` (the receiver runs outside Dagster's processes)."""
 
     def record(done: Pass) -> None:
-        plan = done.plan
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(
-                asset_key=WRITER_ASSET,
-                partition=done.tenant or None,
-                description=f"Webhook fast lane: plan {plan.plan_id if plan else '-'}, written without a run",
-                metadata=done.metadata(),
-            )
-        )
+        instance.report_runless_asset_event(materialisation(done))
 
     return record
 
@@ -363,6 +396,7 @@ class FastLaneWorker(threading.Thread):
             for lane in self.lanes:
                 now = time.monotonic()
                 try:
+                    lane.spool.beat()
                     if not self._due(lane, now):
                         continue
                     self._last_pass[lane.tenant] = now

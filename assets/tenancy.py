@@ -99,13 +99,14 @@ def every_tenants_tick(
     skipped: Sequence[str],
     cursors: Mapping[str, object] | None,
     log: Callable[[str], None],
+    asset_events: Sequence[dg.AssetMaterialization] = (),
 ) -> dg.SensorResult:
     """One sensor tick across the clients: their runs, each client's cursor, and why a client got no
-    run. Dagster takes no skip reason beside run requests, so then the reasons go to ``log`` (the
-    tick's log); with no run at all they are the skip reason, one line per client."""
+    run. Dagster takes no skip reason beside run requests or asset events, so then the reasons go to
+    ``log`` (the tick's log); with neither they are the skip reason, one line per client."""
     cursor = None if cursors is None else json.dumps(cursors, sort_keys=True, separators=(",", ":"))
-    if not requests:
+    if not requests and not asset_events:
         return dg.SensorResult(skip_reason="\n".join(skipped), cursor=cursor)
     for reason in skipped:
         log(reason)
-    return dg.SensorResult(run_requests=list(requests), cursor=cursor)
+    return dg.SensorResult(run_requests=list(requests), asset_events=list(asset_events), cursor=cursor)

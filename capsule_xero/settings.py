@@ -191,7 +191,7 @@ class Settings(BaseSettings):
     )
     capsule_poll_seconds: Seconds = _setting(
         "CAPSULE_POLL_SECONDS",
-        "60",
+        "20",
         "Seconds between the Dagster sensor's checks for Capsule changes (each check: two one-record requests)",
     )
     xero_api_url: WebAddress = _setting(

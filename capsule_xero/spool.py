@@ -47,6 +47,11 @@ from capsule_xero.files import PRIVATE_DIR, fsync_dir, write_private_file
 from capsule_xero.settings import Settings
 
 SOURCES = frozenset({"xero", "capsule"})
+# The webhook fast lane's heartbeat (a dot-name: never a delivery), touched while it watches the spool.
+FAST_LANE_BEAT = ".fast-lane-beat"
+FAST_LANE_BEAT_SECONDS = 5.0
+# How long a fresh delivery is the fast lane's: longer than its gap between passes in a burst (15 s).
+FAST_LANE_GRACE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -249,6 +254,8 @@ class Spool:
 
     def release(self, claimed: Sequence[Path]) -> None:
         """Give claimed deliveries back to the pending queue, in their old place (the sensor's run syncs them)."""
+        if not claimed:
+            return
         for path in claimed:
             with contextlib.suppress(FileNotFoundError):
                 os.replace(path, self.root / path.name)
@@ -263,6 +270,24 @@ class Spool:
         stale = sorted(self.claimed.glob("*.json")) if self.claimed.is_dir() else []
         self.release(stale)
         return len(stale)
+
+    def beat(self) -> None:
+        """The webhook fast lane says it is watching this spool (its worker, several times a second)."""
+        self._ensure()
+        (self.root / FAST_LANE_BEAT).touch()
+
+    def fresh_for_fast_lane(self, now: float | None = None) -> set[Path]:
+        """Pending deliveries the webhook fast lane, watching this spool, will take: the sensor leaves
+        them alone (a delivery the lane gave back keeps its arrival time, and is older)."""
+        now = now or time.time()
+        try:
+            if now - (self.root / FAST_LANE_BEAT).stat().st_mtime > FAST_LANE_BEAT_SECONDS:
+                return set()
+        except FileNotFoundError:
+            return set()
+        return {
+            path for mtime, _, path, _ in self._pending_stats() if now - mtime / 1e9 < FAST_LANE_GRACE_SECONDS
+        }
 
     def prune_done(self, now: float | None = None) -> int:
         """Delete consumed deliveries received longer than ``keep_done`` ago; returns how many."""

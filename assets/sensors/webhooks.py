@@ -23,6 +23,11 @@ batch whose run exists is skipped, and a run created but never launched is launc
 crash can do is one more run over events already synced (a lost cursor while newer events arrived
 makes a bigger batch under a new key), which is harmless: the run reads what changed.
 
+While the webhook fast lane watches a spool (assets/fast_lane.py: ``capsule-xero webhooks serve``
+syncs contact changes itself, and touches the spool's heartbeat), a tick leaves deliveries younger than
+``FAST_LANE_GRACE_SECONDS`` to it: it takes them in well under a second, and gives back what it does
+not handle with its arrival time, old enough for the next tick (docs/operations.md#the-webhook-fast-lane).
+
 Evaluated without an instance (``dg.build_sensor_context()`` in a test or bench/latency.py, whose
 caller keeps the cursor and runs the request itself), there is nothing to look up and the caller's
 cursor is taken as the record of the run.
@@ -197,8 +202,11 @@ def _tick(
         spool.prune_done()
         total += previous.event_count
 
-    batch_paths = _batch_paths(spool.pending())
+    fresh = spool.fresh_for_fast_lane()
+    batch_paths = _batch_paths([path for path in spool.pending() if path not in fresh])
     if not batch_paths:
+        if fresh:
+            return [], Cursor(total=total), f"{who}{len(fresh)} new deliveries are the webhook fast lane's"
         return [], Cursor(total=total), f"{who}no new webhook events in {spool.root}"
     batch = Batch.of(batch_paths, tenant)
     run = batch.run_request()

@@ -5,8 +5,11 @@ anything it does not handle goes back to the sensor's run."""
 from __future__ import annotations
 
 import itertools
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,9 @@ import pytest
 from pydantic import SecretStr
 
 from assets.fast_lane import WRITER_ASSET, FastLane, FastLaneWorker, Pass, dagster_recorder
+from assets.sensors import polling
 from assets.sensors.polling import check_capsule
+from assets.sensors.webhooks import turn_spooled_events_into_runs
 from capsule_xero.rules.model import Rules
 from capsule_xero.spool import Spool
 from sandbox.capsule.control import CapsuleControl
@@ -90,6 +95,24 @@ def _xero_email(world: World, number: str) -> list[str]:
     return [c.get("EmailAddress") for c in xero_contacts(world) if c.get("ContactNumber") == number]
 
 
+def _cursor(world: World) -> str:
+    """The polling sensor's cursor as a sensor that has been running holds it: the newest change the
+    last read saw (from an old cursor, a check follows only a few changes a tick)."""
+    with world.connect() as con:
+        ((newest,),) = con.execute("select max(updated_at) from raw.capsule_parties").fetchall()
+    return f"{newest.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _polled(cursor: str) -> dg.SensorResult | dg.RunRequest | dg.SkipReason:
+    return check_capsule(dg.build_sensor_context(cursor=cursor))
+
+
+def _writes(world: World, since: int) -> list[dict[str, Any]]:
+    """Xero's answered writes since ``since`` (the sandbox's clock runs fast, so an access token can
+    expire mid-test: its 401 and the write repeated after the refresh are one write)."""
+    return [call for call in world.xero_writes(since) if call["status"] != 401]
+
+
 def _calls(world: World, api: str, since: int) -> list[Any]:
     return world.server.call(lambda: world.sandbox.calls.records(api, since))
 
@@ -105,7 +128,7 @@ def test_a_spooled_party_edit_reaches_xero_in_one_pass_and_dagster_records_its_p
 
     assert done is not None and done.declined is None and done.result is not None
     assert _xero_email(world, number) == [address]
-    assert len(world.xero_writes(since)) == 1
+    assert len(_writes(world, since)) == 1
     spool = Spool.at_home(world.settings.home)
     assert spool.pending() == [] and list(spool.claimed.glob("*.json")) == []
     assert len(list(spool.done.glob("*.json"))) == 1
@@ -128,7 +151,7 @@ def test_a_party_changed_again_after_its_webhook_reaches_xero_with_its_latest_va
     _lane(world).run_pass()
 
     assert _xero_email(world, number) == [latest]
-    assert len(world.xero_writes(since)) == 1
+    assert len(_writes(world, since)) == 1
 
 
 def test_two_webhooks_for_one_party_in_one_second_are_one_read_and_one_write(world: World) -> None:
@@ -142,7 +165,7 @@ def test_two_webhooks_for_one_party_in_one_second_are_one_read_and_one_write(wor
 
     assert done is not None and done.deliveries == 2 and done.plan is not None and done.plan.operations == 1
     assert _xero_email(world, number) == [address]
-    assert len(world.xero_writes(since)) == 1
+    assert len(_writes(world, since)) == 1
     capsule_reads = [c for c in _calls(world, "capsule", since) if c.method == "GET"]
     assert len(capsule_reads) == 2  # parties and deleted parties since the cursor, once
     assert _lane(world).run_pass() is None
@@ -163,14 +186,15 @@ def test_a_party_deleted_before_its_pass_is_never_written_or_recreated_and_its_a
 
     assert done is not None and done.plan is not None
     assert done.plan.counts.get("archive") == 1 and done.plan.waits_for_approval
-    assert done.result is None and world.xero_writes(since) == []
+    assert done.result is None and _writes(world, since) == []
     assert len(_xero_email(world, number)) == 1  # still one contact, untouched until a person approves
 
 
-def test_a_change_whose_webhook_was_lost_is_synced_by_the_next_pass_or_started_by_polling(
+def test_a_change_whose_webhook_was_lost_is_synced_by_the_next_pass_or_in_the_polling_sensors_tick(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (lost, announced, later) = _linked(world, 3, of=1)
+    cursor = _cursor(world)
     lost_address, _ = _edit(world, lost[0], lost[2])  # its webhook never arrives
     announced_address, party = _edit(world, announced[0], announced[2])
     _hook(world, party)
@@ -179,16 +203,41 @@ def test_a_change_whose_webhook_was_lost_is_synced_by_the_next_pass_or_started_b
 
     assert _xero_email(world, lost[1]) == [lost_address]
     assert _xero_email(world, announced[1]) == [announced_address]
-    for name, value in (world.server.env() | {"CAPSULE_XERO_HOME": str(world.settings.home)}).items():
+    env = world.server.env() | {"CAPSULE_XERO_HOME": str(world.settings.home), "CAPSULE_XERO_APPLY": "true"}
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
-    synced = check_capsule(dg.build_sensor_context(cursor="2000-01-01T00:00:00Z"))
+    synced = _polled(cursor)
     assert isinstance(synced, dg.SkipReason) and "fast lane" in (synced.skip_message or "")
 
     later_address, _ = _edit(world, later[0], later[2])  # lost too, and no webhook follows it
-    started = check_capsule(dg.build_sensor_context(cursor="2000-01-01T00:00:00Z"))
-    assert isinstance(started, dg.RunRequest)
-    world.sync()  # the incremental sync polling started
+    since = world.last_call()
+    polled = _polled(cursor)
+
+    assert isinstance(polled, dg.SensorResult) and not polled.run_requests  # no run worker to start
+    (event,) = polled.asset_events
+    assert event.asset_key == WRITER_ASSET and event.metadata["updated"].value == 1
     assert _xero_email(world, later[1]) == [later_address]
+    assert len(_writes(world, since)) == 1
+
+
+def test_a_polled_change_too_large_for_a_tick_is_left_to_an_incremental_run(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ((party_id, number, row, _),) = _linked(world, of=7)
+    cursor = _cursor(world)
+    _edit(world, party_id, row)
+    env = world.server.env() | {"CAPSULE_XERO_HOME": str(world.settings.home), "CAPSULE_XERO_APPLY": "true"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(polling, "IN_TICK_MAX_OPERATIONS", 0)
+    since = world.last_call()
+
+    polled = _polled(cursor)
+
+    assert isinstance(polled, dg.RunRequest)
+    assert _writes(world, since) == []
+    world.sync()  # the run it started
+    assert len(_writes(world, since)) == 1 and _xero_email(world, number)[0].startswith("fast")
 
 
 def _with_xero_webhooks(world: World) -> World:
@@ -238,7 +287,7 @@ def test_with_xero_webhooks_an_edit_after_an_update_is_written_without_reading_x
     assert done is not None and done.read_xero is None and done.plan is not None
     # Only the second party: the first's copy is older than its write, and the ledger stands for it.
     assert done.plan.operations == 1
-    assert [c.method for c in _calls(world, "xero", since)] == ["POST"]
+    assert [c.method for c in _calls(world, "xero", since) if c.status != 401] == ["POST"]
     assert _xero_email(world, first[1]) == [first_address]
     assert _xero_email(world, second[1]) == [second_address]
     with closing(CapsuleControl(world.server.capsule_url)) as capsule:
@@ -272,3 +321,38 @@ def test_claims_a_dead_receiver_left_go_back_to_the_queue_when_the_next_one_star
     FastLaneWorker([lane])  # type: ignore[list-item]
 
     assert len(spool.pending()) == 1 and list(spool.claimed.glob("*.json")) == []
+
+
+def test_a_receiver_on_a_home_that_never_had_a_delivery_starts_its_fast_lane(tmp_path: Path) -> None:
+    spool = Spool.at_home(tmp_path / "fresh")
+
+    class Lane:
+        tenant, _who = "", ""
+
+    lane = Lane()
+    lane.spool = spool  # type: ignore[attr-defined]
+    worker = FastLaneWorker([lane])  # type: ignore[list-item]
+    worker.start()
+    worker.stop()
+
+    assert not worker.is_alive()
+
+
+def test_the_sensor_leaves_fresh_deliveries_to_a_watching_fast_lane_and_takes_what_it_gives_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAPSULE_XERO_HOME", str(tmp_path))
+    spool = Spool.at_home(tmp_path)
+    spool.put("capsule", {"event": "party/updated", "record": {"id": 2}})
+    spool.beat()
+    left = turn_spooled_events_into_runs(dg.build_sensor_context())
+    assert isinstance(left, dg.SkipReason) and "fast lane" in (left.skip_message or "")
+
+    (given_back,) = spool.pending()
+    os.utime(given_back, (time.time() - 60, time.time() - 60))  # a delivery the lane gave back
+    taken = turn_spooled_events_into_runs(dg.build_sensor_context())
+    assert isinstance(taken, dg.SensorResult) and len(taken.run_requests) == 1
+    beat = spool.root / ".fast-lane-beat"
+    os.utime(beat, (time.time() - 60, time.time() - 60))  # the receiver stopped: fresh ones are the sensor's
+    spool.put("capsule", {"event": "party/updated", "record": {"id": 3}})
+    assert spool.fresh_for_fast_lane() == set()

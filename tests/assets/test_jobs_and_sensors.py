@@ -151,10 +151,10 @@ def test_the_nightly_reconciliation_runs_at_two_in_the_morning_sydney_time() -> 
         assert day.astimezone(UTC).hour == utc_hour
 
 
-def test_the_sensor_polls_every_minute_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_sensor_polls_every_twenty_seconds_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CAPSULE_POLL_SECONDS", raising=False)
     sensor = defs().resolve_sensor_def("capsule_changes_sensor")
-    assert sensor.minimum_interval_seconds == 60 == capsule_changes_sensor.minimum_interval_seconds
+    assert sensor.minimum_interval_seconds == 20 == capsule_changes_sensor.minimum_interval_seconds
     assert sensor.job_name == "incremental_sync_job"
     monkeypatch.setenv("CAPSULE_POLL_SECONDS", "15")
     assert defs().resolve_sensor_def("capsule_changes_sensor").minimum_interval_seconds == 15
