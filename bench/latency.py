@@ -1,8 +1,11 @@
 """Latency figures: from a Capsule edit to the change in Xero, through the webhook path and through polling.
 
     # The product as deployed (default --runner dagster): `capsule-xero ui` (dagster dev: webserver,
-    # daemon, code server) and `capsule-xero webhooks serve` as subprocesses, 20 edits per path.
+    # daemon, code server) and `capsule-xero webhooks serve` as subprocesses, 50 edits per path.
     .venv/bin/python bench/latency.py --paths webhook
+    # The webhook fast lane (on by default) against the sensor's runs (WEBHOOK_FAST_LANE=false for
+    # the receiver), each on a world of its own, one after the other, compared in one table:
+    .venv/bin/python bench/latency.py --paths webhook --fast-lane both
     .venv/bin/python bench/latency.py --paths polling --poll-seconds 15
     .venv/bin/python bench/latency.py --paths polling --edits 10         # CAPSULE_POLL_SECONDS=60, the default
     # What-if: webhook_events_sensor with another minimum_interval_seconds than the product's
@@ -66,6 +69,13 @@ the sensor's request of the run that made the change visible, so a tick that mis
 here), for Dagster queue + launch (request → the run worker's RUN_START), and run (that start to
 the change being visible); for the webhook path also the hook's delivery (t0 → the event in the
 spool). Then the runs (duration, time in steps, plans) and the sensor's real tick gaps.
+
+With the fast lane on, an edit is carried by a pass of the receiver's fast lane (assets/fast_lane.py),
+not a run: the bench finds the pass among the runless materialisations of the writer asset in the
+Dagster instance (``--runner inprocess``: a ``FastLaneWorker`` in this process recording to a list),
+breaks the latency into the hook's delivery (edit → spooled) and the pass (spooled → visible), and
+counts edits carried by passes and by runs. Each edit's Xero and Capsule calls are the sandbox's call
+log from the edit until its pass or run is over (the next edit waits for that).
 """
 
 from __future__ import annotations
