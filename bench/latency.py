@@ -901,10 +901,11 @@ def summarise(result: PathResult) -> None:
             + (f"; {waited} waited for approval" if waited else "")
             + (f"; {len(failed)} failed, e.g. {failed[0]}" if failed else "")
         )
-        print(
-            f"  API calls by sensor and runs: Xero {result.xero_calls} ({result.xero_calls / len(runs):.1f} a run,"
-            f" {result.xero_429} answered 429), Capsule {result.capsule_calls}"
-        )
+        if not result.passes:  # with passes, the per-edit line below counts both
+            print(
+                f"  API calls by sensor and runs: Xero {result.xero_calls} ({result.xero_calls / len(runs):.1f} a run,"
+                f" {result.xero_429} answered 429), Capsule {result.capsule_calls}"
+            )
     if result.passes:
         print(
             f"  fast-lane passes: {len(result.passes)}, plans"
