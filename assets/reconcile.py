@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from assets.report_metadata import report_metadata
 from assets.stages import counts, counts_table, stage_asset
 from transform.reports import REPORTS, why_unavailable
 
@@ -125,11 +126,11 @@ def billing_documents(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> d
     }
 
 
-@stage_asset("reports.views")
-def report_views(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
+@stage_asset("reports.views", per_tenant=True)
+def report_views(con: duckdb.DuckDBPyConnection, rows: dict[str, int], tenant: str | None) -> dict[str, Any]:
     """The ``reports`` schema views: reconciliation, review queue, data quality and the pending diff."""
     unavailable = {name: reason for name in REPORTS if (reason := why_unavailable(con, name))}
-    return {"unavailable": dg.MetadataValue.json(unavailable)}
+    return {"unavailable": dg.MetadataValue.json(unavailable), **report_metadata(con, tenant)}
 
 
 RECONCILE_ASSETS = [
