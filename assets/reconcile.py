@@ -168,7 +168,7 @@ def report_views(con: duckdb.DuckDBPyConnection, rows: dict[str, int], tenant: s
 
     See docs/reports.md#in-the-dagster-ui."""
     unavailable = {name: reason for name in REPORTS if (reason := why_unavailable(con, name))}
-    return {"unavailable": dg.MetadataValue.json(unavailable), **report_metadata(con, tenant)}
+    return {"unavailable": dg.MetadataValue.json(unavailable), **report_metadata(con, unavailable, tenant)}
 
 
 RECONCILE_ASSETS = [

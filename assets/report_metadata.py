@@ -17,7 +17,7 @@ import duckdb
 from duckdb import ColumnExpression, ConstantExpression, FunctionExpression
 
 from cli.shared import cell
-from transform.reports import REPORTS, SCHEMA, why_unavailable
+from transform.reports import REPORTS, SCHEMA
 
 FIRST_ROWS = 20
 CURRENCY = "currency"
@@ -107,13 +107,16 @@ def report_markdown(con: duckdb.DuckDBPyConnection, name: str, tenant: str | Non
     return "\n".join(lines), rows
 
 
-def report_metadata(con: duckdb.DuckDBPyConnection, tenant: str | None = None) -> dict[str, dg.MetadataValue]:
+def report_metadata(
+    con: duckdb.DuckDBPyConnection, unavailable: dict[str, str], tenant: str | None = None
+) -> dict[str, dg.MetadataValue]:
     """One Markdown entry per report that can be read (named after it), and ``reports``: the
-    catalogue with each report's rows, or why it is not available, and its CSV command."""
+    catalogue with each report's rows, or why it is not available (``unavailable``: name → reason,
+    from ``why_unavailable``), and its CSV command."""
     catalogue = ["| report | rows | CSV of every row |", "|---|---:|---|"]
     entries: dict[str, dg.MetadataValue] = {}
     for name in REPORTS:
-        reason = why_unavailable(con, name)
+        reason = unavailable.get(name)
         if reason:
             catalogue.append(f"| {name} | not available: {_markdown_cell(reason)} | |")
             continue
