@@ -44,8 +44,8 @@ def contact_matches(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dic
 
 @stage_asset("reconcile.xero_duplicates")
 def xero_duplicates(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
-    """Active Xero contacts that look like the same business (same ABN, e-mail or name): for a person to
-    merge in Xero; the sync writes to none of them meanwhile.
+    """Active Xero contacts that look like the same business (same ABN, e-mail or name): reported for a
+    person to merge in Xero.
 
     See docs/operations.md#the-review-queue."""
     return {"rows": rows["reconcile.xero_duplicates"]}
