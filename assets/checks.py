@@ -21,7 +21,11 @@ def build_checks(partitions_def: dg.PartitionsDefinition | None = None) -> list[
     def capsule_parties_follow_the_row_rules(
         duckdb: DuckDBResource, rules: RulesResource
     ) -> dg.AssetCheckResult:
-        """Fails on schema drift, or when more parties break a row rule than the rules file allows."""
+        """Stops the run when more Capsule parties have a bad value (ABN, e-mail, phone, no name) than the
+        rules file's validation.max_reject_share allows, or when the data's shape changed; fewer are
+        held back in the quarantine and the rest sync.
+
+        See docs/architecture.md#data-flow (step 3, Validate)."""
         max_share = rules.load().validation.max_reject_share
         with duckdb.get_connection() as con:
             parties = staged_parties(con)
@@ -46,7 +50,10 @@ def build_checks(partitions_def: dg.PartitionsDefinition | None = None) -> list[
     def planned_operations_are_writes_xero_accepts(
         duckdb: DuckDBResource, rules: RulesResource
     ) -> dg.AssetCheckResult:
-        """Holds back planned rows Xero would refuse (lengths, ABN shape, ≤ 5 persons); fails on drift or too many."""
+        """Holds back planned writes Xero would refuse (a field too long, an ABN of the wrong shape, more
+        than 5 contact persons) so they go to review, not to Xero; stops the run when too many would.
+
+        See docs/mapping.md#preflight-what-xero-would-refuse."""
         max_share = rules.load().validation.max_reject_share
         with duckdb.get_connection() as con:
             rejects, drift, planned = build_planned_rejects(con)

@@ -30,7 +30,10 @@ class RawTableTranslator(DagsterDltTranslator):
     """Keys ``capsule/<table>`` and ``xero/<table>``; no upstream source stubs in the graph."""
 
     def __init__(
-        self, system: str, descriptions: dict[str, str], skippable: frozenset[str] = frozenset()
+        self,
+        system: str,
+        descriptions: dict[str, tuple[str, str]],
+        skippable: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__()
         self.system = system
@@ -44,9 +47,7 @@ class RawTableTranslator(DagsterDltTranslator):
             key=dg.AssetKey([self.system, name]),
             group_name=f"{self.system}_extract",
             deps=[],
-            description=self.descriptions.get(
-                name, f"{self.system.title()} {name.replace('_', ' ')} in raw."
-            ),
+            description=self.description(name),
             # The destination names the storage kind; the description-only pipeline (None) names none.
             metadata={**spec.metadata, "dagster/storage_kind": "duckdb"},
             kinds={"dlt", "duckdb"},
@@ -54,18 +55,60 @@ class RawTableTranslator(DagsterDltTranslator):
             skippable=data.resource.name in self.skippable,
         )
 
+    def description(self, name: str) -> str:
+        """What table ``name`` holds, in words, and the section of docs/ that explains it."""
+        if name in self.descriptions:
+            text, link = self.descriptions[name]
+        elif name.startswith("schema_drift_"):
+            what, link = SCHEMA_DRIFT
+            text = what.format(what=name.removeprefix("schema_drift_").replace("_", " "))
+        else:
+            text = f"{self.system.title()} {name.replace('_', ' ')}, as last read."
+            link = "docs/architecture.md#data-flow"
+        return f"{text}\n\nSee {link}."
 
+
+# What each raw table holds, for the asset's description in the Dagster UI, with the section of docs/
+# that explains it (RawTableTranslator.description adds the link).
 CAPSULE_DESCRIPTIONS = {
-    "parties": "Capsule people and organisations with tags and custom fields (incremental on updatedAt).",
-    "users": "Capsule users (owners); their e-mail lives on each user's party.",
-    "party_field_definitions": "Capsule custom-field definitions for parties (ABN, Xero Contact ID, ...).",
-    "tags": "Capsule party tags.",
-    "opportunities": "Capsule opportunities (incremental on updatedAt).",
-    "kases": "Capsule projects, called kases in the API (incremental on updatedAt).",
-    "tasks": "Capsule tasks in every status (the API has no since filter).",
-    "deleted_parties": "Capsule parties deleted or no longer visible: to archive in Xero.",
-    "deleted_opportunities": "Capsule opportunities deleted or no longer visible.",
-    "deleted_kases": "Capsule kases deleted or no longer visible.",
+    "parties": (
+        "The people and organisations in Capsule, with their tags and custom fields, as last read "
+        "(each run reads only those changed since the one before).",
+        "docs/mapping.md#which-capsule-records-become-xero-contacts",
+    ),
+    "users": (
+        "The Capsule users who own parties; owners become contact groups in Xero.",
+        "docs/mapping.md#contact-groups-tags-and-owners",
+    ),
+    "party_field_definitions": (
+        "The custom fields set up in Capsule for parties (ABN, Xero Contact ID, ...).",
+        "docs/mapping.md#the-xero-contact-id-custom-field",
+    ),
+    "tags": ("The tags used on Capsule parties.", "docs/mapping.md#contact-groups-tags-and-owners"),
+    "opportunities": (
+        "Capsule opportunities (changed ones each run): summarised in the contact's History in Xero.",
+        "docs/mapping.md#history-notes-opportunities-cases-and-tasks",
+    ),
+    "kases": (
+        "Capsule projects (the API calls them kases): summarised in the contact's History in Xero.",
+        "docs/mapping.md#history-notes-opportunities-cases-and-tasks",
+    ),
+    "tasks": (
+        "Capsule tasks, open and done: summarised in the contact's History in Xero.",
+        "docs/mapping.md#history-notes-opportunities-cases-and-tasks",
+    ),
+    "deleted_parties": (
+        "Parties deleted in Capsule (or no longer visible to the token): their Xero contacts are archived.",
+        "docs/mapping.md#deleted-in-capsule-archive-and-restore",
+    ),
+    "deleted_opportunities": (
+        "Opportunities deleted in Capsule (or no longer visible to the token).",
+        "docs/mapping.md#history-notes-opportunities-cases-and-tasks",
+    ),
+    "deleted_kases": (
+        "Projects (kases) deleted in Capsule (or no longer visible to the token).",
+        "docs/mapping.md#history-notes-opportunities-cases-and-tasks",
+    ),
 }
 
 
@@ -107,24 +150,41 @@ class XeroReadConfig(dg.Config):
     full_read: bool = False
 
 
+MONEY_READ = "docs/reports.md#money-reports"
 XERO_DESCRIPTIONS = {
-    "contacts": "Xero contacts incl. archived (If-Modified-Since on UpdatedDateUTC, plus a periodic full read).",
-    "contact_groups": "Xero contact groups; membership comes with each contact.",
-    "users": "Xero users, to map Capsule owners by e-mail.",
-    "schema_drift_contacts": "New or changed fields Xero sent on contacts (recorded, not fatal).",
-    "schema_drift_contact_groups": "New or changed fields Xero sent on contact groups.",
-    "schema_drift_users": "New or changed fields Xero sent on users.",
-    "invoices": "Xero sales invoices and bills, voided and deleted too (rules money.read: invoices).",
-    "credit_notes": "Xero credit notes with their allocations (rules money.read: invoices).",
-    "payments": "Xero payments, deleted ones too (rules money.read: payments).",
-    "quotes": "Xero quotes in every status (rules money.read: quotes).",
-    "items": "Xero items (rules money.read: invoices).",
-    "accounts": "Xero chart of accounts (any money.read).",
-    "tax_rates": "Xero tax rates, archived too (any money.read).",
-    "tracking_categories": "Xero tracking categories and options, archived too (any money.read).",
-    "currencies": "Xero currencies the organisation uses (any money.read).",
-    "organisation": "The Xero organisation: base currency, tax basis (any money.read).",
+    "contacts": (
+        "The contacts in Xero, archived ones too, as last read (changed ones each run, all of them now "
+        "and then, since a balance changes without a date).",
+        "docs/api-facts.md#xero-reading-contacts",
+    ),
+    "contact_groups": (
+        "Xero's contact groups; the sync keeps the ones named after Capsule tags and owners.",
+        "docs/mapping.md#contact-groups-tags-and-owners",
+    ),
+    "users": (
+        "The Xero users, matched to Capsule owners by e-mail.",
+        "docs/mapping.md#contact-groups-tags-and-owners",
+    ),
+    "invoices": (
+        "Sales invoices and bills from Xero, voided and deleted ones too (when the rules file's money.read "
+        "lists invoices).",
+        MONEY_READ,
+    ),
+    "credit_notes": ("Credit notes from Xero with their allocations (money.read: invoices).", MONEY_READ),
+    "payments": ("Payments from Xero, deleted ones too (money.read: payments).", MONEY_READ),
+    "quotes": ("Quotes from Xero in every status (money.read: quotes).", MONEY_READ),
+    "items": ("The items (products and services) set up in Xero (money.read: invoices).", MONEY_READ),
+    "accounts": ("Xero's chart of accounts (any money.read).", MONEY_READ),
+    "tax_rates": ("Xero's tax rates, archived ones too (any money.read).", MONEY_READ),
+    "tracking_categories": ("Xero's tracking categories and options (any money.read).", MONEY_READ),
+    "currencies": ("The currencies the Xero organisation uses (any money.read).", MONEY_READ),
+    "organisation": ("The Xero organisation: its base currency and GST basis (any money.read).", MONEY_READ),
 }
+# New or changed fields an API sends: recorded, never a failed run.
+SCHEMA_DRIFT = (
+    "Fields Xero sent on {what} that the sync did not know: recorded for a look, never a failed run.",
+    "docs/architecture.md#data-flow",
+)
 # The Dagster graph shows every money table; a run reads those the rules file turns on.
 EVERY_MONEY = Rules.model_validate({"money": {"read": ["invoices", "quotes", "payments"]}})
 MONEY_ASSETS = frozenset(

@@ -78,7 +78,8 @@ def build_jobs(
             INCREMENTAL_SYNC,
             READ_AND_RECONCILE | dg.AssetSelection.key_prefixes(["reverse_etl"]),
             "Read what changed in Capsule and Xero, reconcile, and write the plan to Xero when it is "
-            "within the approval limits, once CAPSULE_XERO_APPLY=true (or apply: true in the run config).",
+            "within the approval limits, once CAPSULE_XERO_APPLY=true (or apply: true in the run config). "
+            "A larger plan waits for a person's approval.\n\nSee docs/operations.md#running-dagster.",
             None,
             partitions_def,
         ),
@@ -86,7 +87,8 @@ def build_jobs(
             NIGHTLY_RECONCILIATION,
             READ_AND_RECONCILE,
             "Re-read both systems (Xero in full) and rebuild every reconcile table and report: the "
-            "conflict and drift summary of the night. Writes nothing to Xero.",
+            "conflict and drift summary of the night. Writes nothing to Xero.\n\n"
+            "See docs/operations.md#when-the-automatic-runs-happen-and-what-they-cost.",
             {"ops": {"xero_extract": {"config": {"full_read": True}}}},
             partitions_def,
         ),
@@ -95,7 +97,8 @@ def build_jobs(
             READ_AND_RECONCILE | dg.AssetSelection.key_prefixes(["reverse_etl"]),
             "The first migration, step one: read both systems whole, reconcile, and store the plan as a "
             "dry run with the data-quality and reconciliation reports. Cut over with `capsule-xero plan`, "
-            "`capsule-xero approve N` and `capsule-xero apply N` (a progress bar; resumable after any stop).",
+            "`capsule-xero approve N` and `capsule-xero apply N` (a progress bar; resumable after any stop)."
+            "\n\nSee docs/operations.md#the-first-sync.",
             {
                 "ops": {
                     "xero_extract": {"config": {"full_read": True}},

@@ -38,7 +38,9 @@ def money_report_check(
         partitions_def=partitions_def,
         asset=asset_key("reports.views"),
         name=f"{report}_totals_equal_xero",
-        description=f"reports.{report}: its totals equal Xero's for the same documents, per currency.",
+        description=f"The {report} report adds up to Xero's own totals for the same documents, per "
+        "currency: a document counted twice or left out turns it red, with the rows that differ.\n\n"
+        "See docs/reports.md#money-reports.",
     )
     def check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
         with duckdb.get_connection() as con:

@@ -17,7 +17,8 @@ from capsule_xero.schedule_times import NIGHTLY_CRON, SCHEDULE_NAME, SYDNEY
 DESCRIPTION = (
     "On by default: every night at 02:00 Sydney time it reads what changed in Capsule and all of Xero, "
     "reconciles them and refreshes the reports, so anything a missed webhook or a stopped check lost shows "
-    "up by morning. It never writes to Xero or Capsule. Turn it off here to stop it."
+    "up by morning. It never writes to Xero or Capsule. Turn it off here to stop it.\n\n"
+    "See docs/operations.md#when-the-automatic-runs-happen-and-what-they-cost."
 )
 
 

@@ -17,7 +17,7 @@ from dagster_duckdb import DuckDBResource
 from assets.resources import DUCKDB_POOL, RulesResource
 from transform.stages import STAGE_BY_NAME, sql_params
 
-Describe = Callable[[duckdb.DuckDBPyConnection, dict[str, int]], dict[str, Any]]
+Describe = Callable[..., dict[str, Any]]
 
 
 def asset_key(table: str) -> dg.AssetKey:
@@ -31,9 +31,10 @@ def asset_key(table: str) -> dg.AssetKey:
 
 
 def stage_asset(
-    name: str, *, kinds: Iterable[str] = ("duckdb", "sql")
+    name: str, *, kinds: Iterable[str] = ("duckdb", "sql"), per_tenant: bool = False
 ) -> Callable[[Describe], dg.AssetsDefinition]:
-    """The asset that runs stage ``name``; the decorated ``describe(con, rows)`` returns its metadata."""
+    """The asset that runs stage ``name``; the decorated ``describe(con, rows)`` returns its metadata
+    (``describe(con, rows, tenant)`` with ``per_tenant``: the run's client, ``None`` without tenants)."""
     stage = STAGE_BY_NAME[name]
 
     def decorate(describe: Describe) -> dg.AssetsDefinition:
@@ -45,11 +46,14 @@ def stage_asset(
             kinds=set(kinds),
             description=inspect.cleandoc(describe.__doc__ or ""),
         )
-        def run_stage(duckdb: DuckDBResource, rules: RulesResource) -> dg.MaterializeResult:
+        def run_stage(
+            context: dg.AssetExecutionContext, duckdb: DuckDBResource, rules: RulesResource
+        ) -> dg.MaterializeResult:
             loaded = rules.load()
+            tenant = context.partition_key if context.has_partition_key else None
             with duckdb.get_connection() as con:
                 rows = stage.build(con, loaded, sql_params(loaded))
-                metadata = describe(con, rows)
+                metadata = describe(con, rows, tenant) if per_tenant else describe(con, rows)
             return dg.MaterializeResult(metadata=metadata)
 
         return run_stage

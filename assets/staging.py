@@ -11,7 +11,10 @@ from assets.stages import counts, stage_asset
 
 @stage_asset("staging.capsule_parties")
 def staging_capsule_parties(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
-    """One row per Capsule party: valid e-mail, E.164 phone, checked ABN, company domain, folded name."""
+    """Each Capsule party tidied for matching: e-mails checked, phones in international form, the ABN's
+    check digits checked, and the name written one way so "ACME Pty Ltd" and "Acme" can meet.
+
+    See docs/mapping.md#field-by-field."""
     ((bad_abn, bad_email, bad_phone, deleted),) = con.sql(
         "select count(*) filter (where abn_problem is not null), count(*) filter (where bad_emails > 0),"
         " count(*) filter (where bad_phones > 0), count(*) filter (where is_deleted)"
@@ -28,7 +31,10 @@ def staging_capsule_parties(con: duckdb.DuckDBPyConnection, rows: dict[str, int]
 
 @stage_asset("staging.xero_contacts")
 def staging_xero_contacts(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
-    """One row per Xero contact (archived included): ABN from TaxNumber, E.164 phones, folded name."""
+    """Each Xero contact (archived ones too) tidied the same way: the ABN from its Tax Number, phones in
+    international form, the name written one way for matching.
+
+    See docs/mapping.md#field-by-field."""
     ((archived, with_abn),) = con.sql(
         "select count(*) filter (where is_archived), count(*) filter (where abn is not null)"
         " from staging.xero_contacts"
@@ -38,7 +44,10 @@ def staging_xero_contacts(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) 
 
 @stage_asset("staging.quarantine", kinds=("duckdb", "pandera"))
 def staging_quarantine(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
-    """Capsule values and parties that break a row rule, with the rule, the field, the value and the effect."""
+    """Capsule values the sync will not send (a bad ABN, e-mail or phone; a party without a name), with
+    the rule, the field, the value and what it costs: fix them in Capsule and the next sync sends them.
+
+    See docs/architecture.md#data-flow (step 3, Validate)."""
     by_rule = counts(con, "select rule, count(*) from staging.quarantine group by all")
     return {"rows": rows["staging.quarantine"], "by_rule": dg.MetadataValue.json(by_rule)}
 

@@ -491,3 +491,85 @@ def test_a_money_report_that_counts_a_row_twice_fails_its_check_naming_the_row(
     assert len(outcome.mismatched) == 1 and outcome.sample_keys == outcome.mismatched
     result = result_of(outcome)
     assert not result.passed and result.metadata["mismatched"].value == 1
+
+
+# ---- the reports in the Dagster UI -----------------------------------------------------------------
+
+
+def _report_metadata(database: Path, rules_file: Path, partition_key: str | None = None) -> dict[str, Any]:
+    """The metadata of the ``reports/views`` materialisation, as the Dagster UI shows it."""
+    asset = report_views_asset
+    if partition_key is not None:
+        asset = asset.map_asset_specs(
+            lambda spec: spec.replace_attributes(
+                partitions_def=dg.StaticPartitionsDefinition([partition_key])
+            )
+        )
+    result = dg.materialize(
+        [asset],
+        partition_key=partition_key,
+        resources={
+            "duckdb": DuckDBResource(database=str(database)),
+            "rules": RulesResource(config_file=str(rules_file)),
+        },
+    )
+    assert result.success
+    (materialisation,) = result.asset_materializations_for_node(asset.node_def.name)
+    return {key: value.value for key, value in materialisation.metadata.items()}
+
+
+def test_a_report_in_the_dagster_ui_shows_its_first_rows_exact_totals_and_a_csv_command_that_works(
+    copy_of: Path, money: MoneyWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contact, _party = next(iter(money.links.items()))
+    with duckdb.connect(str(copy_of)) as con:
+        con.execute("delete from raw.xero_invoices")
+        con.execute("delete from raw.xero_credit_notes")
+        # 10,000 invoices of 0.10 over 25 months: a float sum would not come out at 1,000.00.
+        con.execute(
+            "insert into raw.xero_invoices (invoice_id, type, status, currency_code, contact__contact_id,"
+            " sub_total, total_tax, total, amount_due, date, due_date, _dlt_load_id, _dlt_id)"
+            " select 'inv-' || i, 'ACCREC', 'AUTHORISED', 'AUD', $contact, $amount, 0, $amount, $amount,"
+            " date '2024-01-15' + to_months(i % 25), date '2026-04-14', 'load', 'id-' || i"
+            " from range(10000) as r(i)",
+            {"contact": contact, "amount": "0.10"},
+        )
+    rules_file = tmp_path / "capsule-xero.yaml"
+    rules_file.write_text("money:\n  read: [invoices, quotes, payments]\n")
+    shown = _report_metadata(copy_of, rules_file)
+
+    revenue = shown["revenue_by_owner"]
+    assert "25 rows; the first 20:" in revenue
+    table_rows = [line for line in revenue.splitlines() if line.startswith("| 20")]
+    assert len(table_rows) == 20 and table_rows[0].startswith("| 2024-01-01 |")
+    assert "- Totals (AUD, 25 rows): sub_total 1,000.00 · total_tax 0.00 · total 1,000.00" in revenue
+    assert "invoice_count 10,000" in revenue
+    command = "capsule-xero report revenue_by_owner --csv revenue_by_owner.csv"
+    assert f"`{command}`" in revenue and f"| revenue_by_owner | 25 | `{command}` |" in shown["reports"]
+
+    # The command beside the totals is a real one: the CSV it writes adds up to the same 1,000.00.
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("CAPSULE_XERO_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    from capsule_xero.settings import Settings
+
+    shutil.copy(copy_of, Settings.from_env().duckdb_path)
+    result = CliRunner().invoke(cli.app, command.split()[1:])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "revenue_by_owner.csv").open(encoding="utf-8")))
+    assert len(rows) == 25 and sum(Decimal(r["total"]) for r in rows) == Decimal("1000.00")
+
+
+def test_a_clients_report_in_the_dagster_ui_names_the_client_in_its_csv_command(
+    copy_of: Path, tmp_path: Path
+) -> None:
+    with duckdb.connect(str(copy_of)) as con:
+        for table in ("xero_invoices", "xero_credit_notes", "xero_quotes", "xero_payments"):
+            con.execute(f"drop table raw.{table}")  # money off: its reports say why they are not shown
+    rules_file = tmp_path / "capsule-xero.yaml"
+    rules_file.write_text("{}\n")
+    shown = _report_metadata(copy_of, rules_file, partition_key="acme")
+    assert "`capsule-xero --tenant acme report review_queue --csv review_queue.csv`" in shown["review_queue"]
+    assert "| receivables | not available: it needs Xero's invoices" in shown["reports"]
+    assert "receivables" not in shown
