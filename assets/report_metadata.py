@@ -16,7 +16,7 @@ import dagster as dg
 import duckdb
 from duckdb import ColumnExpression, ConstantExpression, FunctionExpression
 
-from cli.shared import cell
+from capsule_xero.display import cell
 from transform.reports import REPORTS, SCHEMA
 
 FIRST_ROWS = 20

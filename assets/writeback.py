@@ -137,7 +137,8 @@ def _finish(
 def xero_contacts_written(
     context: dg.AssetExecutionContext, config: WriteConfig, duckdb: DuckDBResource, rules: RulesResource
 ) -> dg.MaterializeResult:
-    """Stores the numbered plan and, when configured to apply and the plan is approved, writes it to Xero."""
+    """Stores the numbered plan and, when configured to apply and the plan is approved, writes it to Xero.
+    See docs/architecture.md#plans-and-approval."""
     settings = settings_for_run(context.run)
     apply = settings.apply_writes if config.apply is None else config.apply
     loaded = rules.load()

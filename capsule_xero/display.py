@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -87,3 +88,17 @@ class LiteralConsole(Console):
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(spell_out(text, keep_newlines=True), **kwargs)
+
+
+def cell(value: object) -> str:
+    """One report value as text, the same on screen, in CSV and in the Dagster UI: empty for null, ISO
+    for times."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ", ".join(cell(item) for item in value)
+    return str(value)

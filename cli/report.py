@@ -10,9 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
-from capsule_xero.display import literal
+from capsule_xero.display import cell, literal
 from capsule_xero.settings import Settings
-from cli.shared import cell, connect, console, exit_if_damaged
+from cli.shared import connect, console, exit_if_damaged
 
 # duckdb and transform.reports (duckdb, phonenumbers) are imported inside the command that reads the
 # file: `capsule-xero --help` does without them.

@@ -16,10 +16,10 @@ import httpx
 import typer
 from rich.table import Table
 
-from capsule_xero.display import literal, markup_literal
+from capsule_xero.display import cell, literal, markup_literal
 from capsule_xero.settings import Settings
 from capsule_xero.xero.auth import XeroAuth, login
-from cli.shared import cell, connect, console, home_held_for_the_block, load_rules_or_exit
+from cli.shared import connect, console, home_held_for_the_block, load_rules_or_exit
 from cli.sync import extract_both, print_apply_result, reconcile_and_plan
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,19 +44,6 @@ RULES_PROBLEMS_SHOWN = 20
 def print_error(error: object) -> None:
     """One red line saying what went wrong, the error's own words read as text, never as markup."""
     console.print(f"[red]{escape(str(error))}[/red]", highlight=False)
-
-
-def cell(value: object) -> str:
-    """One report value as text, the same on screen and in CSV: empty for null, ISO for times."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return ", ".join(cell(item) for item in value)
-    return str(value)
 
 
 def load_rules_or_exit(settings: Settings) -> Rules:

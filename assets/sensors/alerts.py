@@ -93,7 +93,19 @@ def _outcome(context: dg.SensorEvaluationContext, deliveries: list[Delivery]) ->
     return len([d for d in deliveries if d.sent])
 
 
-@dg.sensor(minimum_interval_seconds=ALERT_CHECK_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
+ALERTS_DESCRIPTION = (
+    "On by default: every few minutes it looks for records the sync gave up on, a plan waiting for "
+    "approval, a Xero sign-in about to expire and an API budget used up, and sends an alert to the "
+    "channels of the rules file. What each alert means and what to do: "
+    "docs/operations.md#alerts-what-each-means-and-what-to-do."
+)
+
+
+@dg.sensor(
+    minimum_interval_seconds=ALERT_CHECK_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=ALERTS_DESCRIPTION,
+)
 def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     """Sends an alert when records are dead-lettered, a plan waits for approval, the Xero sign-in nears expiry or the API budget is used up."""
     deliveries, why_not = check_home(Settings.from_env())
@@ -111,7 +123,7 @@ def tenants_alerts_sensor(tenants: Sequence[str]) -> dg.SensorDefinition:
         name="alerts_sensor",
         minimum_interval_seconds=ALERT_CHECK_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=alerts_sensor.description,
+        description=ALERTS_DESCRIPTION,
     )
     def alerts_for_each_tenant(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         lines = []
@@ -131,7 +143,12 @@ def tenants_alerts_sensor(tenants: Sequence[str]) -> dg.SensorDefinition:
     return alerts_for_each_tenant
 
 
-@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="On by default: when a sync run fails after its retries, sends an alert with the first "
+    "line of the error (with tenants, to that client's channels). What to do: "
+    "docs/operations.md#alerts-what-each-means-and-what-to-do.",
+)
 def alert_on_failed_run(context: dg.RunFailureSensorContext) -> None:
     """Sends an alert for a run that failed after its retries, with the first line of the error; with
     tenants, to the run's client's channels, naming the client."""

@@ -151,6 +151,6 @@ def daily_limit_sensor(tenants: Sequence[str] | None = None) -> dg.SensorDefinit
             "When writing an approved plan to Xero stopped at Xero's daily call limit, starts a sync that "
             "finishes that plan once the organisation's day has turned (what `capsule-xero status` shows "
             "as when it continues). It writes nothing else. Turn it off here to finish such a plan by "
-            "hand with `capsule-xero apply`."
+            "hand with `capsule-xero apply`. See docs/operations.md#daily-budget-figures."
         ),
     )

@@ -239,8 +239,11 @@ def polling_sensor(poll_seconds: int, tenants: Sequence[str] | None = None) -> d
         # runs write stays a dry run until CAPSULE_XERO_APPLY=true, and big plans wait for approval.
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            "Asks Capsule whether a party changed or was deleted since the last change seen "
-            "(two one-record requests) and starts an incremental sync when one did."
+            "On by default: every CAPSULE_POLL_SECONDS (20 s unless set) it asks Capsule whether a party "
+            "changed or was deleted (two small requests, at most 360 of Capsule's 4,000 calls an hour) and "
+            "syncs the change in its tick, or starts an incremental sync for a bulk change. It writes to "
+            "Xero only once CAPSULE_XERO_APPLY is true, and big plans still wait for approval. Turn it off "
+            "here to stop it. See docs/operations.md#running-dagster."
         ),
     )
 

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 def explain(problems: list[str]) -> str:
     return (
         "capsule-xero does not run until these settings are fixed in the environment Dagster runs in"
-        " (then restart `capsule-xero ui`; .env.example lists every setting):\n"
-        + "\n".join(f"- {problem}" for problem in problems)
+        " (then restart `capsule-xero ui`; .env.example lists every setting, docs/operations.md#settings"
+        " explains them):\n" + "\n".join(f"- {problem}" for problem in problems)
     )
 
 

@@ -272,8 +272,9 @@ def webhook_sensor(
         job_name=JOB_NAME,
         minimum_interval_seconds=tick_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Turns Xero webhooks and Capsule REST hooks spooled by `capsule-xero webhooks serve` "
-        "into incremental sync runs.",
+        description="On by default: turns the Xero webhooks and Capsule REST hooks that `capsule-xero "
+        "webhooks serve` received into incremental sync runs, except the contact changes its fast lane "
+        "syncs itself in seconds. See docs/operations.md#the-webhook-fast-lane.",
     )
 
 
