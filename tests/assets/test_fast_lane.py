@@ -245,11 +245,19 @@ def _with_xero_webhooks(world: World) -> World:
     return world
 
 
+@pytest.fixture
+def world_with_xero_webhooks(world: World) -> Iterator[World]:
+    """The shared world, with XERO_WEBHOOK_KEY set for this test only."""
+    without = world.settings
+    yield _with_xero_webhooks(world)
+    world.settings = without
+
+
 def test_xero_echoes_of_its_own_writes_cost_no_call_and_another_change_in_xero_is_read(
-    own_world: World,
+    world_with_xero_webhooks: World,
 ) -> None:
-    world = _with_xero_webhooks(own_world)
-    ((party_id, _, row, contact_id),) = _linked(world)
+    world = world_with_xero_webhooks
+    ((party_id, _, row, contact_id),) = _linked(world, of=8)
     _, party = _edit(world, party_id, row)
     _hook(world, party)
     _lane(world).run_pass()
