@@ -154,7 +154,7 @@ def print_next_runs(settings: Settings, counts: ReadCounts, now: datetime | None
     per_hour = polling_calls_per_hour(seconds)
     cost = (
         f"{CALLS_PER_POLL} Capsule calls a check, {per_hour:,} an hour of Capsule's 4,000 "
-        f"(CAPSULE_POLL_SECONDS={seconds}), and no Xero call unless Capsule changed"
+        f"(CAPSULE_POLL_SECONDS={seconds}); a change found is synced in the check, with a Xero read and write"
     )
     if polling is None or polling.on:
         if polling is not None and polling.last_tick is not None:

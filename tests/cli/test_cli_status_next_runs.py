@@ -78,7 +78,7 @@ def test_status_says_when_the_nightly_and_the_polling_run_next_and_what_each_cos
 def test_status_before_any_sync_still_says_when_the_runs_happen(home: Path) -> None:
     nightly, polling, left = next_runs(CliRunner().invoke(cli.app, ["status"]))
     assert "no sync has counted the contacts yet" in nightly
-    assert "every 60 s" in polling and "120 an hour" in polling
+    assert "every 20 s" in polling and "360 an hour" in polling
     assert left == "Xero calls left today: not recorded yet (a sync records it)."
 
 
