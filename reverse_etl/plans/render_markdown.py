@@ -52,10 +52,10 @@ def md_text(value: object) -> str:
 
 
 def approve_command(plan: Plan) -> str:
-    """What approves and applies ``plan`` in the UI, and in a terminal."""
+    """What approves and applies ``plan`` in the UI, and in a terminal (plain text: a text metadata value)."""
     return (
-        f"the `approve_and_apply_plan` job with `plan: {plan.plan_id}` and `plan_hash: {plan.content_hash}`"
-        f" (or `capsule-xero approve {plan.plan_id}` then `capsule-xero apply {plan.plan_id}`)"
+        f"the approve_and_apply_plan job with plan: {plan.plan_id} and plan_hash: {plan.content_hash}"
+        f" (or capsule-xero approve {plan.plan_id}, then capsule-xero apply {plan.plan_id})"
     )
 
 
@@ -160,13 +160,3 @@ def operations_markdown(con: duckdb.DuckDBPyConnection, plan: Plan, limit: int =
             f" shows them all, `capsule-xero plan {plan.plan_id} --json` prints them whole for a script.",
         ]
     return "\n".join(lines)
-
-
-def plan_markdown(con: duckdb.DuckDBPyConnection, plan: Plan, limit: int = MARKDOWN_ROWS) -> str:
-    """The whole plan for the UI: number and hash, why it waits, the counts, then the operations."""
-    parts = [f"**Plan {plan.plan_id}** · {plan.status.replace('_', ' ')} · hash `{plan.content_hash or '-'}`"]
-    waits = waits_because(plan)
-    if waits:
-        parts.append(f"**Waits for approval.** {waits}")
-    parts += [counts_markdown(plan), operations_markdown(con, plan, limit)]
-    return "\n\n".join(parts)
