@@ -16,6 +16,7 @@ from assets.approval import approve_and_apply_plan
 from assets.resources import HomeDuckDBResource, RulesResource
 from assets.writeback import xero_contacts_written
 from pipelines.capsule import extract_capsule
+from reverse_etl.plans.render import plan_header
 from reverse_etl.plans.render_markdown import md_text
 from reverse_etl.plans.store import load_plan
 from sandbox.capsule.control import CapsuleControl
@@ -154,6 +155,8 @@ def test_the_right_number_and_hash_approve_and_apply_the_plan_once_recording_who
         plan = load_plan(con, shown["plan"])
     assert plan is not None and plan.status == "applied"
     assert plan.approved_by == "sam@bookkeepers.example" and plan.approved_in_run == result.run_id
+    shown_in_terminal = "\n".join(line.plain for line in plan_header(plan))  # `capsule-xero plan`
+    assert f"by sam@bookkeepers.example (Dagster run {result.run_id})" in shown_in_terminal
     assert len(xero_contacts(world)) == contacts_before + plan.counts["create"] > contacts_before
     # The apply shows on the writer asset's page too.
     (written,) = result.asset_materializations_for_node("approve_and_apply")
