@@ -13,6 +13,7 @@ import warnings
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
+from assets.approval import approve_and_apply_plan_job
 from assets.checks import build_checks
 from assets.ingest import capsule_extract, xero_extract
 from assets.jobs import NIGHTLY_RECONCILIATION, build_jobs
@@ -74,7 +75,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=partitioned(ASSETS, partitions_def),
         asset_checks=checks,
-        jobs=jobs,
+        jobs=[*jobs, approve_and_apply_plan_job(partitions_def)],
         schedules=[] if problems else [nightly_reconciliation_schedule_for(nightly_job, tenants)],
         sensors=[settings_problems_sensor(problems)] if problems else sensors,
         # Every step reads or writes the one DuckDB file, one writer at a time (the "duckdb" pool), so

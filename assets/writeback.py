@@ -19,6 +19,7 @@ materialisation's metadata (``progress_<stage>_...``).
 from typing import Any, Optional
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
@@ -34,6 +35,7 @@ from reverse_etl.apply.loop import apply_plan
 from reverse_etl.apply.result import ApplyResult
 from reverse_etl.plans.create import INTERRUPTED, create_plan
 from reverse_etl.plans.model import Plan, StalePlanError
+from reverse_etl.plans.render_markdown import counts_markdown, operations_markdown, waits_because
 from reverse_etl.plans.store import load_plan
 
 WRITTEN = ("created", "updated", "archived", "restored", "failed", "queued")
@@ -65,14 +67,25 @@ def why_not_written(plan: Plan, apply: bool) -> str | None:
 
 
 def plan_metadata(plan: Plan) -> dict[str, Any]:
+    """The plan's number, hash, status and counts; why it waits, in words."""
+    waits = waits_because(plan)
     return {
         "plan": plan.plan_id,
+        # The hash the approval job asks for beside the number (assets/approval.py).
+        "plan_hash": plan.content_hash or "",
         "plan_status": plan.status,
+        **({"waits_because": waits} if waits else {}),
         "finishes_interrupted_plan": plan.resumes,
         "operations": plan.operations,
         "write_backs": plan.write_backs,
         **{f"planned_{op}": plan.counts.get(op, 0) for op in ("create", "update", "archive", "restore")},
+        "plan_counts": dg.MetadataValue.md(counts_markdown(plan)),
     }
+
+
+def plan_table_metadata(con: duckdb.DuckDBPyConnection, plan: Plan) -> dict[str, Any]:
+    """The plan as people read it in the UI: the first operations, field by field, before → after."""
+    return {"plan_operations": dg.MetadataValue.md(operations_markdown(con, plan))}
 
 
 def _progress_log(context: dg.AssetExecutionContext) -> ThrottledReporter:
@@ -147,13 +160,16 @@ def xero_contacts_written(
     with duckdb.get_connection() as con:
         plan = create_plan(con, loaded)
         why_not = why_not_written(plan, apply)
+        shown = plan_table_metadata(con, plan)
         if why_not is not None:
             context.log.info(f"Plan {plan.plan_id}: {why_not}.")
             return dg.MaterializeResult(
-                metadata={**plan_metadata(plan), "written": False, "why_not": why_not}
+                metadata={**plan_metadata(plan), **shown, "written": False, "why_not": why_not}
             )
         progress = _progress_log(context)
         result = apply_plan(con, settings, loaded, plan.plan_id, on_progress=progress)
     if result.stopped:
         context.log.warning(f"Plan {plan.plan_id} stopped early: {result.stopped}")
-    return dg.MaterializeResult(metadata={**plan_metadata(plan), **written_metadata(result, progress)})
+    return dg.MaterializeResult(
+        metadata={**plan_metadata(plan), **shown, **written_metadata(result, progress)}
+    )

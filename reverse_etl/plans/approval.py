@@ -70,8 +70,16 @@ def approval_reasons(con: duckdb.DuckDBPyConnection, rules: Rules, counts: dict[
     return reasons
 
 
-def approve(con: duckdb.DuckDBPyConnection, plan_id: int, *, now: datetime | None = None) -> Plan:
-    """Approve plan ``plan_id``: only the newest plan, and only while it waits for approval."""
+def approve(
+    con: duckdb.DuckDBPyConnection,
+    plan_id: int,
+    *,
+    now: datetime | None = None,
+    approved_by: str | None = None,
+    approved_in_run: str | None = None,
+) -> Plan:
+    """Approve plan ``plan_id``: only the newest plan, and only while it waits for approval.
+    ``approved_by`` / ``approved_in_run``: the person and the Dagster run, when approved from the UI."""
     ensure_ledger(con)
     plan = load_plan(con, plan_id)
     if plan is None:
@@ -94,7 +102,16 @@ def approve(con: duckdb.DuckDBPyConnection, plan_id: int, *, now: datetime | Non
         raise PlanError(
             f"Plan {plan_id} is {plan.status.replace('_', ' ')}: only a waiting plan can be approved."
         )
-    STORED.execute(con, "approve", {"at": now or datetime.now(UTC), "plan_id": plan_id})
+    STORED.execute(
+        con,
+        "approve",
+        {
+            "at": now or datetime.now(UTC),
+            "plan_id": plan_id,
+            "approved_by": approved_by,
+            "approved_in_run": approved_in_run,
+        },
+    )
     approved = load_plan(con, plan_id)
     assert approved is not None
     return approved

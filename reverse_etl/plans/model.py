@@ -87,6 +87,12 @@ class Plan:
     counts: dict[str, int]
     approved_at: datetime | None = None
     applied_at: datetime | None = None
+    # What the plan does, hashed (plans/sql/content_hash.sql): the UI's approval job asks for it, so a
+    # person approves exactly the plan they read. None for a plan stored before plans had one.
+    content_hash: str | None = None
+    # Who approved it from the Dagster UI (assets/approval.py) and in which run; None otherwise.
+    approved_by: str | None = None
+    approved_in_run: str | None = None
     held_back: tuple[HeldBack, ...] = ()
     # Set by create_plan: the earlier plan stood in for an identical new one / plans it superseded /
     # the newest plan's apply was interrupted and it stands until an apply finishes it.

@@ -125,7 +125,9 @@ def plan_header(plan: Plan) -> list[Text]:
         ),
     ]
     if plan.approved_at is not None and plan.status != "pending_approval":
-        lines.append(Text(f"  approved {_when(plan.approved_at)}", style="dim"))
+        who = f" by {spell_out(plan.approved_by)}" if plan.approved_by else ""
+        run = f" (Dagster run {spell_out(plan.approved_in_run)})" if plan.approved_in_run else ""
+        lines.append(Text(f"  approved {_when(plan.approved_at)}{who}{run}", style="dim"))
     if plan.applied_at is not None:
         lines.append(Text(f"  applied {_when(plan.applied_at)}", style="dim"))
     if plan.resumes:
@@ -418,6 +420,9 @@ def plan_json(
         "capsule_state_at": when(plan.capsule_state_at),
         "approved_at": when(plan.approved_at),
         "applied_at": when(plan.applied_at),
+        "approved_by": plan.approved_by,
+        "approved_in_run": plan.approved_in_run,
+        "content_hash": plan.content_hash,
         "rules_fingerprint": plan.rules_fingerprint,
         "approval_reasons": list(plan.approval_reasons),
         "counts": plan.counts,

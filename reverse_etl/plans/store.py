@@ -56,6 +56,9 @@ def _plan(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Plan:
         counts={k: int(v) for k, v in json.loads(row["operation_counts"]).items()},
         approved_at=utc(row["approved_at"]),
         applied_at=utc(row["applied_at"]),
+        content_hash=row["content_hash"],
+        approved_by=row["approved_by"],
+        approved_in_run=row["approved_in_run"],
         held_back=tuple(HeldBack(**h | {"next_attempt_at": utc(h["next_attempt_at"])}) for h in held),
     )
 

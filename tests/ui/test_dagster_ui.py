@@ -6,6 +6,11 @@ stand-ins with a generated world, migrated) and `capsule-xero ui` (`dagster dev`
 CAPSULE_XERO_HOME) — adds a company in the Capsule stand-in, and then, in the browser, opens
 incremental_sync_job, presses "Materialize all", follows the run and reads its result and checks.
 
+A second test reads a waiting plan (an archive) on the writer asset's page, launches
+approve_and_apply_plan from the Launchpad with the plan's number and hash, follows the run to success
+and finds the contacts in the Xero stand-in. It writes a screenshot of each step to
+``$CAPSULE_XERO_SCREENSHOTS`` (default ``tests/ui/screenshots/``, kept out of git) for a person to look at.
+
 The polling sensor and the nightly schedule run from a fresh install (no toggle): the sensor asks
 Capsule as soon as the daemon starts, finds the demo's changes and starts a sync. The fixture waits
 for that run to end, and the UI runs with CAPSULE_POLL_SECONDS at an hour, so the sensor does not
@@ -64,6 +69,7 @@ query States($sensor: SensorSelector!, $schedule: ScheduleSelector!) {
   scheduleOrError(scheduleSelector: $schedule) { ... on Schedule { scheduleState { status } } }
 }"""
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+SCREENSHOTS = Path(os.environ.get("CAPSULE_XERO_SCREENSHOTS") or Path(__file__).parent / "screenshots")
 
 
 @dataclass
@@ -269,3 +275,86 @@ def test_a_fresh_install_polls_capsule_and_schedules_the_nightly_reconciliation_
     assert states["scheduleOrError"]["scheduleState"]["status"] == "RUNNING"
     # The sensor's first check found the demo's Capsule changes and its sync succeeded, once.
     assert [run["status"] for run in _sensor_runs(demo.ui_url)] == ["SUCCESS"]
+
+
+def _screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _a_contact_xero_lets_archive(xero: XeroControl) -> dict:
+    """An active contact the demo synced from Capsule that no repeating invoice holds (Xero refuses
+    to archive those)."""
+    on_repeating_invoices = str(xero.repeating_invoices())
+    return next(
+        contact
+        for contact in xero.contacts()
+        if (contact.get("ContactNumber") or "").startswith("CAP-")
+        and contact["ContactStatus"] == "ACTIVE"
+        and contact["ContactID"] not in on_repeating_invoices
+    )
+
+
+def _launch_approval(page: Page, ui_url: str, plan: int, plan_hash: str) -> str:
+    """Fill the Launchpad of approve_and_apply_plan as a person types it, launch; the run's end state."""
+    page.goto(f"{ui_url}/locations/assets.definitions/jobs/approve_and_apply_plan/playground")
+    editor = page.locator(".CodeMirror").first
+    expect(editor).to_be_visible(timeout=60_000)
+    editor.click()
+    page.keyboard.press("Control+A")
+    # Flow style on one line: the editor's auto-indent cannot change its meaning.
+    page.keyboard.insert_text(
+        f"ops: {{approve_and_apply: {{config: {{plan: {plan}, plan_hash: '{plan_hash}',"
+        " approved_by: 'Browser Test'}}}"
+    )
+    _screenshot(page, "3-launchpad")
+    page.get_by_role("button", name="Launch Run").click()
+    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f-]+"), timeout=60_000)
+    header = page.get_by_text(re.compile(r"^(Success|Failure|Canceled)$")).first
+    expect(header).to_be_visible(timeout=RUN_SECONDS * 1000)
+    _screenshot(page, "4-approval-run")
+    return header.inner_text()
+
+
+def test_a_waiting_plan_is_read_on_the_writer_asset_approved_from_the_launchpad_and_reaches_xero(
+    demo: RunningDemo, page: Page
+) -> None:
+    name = "Waratah Launchpad Test Pty Ltd"
+    with XeroControl(_origin(demo.env["XERO_IDENTITY_URL"])) as xero:
+        gone = _a_contact_xero_lets_archive(xero)
+    with contextlib.closing(CapsuleControl(_origin(demo.env["CAPSULE_API_URL"]))) as capsule:
+        capsule.delete_party(int(gone["ContactNumber"].removeprefix("CAP-")))  # an archive: the plan waits
+        party = capsule.create_party({"type": "organisation", "name": name})
+
+    try:
+        state, _checks = _materialise_sync(page, demo.ui_url)
+        assert state == "Success", f"the sync run ended {state}"
+        _screenshot(page, "1-sync-run")
+
+        page.goto(f"{demo.ui_url}/assets/reverse_etl/xero_contacts_written")
+        waits = page.get_by_text(re.compile(r"^Plan \d+ waits for a person because of"))
+        expect(waits).to_be_visible(timeout=60_000)
+        text = waits.inner_text()
+        assert "archive (approval.archives_need_approval)" in text, text
+        plan_id = int(re.search(r"^Plan (\d+)", text).group(1))  # type: ignore[union-attr]
+        plan_hash = re.search(r"plan_hash: ([0-9a-f]{64})", text).group(1)  # type: ignore[union-attr]
+        # The operations table, one row per contact: the new company to create, the deleted one to archive.
+        # (.last: the table's own row, inside the metadata table's row that holds the whole table.)
+        created = page.get_by_role("row").filter(has_text=f"CAP-{party['id']} {name}").last
+        expect(created).to_contain_text("→ Xero create")
+        archived = page.get_by_role("row").filter(has_text=gone["ContactNumber"]).last
+        expect(archived).to_contain_text("→ Xero archive")
+        expect(archived).to_contain_text("deleted in Capsule")
+        created.scroll_into_view_if_needed()  # the page scrolls inside its own pane: bring the table in
+        _screenshot(page, "2-writer-asset-plan")
+
+        assert _launch_approval(page, demo.ui_url, plan_id, plan_hash) == "Success"
+        expect(page.get_by_text(f"Plan {plan_id} approved and applied by run")).to_be_visible()
+    except BaseException:
+        _screenshot(page, "failure")
+        print(f"screenshots of the UI: {SCREENSHOTS}")
+        raise
+
+    with XeroControl(_origin(demo.env["XERO_IDENTITY_URL"])) as xero:
+        assert xero.contact(f"CAP-{party['id']}")["Name"] == name
+        assert xero.contact(gone["ContactNumber"])["ContactStatus"] == "ARCHIVED"

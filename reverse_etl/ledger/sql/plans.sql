@@ -20,3 +20,8 @@ create table if not exists ledger.plans (
     applied_at timestamptz,
     content_hash varchar
 );
+-- Who approved a plan in the Dagster UI (assets/approval.py: approved_by from the run config or
+-- DAGSTER_USER, approved_in_run the Dagster run id); null for a plan approved automatically or by
+-- `capsule-xero approve`. Added after the table: ledgers made before have it added, empty.
+alter table ledger.plans add column if not exists approved_by varchar;
+alter table ledger.plans add column if not exists approved_in_run varchar;

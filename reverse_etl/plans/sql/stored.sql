@@ -76,7 +76,7 @@ where plan_id = $plan_id;
 
 -- name: approve
 update ledger.plans
-set status = 'approved', approved_at = $at
+set status = 'approved', approved_at = $at, approved_by = $approved_by, approved_in_run = $approved_in_run
 where plan_id = $plan_id;
 
 -- name: mark
