@@ -9,21 +9,24 @@ incremental sync's work, narrowed to what a contact change needs:
 - Capsule: ``parties`` and ``deleted_parties`` since their cursors (two requests), so a party
   changed again since its hook, or deleted, is read as it is now, and two hooks for one party are
   one read;
-- Xero: ``xero_contacts`` since its ``If-Modified-Since`` cursor (one request), skipped when the
-  only Xero events are the echoes of this tool's own writes (``Echoes``);
+- Xero: ``xero_contacts`` since its ``If-Modified-Since`` cursor (one request), unless the copy in
+  DuckDB is as good as a read (``XeroCopy``: Xero's webhooks are on, and nothing but this tool's own
+  updates changed Xero since the last read);
 - the whole reconcile, a plan, and the same exactly-once apply as the writer asset
-  (``CAPSULE_XERO_APPLY`` and the approval limits hold as they do there).
+  (``CAPSULE_XERO_APPLY`` and the approval limits hold as they do there: a plan that waits for
+  approval is stored and waits, as a run's would).
 
 Dagster stays the record: each pass reports a materialisation of ``reverse_etl/xero_contacts_written``
 with the plan and what was written (``DagsterInstance.report_runless_asset_event``), for the
-client's partition, so the asset's page lists fast-lane writes beside the runs'.
+client's partition, so the asset's page lists fast-lane writes beside the runs'. The polling sensor
+does the same work inside its tick (assets/sensors/polling.py) and returns the materialisation.
 
-Anything the fast lane does not handle goes back to the queue (``Spool.release``) for the sensor's
+What the fast lane does not handle goes back to the queue (``Spool.release``) for the sensor's
 incremental run, as before: an event that is not a contact change (an opportunity, an invoice), a
-home held by a run, a plan that waits for approval is stored and left to a person as the run would,
-and any failure. A receiver that died mid-pass leaves its claims, which it gives back when it starts
-(``Spool.release_stale_claims``). The nightly reconciliation reads everything again, so a change a
-webhook never announced is still found (docs/operations.md#the-webhook-fast-lane).
+home held by a run, a home no whole sync has read yet, and any failure. A receiver that died mid-pass
+leaves its claims, which it gives back when it starts (``Spool.release_stale_claims``). A change whose
+webhook was lost is read by the next pass (it reads since the cursor, not by id) or by the polling
+sensor (docs/operations.md#the-webhook-fast-lane).
 """
 
 from __future__ import annotations
