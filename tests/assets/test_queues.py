@@ -78,7 +78,9 @@ def test_a_dead_error_queue_entry_released_by_the_job_or_the_command_is_sent_aga
                     " where contact_status = 'ACTIVE' order by party_id limit 2"
                 ).fetchall()
             with XeroControl(world.server.xero_url) as xero:
-                invoices = [xero.add_repeating_invoice(contact)["RepeatingInvoiceID"] for _, contact in linked]
+                invoices = [
+                    xero.add_repeating_invoice(contact)["RepeatingInvoiceID"] for _, contact in linked
+                ]
             for party, _ in linked:
                 capsule.delete_party(party)
             refused = world.sync()
@@ -108,7 +110,9 @@ def test_a_dead_error_queue_entry_released_by_the_job_or_the_command_is_sent_aga
         assert released.success
         after = checked("no_error_queue_item_waits_for_a_person", home)
         assert after.passed and after.metadata["error_queue"].value == 2  # type: ignore[attr-defined]
-        assert {r["situation"] for r in sample(after, "error_queue_first_rows")} == {"sent_again_by_the_next_sync"}
+        assert {r["situation"] for r in sample(after, "error_queue_first_rows")} == {
+            "sent_again_by_the_next_sync"
+        }
 
         # The invoices end: the next sync sends both archives again, Xero takes them, the queue empties.
         with XeroControl(world.server.xero_url) as xero:
@@ -140,7 +144,11 @@ def test_the_quarantine_check_warns_with_the_held_values_and_passes_once_none_is
     assert (held.passed, held.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert "1 item waits for a person in the quarantine (abn_checksum: 1)" in (held.description or "")
     (row,) = sample(held, "quarantine_first_rows")
-    assert (row["party_id"], row["name"], row["what_to_do"]) == ("7", "Acme Plumbing", "fix abn of party 7 in Capsule")
+    assert (row["party_id"], row["name"], row["what_to_do"]) == (
+        "7",
+        "Acme Plumbing",
+        "fix abn of party 7 in Capsule",
+    )
     with duckdb.connect(str(path)) as con:
         con.execute("delete from staging.quarantine")
     assert checked("quarantine_is_empty", resource).passed
