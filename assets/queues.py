@@ -35,6 +35,7 @@ SQL = SqlFile(Path(__file__).resolve().parent / "sql" / "queues.sql")
 SAMPLE_ROWS = 20
 WRITER = dg.AssetKey(["reverse_etl", "xero_contacts_written"])
 RELEASE_JOB = "release_error_queue_item"
+RELEASE_OP = "release_dead_entry"
 
 # What settles each kind of review item (docs/operations.md#the-review-queue).
 REVIEW_ACTIONS = {
@@ -113,7 +114,7 @@ def release_action(party_id: int) -> str:
     """The two ways a person releases a dead entry: the command, and the job in the Launchpad."""
     return (
         f"`capsule-xero retry {party_id}`, or launch the {RELEASE_JOB} job with"
-        f" `ops: {{{RELEASE_JOB}: {{config: {{party_id: {party_id}}}}}}}`"
+        f" `ops: {{{RELEASE_OP}: {{config: {{party_id: {party_id}}}}}}}`"
     )
 
 
@@ -302,10 +303,8 @@ class ReleaseConfig(dg.Config):
     )
 
 
-@dg.op(name=RELEASE_JOB, pool=DUCKDB_POOL)
-def release_error_queue_item_op(
-    context: dg.OpExecutionContext, config: ReleaseConfig, duckdb: DuckDBResource
-) -> None:
+@dg.op(name=RELEASE_OP, pool=DUCKDB_POOL)
+def release_dead_entry(context: dg.OpExecutionContext, config: ReleaseConfig, duckdb: DuckDBResource) -> None:
     """Release one dead error-queue entry so the next sync sends its write again, as it is."""
     with duckdb.get_connection() as con:
         try:
@@ -336,4 +335,4 @@ def build_release_job(partitions_def: dg.PartitionsDefinition | None = None) -> 
 
 
 def _release_graph() -> None:
-    release_error_queue_item_op()
+    release_dead_entry()

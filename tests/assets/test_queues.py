@@ -37,7 +37,7 @@ def sample(result: dg.AssetCheckResult, key: str) -> list[dict[str, object]]:
 
 def release_run(party_id: int) -> dg.ExecuteInProcessResult:
     return build_release_job().execute_in_process(
-        run_config={"ops": {RELEASE: {"config": {"party_id": party_id}}}},
+        run_config={"ops": {"release_dead_entry": {"config": {"party_id": party_id}}}},
         resources={"duckdb": HomeDuckDBResource()},
         raise_on_error=False,
     )

@@ -31,7 +31,12 @@ from sandbox.server import SandboxServer
 from tests.reverse_etl.test_alerts import HttpReceiver
 
 TENANTS = ["acme", "bolt"]
-JOBS = ("incremental_sync_job", "nightly_reconciliation_job", "historical_migration_job")
+JOBS = (
+    "incremental_sync_job",
+    "nightly_reconciliation_job",
+    "historical_migration_job",
+    "release_error_queue_item",
+)
 
 
 @pytest.fixture
