@@ -76,7 +76,7 @@ def _counts(con: duckdb.DuckDBPyConnection, statement: str) -> dict[str, int]:
     return {row["reason"]: int(row["items"]) for row in SQL.rows(con, statement)}
 
 
-def review_queue(con: duckdb.DuckDBPyConnection) -> QueueView:
+def review_queue_view(con: duckdb.DuckDBPyConnection) -> QueueView:
     """``reports.review_queue``: every item waits for a person until it is settled where it belongs."""
     settle = (
         "settle each item where it belongs (the what_to_do column), then run a sync; "
@@ -95,7 +95,7 @@ def review_queue(con: duckdb.DuckDBPyConnection) -> QueueView:
     return QueueView("review_queue", counts, sample, sum(counts.values()), settle, listing, None, columns)
 
 
-def quarantine(con: duckdb.DuckDBPyConnection) -> QueueView:
+def quarantine_view(con: duckdb.DuckDBPyConnection) -> QueueView:
     """``staging.quarantine``: Capsule values a row rule holds back until they are fixed in Capsule."""
     settle = "fix each value in Capsule (the what_to_do column); the next sync sends it"
     listing = "capsule-xero report quarantine --csv quarantine.csv"
@@ -127,7 +127,7 @@ def _error_action(row: dict[str, Any]) -> str:
     return f"fix the record in Capsule or Xero (the next sync sends it), or release it: {release_action(row['party_id'])}"
 
 
-def error_queue(con: duckdb.DuckDBPyConnection) -> QueueView:
+def error_queue_view(con: duckdb.DuckDBPyConnection) -> QueueView:
     """``ledger.error_queue``: writes Xero refused; the dead ones with their refused inputs wait for a person."""
     settle = (
         "fix the record in Capsule or Xero, or release it to be sent again as it is: "
@@ -219,18 +219,18 @@ ReadQueue = Callable[[duckdb.DuckDBPyConnection], QueueView]
 QUEUES: dict[str, tuple[str, ReadQueue, str]] = {
     "review_queue_is_empty": (
         "reports.views",
-        review_queue,
+        review_queue_view,
         "Warns while the review queue holds items the sync will not decide for you (docs/operations.md#the-review-queue).",
     ),
     "quarantine_is_empty": (
         "staging.quarantine",
-        quarantine,
+        quarantine_view,
         "Warns while Capsule values are held back by a row rule until fixed in Capsule "
         "(docs/operations.md#the-review-queue).",
     ),
     "no_error_queue_item_waits_for_a_person": (
         "reverse_etl.xero_contacts_written",
-        error_queue,
+        error_queue_view,
         "Warns while writes Xero refused wait for a person: fix the record or release it "
         "(docs/operations.md#the-error-queue).",
     ),
@@ -261,7 +261,7 @@ def build_queue_checks(
 def with_error_queue(duckdb: DuckDBResource, result: dg.MaterializeResult) -> dg.MaterializeResult:
     """The writer's materialisation with the error queue as it stands after the write."""
     with duckdb.get_connection() as con:
-        queue = queue_metadata(error_queue(con))
+        queue = queue_metadata(error_queue_view(con))
     return dg.MaterializeResult(metadata={**(result.metadata or {}), **queue})
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from assets.queues import queue_metadata, review_queue_view
 from assets.stages import counts, counts_table, stage_asset
 from transform.reports import REPORTS, why_unavailable
 
@@ -129,7 +130,7 @@ def billing_documents(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> d
 def report_views(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
     """The ``reports`` schema views: reconciliation, review queue, data quality and the pending diff."""
     unavailable = {name: reason for name in REPORTS if (reason := why_unavailable(con, name))}
-    return {"unavailable": dg.MetadataValue.json(unavailable)}
+    return {"unavailable": dg.MetadataValue.json(unavailable), **queue_metadata(review_queue_view(con))}
 
 
 RECONCILE_ASSETS = [

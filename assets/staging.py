@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from assets.queues import quarantine_view, queue_metadata
 from assets.stages import counts, stage_asset
 
 
@@ -40,7 +41,11 @@ def staging_xero_contacts(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) 
 def staging_quarantine(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict[str, Any]:
     """Capsule values and parties that break a row rule, with the rule, the field, the value and the effect."""
     by_rule = counts(con, "select rule, count(*) from staging.quarantine group by all")
-    return {"rows": rows["staging.quarantine"], "by_rule": dg.MetadataValue.json(by_rule)}
+    return {
+        "rows": rows["staging.quarantine"],
+        "by_rule": dg.MetadataValue.json(by_rule),
+        **queue_metadata(quarantine_view(con)),
+    }
 
 
 STAGING_ASSETS = [staging_capsule_parties, staging_xero_contacts, staging_quarantine]

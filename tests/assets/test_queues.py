@@ -14,7 +14,10 @@ from dagster_duckdb import DuckDBResource
 from typer.testing import CliRunner
 
 from assets.queues import build_queue_checks, build_release_job
-from assets.resources import HomeDuckDBResource
+from assets.reconcile import report_views
+from assets.resources import HomeDuckDBResource, RulesResource
+from assets.staging import staging_quarantine
+from assets.writeback import xero_contacts_written
 from cli.app import app as cli
 from sandbox.capsule.control import CapsuleControl
 from sandbox.generator import generate
@@ -43,6 +46,19 @@ def release_run(party_id: int) -> dg.ExecuteInProcessResult:
     )
 
 
+def materialised(asset: dg.AssetsDefinition) -> dict[str, dg.MetadataValue]:
+    """The metadata of one materialisation of ``asset`` (a dry run for the writer)."""
+    result = dg.materialize([asset], resources={"duckdb": HomeDuckDBResource(), "rules": RulesResource()})
+    (materialisation,) = result.asset_materializations_for_node(asset.op.name)
+    return dict(materialisation.metadata)
+
+
+def rows_of(metadata: dict[str, dg.MetadataValue], key: str) -> list[dict[str, object]]:
+    table = metadata[key]
+    assert isinstance(table, dg.TableMetadataValue)
+    return [record.data for record in table.records]
+
+
 def failure_of(run: dg.ExecuteInProcessResult) -> str:
     (event,) = run.get_step_failure_events()
     data = event.step_failure_data.user_failure_data
@@ -60,6 +76,7 @@ def test_a_dead_error_queue_entry_released_by_the_job_or_the_command_is_sent_aga
             world.sync()
             for name, value in (world.server.env() | {"CAPSULE_XERO_HOME": str(world.settings.home)}).items():
                 monkeypatch.setenv(name, value)
+            monkeypatch.delenv("CAPSULE_XERO_APPLY", raising=False)  # the writer below is a dry run
             home = HomeDuckDBResource()
 
             # The review queue holds the name Xero refuses, with what to do; the error queue is empty.
@@ -69,6 +86,15 @@ def test_a_dead_error_queue_entry_released_by_the_job_or_the_command_is_sent_aga
             assert row["kind"] == "preflight" and "rename it" in str(row["what_to_do"])
             assert str(angled) in review.metadata["sample_ids"].value  # type: ignore[attr-defined]
             assert checked("no_error_queue_item_waits_for_a_person", home).passed
+
+            # The same rows on the assets that fill the queues, as each materialisation shows them.
+            views = materialised(report_views)
+            assert angled in [r["party_id"] for r in rows_of(views, "review_queue_first_rows")]
+            assert "capsule-xero report review_queue --csv" in str(views["review_queue_all_rows"].value)
+            staged = materialised(staging_quarantine)
+            held = rows_of(staged, "quarantine_first_rows")
+            assert held and staged["quarantine"].value == staged["rows"].value == len(held)
+            assert all(f"of party {r['party_id']} in Capsule" in str(r["what_to_do"]) for r in held)
 
             # Two synced contacts are billed by repeating invoices and their parties deleted in Capsule:
             # Xero refuses both archives, and they wait dead in the error queue.
@@ -88,6 +114,11 @@ def test_a_dead_error_queue_entry_released_by_the_job_or_the_command_is_sent_aga
         finally:
             capsule.close()
         (by_command, contact_a), (by_job, contact_b) = linked
+
+        written = materialised(xero_contacts_written)  # a dry run: the plan leaves both out
+        assert written["written"].value is False
+        assert {r["party_id"] for r in rows_of(written, "error_queue_first_rows")} == {by_command, by_job}
+        assert written["error_queue_waiting_for_a_person"].value == 2
 
         waiting = checked("no_error_queue_item_waits_for_a_person", home)
         assert (waiting.passed, waiting.severity) == (False, dg.AssetCheckSeverity.WARN)
