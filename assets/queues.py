@@ -258,10 +258,15 @@ def build_queue_checks(
     ]
 
 
+def error_queue_metadata(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The error queue as it stands, for the writer's materialisation."""
+    return queue_metadata(error_queue_view(con))
+
+
 def with_error_queue(duckdb: DuckDBResource, result: dg.MaterializeResult) -> dg.MaterializeResult:
     """The writer's materialisation with the error queue as it stands after the write."""
     with duckdb.get_connection() as con:
-        queue = queue_metadata(error_queue_view(con))
+        queue = error_queue_metadata(con)
     return dg.MaterializeResult(metadata={**(result.metadata or {}), **queue})
 
 
@@ -286,10 +291,8 @@ def release_item(con: duckdb.DuckDBPyConnection, party_id: int) -> str:
     (row,) = rows
     if row["state"] != "dead":
         due = row["next_attempt_at"]
-        raise NotWaiting(
-            f"Party {party_id} is not dead but retrying: the first sync after"
-            f" {due:%Y-%m-%d %H:%M %Z} sends it again by itself."
-        )
+        when = f"the first sync after {due:%Y-%m-%d %H:%M %Z}" if due else "the next sync"
+        raise NotWaiting(f"Party {party_id} is not dead but retrying: {when} sends it again by itself.")
     release(con, [party_id])
     return f"Released party {party_id} ({row['message']}): the next sync sends its write to Xero again."
 
@@ -306,11 +309,15 @@ class ReleaseConfig(dg.Config):
 @dg.op(name=RELEASE_OP, pool=DUCKDB_POOL)
 def release_dead_entry(context: dg.OpExecutionContext, config: ReleaseConfig, duckdb: DuckDBResource) -> None:
     """Release one dead error-queue entry so the next sync sends its write again, as it is."""
+    # Raised after the connection is closed: dagster_duckdb's get_connection closes it only when its
+    # block ends without an exception, and a connection left open keeps the file from other openers.
     with duckdb.get_connection() as con:
         try:
-            said = release_item(con, config.party_id)
+            said, refused = release_item(con, config.party_id), None
         except NotWaiting as error:
-            raise dg.Failure(description=str(error), allow_retries=False) from None
+            said, refused = "", str(error)
+    if refused is not None:
+        raise dg.Failure(description=refused, allow_retries=False)
     context.log.info(said)
 
 

@@ -22,7 +22,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from assets.queues import with_error_queue
+from assets.queues import error_queue_metadata, with_error_queue
 from assets.resources import DAGSTER_WAIT_SECONDS, DUCKDB_POOL, RulesResource, dagster_step
 from assets.stages import asset_key
 from assets.tenancy import settings_for_run
@@ -151,9 +151,13 @@ def xero_contacts_written(
         why_not = why_not_written(plan, apply)
         if why_not is not None:
             context.log.info(f"Plan {plan.plan_id}: {why_not}.")
-            return with_error_queue(
-                duckdb,
-                dg.MaterializeResult(metadata={**plan_metadata(plan), "written": False, "why_not": why_not}),
+            return dg.MaterializeResult(
+                metadata={
+                    **plan_metadata(plan),
+                    "written": False,
+                    "why_not": why_not,
+                    **error_queue_metadata(con),
+                }
             )
         progress = _progress_log(context)
         result = apply_plan(con, settings, loaded, plan.plan_id, on_progress=progress)
