@@ -18,6 +18,7 @@ from assets.checks import build_checks
 from assets.ingest import capsule_extract, xero_extract
 from assets.jobs import NIGHTLY_RECONCILIATION, build_jobs
 from assets.money_checks import build_money_checks
+from assets.queues import build_queue_checks, build_release_job
 from assets.reconcile import RECONCILE_ASSETS
 from assets.resources import HomeDuckDBResource, RulesResource
 from assets.schedules import nightly_reconciliation_schedule_for
@@ -71,11 +72,15 @@ def defs() -> dg.Definitions:
         # Checks with partitions are a preview in Dagster 1.13 (the warning says so at every load):
         # without them a client's run could not check that client's tables.
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        checks = [*build_checks(partitions_def), *build_money_checks(partitions_def)]
+        checks = [
+            *build_checks(partitions_def),
+            *build_money_checks(partitions_def),
+            *build_queue_checks(partitions_def),
+        ]
     return dg.Definitions(
         assets=partitioned(ASSETS, partitions_def),
         asset_checks=checks,
-        jobs=[*jobs, approve_and_apply_plan_job(partitions_def)],
+        jobs=[*jobs, approve_and_apply_plan_job(partitions_def), build_release_job(partitions_def)],
         schedules=[] if problems else [nightly_reconciliation_schedule_for(nightly_job, tenants)],
         sensors=[settings_problems_sensor(problems)] if problems else sensors,
         # Every step reads or writes the one DuckDB file, one writer at a time (the "duckdb" pool), so

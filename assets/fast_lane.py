@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 import dagster as dg
 import duckdb
 
-from assets.writeback import plan_metadata, why_not_written, written_metadata
+from assets.writeback import plan_metadata, plan_table_metadata, why_not_written, written_metadata
 from capsule_xero.files import write_private_file
 from capsule_xero.home_lock import HomeBusy, home_lock
 from capsule_xero.rules.model import Rules
@@ -107,6 +107,7 @@ class Pass:
     declined: str | None = None
     trigger: str = "webhook fast lane (no run)"
     too_large: bool = False
+    shown: dict[str, Any] = field(default_factory=dict)  # the plan's tables, as the writer asset shows them
 
     def metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -121,7 +122,7 @@ class Pass:
             "seconds": round(self.seconds, 2),
         }
         if self.plan is not None:
-            out.update(plan_metadata(self.plan))
+            out.update({**plan_metadata(self.plan), **self.shown})
         if self.result is not None:
             out.update(written_metadata(self.result))
         elif self.why_not is not None:
@@ -293,6 +294,7 @@ class FastLane:
                 with duckdb.connect(str(settings.duckdb_path)) as con:
                     reconcile(con, self.rules)
                     done.plan = create_plan(con, self.rules)
+                    done.shown = plan_table_metadata(con, done.plan)
                     done.why_not = why_not_written(done.plan, settings.apply_writes)
                     if (
                         done.why_not is None

@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from assets.queues import queue_metadata, review_queue_view
 from assets.report_metadata import report_metadata
 from assets.stages import counts, counts_table, stage_asset
 from transform.reports import REPORTS, why_unavailable
@@ -168,7 +169,11 @@ def report_views(con: duckdb.DuckDBPyConnection, rows: dict[str, int], tenant: s
 
     See docs/reports.md#in-the-dagster-ui."""
     unavailable = {name: reason for name in REPORTS if (reason := why_unavailable(con, name))}
-    return {"unavailable": dg.MetadataValue.json(unavailable), **report_metadata(con, unavailable, tenant)}
+    return {
+        "unavailable": dg.MetadataValue.json(unavailable),
+        **report_metadata(con, unavailable, tenant),
+        **queue_metadata(review_queue_view(con)),
+    }
 
 
 RECONCILE_ASSETS = [

@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from assets.queues import quarantine_view, queue_metadata
 from assets.stages import counts, stage_asset
 
 
@@ -49,7 +50,11 @@ def staging_quarantine(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> 
 
     See docs/architecture.md#data-flow (step 3, Validate)."""
     by_rule = counts(con, "select rule, count(*) from staging.quarantine group by all")
-    return {"rows": rows["staging.quarantine"], "by_rule": dg.MetadataValue.json(by_rule)}
+    return {
+        "rows": rows["staging.quarantine"],
+        "by_rule": dg.MetadataValue.json(by_rule),
+        **queue_metadata(quarantine_view(con)),
+    }
 
 
 STAGING_ASSETS = [staging_capsule_parties, staging_xero_contacts, staging_quarantine]

@@ -23,6 +23,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from assets.queues import error_queue_metadata, with_error_queue
 from assets.resources import DAGSTER_WAIT_SECONDS, DUCKDB_POOL, RulesResource, dagster_step
 from assets.stages import asset_key
 from assets.tenancy import settings_for_run
@@ -156,7 +157,9 @@ def xero_contacts_written(
     apply = settings.apply_writes if config.apply is None else config.apply
     loaded = rules.load()
     if config.finish_interrupted_plan is not None:
-        return _finish(context, duckdb, settings, loaded, config.finish_interrupted_plan)
+        return with_error_queue(
+            duckdb, _finish(context, duckdb, settings, loaded, config.finish_interrupted_plan)
+        )
     with duckdb.get_connection() as con:
         plan = create_plan(con, loaded)
         why_not = why_not_written(plan, apply)
@@ -164,12 +167,19 @@ def xero_contacts_written(
         if why_not is not None:
             context.log.info(f"Plan {plan.plan_id}: {why_not}.")
             return dg.MaterializeResult(
-                metadata={**plan_metadata(plan), **shown, "written": False, "why_not": why_not}
+                metadata={
+                    **plan_metadata(plan),
+                    **shown,
+                    "written": False,
+                    "why_not": why_not,
+                    **error_queue_metadata(con),
+                }
             )
         progress = _progress_log(context)
         result = apply_plan(con, settings, loaded, plan.plan_id, on_progress=progress)
     if result.stopped:
         context.log.warning(f"Plan {plan.plan_id} stopped early: {result.stopped}")
-    return dg.MaterializeResult(
-        metadata={**plan_metadata(plan), **shown, **written_metadata(result, progress)}
+    return with_error_queue(
+        duckdb,
+        dg.MaterializeResult(metadata={**plan_metadata(plan), **shown, **written_metadata(result, progress)}),
     )

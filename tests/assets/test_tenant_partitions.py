@@ -36,6 +36,7 @@ JOBS = (
     "nightly_reconciliation_job",
     "historical_migration_job",
     "approve_and_apply_plan",
+    "release_error_queue_item",
 )
 
 
