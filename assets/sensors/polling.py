@@ -133,7 +133,9 @@ def check_capsule(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.Ski
     if synced_by_fast_lane(settings, newest):
         context.update_cursor(newest)
         return dg.SkipReason(f"The Capsule change of {newest} was synced by the webhook fast lane.")
-    synced = sync_in_tick(settings, "", context.log.info)
+    # The first check has no cursor: what it found is everything since Capsule began, a catch-up for
+    # a run (with its retries and progress), not for a tick.
+    synced = sync_in_tick(settings, "", context.log.info) if context.cursor else None
     if synced is not None:
         return dg.SensorResult(asset_events=[materialisation(synced)], cursor=newest)
     context.update_cursor(newest)
@@ -205,8 +207,9 @@ def check_every_tenant(names: Sequence[str]) -> Callable[[dg.SensorEvaluationCon
             if newest is None:
                 skipped.append(why_not)
                 continue
+            first_check = name not in watermarks
             watermarks[name] = newest
-            done = sync_in_tick(settings_of_tenant(name), name, context.log.info)
+            done = None if first_check else sync_in_tick(settings_of_tenant(name), name, context.log.info)
             if done is not None:
                 synced.append(materialisation(done))
                 skipped.append(f"{name}: the Capsule change of {newest} was synced in this tick.")

@@ -364,3 +364,21 @@ def test_the_sensor_leaves_fresh_deliveries_to_a_watching_fast_lane_and_takes_wh
     os.utime(beat, (time.time() - 60, time.time() - 60))  # the receiver stopped: fresh ones are the sensor's
     spool.put("capsule", {"event": "party/updated", "record": {"id": 3}})
     assert spool.fresh_for_fast_lane() == set()
+
+
+def test_the_polling_sensors_first_check_starts_a_run_not_a_sync_in_its_tick(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = world.server.env() | {"CAPSULE_XERO_HOME": str(world.settings.home), "CAPSULE_XERO_APPLY": "true"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ((party_id, number, row, _),) = _linked(world, of=9)
+    address, _ = _edit(world, party_id, row)
+    since = world.last_call()
+
+    first = check_capsule(dg.build_sensor_context())  # no cursor: everything since Capsule began
+
+    assert isinstance(first, dg.RunRequest)
+    assert _calls(world, "xero", since) == []
+    world.sync()  # the run it started
+    assert _xero_email(world, number) == [address]

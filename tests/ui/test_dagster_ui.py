@@ -243,12 +243,15 @@ def test_a_sync_materialised_in_the_dagster_ui_succeeds_with_its_checks_passing_
     name = "Wattle Browser Test Pty Ltd"
     with contextlib.closing(CapsuleControl(_origin(demo.env["CAPSULE_API_URL"]))) as capsule:
         party = capsule.create_party({"type": "organisation", "name": name})
+        # A name Xero would show as markup: the sync leaves it to a person, in the review queue.
+        held = capsule.create_party({"type": "organisation", "name": "Review <Browser> Pty Ltd"})
 
     try:
         state, checks = _materialise_sync(page, demo.ui_url)
         assert state == "Success", f"the sync run ended {state}"
         assert _passed(checks), checks
         assert any("planned_operations_are_writes_xero_accepts" in check for check in checks), checks
+        _review_queue_warns_with_its_rows(page, demo.ui_url, held["id"])
         # And again with nothing left to write: an idle sync is a success too, not a failed check.
         state, checks = _materialise_sync(page, demo.ui_url)
         assert state == "Success", f"the idle sync run ended {state}"
@@ -279,6 +282,17 @@ def test_a_fresh_install_polls_capsule_and_schedules_the_nightly_reconciliation_
     assert states["scheduleOrError"]["scheduleState"]["status"] == "RUNNING"
     # The sensor's first check found the demo's Capsule changes and its sync succeeded, once.
     assert [run["status"] for run in _sensor_runs(demo.ui_url)] == ["SUCCESS"]
+
+
+def _review_queue_warns_with_its_rows(page: Page, ui_url: str, party_id: int) -> None:
+    """The review queue's check on reports/views shows a warning, what settles it and its sample rows."""
+    page.goto(f"{ui_url}/assets/reports/views?view=checks")
+    page.get_by_text("review_queue_is_empty").first.click()
+    expect(page.get_by_text(re.compile(r"waits? for a person in the review queue")).first).to_be_visible(
+        timeout=30_000
+    )
+    expect(page.get_by_text(str(party_id)).first).to_be_visible()
+    _screenshot(page, "0-review-queue-warning")
 
 
 def _screenshot(page: Page, name: str) -> None:
