@@ -137,7 +137,7 @@ def test_yes_and_no_read_as_true_and_false_and_nothing_else_does() -> None:
 
 def test_read_leniently_a_wrong_value_takes_its_default_and_is_listed() -> None:
     settings = Settings.from_env({"CAPSULE_POLL_SECONDS": "abc", "XERO_DAILY_RESERVE": "400"}, lenient=True)
-    assert settings.capsule_poll_seconds == 60 and settings.xero_daily_reserve == 400
+    assert settings.capsule_poll_seconds == 20 and settings.xero_daily_reserve == 400
     assert settings.problems == (
         "CAPSULE_POLL_SECONDS='abc' is not a whole number of seconds from 1 to 86,400",
     )
