@@ -276,14 +276,19 @@ class Spool:
         self._ensure()
         (self.root / FAST_LANE_BEAT).touch()
 
+    def fast_lane_watching(self, now: float | None = None) -> bool:
+        """Whether a webhook fast lane has beaten on this spool within ``FAST_LANE_BEAT_SECONDS``."""
+        try:
+            beat = (self.root / FAST_LANE_BEAT).stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return (now or time.time()) - beat <= FAST_LANE_BEAT_SECONDS
+
     def fresh_for_fast_lane(self, now: float | None = None) -> set[Path]:
         """Pending deliveries the webhook fast lane, watching this spool, will take: the sensor leaves
         them alone (a delivery the lane gave back keeps its arrival time, and is older)."""
         now = now or time.time()
-        try:
-            if now - (self.root / FAST_LANE_BEAT).stat().st_mtime > FAST_LANE_BEAT_SECONDS:
-                return set()
-        except FileNotFoundError:
+        if not self.fast_lane_watching(now):
             return set()
         return {
             path for mtime, _, path, _ in self._pending_stats() if now - mtime / 1e9 < FAST_LANE_GRACE_SECONDS

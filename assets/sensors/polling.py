@@ -18,6 +18,7 @@ reason in the tick's log; the others still get their runs.
 
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -30,6 +31,7 @@ from capsule_xero.capsule.client import CapsuleClient
 from capsule_xero.capsule.errors import CapsuleError
 from capsule_xero.rules.loading import load_rules
 from capsule_xero.settings import Settings, SettingsError
+from capsule_xero.spool import Spool
 from capsule_xero.tenants import TenantsError, read_tenants
 from pipelines.capsule.settings import DELETED_SINCE_START
 
@@ -46,6 +48,9 @@ JOB_NAME = "incremental_sync_job"
 # CAPSULE_POLL_SECONDS unset: two one-record requests every 20 s are 360 an hour, 9% of Capsule's
 # 4,000 (docs/api-facts.md), and a change reaches Xero within ~30 s (docs/operations.md#capsule-polling).
 DEFAULT_POLL_SECONDS = 20
+# While the webhook fast lane watches the spool, a check every five minutes is the backstop.
+WEBHOOK_BACKSTOP_SECONDS = 300
+POLLED_FILE = "capsule-polled"
 # A change this large is a bulk edit: the run the sensor starts writes it, with its progress and retries.
 IN_TICK_MAX_OPERATIONS = 50
 
@@ -113,6 +118,28 @@ def sync_in_tick(settings: Settings, tenant: str, log: Callable[[str], None]) ->
     return None if done.too_large else done
 
 
+def webhooks_carry_changes(settings: Settings) -> str | None:
+    """Why this check is skipped: while the webhook fast lane watches the home's spool, Capsule's hooks
+    bring each change in seconds and polling is the backstop for a lost one, every
+    ``WEBHOOK_BACKSTOP_SECONDS`` (96 requests in an 8-hour day instead of 2,880 at 20 s). None: check."""
+    if not Spool.at_home(settings.home).fast_lane_watching():
+        return None
+    try:
+        age = time.time() - (settings.home / POLLED_FILE).stat().st_mtime
+    except FileNotFoundError:
+        return None
+    if age >= WEBHOOK_BACKSTOP_SECONDS:
+        return None
+    return (
+        "The webhook fast lane is receiving Capsule's hooks: the next check, a backstop for a lost hook,"
+        f" is in {WEBHOOK_BACKSTOP_SECONDS - age:.0f} s."
+    )
+
+
+def _checked(settings: Settings) -> None:
+    (settings.home / POLLED_FILE).touch()
+
+
 def check_capsule(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason | dg.SensorResult:
     """One check: the change synced in the tick, a run request keyed by the newest change after the
     cursor, or why there is none."""
@@ -122,12 +149,16 @@ def check_capsule(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.Ski
             "CAPSULE_API_TOKEN is not set: set it (Capsule → My Preferences → API Authentication "
             "Tokens) in the environment Dagster runs in, and the sensor starts polling."
         )
+    backstop = webhooks_carry_changes(settings)
+    if backstop is not None:
+        return dg.SkipReason(backstop)
     since = context.cursor or DELETED_SINCE_START
     try:
         newest = newest_capsule_change(settings, since)
     except CapsuleError as exc:
         # Not a crash: the sensor asks again at the next interval.
         return dg.SkipReason(f"Capsule not checked: {exc}")
+    _checked(settings)
     if newest is None:
         return dg.SkipReason(f"No Capsule party changed or deleted after {since}.")
     if synced_by_fast_lane(settings, newest):
@@ -171,12 +202,16 @@ def check_tenant(name: str, token_variable: str, since: str) -> tuple[str | None
             f"{name}: not checked, {token_variable} is not set: set it to {name}'s Capsule token (Capsule →"
             " My Preferences → API Authentication Tokens) in the environment Dagster runs in."
         )
+    backstop = webhooks_carry_changes(settings)
+    if backstop is not None:
+        return None, f"{name}: {backstop}"
     try:
         newest = newest_capsule_change(settings, since)
     except CapsuleError as exc:
         return None, f"{name}: Capsule not checked: {exc}"
     except Exception as exc:  # one client's failure never stops another's check
         return None, f"{name}: Capsule not checked: {type(exc).__name__}: {_first_line(exc)}"
+    _checked(settings)
     if newest is None:
         return None, f"{name}: no Capsule party changed or deleted after {since}."
     if synced_by_fast_lane(settings, newest):

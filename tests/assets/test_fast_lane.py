@@ -382,3 +382,27 @@ def test_the_polling_sensors_first_check_starts_a_run_not_a_sync_in_its_tick(
     assert _calls(world, "xero", since) == []
     world.sync()  # the run it started
     assert _xero_email(world, number) == [address]
+
+
+def test_while_the_fast_lane_watches_polling_asks_capsule_only_every_five_minutes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Capsule at an address where nothing answers: a check that asks it says "Capsule not checked".
+    monkeypatch.setenv("CAPSULE_XERO_HOME", str(tmp_path))
+    monkeypatch.setenv("CAPSULE_API_TOKEN", "t" * 40)
+    monkeypatch.setenv("CAPSULE_API_URL", "http://127.0.0.1:9/api/v2")
+    (tmp_path / polling.POLLED_FILE).touch()  # a check a minute ago
+    os.utime(tmp_path / polling.POLLED_FILE, (time.time() - 60, time.time() - 60))
+    spool = Spool.at_home(tmp_path)
+
+    without_lane = check_capsule(dg.build_sensor_context(cursor="2026-01-01T00:00:00Z"))
+    spool.beat()
+    backstop = check_capsule(dg.build_sensor_context(cursor="2026-01-01T00:00:00Z"))
+    os.utime(tmp_path / polling.POLLED_FILE, (time.time() - 301, time.time() - 301))
+    due = check_capsule(dg.build_sensor_context(cursor="2026-01-01T00:00:00Z"))
+
+    assert isinstance(without_lane, dg.SkipReason) and "Capsule not checked" in (
+        without_lane.skip_message or ""
+    )
+    assert isinstance(backstop, dg.SkipReason) and "backstop" in (backstop.skip_message or "")
+    assert isinstance(due, dg.SkipReason) and "Capsule not checked" in (due.skip_message or "")
