@@ -171,8 +171,10 @@ def report_views(con: duckdb.DuckDBPyConnection, rows: dict[str, int], tenant: s
     unavailable = {name: reason for name in REPORTS if (reason := why_unavailable(con, name))}
     return {
         "unavailable": dg.MetadataValue.json(unavailable),
-        **report_metadata(con, unavailable, tenant),
+        # The review queue's own entry is its report (rows, totals, CSV command); its size and what waits
+        # are the queue's other entries.
         **queue_metadata(review_queue_view(con)),
+        **report_metadata(con, unavailable, tenant),
     }
 
 
