@@ -1,4 +1,4 @@
-"""The Capsule polling sensor: starts ``incremental_sync_job`` when a party changed or was deleted.
+"""The Capsule polling sensor: syncs a party changed or deleted, in its tick or by ``incremental_sync_job``.
 
 Each check is the smallest question Capsule answers: ``GET /parties?since=<cursor>&perPage=1`` and
 ``GET /parties/deleted?since=<cursor>&perPage=1`` (docs/api-facts.md#capsule-incremental-reads-and-deletions).
@@ -14,8 +14,15 @@ With tenants (assets/tenancy.py) each check asks every client's Capsule with tha
 and asks for one run per client that changed, for its partition. The cursor is then a JSON object of
 each client's watermark. A client whose token is not set or whose Capsule fails is skipped, with its
 reason in the tick's log; the others still get their runs.
+
+A change found after the first check is synced inside the tick (``sync_in_tick``: what a webhook
+fast-lane pass does, assets/fast_lane.py), which returns its materialisation; a bulk change, a home a
+run holds or a failure starts the run as before. While the webhook fast lane runs, Capsule's hooks
+carry the changes and a check is made only every ``WEBHOOK_BACKSTOP_SECONDS``
+(docs/operations.md#the-webhook-fast-lane).
 """
 
+import contextlib
 import json
 import os
 import time
@@ -46,7 +53,7 @@ PACER_OPTIONS = {"max_wait": 15.0, "attempts": 3, "backoff_max": 2.0}
 RUN_KEY_PREFIX = "capsule-change-"
 JOB_NAME = "incremental_sync_job"
 # CAPSULE_POLL_SECONDS unset: two one-record requests every 20 s are 360 an hour, 9% of Capsule's
-# 4,000 (docs/api-facts.md), and a change reaches Xero within ~30 s (docs/operations.md#capsule-polling).
+# 4,000 (docs/api-facts.md); a change found is synced in the tick (docs/operations.md#capsule-polling).
 DEFAULT_POLL_SECONDS = 20
 # While the webhook fast lane watches the spool, a check every five minutes is the backstop.
 WEBHOOK_BACKSTOP_SECONDS = 300
@@ -137,7 +144,9 @@ def webhooks_carry_changes(settings: Settings) -> str | None:
 
 
 def _checked(settings: Settings) -> None:
-    (settings.home / POLLED_FILE).touch()
+    # A client's folder is made by its first run: until then there is no backstop to time.
+    with contextlib.suppress(OSError):
+        (settings.home / POLLED_FILE).touch()
 
 
 def check_capsule(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason | dg.SensorResult:
