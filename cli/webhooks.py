@@ -148,6 +148,7 @@ def _start_fast_lane(
         )
         return None
     from assets.fast_lane import FastLane, FastLaneWorker, dagster_recorder
+    from assets.tenancy import settings_of_tenant
     from capsule_xero.rules.loading import load_rules
 
     instance = _dagster_instance(settings)
@@ -161,7 +162,7 @@ def _start_fast_lane(
     record = dagster_recorder(instance)
     lanes = []
     for name in [tenant.name for tenant in hooks] if hooks is not None else [""]:
-        own = Settings.from_env({**os.environ, TENANT_VARIABLE: name}) if name else settings
+        own = settings_of_tenant(name) if name else settings
         lanes.append(FastLane(own, load_rules(own.config_file), tenant=name, record=record))
     worker = FastLaneWorker(lanes, on_pass=_log_pass)
     worker.start()
